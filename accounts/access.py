@@ -1,0 +1,32 @@
+"""Fetch-and-authorize helpers for accounts: one step, so no caller can forget the check."""
+
+from imsuite.errors import DomainError, ErrorCode, not_found
+
+from .models import User
+
+
+def is_moderator(user: User) -> bool:
+    """Staff with the right to change users moderate: deactivate people, recall any message."""
+    return bool(user.is_active and user.is_staff and user.has_perm("accounts.change_user"))
+
+
+def access_user(actor: User, user_id: int) -> User:
+    """A profile anyone signed in may see; deactivated accounts are hidden except from moderators."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or (not user.is_active and not is_moderator(actor)):
+        raise not_found("User")
+    return user
+
+
+def access_own_bot(actor: User, bot_id: int) -> User:
+    bot = User.objects.filter(pk=bot_id, is_bot=True, owner=actor).first()
+    if bot is None:
+        raise not_found("Bot")
+    return bot
+
+
+def require_moderator(actor: User) -> None:
+    if not is_moderator(actor):
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED, "Only moderators may do this.", {"reason": "not_moderator"}
+        )

@@ -1,0 +1,98 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each
+from imsuite.errors import DomainError
+
+from . import services
+from .models import BotToken, FriendRequest, Friendship, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = [
+        "username",
+        "nickname",
+        "is_bot",
+        "owner",
+        "is_active",
+        "is_staff",
+        "last_seen",
+        "date_joined",
+    ]
+    list_filter = ["is_bot", "is_active", "is_staff", "sex"]
+    search_fields = ["username", "nickname", "email"]
+    readonly_fields = ["is_active", "last_seen", "last_login", "date_joined", "is_bot", "owner"]
+    fieldsets = [
+        (None, {"fields": ["username", "password"]}),
+        ("Profile", {"fields": ["nickname", "avatar_url", "sex", "age", "bio", "email"]}),
+        ("Bot", {"fields": ["is_bot", "owner"]}),
+        ("Status", {"fields": ["is_active", "last_seen", "last_login", "date_joined"]}),
+        ("Staff", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
+    ]
+    actions = ["deactivate", "reactivate"]
+
+    def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
+        """New accounts and profile edits go through the account services; staff flags are Django's own."""
+        try:
+            if not change:
+                created = services.user_register(
+                    username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+                )
+                obj.pk, obj.password, obj.nickname = created.pk, created.password, created.nickname
+                obj._state.adding = False
+                return
+            profile = {f: form.cleaned_data[f] for f in form.changed_data if f in services.PROFILE_FIELDS}
+            if profile:
+                services.user_update(actor=request.user, user_id=obj.pk, **profile)
+            other = [
+                f
+                for f in form.changed_data
+                if f not in services.PROFILE_FIELDS and f not in ("groups", "user_permissions")
+            ]
+            if other:
+                obj.save(update_fields=other)
+        except DomainError as exc:
+            messages.error(request, f"{exc.message} ({exc.code})")
+
+    @admin.action(description="Deactivate selected users (and their bots)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        run_for_each(
+            request,
+            queryset,
+            lambda u: services.user_set_active(actor=request.user, user_id=u.pk, active=False),
+            "Deactivated",
+        )
+
+    @admin.action(description="Reactivate selected users")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        run_for_each(
+            request,
+            queryset,
+            lambda u: services.user_set_active(actor=request.user, user_id=u.pk, active=True),
+            "Reactivated",
+        )
+
+
+@admin.register(BotToken)
+class BotTokenAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["prefix", "bot", "created_at", "revoked_at"]
+    search_fields = ["bot__username", "prefix"]
+    exclude = ["key_hash"]
+
+
+@admin.register(Friendship)
+class FriendshipAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "friend", "created_at"]
+    search_fields = ["user__username", "friend__username"]
+    list_select_related = ["user", "friend"]
+
+
+@admin.register(FriendRequest)
+class FriendRequestAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["from_user", "to_user", "status", "created_at", "responded_at"]
+    list_filter = ["status"]
+    search_fields = ["from_user__username", "to_user__username"]
+    list_select_related = ["from_user", "to_user"]

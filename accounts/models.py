@@ -1,0 +1,119 @@
+"""People, bots and who is friends with whom."""
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Sex(models.TextChoices):
+    MALE = "male"
+    FEMALE = "female"
+    UNKNOWN = "unknown"
+
+
+class CaseInsensitiveUserManager(UserManager):
+    """Usernames are unique regardless of case, so sign-in must not depend on case either."""
+
+    def get_by_natural_key(self, username: str) -> "User":
+        return self.get(username__iexact=username)
+
+
+class User(AbstractUser):
+    nickname = models.CharField(max_length=64, blank=True)
+    avatar_url = models.URLField(max_length=500, blank=True)
+    sex = models.CharField(max_length=7, choices=Sex.choices, default=Sex.UNKNOWN)
+    age = models.PositiveSmallIntegerField(null=True, blank=True)
+    bio = models.CharField(max_length=500, blank=True)
+    is_bot = models.BooleanField(default=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="bots"
+    )
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    objects = CaseInsensitiveUserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(is_bot=False, owner__isnull=True)
+                | models.Q(is_bot=True, owner__isnull=False),
+                name="user_bot_has_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.nickname or self.username
+
+
+class BotToken(models.Model):
+    """A bot's long-lived credential. Only its SHA-256 is stored; the token is shown once."""
+
+    bot = models.ForeignKey(User, on_delete=models.CASCADE, related_name="bot_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise a token in logs.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot"], condition=models.Q(revoked_at__isnull=True), name="one_live_token"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.bot})"
+
+
+class Friendship(models.Model):
+    """Stored in both directions (two rows), so "my friends" is one indexed lookup."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="friendships")
+    friend = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "friend"], name="friendship_unique"),
+            models.CheckConstraint(condition=~models.Q(user=models.F("friend")), name="friendship_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ↔ {self.friend}"
+
+
+class FriendRequest(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+        CANCELLED = "cancelled"
+
+    from_user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="friend_requests_sent")
+    to_user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="friend_requests_received")
+    message = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=9, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["from_user", "to_user"],
+                condition=models.Q(status="pending"),
+                name="one_pending_friend_request",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(from_user=models.F("to_user")), name="friend_request_not_self"
+            ),
+        ]
+        indexes = [models.Index(fields=["to_user", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.from_user} → {self.to_user} ({self.status})"

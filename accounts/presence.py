@@ -1,0 +1,76 @@
+"""Who is online: each open connection keeps a lease that it renews; a user is online while any
+lease of theirs is alive. Leases expire by themselves, so a crashed process cannot leave a user
+"online" for ever. Redis holds the leases when REDIS_URL is set (shared by every daphne process);
+the embedded mode keeps them in this process.
+"""
+
+import threading
+import time
+from collections.abc import Iterable
+from functools import cache
+
+import redis
+from django.conf import settings
+
+
+def _ttl() -> int:
+    return settings.IMSUITE["PRESENCE_TTL_SECONDS"]
+
+
+class MemoryPresence:
+    def __init__(self) -> None:
+        self._leases: dict[int, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def renew(self, user_id: int, connection: str) -> None:
+        with self._lock:
+            self._leases.setdefault(user_id, {})[connection] = time.time() + _ttl()
+
+    def drop(self, user_id: int, connection: str) -> None:
+        with self._lock:
+            self._leases.get(user_id, {}).pop(connection, None)
+
+    def online(self, user_ids: Iterable[int]) -> set[int]:
+        now = time.time()
+        with self._lock:
+            return {uid for uid in user_ids if any(exp > now for exp in self._leases.get(uid, {}).values())}
+
+
+class RedisPresence:
+    def __init__(self, url: str) -> None:
+        self._redis = redis.Redis.from_url(url)
+        self._prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] + ":presence:"
+
+    def renew(self, user_id: int, connection: str) -> None:
+        key = f"{self._prefix}{user_id}"
+        now = time.time()
+        pipe = self._redis.pipeline()
+        pipe.zadd(key, {connection: now + _ttl()})
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.expire(key, _ttl())
+        pipe.execute()
+
+    def drop(self, user_id: int, connection: str) -> None:
+        self._redis.zrem(f"{self._prefix}{user_id}", connection)
+
+    def online(self, user_ids: Iterable[int]) -> set[int]:
+        ids = list(user_ids)
+        pipe = self._redis.pipeline()
+        now = time.time()
+        for uid in ids:
+            pipe.zcount(f"{self._prefix}{uid}", now, "+inf")
+        return {uid for uid, count in zip(ids, pipe.execute(), strict=True) if count}
+
+
+@cache
+def registry() -> MemoryPresence | RedisPresence:
+    """The presence store for this process, chosen by the same REDIS_URL as the channel layer."""
+    return RedisPresence(settings.REDIS_URL) if settings.REDIS_URL else MemoryPresence()
+
+
+def online_user_ids(user_ids: Iterable[int]) -> set[int]:
+    return registry().online(user_ids)
+
+
+def is_online(user_id: int) -> bool:
+    return user_id in online_user_ids([user_id])

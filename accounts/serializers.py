@@ -1,0 +1,114 @@
+"""Input schemas (shared by every adapter) and output shapes for accounts."""
+
+from rest_framework import serializers
+from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+
+from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerField, StrictURLField
+
+from .models import Sex, User
+from .presence import online_user_ids
+
+
+class RegisterInput(InputSerializer):
+    username = StrictCharField(max_length=32)
+    password = StrictCharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+    nickname = StrictCharField(max_length=64, required=False, allow_blank=True)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False)
+    age = StrictIntegerField(min_value=0, max_value=150, required=False, allow_null=True)
+
+
+class ProfileInput(InputSerializer):
+    nickname = StrictCharField(max_length=64, required=False, allow_blank=True)
+    avatar_url = StrictURLField(max_length=500, required=False, allow_blank=True)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False)
+    age = StrictIntegerField(min_value=0, max_value=150, required=False, allow_null=True)
+    bio = StrictCharField(max_length=500, required=False, allow_blank=True)
+
+
+class TokenInput(TokenObtainPairSerializer):
+    """simplejwt's sign-in, with types checked rather than coerced."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields[self.username_field] = StrictCharField(write_only=True)
+        self.fields["password"] = StrictCharField(write_only=True, trim_whitespace=False)
+
+
+class RefreshInput(TokenRefreshSerializer):
+    refresh = StrictCharField()
+
+    def validate(self, attrs: dict) -> dict:
+        try:
+            return super().validate(attrs)
+        except User.DoesNotExist as exc:  # the account was deleted after the token was issued
+            raise serializers.ValidationError({"refresh": ["No active account for this token."]}) from exc
+
+
+class LogoutInput(InputSerializer):
+    refresh = StrictCharField()
+
+
+class TokenPair(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class PublicUser(serializers.ModelSerializer):
+    """What anyone signed in may see of a user."""
+
+    is_online = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "nickname",
+            "avatar_url",
+            "sex",
+            "age",
+            "bio",
+            "is_bot",
+            "is_online",
+            "last_seen",
+        ]
+
+    def get_is_online(self, user: User) -> bool:
+        online = self.context.get("online")
+        if online is None:
+            online = online_user_ids([user.pk])
+        return user.pk in online
+
+
+class OwnUser(PublicUser):
+    """One's own account, with what only its owner sees."""
+
+    owner_id = serializers.IntegerField(allow_null=True, read_only=True)
+
+    class Meta(PublicUser.Meta):
+        fields = [*PublicUser.Meta.fields, "owner_id", "date_joined"]
+
+
+class UserSearchQuery(InputSerializer):
+    search = StrictCharField(max_length=64)
+    limit = StrictIntegerField(min_value=1, max_value=50, required=False, default=20)
+
+
+class BotCreateInput(InputSerializer):
+    username = StrictCharField(max_length=32)
+    nickname = StrictCharField(max_length=64, required=False, allow_blank=True)
+
+
+class BotWithToken(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    nickname = serializers.CharField()
+    token = serializers.CharField(help_text="Shown only now; store it, it cannot be read again.")
+
+
+class BotItem(serializers.ModelSerializer):
+    created_at = serializers.DateTimeField(source="date_joined")
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "nickname", "avatar_url", "is_active", "created_at"]

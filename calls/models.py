@@ -1,0 +1,45 @@
+"""Voice and video calls: the signalling state the server keeps, and the history users see."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Call(models.Model):
+    class Type(models.TextChoices):
+        AUDIO = "audio"
+        VIDEO = "video"
+
+    class State(models.TextChoices):
+        RINGING = "ringing"
+        ACTIVE = "active"
+        ENDED = "ended"
+
+    class Outcome(models.TextChoices):
+        ANSWERED = "answered"
+        MISSED = "missed"
+        REJECTED = "rejected"
+        BUSY = "busy"
+
+    call_id = models.CharField(max_length=40, unique=True)
+    caller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calls_made")
+    callee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calls_received"
+    )
+    call_type = models.CharField(max_length=5, choices=Type.choices)
+    state = models.CharField(max_length=7, choices=State.choices, default=State.RINGING)
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=32, blank=True)
+    duration = models.PositiveIntegerField(default=0, help_text="Seconds from answer to end.")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["caller", "-created_at"]),
+            models.Index(fields=["callee", "-created_at"]),
+            models.Index(fields=["state"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.call_id

@@ -1,0 +1,37 @@
+"""Fetch-and-authorize for chats and messages. What the actor may not see does not exist (NOT_FOUND)."""
+
+from accounts.access import is_moderator
+from accounts.models import User
+from imsuite.errors import not_found
+
+from .models import Chat, ChatMember, Message, Role
+
+
+def access_chat(actor: User, chat_id: int) -> ChatMember:
+    """The actor's membership of a chat, with the chat loaded."""
+    member = ChatMember.objects.select_related("chat").filter(chat_id=chat_id, user=actor).first()
+    if member is None:
+        raise not_found("Chat")
+    return member
+
+
+def access_message(actor: User, message_id: int) -> tuple[Message, ChatMember | None]:
+    """A message the actor may see (as a member of its chat, or as a moderator) and their membership."""
+    message = Message.objects.select_related("chat").filter(pk=message_id).first()
+    if message is None:
+        raise not_found("Message")
+    member = ChatMember.objects.filter(chat_id=message.chat_id, user=actor).first()
+    if member is None and not is_moderator(actor):
+        raise not_found("Message")
+    return message, member
+
+
+def can_moderate_chat(actor: User, member: ChatMember | None, chat: Chat) -> bool:
+    """Group owners and admins moderate their group; site moderators moderate everywhere."""
+    if member is not None and chat.type == Chat.Type.GROUP and member.role in (Role.OWNER, Role.ADMIN):
+        return True
+    return is_moderator(actor)
+
+
+def chat_audience(chat_id: int) -> set[int]:
+    return set(ChatMember.objects.filter(chat_id=chat_id).values_list("user_id", flat=True))

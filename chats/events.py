@@ -1,0 +1,24 @@
+"""The protocol-neutral shape of chat data inside domain events and REST answers."""
+
+from typing import Any
+
+from .models import Message
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    deleted = message.deleted_at is not None
+    return {
+        "id": message.pk,
+        "chat_id": message.chat_id,
+        "sender_id": message.sender_id,
+        "content": "" if deleted else message.content,
+        "message_type": message.message_type,
+        "reply_to_id": message.reply_to_id,
+        "client_msg_id": message.client_msg_id,
+        "created_at": message.created_at,
+        "is_edited": message.is_edited,
+        "updated_at": message.updated_at,
+        "is_deleted": deleted,
+        "deleted_by": message.deleted_by_id,
+        "deleted_at": message.deleted_at,
+    }

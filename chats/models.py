@@ -1,0 +1,89 @@
+"""Chats, who is in them, and the messages they hold."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Chat(models.Model):
+    class Type(models.TextChoices):
+        PRIVATE = "private"
+        GROUP = "group"
+
+    type = models.CharField(max_length=7, choices=Type.choices)
+    # "<low id>:<high id>" for a private chat, so each pair of people has exactly one.
+    private_key = models.CharField(max_length=41, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.type} chat {self.pk}"
+
+
+class Role(models.TextChoices):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class ChatMember(models.Model):
+    """Membership of any chat. For groups it also carries role, level and card (the in-group name),
+    so one indexed row answers both "may this person send here?" and "how much is unread?"."""
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
+    )
+    role = models.CharField(max_length=6, choices=Role.choices, default=Role.MEMBER)
+    level = models.CharField(max_length=32, default="0")
+    card = models.CharField(max_length=64, blank=True)
+    joined_at = models.DateTimeField(auto_now_add=True)
+    last_read_message_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chat", "user"], name="chat_member_unique")]
+        indexes = [models.Index(fields=["user", "chat"], name="member_by_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.chat}"
+
+
+class Message(models.Model):
+    class Type(models.TextChoices):
+        TEXT = "text"
+        IMAGE = "image"
+        FILE = "file"
+        SYSTEM = "system"
+
+    # Its id is the one stable message id used by the client protocol, the bot protocol and REST.
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages", db_index=False)
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    content = models.TextField(blank=True)
+    message_type = models.CharField(max_length=6, choices=Type.choices, default=Type.TEXT)
+    reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001  NULL = none given
+    created_at = models.DateTimeField(auto_now_add=True)
+    is_edited = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["chat", "id"], name="message_history")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "client_msg_id"],
+                condition=models.Q(client_msg_id__isnull=False),
+                name="message_client_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"message {self.pk} in chat {self.chat_id}"
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None

@@ -1,0 +1,36 @@
+"""Admin adapter helpers: run a service for each selected row and report refusals as admin messages."""
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest
+
+from .errors import DomainError
+
+
+def run_for_each(request: HttpRequest, rows: Iterable[Any], action: Callable[[Any], Any], done: str) -> None:
+    """Apply a service call to each row; one refusal does not stop the others."""
+    succeeded = 0
+    for row in rows:
+        try:
+            action(row)
+            succeeded += 1
+        except DomainError as exc:
+            messages.error(request, f"{row}: {exc.message} ({exc.code})")
+    if succeeded:
+        messages.success(request, f"{done}: {succeeded}.")
+
+
+class ViewOnlyAdminMixin:
+    """For records changed only through services that have no admin form yet: moderators can
+    find and read them; nothing is written behind the services' back."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

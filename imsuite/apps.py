@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ImsuiteConfig(AppConfig):
+    name = "imsuite"
+    verbose_name = "IM-Suite"

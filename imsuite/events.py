@@ -1,0 +1,60 @@
+"""Domain events: published after commit to the users they concern.
+
+An event is protocol-neutral; the client and bot adapters each render it in their own protocol.
+The channel layer is only a doorbell: a message the channel layer drops is recovered from the
+database by the adapters (sync), so publishing never blocks or fails a committed change.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+# The channel-layer handler name for every domain event. Never derived from client input, because
+# Channels turns a message's "type" into a method name on the consumer.
+CHANNEL_MESSAGE_TYPE = "domain.event"
+
+
+def user_group(user_id: int) -> str:
+    """The channel-layer group that every open connection of one user joins."""
+    return f"user.{user_id}"
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    name: str
+    audience: frozenset[int]
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_message(self) -> dict[str, Any]:
+        return {"type": CHANNEL_MESSAGE_TYPE, "event": self.name, "data": self.data}
+
+
+def publish(name: str, audience: Iterable[int], data: dict[str, Any]) -> DomainEvent:
+    """Queue an event for delivery once the surrounding transaction commits (at once outside one)."""
+    event = DomainEvent(name=name, audience=frozenset(audience), data=data)
+    transaction.on_commit(lambda: deliver(event))
+    return event
+
+
+def deliver(event: DomainEvent) -> None:
+    """Ring each audience member's group. Failures are logged, never raised: the change is committed."""
+    layer = get_channel_layer()
+    if layer is None or not event.audience:
+        return
+    message = event.as_message()
+    try:
+        async_to_sync(_send_all)(layer, event.audience, message)
+    except Exception:
+        logger.exception("could not deliver event %s to %d users", event.name, len(event.audience))
+
+
+async def _send_all(layer: Any, audience: frozenset[int], message: dict[str, Any]) -> None:
+    for user_id in audience:
+        await layer.group_send(user_group(user_id), message)

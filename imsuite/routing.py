@@ -1,0 +1,3 @@
+"""WebSocket routes. The client protocol (/ws) and the bot protocol (/ws/bot) are added by their issues."""
+
+websocket_urlpatterns: list = []

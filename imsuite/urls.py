@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import TemplateView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import api as accounts_api
+
+from .health import HealthView
+
+api = [
+    path("health", HealthView.as_view(), name="health"),
+    path("auth/register", accounts_api.RegisterView.as_view(), name="register"),
+    path("auth/token", accounts_api.TokenView.as_view(), name="token"),
+    path("auth/token/refresh", accounts_api.RefreshView.as_view(), name="token-refresh"),
+    path("auth/logout", accounts_api.LogoutView.as_view(), name="logout"),
+    path("users/me", accounts_api.MeView.as_view(), name="me"),
+    path("users", accounts_api.UserSearchView.as_view(), name="user-search"),
+    path("users/<int:user_id>", accounts_api.UserDetailView.as_view(), name="user-detail"),
+    path("bots", accounts_api.BotListView.as_view(), name="bots"),
+    path("bots/<int:bot_id>/token", accounts_api.BotTokenView.as_view(), name="bot-token"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+    path("", TemplateView.as_view(template_name="index.html"), name="home"),
+]
+
+handler404 = "imsuite.api_errors.json_not_found"
+handler500 = "imsuite.api_errors.json_server_error"
