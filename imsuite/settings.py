@@ -110,7 +110,9 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
-            "TEST": {"NAME": os.environ.get("SQLITE_TEST_NAME") or None},
+            # A file, not memory, so that a real daphne process started by the end-to-end tests
+            # sees the same test database.
+            "TEST": {"NAME": os.environ.get("SQLITE_TEST_NAME") or DATA_DIR / "test.sqlite3"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
