@@ -84,10 +84,12 @@ def user_update(*, actor: User, user_id: int, **fields: Any) -> User:
     if user.pk != actor.pk and not (user.is_bot and user.owner_id == actor.pk):
         require_moderator(actor)
     fields = _check_profile(fields)
+    if not fields:
+        return user
     with transaction.atomic():
         for name, value in fields.items():
             setattr(user, name, value)
-        user.save(update_fields=[*fields] or None)
+        user.save(update_fields=[*fields])
         publish("user.updated", _profile_audience(user), {"user_id": user.pk})
     return user
 
