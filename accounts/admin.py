@@ -1,13 +1,28 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import BaseUserCreationForm
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each
+from imsuite.admin_services import URL_FORMFIELD, ViewOnlyAdminMixin, run_for_each
 from imsuite.errors import DomainError
 
 from . import services
 from .models import BotToken, FriendRequest, Friendship, User
+
+
+class UserAddForm(BaseUserCreationForm):
+    """Always a password (user_register needs one) and the service's username rules, so a refusal
+    shows on the form instead of after a false "added successfully"."""
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        try:
+            services._check_username(username)
+        except DomainError as exc:
+            raise ValidationError(exc.message) from exc
+        return username
 
 
 @admin.register(User)
@@ -32,7 +47,10 @@ class UserAdmin(DjangoUserAdmin):
         ("Status", {"fields": ["is_active", "last_seen", "last_login", "date_joined"]}),
         ("Staff", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
     ]
+    add_form = UserAddForm
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["username", "password1", "password2"]})]
     actions = ["deactivate", "reactivate"]
+    formfield_overrides = URL_FORMFIELD
 
     def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
         """New accounts and profile edits go through the account services; staff flags are Django's own."""

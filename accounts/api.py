@@ -1,7 +1,8 @@
 """REST adapter for accounts: thin views that validate input, call a service, render output."""
 
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -9,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from imsuite.api_fields import ErrorSerializer
+from imsuite.api_fields import ERROR_RESPONSES, query_input
 
 from . import services
 from .access import access_user
@@ -30,8 +31,13 @@ from .serializers import (
     UserSearchQuery,
 )
 
-ERRORS = {code: OpenApiResponse(ErrorSerializer) for code in (400, 401, 403, 404, 409)}
 AUTH_TAG = ["auth"]
+
+
+class SessionJWTScheme(SimpleJWTScheme):
+    """The schema's bearer-JWT security scheme for the default authentication (simplejwt's, subclassed)."""
+
+    target_class = "accounts.sessions.SessionJWTAuthentication"
 
 
 def _bot_with_token(bot: User, token: str) -> dict:
@@ -42,7 +48,7 @@ class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(request=RegisterInput, responses={201: OwnUser, **ERRORS}, tags=AUTH_TAG, auth=[])
+    @extend_schema(request=RegisterInput, responses={201: OwnUser, **ERROR_RESPONSES}, tags=AUTH_TAG, auth=[])
     def post(self, request: Request) -> Response:
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -50,12 +56,12 @@ class RegisterView(APIView):
         return Response(OwnUser(user, context={"online": set()}).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=AUTH_TAG, responses={200: TokenPair, **ERRORS}, auth=[])
+@extend_schema(tags=AUTH_TAG, responses={200: TokenPair, **ERROR_RESPONSES}, auth=[])
 class TokenView(TokenObtainPairView):
     serializer_class = TokenInput
 
 
-@extend_schema(tags=AUTH_TAG, responses={200: TokenPair, **ERRORS}, auth=[])
+@extend_schema(tags=AUTH_TAG, responses={200: TokenPair, **ERROR_RESPONSES}, auth=[])
 class RefreshView(TokenRefreshView):
     """Rotates: the refresh token sent is blacklisted and a new pair comes back."""
 
@@ -66,7 +72,7 @@ class LogoutView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(request=LogoutInput, responses={204: None, **ERRORS}, tags=AUTH_TAG, auth=[])
+    @extend_schema(request=LogoutInput, responses={204: None, **ERROR_RESPONSES}, tags=AUTH_TAG, auth=[])
     def post(self, request: Request) -> Response:
         data = LogoutInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -75,11 +81,11 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: OwnUser, **ERRORS}, tags=["users"])
+    @extend_schema(responses={200: OwnUser, **ERROR_RESPONSES}, tags=["users"])
     def get(self, request: Request) -> Response:
         return Response(OwnUser(request.user).data)
 
-    @extend_schema(request=ProfileInput, responses={200: OwnUser, **ERRORS}, tags=["users"])
+    @extend_schema(request=ProfileInput, responses={200: OwnUser, **ERROR_RESPONSES}, tags=["users"])
     def patch(self, request: Request) -> Response:
         data = ProfileInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -88,7 +94,7 @@ class MeView(APIView):
 
 
 class UserDetailView(APIView):
-    @extend_schema(responses={200: PublicUser, **ERRORS}, tags=["users"])
+    @extend_schema(responses={200: PublicUser, **ERROR_RESPONSES}, tags=["users"])
     def get(self, request: Request, user_id: int) -> Response:
         return Response(PublicUser(access_user(request.user, user_id)).data)
 
@@ -99,37 +105,28 @@ class UserSearchView(APIView):
             OpenApiParameter("search", str, required=True, description="Part of a username or nickname."),
             OpenApiParameter("limit", int, description="At most this many results (1-50, default 20)."),
         ],
-        responses={200: PublicUser(many=True), **ERRORS},
+        responses={200: PublicUser(many=True), **ERROR_RESPONSES},
         tags=["users"],
     )
     def get(self, request: Request) -> Response:
-        raw = {"search": request.query_params.get("search", "")}
-        if "limit" in request.query_params:
-            raw["limit"] = _int_param(request.query_params["limit"])
-        query = UserSearchQuery(data=raw)
-        query.is_valid(raise_exception=True)
-        term = query.validated_data["search"].strip()
+        query = query_input(UserSearchQuery, request, int_fields=("limit",), defaults={"search": ""})
+        term = query["search"].strip()
         users = list(
             User.objects.filter(is_active=True)
             .filter(Q(username__icontains=term) | Q(nickname__icontains=term))
-            .order_by("username")[: query.validated_data["limit"]]
+            .order_by("username")[: query["limit"]]
         )
         context = {"online": online_user_ids([u.pk for u in users])}
         return Response(PublicUser(users, many=True, context=context).data)
 
 
-def _int_param(value: str) -> int | str:
-    """Query strings are text; turn digits into an int so the strict field can judge the range."""
-    return int(value) if value.isdigit() else value
-
-
 class BotListView(APIView):
-    @extend_schema(responses={200: BotItem(many=True), **ERRORS}, tags=["bots"])
+    @extend_schema(responses={200: BotItem(many=True), **ERROR_RESPONSES}, tags=["bots"])
     def get(self, request: Request) -> Response:
         bots = User.objects.filter(owner=request.user, is_bot=True).order_by("pk")
         return Response(BotItem(bots, many=True).data)
 
-    @extend_schema(request=BotCreateInput, responses={201: BotWithToken, **ERRORS}, tags=["bots"])
+    @extend_schema(request=BotCreateInput, responses={201: BotWithToken, **ERROR_RESPONSES}, tags=["bots"])
     def post(self, request: Request) -> Response:
         data = BotCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -138,7 +135,7 @@ class BotListView(APIView):
 
 
 class BotTokenView(APIView):
-    @extend_schema(request=None, responses={200: BotWithToken, **ERRORS}, tags=["bots"])
+    @extend_schema(request=None, responses={200: BotWithToken, **ERROR_RESPONSES}, tags=["bots"])
     def post(self, request: Request, bot_id: int) -> Response:
         bot, token = services.bot_token_rotate(actor=request.user, bot_id=bot_id)
         return Response(_bot_with_token(bot, token))

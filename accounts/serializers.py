@@ -1,12 +1,15 @@
 """Input schemas (shared by every adapter) and output shapes for accounts."""
 
 from rest_framework import serializers
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerField, StrictURLField
 
 from .models import Sex, User
 from .presence import online_user_ids
+from .sessions import new_refresh_token
 
 
 class RegisterInput(InputSerializer):
@@ -33,6 +36,11 @@ class TokenInput(TokenObtainPairSerializer):
         self.fields[self.username_field] = StrictCharField(write_only=True)
         self.fields["password"] = StrictCharField(write_only=True, trim_whitespace=False)
 
+    @classmethod
+    def get_token(cls, user: User) -> RefreshToken:
+        """Each sign-in starts a session of its own (see accounts.sessions)."""
+        return new_refresh_token(user)
+
 
 class RefreshInput(TokenRefreshSerializer):
     refresh = StrictCharField()
@@ -41,7 +49,9 @@ class RefreshInput(TokenRefreshSerializer):
         try:
             return super().validate(attrs)
         except User.DoesNotExist as exc:  # the account was deleted after the token was issued
-            raise serializers.ValidationError({"refresh": ["No active account for this token."]}) from exc
+            raise AuthenticationFailed(
+                "No active account found for the given token.", "no_active_account"
+            ) from exc
 
 
 class LogoutInput(InputSerializer):

@@ -19,6 +19,7 @@ from imsuite.events import publish
 
 from .access import access_own_bot, access_user, require_moderator
 from .models import BotToken, Friendship, Sex, User
+from .sessions import SID_CLAIM, revoke_session
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 PROFILE_FIELDS = ("nickname", "avatar_url", "sex", "age", "bio")
@@ -111,7 +112,7 @@ def user_set_active(*, actor: User, user_id: int, active: bool) -> User:
         User.objects.filter(pk__in=[u.pk for u in affected]).update(is_active=active)
         if not active:
             _revoke_sessions([u.pk for u in affected])
-            BotToken.objects.filter(bot__owner=user, revoked_at__isnull=True).update(
+            BotToken.objects.filter(bot__in=[u.pk for u in affected], revoked_at__isnull=True).update(
                 revoked_at=timezone.now()
             )
             publish("user.deactivated", {u.pk for u in affected}, {"user_id": user.pk})
@@ -142,7 +143,9 @@ def session_logout(*, refresh: str) -> int:
         raise DomainError(
             ErrorCode.AUTHENTICATION_FAILED, "This refresh token is not valid.", {"reason": str(exc)}
         ) from exc
-    publish("user.logged_out", {int(user_id)}, {"user_id": int(user_id), "jti": token.payload.get("jti")})
+    sid = token.payload.get(SID_CLAIM)
+    revoke_session(sid)
+    publish("user.logged_out", {int(user_id)}, {"user_id": int(user_id), "sid": sid})
     return int(user_id)
 
 
@@ -183,13 +186,16 @@ def bot_create(*, actor: User, username: str, nickname: str = "") -> tuple[User,
     if actor.is_bot:
         raise DomainError(ErrorCode.PERMISSION_DENIED, "Bots cannot create bots.", {"reason": "bot"})
     limit = settings.IMSUITE["MAX_BOTS_PER_USER"]
-    if User.objects.filter(owner=actor, is_bot=True).count() >= limit:
-        raise DomainError(
-            ErrorCode.CONFLICT, f"You already have {limit} bots.", {"reason": "bot_limit", "limit": limit}
-        )
     nickname = _check_profile({"nickname": nickname})["nickname"]
     try:
         with transaction.atomic():
+            User.objects.select_for_update().filter(pk=actor.pk).first()  # one creation at a time per owner
+            if User.objects.filter(owner=actor, is_bot=True).count() >= limit:
+                raise DomainError(
+                    ErrorCode.CONFLICT,
+                    f"You already have {limit} bots.",
+                    {"reason": "bot_limit", "limit": limit},
+                )
             _check_username(username)
             bot = User(username=username, nickname=nickname or username, is_bot=True, owner=actor)
             bot.set_unusable_password()

@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.contrib import messages
+from django.db import models
 from django.http import HttpRequest
 
 from .errors import DomainError
@@ -22,9 +23,15 @@ def run_for_each(request: HttpRequest, rows: Iterable[Any], action: Callable[[An
         messages.success(request, f"{done}: {succeeded}.")
 
 
+# URLs typed into admin without a scheme are https (Django 6's default, chosen now).
+URL_FORMFIELD = {models.URLField: {"assume_scheme": "https"}}
+
+
 class ViewOnlyAdminMixin:
     """For records changed only through services that have no admin form yet: moderators can
     find and read them; nothing is written behind the services' back."""
+
+    formfield_overrides = URL_FORMFIELD
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from .errors import DomainError, ErrorCode
+from .validation import validation_details
 
 logger = logging.getLogger(__name__)
 
@@ -31,34 +32,13 @@ API_CODES: list[tuple[type[Exception], str]] = [
 ]
 
 
-def _first_error(detail: Any) -> tuple[str | None, str]:
-    """The first (field, code) in a DRF error tree, for details.field and details.reason."""
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            _, code = _first_error(value)
-            return (None if key == "non_field_errors" else key), code
-    if isinstance(detail, list) and detail:
-        return _first_error(detail[0])
-    return None, getattr(detail, "code", "invalid")
-
-
-def _validation_details(exc: exceptions.ValidationError) -> dict[str, Any]:
-    field, reason = _first_error(exc.detail)
-    details: dict[str, Any] = {"reason": reason}
-    if field:
-        details["field"] = field
-    if isinstance(exc.detail, dict):
-        details["fields"] = exc.detail
-    return details
-
-
 def _api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
     code = next((code for cls, code in API_CODES if isinstance(exc, cls)), ErrorCode.VALIDATION_ERROR)
     if isinstance(exc, exceptions.ValidationError):
         return {
             "error_code": code,
             "message": "The request is not valid.",
-            "details": _validation_details(exc),
+            "details": validation_details(exc),
         }
     detail = exc.detail
     details: dict[str, Any] = {}

@@ -3,7 +3,11 @@ client bug shows up as a clear VALIDATION_ERROR instead of a silently different 
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.request import Request
+
+from .validation import validate
 
 
 class StrictCharField(serializers.CharField):
@@ -57,3 +61,27 @@ class ErrorSerializer(serializers.Serializer):
     error_code = serializers.CharField()
     message = serializers.CharField()
     details = serializers.DictField()
+
+
+ERROR_RESPONSES = {code: OpenApiResponse(ErrorSerializer) for code in (400, 401, 403, 404, 409, 429)}
+
+
+def _as_int(value: str) -> int | str:
+    """Plain ASCII digits of sane length become an int; anything else stays text for the strict
+    integer field to refuse ("²" is a digit to Python but not to int(); 5000 digits are too many)."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else value
+
+
+def query_input(
+    schema: type[serializers.Serializer],
+    request: Request,
+    int_fields: tuple[str, ...] = (),
+    defaults: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Validate the query parameters a schema knows (others are ignored, e.g. cache busters)."""
+    raw: dict[str, Any] = dict(defaults or {})
+    for name in schema().fields:
+        if name in request.query_params:
+            value = request.query_params[name]
+            raw[name] = _as_int(value) if name in int_fields else value
+    return validate(schema, raw)

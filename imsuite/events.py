@@ -5,6 +5,7 @@ The channel layer is only a doorbell: a message the channel layer drops is recov
 database by the adapters (sync), so publishing never blocks or fails a committed change.
 """
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from rest_framework.utils.encoders import JSONEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,10 @@ class DomainEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
     def as_message(self) -> dict[str, Any]:
-        return {"type": CHANNEL_MESSAGE_TYPE, "event": self.name, "data": self.data}
+        # Plain JSON types on the wire (datetimes as ISO 8601, like REST): channels-redis packs
+        # messages with msgpack, which refuses datetimes, and both legs must carry the same data.
+        data = json.loads(json.dumps(self.data, cls=JSONEncoder))
+        return {"type": CHANNEL_MESSAGE_TYPE, "event": self.name, "data": data}
 
 
 def publish(name: str, audience: Iterable[int], data: dict[str, Any]) -> DomainEvent:

@@ -5,6 +5,7 @@ REDIS_URL set the server runs "embedded": a SQLite file and the in-memory channe
 is what `make run` gives a newcomer. Setting them switches to PostgreSQL and channels-redis.
 """
 
+import contextlib
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -102,7 +103,8 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "imsuite.sqlite3",
+            # SQLITE_PATH overrides the file; the end-to-end tests point a daphne subprocess at the test DB.
+            "NAME": Path(os.environ.get("SQLITE_PATH") or DATA_DIR / "imsuite.sqlite3"),
             # WAL lets readers work while a message is being written; IMMEDIATE avoids
             # "database is locked" upgrades when two writers start a transaction at once.
             "OPTIONS": {
@@ -156,11 +158,13 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+with contextlib.suppress(OSError):  # WhiteNoise warns about a missing directory; a read-only image has it
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.sessions.SessionJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -191,6 +195,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # /api/health's three fields share one choice set; one name for it instead of three.
+    "ENUM_NAME_OVERRIDES": {"HealthStateEnum": ["ok", "error"]},
 }
 
 # Product rules; each is a setting so that operators can tune them.

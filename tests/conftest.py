@@ -1,11 +1,11 @@
 """Shared fixtures: people, signed-in API clients, and an inbox that listens on the real channel layer."""
 
 import asyncio
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -16,6 +16,12 @@ from accounts.models import User
 from imsuite.events import user_group
 
 PASSWORD = "a-Strong-passw0rd"
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings: Any) -> None:
+    """Password hashing is not under test; MD5 keeps hundreds of registrations fast."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -77,16 +83,25 @@ def client_for() -> Callable[[User], APIClient]:
 
 
 class Inbox:
-    """Listens on the real channel layer in each user's group, the way a connection does."""
+    """Listens on the real channel layer in each user's group, the way a connection does.
+
+    Receiving stays on one event loop of its own (channels-redis keeps per-channel receive buffers
+    bound to the loop that created them), whichever loop the code under test publishes from."""
 
     def __init__(self) -> None:
         self.layer = get_channel_layer()
         self.channels: dict[int, str] = {}
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
 
     def listen(self, *users: User) -> None:
         for user in users:
-            channel = async_to_sync(self.layer.new_channel)()
-            async_to_sync(self.layer.group_add)(user_group(user.pk), channel)
+            channel = self._run(self.layer.new_channel())
+            self._run(self.layer.group_add(user_group(user.pk), channel))
             self.channels[user.pk] = channel
 
     def drain(self, user: User, wait: float = 0.3) -> list[dict[str, Any]]:
@@ -100,12 +115,18 @@ class Inbox:
                 except TimeoutError:
                     return got
 
-        return async_to_sync(receive_all)()
+        return self._run(receive_all())
 
     def names(self, user: User) -> list[str]:
         return [message["event"] for message in self.drain(user)]
 
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
 
 @pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
+def inbox() -> Iterator[Inbox]:
+    box = Inbox()
+    yield box
+    box.close()

@@ -1,0 +1,82 @@
+"""Sign-in sessions: every refresh token carries a session id ("sid") that its access tokens
+inherit, so signing out on one device can end exactly that device's connections and access tokens.
+
+Revoked sessions are remembered in the cache for as long as an access token can live."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from imsuite.errors import DomainError, ErrorCode
+
+from .models import User
+
+SID_CLAIM = "sid"
+
+
+def new_refresh_token(user: User) -> RefreshToken:
+    token = RefreshToken.for_user(user)
+    token[SID_CLAIM] = uuid.uuid4().hex
+    return token
+
+
+def _revoked_key(sid: str) -> str:
+    return f"revoked-session:{sid}"
+
+
+def revoke_session(sid: str | None) -> None:
+    if sid:
+        lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()
+        cache.set(_revoked_key(sid), 1, timeout=int(lifetime) + 60)
+
+
+def session_revoked(sid: str | None) -> bool:
+    return bool(sid) and cache.get(_revoked_key(sid)) is not None
+
+
+@dataclass(frozen=True)
+class Session:
+    user: User
+    sid: str | None
+    expires_at: datetime
+
+
+def _auth_failed(reason: str, message: str) -> DomainError:
+    return DomainError(ErrorCode.AUTHENTICATION_FAILED, message, {"reason": reason})
+
+
+def authenticate_access_token(raw: str | None) -> Session:
+    """The active user and session behind an access token, or AUTHENTICATION_FAILED with a reason:
+    missing, token_expired, token_invalid, session_revoked, user_inactive."""
+    if not raw:
+        raise _auth_failed("missing", "An access token is required.")
+    try:
+        token = AccessToken(raw)
+    except TokenError as exc:
+        expired = "expired" in str(exc).lower()
+        raise _auth_failed("token_expired" if expired else "token_invalid", str(exc)) from exc
+    user_id = token.payload.get(settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id"))
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        raise _auth_failed("user_inactive", "This account is not active.")
+    sid = token.payload.get(SID_CLAIM)
+    if session_revoked(sid):
+        raise _auth_failed("session_revoked", "This session has been signed out.")
+    return Session(user=user, sid=sid, expires_at=datetime.fromtimestamp(token.payload["exp"], UTC))
+
+
+class SessionJWTAuthentication(JWTAuthentication):
+    """simplejwt's authentication, refusing access tokens of signed-out sessions."""
+
+    def get_validated_token(self, raw_token: bytes) -> Any:
+        token = super().get_validated_token(raw_token)
+        if session_revoked(token.payload.get(SID_CLAIM)):
+            raise AuthenticationFailed("This session has been signed out.", code="session_revoked")
+        return token

@@ -1,0 +1,51 @@
+"""Input validation shared by every adapter: one schema per operation, one error shape."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from .errors import DomainError, ErrorCode
+
+
+def _first_error(detail: Any) -> tuple[str | None, str]:
+    """The first (field, code) in a DRF error tree, for details.field and details.reason."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            _, code = _first_error(value)
+            return (None if key == "non_field_errors" else key), code
+    if isinstance(detail, list) and detail:
+        return _first_error(detail[0])
+    return None, getattr(detail, "code", "invalid")
+
+
+def validation_details(exc: serializers.ValidationError) -> dict[str, Any]:
+    """{"field", "reason", "fields"} for a schema's refusal."""
+    field, reason = _first_error(exc.detail)
+    details: dict[str, Any] = {"reason": reason}
+    if field:
+        details["field"] = _text(field)
+    if isinstance(exc.detail, dict):
+        details["fields"] = {_text(k): [_text(m) for m in _flat(value)] for k, value in exc.detail.items()}
+    return details
+
+
+def _text(value: Any) -> str:
+    """Keys and messages may echo input; a lone surrogate in it ("\\ud800") cannot be encoded as UTF-8."""
+    return str(value).encode("utf-8", "backslashreplace").decode()
+
+
+def _flat(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return [item for sub in value for item in _flat(sub)]
+    if isinstance(value, dict):
+        return [item for sub in value.values() for item in _flat(sub)]
+    return [value]
+
+
+def validate(schema: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    """Run an input schema outside DRF views (WebSocket, bots): a DomainError on refusal."""
+    serializer = schema(data=data)
+    if not serializer.is_valid():
+        exc = serializers.ValidationError(serializer.errors)
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "The request is not valid.", validation_details(exc))
+    return serializer.validated_data
