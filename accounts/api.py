@@ -11,16 +11,21 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from imsuite.api_fields import ERROR_RESPONSES, query_input
+from imsuite.validation import validate
 
 from . import services
 from .access import access_user
-from .models import User
+from .models import FriendRequest, User
 from .presence import online_user_ids
 from .serializers import (
     BotCreateInput,
     BotItem,
     BotWithToken,
+    FriendRequestInput,
+    FriendRequestOut,
     LogoutInput,
+    NotificationInput,
+    NotificationOut,
     OwnUser,
     ProfileInput,
     PublicUser,
@@ -139,3 +144,72 @@ class BotTokenView(APIView):
     def post(self, request: Request, bot_id: int) -> Response:
         bot, token = services.bot_token_rotate(actor=request.user, bot_id=bot_id)
         return Response(_bot_with_token(bot, token))
+
+
+class FriendRequestsView(APIView):
+    @extend_schema(responses={200: FriendRequestOut(many=True), **ERROR_RESPONSES}, tags=["friends"])
+    def get(self, request: Request) -> Response:
+        """Pending requests, sent and received (compare from_user.id with your own id)."""
+        pending = (
+            FriendRequest.objects.filter(
+                Q(from_user=request.user) | Q(to_user=request.user), status="pending"
+            )
+            .select_related("from_user", "to_user")
+            .order_by("-created_at")
+        )
+        return Response(FriendRequestOut([services.friend_request_data(r) for r in pending], many=True).data)
+
+    @extend_schema(
+        request=FriendRequestInput, responses={201: FriendRequestOut, **ERROR_RESPONSES}, tags=["friends"]
+    )
+    def post(self, request: Request) -> Response:
+        """Ask someone to be friends; if they already asked you, you become friends at once."""
+        data = validate(FriendRequestInput, request.data)
+        friend_request = services.friend_request_send(actor=request.user, **data)
+        return Response(FriendRequestOut(services.friend_request_data(friend_request)).data, status=201)
+
+
+class FriendRequestAnswerView(APIView):
+    accept = True
+
+    @extend_schema(request=None, responses={200: FriendRequestOut, **ERROR_RESPONSES}, tags=["friends"])
+    def post(self, request: Request, request_id: int) -> Response:
+        answered = services.friend_request_answer(
+            actor=request.user, request_id=request_id, accept=self.accept
+        )
+        return Response(FriendRequestOut(services.friend_request_data(answered)).data)
+
+
+class FriendsView(APIView):
+    @extend_schema(responses={200: PublicUser(many=True), **ERROR_RESPONSES}, tags=["friends"])
+    def get(self, request: Request) -> Response:
+        friends = list(User.objects.filter(friendships__friend=request.user).order_by("nickname", "username"))
+        context = {"online": online_user_ids([u.pk for u in friends])}
+        return Response(PublicUser(friends, many=True, context=context).data)
+
+
+class FriendDetailView(APIView):
+    @extend_schema(responses={204: None, **ERROR_RESPONSES}, tags=["friends"])
+    def delete(self, request: Request, user_id: int) -> Response:
+        services.friend_remove(actor=request.user, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NotificationsView(APIView):
+    @extend_schema(
+        request=NotificationInput, responses={201: NotificationOut, **ERROR_RESPONSES}, tags=["notifications"]
+    )
+    def post(self, request: Request) -> Response:
+        """Staff only: a `notification` event to the listed users' connections, or to everyone."""
+        data = validate(NotificationInput, request.data)
+        note = services.notification_send(actor=request.user, **data)
+        body = {
+            "id": note.pk,
+            "title": note.title,
+            "message": note.message,
+            "type": note.type,
+            "action_url": note.action_url,
+            "recipient_count": note.recipients.count(),
+            "created_at": note.created_at,
+        }
+        return Response(NotificationOut(body).data, status=201)

@@ -117,3 +117,24 @@ class FriendRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_user} → {self.to_user} ({self.status})"
+
+
+class Notification(models.Model):
+    """A system notification sent by staff, to chosen users or (no recipients) to everyone."""
+
+    class Level(models.TextChoices):
+        INFO = "info"
+        SUCCESS = "success"
+        WARNING = "warning"
+        ERROR = "error"
+
+    title = models.CharField(max_length=100)
+    message = models.CharField(max_length=1000)
+    type = models.CharField(max_length=7, choices=Level.choices, default=Level.INFO)
+    action_url = models.URLField(max_length=500, blank=True)
+    recipients = models.ManyToManyField(User, blank=True, related_name="+", help_text="Empty: everyone.")
+    sent_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title

@@ -122,3 +122,42 @@ class BotItem(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "nickname", "avatar_url", "is_active", "created_at"]
+
+
+class FriendRequestInput(InputSerializer):
+    user_id = StrictIntegerField(min_value=1)
+    comment = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class UserRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    nickname = serializers.CharField()
+    avatar_url = serializers.CharField()
+
+
+class FriendRequestOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    from_user = UserRef()
+    to_user = UserRef()
+    message = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "accepted", "rejected", "cancelled"])
+    created_at = serializers.DateTimeField()
+    responded_at = serializers.DateTimeField(allow_null=True)
+
+
+class NotificationInput(InputSerializer):
+    title = StrictCharField(max_length=100)
+    message = StrictCharField(max_length=1000)
+    type = serializers.ChoiceField(choices=["info", "success", "warning", "error"], default="info")
+    action_url = StrictURLField(max_length=500, required=False, allow_blank=True, default="")
+    user_ids = serializers.ListField(child=StrictIntegerField(min_value=1), required=False, max_length=10_000)
+
+
+class NotificationOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    message = serializers.CharField()
+    type = serializers.CharField()
+    action_url = serializers.CharField(allow_blank=True)
+    recipient_count = serializers.IntegerField(help_text="0 means everyone.")
+    created_at = serializers.DateTimeField()

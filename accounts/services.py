@@ -8,17 +8,19 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from imsuite.errors import DomainError, ErrorCode, validation_error
-from imsuite.events import publish
+from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
+from imsuite.events import publish, publish_broadcast
 
+from . import presence
 from .access import access_own_bot, access_user, require_moderator
-from .models import BotToken, Friendship, Sex, User
+from .models import BotToken, FriendRequest, Friendship, Notification, Sex, User
+from .selectors import user_ref
 from .sessions import SID_CLAIM, revoke_session
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
@@ -164,8 +166,8 @@ def friendship_create(*, user_a: User, user_b: User) -> None:
             created = created or made
         private_chat_ensure(user_a=user_a, user_b=user_b)
         if created:
-            publish("friend.added", {user_a.pk}, {"user_id": user_a.pk, "friend_id": user_b.pk})
-            publish("friend.added", {user_b.pk}, {"user_id": user_b.pk, "friend_id": user_a.pk})
+            publish("friend.added", {user_a.pk}, {"user_id": user_b.pk, "user": user_ref(user_b)})
+            publish("friend.added", {user_b.pk}, {"user_id": user_a.pk, "user": user_ref(user_a)})
 
 
 def _new_bot_token(bot: User) -> str:
@@ -233,3 +235,169 @@ def bot_authenticate(token: str) -> User | None:
 def user_touch_last_seen(*, user_id: int) -> None:
     """Record when a user was last connected (called by the realtime adapters on disconnect)."""
     User.objects.filter(pk=user_id).update(last_seen=timezone.now())
+
+
+# ---- presence ------------------------------------------------------------------------------
+
+
+def presence_audience(user_id: int) -> set[int]:
+    """Who hears about a user's presence: their friends and their private-chat peers."""
+    from chats.models import Chat, ChatMember
+
+    friends = set(Friendship.objects.filter(user_id=user_id).values_list("friend_id", flat=True))
+    private_chats = ChatMember.objects.filter(user_id=user_id, chat__type=Chat.Type.PRIVATE).values("chat_id")
+    peers = set(
+        ChatMember.objects.filter(chat_id__in=private_chats)
+        .exclude(user_id=user_id)
+        .values_list("user_id", flat=True)
+    )
+    return friends | peers
+
+
+def _announce_presence(user: User, is_online: bool) -> None:
+    data = {"user_id": user.pk, "is_online": is_online, "last_seen": user.last_seen, "user": user_ref(user)}
+    publish("presence", presence_audience(user.pk), data)
+
+
+def connection_opened(*, actor: User, connection: str) -> None:
+    """A connection of the actor opened; their first one announces them online."""
+    was_online = presence.is_online(actor.pk)
+    presence.registry().renew(actor.pk, connection)
+    if not was_online:
+        actor.last_seen = timezone.now()
+        User.objects.filter(pk=actor.pk).update(last_seen=actor.last_seen)
+        _announce_presence(actor, True)
+
+
+def connection_renewed(*, actor: User, connection: str) -> None:
+    presence.registry().renew(actor.pk, connection)
+
+
+def connection_closed(*, actor: User, connection: str) -> None:
+    """A connection closed; when it was the last one the actor is announced offline."""
+    presence.registry().drop(actor.pk, connection)
+    if not presence.is_online(actor.pk):
+        actor.last_seen = timezone.now()
+        User.objects.filter(pk=actor.pk).update(last_seen=actor.last_seen)
+        _announce_presence(actor, False)
+
+
+def presence_announce(*, actor: User, is_online: bool) -> None:
+    """An explicit presence from a client (e.g. the app going to the background)."""
+    actor.last_seen = timezone.now()
+    User.objects.filter(pk=actor.pk).update(last_seen=actor.last_seen)
+    _announce_presence(actor, is_online)
+
+
+# ---- friends -------------------------------------------------------------------------------
+
+
+def friend_request_data(request: FriendRequest) -> dict[str, Any]:
+    return {
+        "id": request.pk,
+        "from_user": user_ref(request.from_user),
+        "to_user": user_ref(request.to_user),
+        "message": request.message,
+        "status": request.status,
+        "created_at": request.created_at,
+        "responded_at": request.responded_at,
+    }
+
+
+def friend_request_send(*, actor: User, user_id: int, comment: str = "") -> FriendRequest:
+    """Ask someone to be friends. If they already asked the actor, this accepts their request."""
+    target = access_user(actor, user_id)
+    if target.pk == actor.pk:
+        raise permission_to_self()
+    if Friendship.objects.filter(user=actor, friend=target).exists():
+        raise DomainError(ErrorCode.CONFLICT, "You are already friends.", {"reason": "already_friends"})
+    reverse = FriendRequest.objects.filter(
+        from_user=target, to_user=actor, status=FriendRequest.Status.PENDING
+    ).first()
+    if reverse is not None:
+        return friend_request_answer(actor=actor, request_id=reverse.pk, accept=True)
+    try:
+        with transaction.atomic():
+            request = FriendRequest.objects.create(from_user=actor, to_user=target, message=comment.strip())
+            publish("friend.request", {actor.pk, target.pk}, {"request": friend_request_data(request)})
+    except IntegrityError as exc:
+        raise DomainError(
+            ErrorCode.CONFLICT, "You already asked this person.", {"reason": "already_requested"}
+        ) from exc
+    return request
+
+
+def friend_request_answer(*, actor: User, request_id: int, accept: bool) -> FriendRequest:
+    """The person asked accepts (they become friends, with a private chat) or rejects."""
+    with transaction.atomic():
+        request = (
+            FriendRequest.objects.select_for_update()
+            .select_related("from_user", "to_user")
+            .filter(pk=request_id, to_user=actor)
+            .first()
+        )
+        if request is None:
+            raise not_found("Friend request")
+        if request.status != FriendRequest.Status.PENDING:
+            raise DomainError(
+                ErrorCode.CONFLICT, f"This request was already {request.status}.", {"reason": request.status}
+            )
+        request.status = FriendRequest.Status.ACCEPTED if accept else FriendRequest.Status.REJECTED
+        request.responded_at = timezone.now()
+        request.save(update_fields=["status", "responded_at"])
+        publish(
+            "friend.request_updated",
+            {request.from_user_id, actor.pk},
+            {"request": friend_request_data(request)},
+        )
+        if accept:
+            friendship_create(user_a=request.from_user, user_b=actor)
+    return request
+
+
+def friend_remove(*, actor: User, user_id: int) -> None:
+    """End a friendship (both directions). Their private chat and its history stay."""
+    with transaction.atomic():
+        deleted, _ = Friendship.objects.filter(
+            models.Q(user=actor, friend_id=user_id) | models.Q(user_id=user_id, friend=actor)
+        ).delete()
+        if not deleted:
+            raise not_found("Friend")
+        publish("friend.removed", {actor.pk}, {"user_id": user_id})
+        publish("friend.removed", {user_id}, {"user_id": actor.pk})
+
+
+# ---- notifications -------------------------------------------------------------------------
+
+
+def notification_send(
+    *,
+    actor: User,
+    title: str,
+    message: str,
+    type: str = "info",
+    action_url: str = "",
+    user_ids: list[int] | None = None,
+) -> Notification:
+    """Staff send a system notification to some users, or to everyone when user_ids is empty."""
+    if not (actor.is_active and actor.is_staff):
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED, "Only staff send notifications.", {"reason": "not_staff"}
+        )
+    recipients = list(User.objects.filter(pk__in=user_ids or [], is_active=True))
+    if user_ids and len(recipients) != len(set(user_ids)):
+        missing = sorted(set(user_ids) - {u.pk for u in recipients})
+        raise DomainError(
+            ErrorCode.NOT_FOUND, "Some users do not exist.", {"field": "user_ids", "user_ids": missing}
+        )
+    with transaction.atomic():
+        note = Notification.objects.create(
+            title=title, message=message, type=type, action_url=action_url or "", sent_by=actor
+        )
+        note.recipients.set(recipients)
+        data = {"title": title, "message": message, "type": type, "action_url": action_url or None}
+        if recipients:
+            publish("notification", {u.pk for u in recipients}, data)
+        else:
+            publish_broadcast("notification", data)
+    return note

@@ -19,6 +19,17 @@ class Chat(models.Model):
         return f"{self.type} chat {self.pk}"
 
 
+class SeqCounter(models.Model):
+    """The one counter behind every message change's seq. Taking the next value locks this row
+    until commit, so seq order is commit order: a client that has seen seq N can never later
+    miss a change with a smaller seq (see chats.services.next_seq)."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"seq {self.value}"
+
+
 class Role(models.TextChoices):
     OWNER = "owner"
     ADMIN = "admin"
@@ -70,9 +81,15 @@ class Message(models.Model):
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # seq of the message's latest change (send, edit, delete) and of its creation; sync replays by seq.
+    seq = models.BigIntegerField(default=0)
+    created_seq = models.BigIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["chat", "id"], name="message_history")]
+        indexes = [
+            models.Index(fields=["chat", "id"], name="message_history"),
+            models.Index(fields=["chat", "seq"], name="message_changes"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["sender", "client_msg_id"],

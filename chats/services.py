@@ -3,16 +3,20 @@
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Friendship, User
+from accounts.presence import online_user_ids
+from accounts.selectors import user_ref
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import publish
+from imsuite.ratelimit import rate_limit
 
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
-from .events import message_data
-from .models import Chat, ChatMember, Message
+from .models import Chat, ChatMember, Message, SeqCounter
+from .selectors import chat_ref, message_delete_data, message_event_data
 
 CONTENT_TYPES = (Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE)
 
@@ -60,6 +64,20 @@ def _check_may_send(member: ChatMember) -> None:
             raise permission_denied("muted", "You are muted in this group.", until=until.isoformat())
 
 
+def next_seq() -> int:
+    """The next change number. Call it last in the writing transaction: the counter row stays
+    locked until commit, which makes seq order the commit order."""
+    table = SeqCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET value = value + 1 WHERE id = 1 RETURNING value")  # noqa: S608
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0]
+    top = Message.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    SeqCounter.objects.get_or_create(pk=1, defaults={"value": top})  # a fresh (or flushed) database
+    return next_seq()
+
+
 def message_send(
     *,
     actor: User,
@@ -75,7 +93,9 @@ def message_send(
         raise validation_error("client_msg_id", "format", "client_msg_id is a string of 1 to 64 characters.")
     member = access_chat(actor, chat_id)
     if client_msg_id is not None:
-        earlier = Message.objects.filter(sender=actor, client_msg_id=client_msg_id).first()
+        earlier = (
+            Message.objects.filter(sender=actor, client_msg_id=client_msg_id).select_related("chat").first()
+        )
         if earlier is not None:
             return earlier, False
     if message_type not in CONTENT_TYPES:
@@ -86,20 +106,25 @@ def message_send(
         raise validation_error(
             "reply_to_id", "not_in_chat", "You can only reply to a message of the same chat."
         )
+    limits = settings.IMSUITE
+    rate_limit("message", actor.pk, limits["RATE_LIMIT_MESSAGES"], limits["RATE_LIMIT_WINDOW_SECONDS"])
+    ref = chat_ref(member.chat)
     try:
         with transaction.atomic():
-            message = Message.objects.create(
-                chat_id=chat_id,
+            message = Message(
+                chat=member.chat,
                 sender=actor,
                 content=content,
                 message_type=message_type,
                 reply_to_id=reply_to_id,
                 client_msg_id=client_msg_id,
             )
+            message.seq = message.created_seq = next_seq()
+            message.save()
             Chat.objects.filter(pk=chat_id).update(last_message_at=message.created_at)
-            publish("message.new", chat_audience(chat_id), {"message": message_data(message)})
+            publish("message.new", chat_audience(chat_id), message_event_data(message, ref))
     except IntegrityError:  # the same client_msg_id raced in from two connections
-        return Message.objects.get(sender=actor, client_msg_id=client_msg_id), False
+        return Message.objects.select_related("chat").get(sender=actor, client_msg_id=client_msg_id), False
     return message, True
 
 
@@ -116,9 +141,11 @@ def message_edit(*, actor: User, message_id: int, content: Any) -> Message:
     message.content = _clean_content(content, message.message_type)
     message.is_edited = True
     message.updated_at = timezone.now()
+    ref = chat_ref(message.chat)
     with transaction.atomic():
-        message.save(update_fields=["content", "is_edited", "updated_at"])
-        publish("message.edit", chat_audience(message.chat_id), {"message": message_data(message)})
+        message.seq = next_seq()
+        message.save(update_fields=["content", "is_edited", "updated_at", "seq"])
+        publish("message.edit", chat_audience(message.chat_id), message_event_data(message, ref))
     return message
 
 
@@ -134,24 +161,16 @@ def message_delete(*, actor: User, message_id: int) -> Message:
     message.deleted_by = actor
     message.content = ""
     with transaction.atomic():
-        message.save(update_fields=["deleted_at", "deleted_by", "content"])
-        publish(
-            "message.delete",
-            chat_audience(message.chat_id),
-            {
-                "message_id": message.pk,
-                "chat_id": message.chat_id,
-                "sender_id": message.sender_id,
-                "deleted_by": actor.pk,
-                "deleted_at": message.deleted_at,
-                "chat_type": message.chat.type,
-            },
-        )
+        message.seq = next_seq()
+        message.save(update_fields=["deleted_at", "deleted_by", "content", "seq"])
+        publish("message.delete", chat_audience(message.chat_id), message_delete_data(message))
     return message
 
 
-def message_read(*, actor: User, message_id: int) -> ChatMember:
-    """Move the reader's read position forward (never back) to this message."""
+def message_read(*, actor: User, message_id: int, origin: str | None = None) -> ChatMember:
+    """Move the reader's read position forward (never back) to this message. The receipt goes to
+    the message's sender and the reader's other devices (`origin`, the connection that read, is
+    skipped), not to the whole group."""
     message, member = access_message(actor, message_id)
     if member is None:
         raise not_found("Message")
@@ -162,14 +181,46 @@ def message_read(*, actor: User, message_id: int) -> ChatMember:
         if moved:
             member.last_read_message_id = message.pk
             audience = {actor.pk} | ({message.sender_id} if message.sender_id else set())
-            publish(
-                "message.read",
-                audience,
-                {
-                    "message_id": message.pk,
-                    "chat_id": message.chat_id,
-                    "read_by": actor.pk,
-                    "read_at": timezone.now(),
-                },
-            )
+            data = {
+                "message_id": message.pk,
+                "chat_id": message.chat_id,
+                "read_by": actor.pk,
+                "read_at": timezone.now(),
+                "origin": origin,
+            }
+            publish("message.read", audience, data)
     return member
+
+
+def typing_relay(*, actor: User, chat_id: int, is_typing: bool) -> bool:
+    """Tell the chat's other online members that the actor is (or stopped) typing. A start is
+    relayed at most once per user and chat every TYPING_THROTTLE_SECONDS; a stop always is.
+    Returns whether anything was relayed."""
+    access_chat(actor, chat_id)
+    throttle_key = f"typing:{actor.pk}:{chat_id}"
+    if is_typing:
+        if not cache.add(throttle_key, 1, timeout=settings.IMSUITE["TYPING_THROTTLE_SECONDS"]):
+            return False
+    else:
+        cache.delete(throttle_key)
+    others = chat_audience(chat_id) - {actor.pk}
+    audience = online_user_ids(others)
+    data = {"chat_id": chat_id, "user_id": actor.pk, "is_typing": is_typing, "user": user_ref(actor)}
+    publish("typing", audience, data)
+    return True
+
+
+def private_chat_open(*, actor: User, user_id: int) -> Chat:
+    """Get or create the private chat with a friend or one's own bot; anyone else is refused."""
+    other = User.objects.filter(pk=user_id, is_active=True).first()
+    allowed = (
+        other is not None
+        and other.pk != actor.pk
+        and (
+            Friendship.objects.filter(user=actor, friend=other).exists()
+            or (other.is_bot and other.owner_id == actor.pk)
+        )
+    )
+    if not allowed:
+        raise permission_denied("not_friends", "You can only chat privately with friends and your own bots.")
+    return private_chat_ensure(user_a=actor, user_b=other)

@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 CHANNEL_MESSAGE_TYPE = "domain.event"
 
 
+# Every client connection also joins this group, for what goes to everyone (system notifications).
+BROADCAST_GROUP = "broadcast"
+
+
 def user_group(user_id: int) -> str:
     """The channel-layer group that every open connection of one user joins."""
     return f"user.{user_id}"
@@ -46,6 +50,19 @@ def publish(name: str, audience: Iterable[int], data: dict[str, Any]) -> DomainE
     event = DomainEvent(name=name, audience=frozenset(audience), data=data)
     transaction.on_commit(lambda: deliver(event))
     return event
+
+
+def publish_broadcast(name: str, data: dict[str, Any]) -> None:
+    """Queue an event for every connected client, once the surrounding transaction commits."""
+    message = DomainEvent(name=name, audience=frozenset(), data=data).as_message()
+
+    def ring() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(BROADCAST_GROUP, message)
+        except Exception:
+            logger.exception("could not broadcast event %s", name)
+
+    transaction.on_commit(ring)
 
 
 def deliver(event: DomainEvent) -> None:

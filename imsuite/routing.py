@@ -1,3 +1,9 @@
-"""WebSocket routes. The client protocol (/ws) and the bot protocol (/ws/bot) are added by their issues."""
+"""WebSocket routes: the client protocol at /ws (the bot protocol joins with the groups issue)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from chats.consumers import ClientConsumer
+
+websocket_urlpatterns = [
+    path("ws", ClientConsumer.as_asgi()),
+]

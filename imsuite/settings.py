@@ -205,6 +205,11 @@ IMSUITE = {
     "MESSAGE_EDIT_WINDOW_SECONDS": int(os.environ.get("MESSAGE_EDIT_WINDOW_SECONDS", str(48 * 3600))),
     "MAX_BOTS_PER_USER": int(os.environ.get("MAX_BOTS_PER_USER", "20")),
     "PRESENCE_TTL_SECONDS": int(os.environ.get("PRESENCE_TTL_SECONDS", "90")),
+    "WS_IDLE_SECONDS": float(os.environ.get("WS_IDLE_SECONDS", "90")),
+    "TYPING_THROTTLE_SECONDS": int(os.environ.get("TYPING_THROTTLE_SECONDS", "3")),
+    "TYPING_EXPIRY_SECONDS": float(os.environ.get("TYPING_EXPIRY_SECONDS", "6")),
+    "RATE_LIMIT_MESSAGES": int(os.environ.get("RATE_LIMIT_MESSAGES", "30")),
+    "RATE_LIMIT_WINDOW_SECONDS": int(os.environ.get("RATE_LIMIT_WINDOW_SECONDS", "10")),
 }
 
 LOGGING = {

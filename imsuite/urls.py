@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
+from chats import api as chats_api
 
 from .health import HealthView
 
@@ -18,6 +19,26 @@ api = [
     path("users/<int:user_id>", accounts_api.UserDetailView.as_view(), name="user-detail"),
     path("bots", accounts_api.BotListView.as_view(), name="bots"),
     path("bots/<int:bot_id>/token", accounts_api.BotTokenView.as_view(), name="bot-token"),
+    path("friends", accounts_api.FriendsView.as_view(), name="friends"),
+    path("friends/<int:user_id>", accounts_api.FriendDetailView.as_view(), name="friend-detail"),
+    path("friends/requests", accounts_api.FriendRequestsView.as_view(), name="friend-requests"),
+    path(
+        "friends/requests/<int:request_id>/accept",
+        accounts_api.FriendRequestAnswerView.as_view(accept=True),
+        name="friend-request-accept",
+    ),
+    path(
+        "friends/requests/<int:request_id>/reject",
+        accounts_api.FriendRequestAnswerView.as_view(accept=False),
+        name="friend-request-reject",
+    ),
+    path("notifications", accounts_api.NotificationsView.as_view(), name="notifications"),
+    path("chats", chats_api.ChatListView.as_view(), name="chats"),
+    path("chats/private", chats_api.PrivateChatView.as_view(), name="chat-private"),
+    path("chats/<int:chat_id>", chats_api.ChatDetailView.as_view(), name="chat-detail"),
+    path("chats/<int:chat_id>/messages", chats_api.ChatMessagesView.as_view(), name="chat-messages"),
+    path("messages/<int:message_id>", chats_api.MessageDetailView.as_view(), name="message-detail"),
+    path("messages/<int:message_id>/read", chats_api.MessageReadView.as_view(), name="message-read"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

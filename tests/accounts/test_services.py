@@ -25,6 +25,10 @@ def refused(code: str, call, **kwargs) -> dict:
     return info.value.details
 
 
+def ref(user) -> dict:
+    return {"id": user.pk, "nickname": user.nickname, "avatar_url": user.avatar_url}
+
+
 def event(name: str, **data) -> dict:
     return {"type": "domain.event", "event": name, "data": data}
 
@@ -189,8 +193,8 @@ def test_friendship_create_is_idempotent(alice, bob, inbox, django_capture_on_co
     assert pairs == {(alice.pk, bob.pk), (bob.pk, alice.pk)}
     chat = Chat.objects.get()
     assert sorted(chat.members.values_list("user_id", flat=True)) == sorted([alice.pk, bob.pk])
-    assert inbox.drain(alice) == [event("friend.added", user_id=alice.pk, friend_id=bob.pk)]
-    assert inbox.drain(bob) == [event("friend.added", user_id=bob.pk, friend_id=alice.pk)]
+    assert inbox.drain(alice) == [event("friend.added", user_id=bob.pk, user=ref(bob))]
+    assert inbox.drain(bob) == [event("friend.added", user_id=alice.pk, user=ref(alice))]
 
 
 def test_friendship_with_oneself_is_refused(alice):
@@ -203,7 +207,7 @@ def test_bot_create_announces_after_commit(alice, inbox, django_capture_on_commi
     inbox.listen(alice)
     with django_capture_on_commit_callbacks(execute=True):
         bot, token = services.bot_create(actor=alice, username="robo", nickname="Robo")
-    assert inbox.drain(alice) == [event("friend.added", user_id=alice.pk, friend_id=bot.pk)]
+    assert inbox.drain(alice) == [event("friend.added", user_id=bot.pk, user=ref(bot))]
     assert services.bot_authenticate(token) == bot
 
 

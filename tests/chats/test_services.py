@@ -51,6 +51,17 @@ def event(name: str, data: dict) -> dict:
     return {"type": "domain.event", "event": name, "data": data}
 
 
+def message_event(row: Message, chat: dict) -> dict:
+    """The exact data of message.new / message.edit: seq, message, chat reference and sender."""
+    sender = row.sender
+    return {
+        "seq": row.seq,
+        "message": wire(row),
+        "chat": chat,
+        "sender": {"id": sender.pk, "nickname": sender.nickname, "avatar_url": sender.avatar_url},
+    }
+
+
 @pytest.fixture
 def pair(alice, bob) -> Chat:
     """Alice and Bob are friends; their private chat."""
@@ -94,7 +105,9 @@ def test_send_stores_trimmed_and_announces_to_every_member_after_commit(
         (group.pk, bob.pk, "hi all", "text")
     ]
     assert Chat.objects.get(pk=group.pk).last_message_at == message.created_at
-    expected = [event("message.new", {"message": wire(message)})]
+    expected = [
+        event("message.new", message_event(message, {"id": group.pk, "type": "group", "title": "Team"}))
+    ]
     for member in (alice, bob, carol):
         assert inbox.drain(member) == expected
     assert inbox.drain(outsider) == []
@@ -242,7 +255,9 @@ def test_edit_by_sender_marks_and_announces(pair, alice, bob, inbox, django_capt
     assert (row.content, row.is_edited, row.created_at) == ("first", True, message.created_at)
     assert before <= row.updated_at <= timezone.now()
     assert edited.updated_at == row.updated_at
-    expected = [event("message.edit", {"message": wire(row)})]
+    titles = {str(alice.pk): bob.nickname, str(bob.pk): alice.nickname}
+    chat = {"id": pair.pk, "type": "private", "title": None, "titles": titles}
+    expected = [event("message.edit", message_event(row, chat))]
     assert inbox.drain(alice) == expected
     assert inbox.drain(bob) == expected
 
@@ -325,6 +340,7 @@ def test_delete_allowed(
     expected = event(
         "message.delete",
         {
+            "seq": row.seq,
             "message_id": message.pk,
             "chat_id": group.pk,
             "sender_id": bob.pk,
@@ -398,7 +414,9 @@ def test_read_is_announced_to_reader_and_sender_only(
     assert inbox.drain(bob) == []
     read_at = got["data"].pop("read_at")
     assert before <= datetime.fromisoformat(read_at) <= after
-    assert got == event("message.read", {"message_id": message.pk, "chat_id": group.pk, "read_by": carol.pk})
+    assert got == event(
+        "message.read", {"message_id": message.pk, "chat_id": group.pk, "read_by": carol.pk, "origin": None}
+    )
 
 
 def test_read_by_non_member_is_not_found(group, alice, outsider, moderator):

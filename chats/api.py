@@ -1,0 +1,103 @@
+"""REST adapter for chats and messages: the same services and events as the WebSocket."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from imsuite.api_fields import ERROR_RESPONSES, query_input
+from imsuite.validation import validate
+
+from . import schemas, selectors, services
+from .access import access_chat
+from .events import message_data
+from .realtime import message_for_viewer
+from .serializers import ChatOut, HistoryPage, HistoryQuery, MessageOut, PrivateChatInput, ReadOut
+
+TAGS = ["chats"]
+
+
+def _message_out(message, viewer_id: int) -> dict:
+    return message_for_viewer(message_data(message), viewer_id)
+
+
+class ChatListView(APIView):
+    @extend_schema(responses={200: ChatOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
+    def get(self, request: Request) -> Response:
+        return Response(ChatOut(selectors.chat_list(request.user), many=True).data)
+
+
+class PrivateChatView(APIView):
+    @extend_schema(request=PrivateChatInput, responses={200: ChatOut, **ERROR_RESPONSES}, tags=TAGS)
+    def post(self, request: Request) -> Response:
+        """Get or create the private chat with a friend or one's own bot."""
+        data = validate(PrivateChatInput, request.data)
+        chat = services.private_chat_open(actor=request.user, user_id=data["user_id"])
+        return Response(ChatOut(selectors.chat_list(request.user, chat_id=chat.pk)[0]).data)
+
+
+class ChatDetailView(APIView):
+    @extend_schema(responses={200: ChatOut, **ERROR_RESPONSES}, tags=TAGS)
+    def get(self, request: Request, chat_id: int) -> Response:
+        access_chat(request.user, chat_id)
+        return Response(ChatOut(selectors.chat_list(request.user, chat_id=chat_id)[0]).data)
+
+
+class ChatMessagesView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("before", int, description="Only messages with a smaller id (the cursor)."),
+            OpenApiParameter("limit", int, description="1-100, default 50."),
+        ],
+        responses={200: HistoryPage, **ERROR_RESPONSES},
+        tags=TAGS,
+    )
+    def get(self, request: Request, chat_id: int) -> Response:
+        """History, newest first, keyset-paginated."""
+        query = query_input(HistoryQuery, request, ("before", "limit"))
+        access_chat(request.user, chat_id)
+        page, next_before = selectors.history_page(chat_id, query.get("before"), query["limit"])
+        results = [_message_out(m, request.user.pk) for m in page]
+        return Response(HistoryPage({"results": results, "next_before": next_before}).data)
+
+    @extend_schema(
+        request=schemas.MessagePostInput, responses={201: MessageOut, **ERROR_RESPONSES}, tags=TAGS
+    )
+    def post(self, request: Request, chat_id: int) -> Response:
+        """Send a message; a repeated client_msg_id answers 200 with the original message."""
+        data = validate(schemas.MessagePostInput, request.data)
+        message, created = services.message_send(actor=request.user, chat_id=chat_id, **data)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(MessageOut(_message_out(message, request.user.pk)).data, status=code)
+
+
+class MessageDetailView(APIView):
+    @extend_schema(
+        request=schemas.MessageEditInput, responses={200: MessageOut, **ERROR_RESPONSES}, tags=TAGS
+    )
+    def patch(self, request: Request, message_id: int) -> Response:
+        data = validate(schemas.MessageEditInput, request.data)
+        message = services.message_edit(actor=request.user, message_id=message_id, **data)
+        return Response(MessageOut(_message_out(message, request.user.pk)).data)
+
+    @extend_schema(responses={200: MessageOut, **ERROR_RESPONSES}, tags=TAGS)
+    def delete(self, request: Request, message_id: int) -> Response:
+        message = services.message_delete(actor=request.user, message_id=message_id)
+        return Response(MessageOut(_message_out(message, request.user.pk)).data)
+
+
+class MessageReadView(APIView):
+    @extend_schema(request=None, responses={200: ReadOut, **ERROR_RESPONSES}, tags=TAGS)
+    def post(self, request: Request, message_id: int) -> Response:
+        member = services.message_read(actor=request.user, message_id=message_id)
+        summary = selectors.chat_list(request.user, chat_id=member.chat_id)[0]
+        return Response(
+            ReadOut(
+                {
+                    "chat_id": member.chat_id,
+                    "last_read_message_id": member.last_read_message_id,
+                    "unread_count": summary["unread_count"],
+                }
+            ).data
+        )

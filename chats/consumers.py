@@ -1,0 +1,313 @@
+"""The client WebSocket adapter (/ws): authenticates, decodes frames, calls services, and renders
+domain events as client-protocol frames. See docs/protocol.md."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+from accounts import services as account_services
+from accounts.sessions import Session, authenticate_access_token
+from imsuite.errors import DomainError, ErrorCode
+from imsuite.events import BROADCAST_GROUP, user_group
+from imsuite.validation import validate
+from imsuite.ws import FastWebsocketConsumer, client_frame, header, utc_now_iso
+
+from . import schemas, selectors, services
+from .realtime import SEQ_EVENTS, render_for
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008
+CLOSE_UNSUPPORTED = 1003
+CLOSE_TOO_BIG = 1009
+SUBPROTOCOL_PREFIX = "bearer."
+
+
+def token_from_scope(scope: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The access token and, if it came as a subprotocol, the subprotocol to select."""
+    for proto in scope.get("subprotocols") or []:
+        if proto.startswith(SUBPROTOCOL_PREFIX):
+            return proto[len(SUBPROTOCOL_PREFIX) :], proto
+    auth = header(scope, b"authorization")
+    if auth and auth.lower().startswith("bearer "):
+        return auth[7:].strip(), None
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    for name in ("token", "access_token"):
+        if query.get(name):
+            return query[name][0], None
+    return None, None
+
+
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    """Browsers send Origin and must match ALLOWED_HOSTS; native clients and bots send none."""
+    origin = header(scope, b"origin")
+    if origin is None:
+        return True
+    host = origin.split("://", 1)[-1].split("/", 1)[0]
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+class ClientConsumer(FastWebsocketConsumer):
+    session: Session | None = None
+
+    async def connect(self) -> None:
+        if not origin_allowed(self.scope):
+            await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
+            return
+        token, subprotocol = token_from_scope(self.scope)
+        try:
+            self.session = await database_sync_to_async(authenticate_access_token)(token)
+        except DomainError as exc:
+            await self.accept(subprotocol)
+            await self.send(text_data=client_frame("error", exc.as_dict()))
+            await self.close(code=CLOSE_POLICY)
+            return
+        self.user = self.session.user
+        self.last_activity = time.monotonic()
+        self.typing: dict[int, asyncio.Task] = {}
+        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+        await self.channel_layer.group_add(BROADCAST_GROUP, self.channel_name)
+        await self.accept(subprotocol)
+        self.last_sent = await database_sync_to_async(self._opened)()
+        payload = {
+            "status": "connected",
+            "user_id": self.user.pk,
+            "server_time": utc_now_iso(),
+            "last_seq": self.last_sent,
+        }
+        await self.send(text_data=client_frame("connect", payload))
+        self.watchdog = asyncio.create_task(self._watch())
+
+    def _opened(self) -> int:
+        account_services.connection_opened(actor=self.user, connection=self.channel_name)
+        return selectors.last_seq(self.user.pk)
+
+    async def disconnect(self, code: int) -> None:
+        if self.session is None:
+            return
+        for task in [*self.typing.values(), getattr(self, "watchdog", None)]:
+            if task is not None:
+                task.cancel()
+        for chat_id in list(self.typing):
+            with contextlib.suppress(DomainError):
+                await self._relay_typing(chat_id, False)
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        await self.channel_layer.group_discard(BROADCAST_GROUP, self.channel_name)
+        await database_sync_to_async(account_services.connection_closed)(
+            actor=self.user, connection=self.channel_name
+        )
+
+    # ---- the connection's life ------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        """Ends the connection when its access token expires or it stays silent for
+        WS_IDLE_SECONDS, and renews its presence lease meanwhile; wakes only when one is due."""
+        idle = settings.IMSUITE["WS_IDLE_SECONDS"]
+        renew_every = settings.IMSUITE["PRESENCE_TTL_SECONDS"] / 3
+        expires = self.session.expires_at.timestamp()
+        renewed = time.monotonic()
+        while True:
+            now = time.monotonic()
+            due = min(self.last_activity + idle, renewed + renew_every) - now
+            await asyncio.sleep(max(0.0, min(due, expires - time.time())))
+            if time.time() >= expires:
+                await self._disconnect("token_expired", CLOSE_POLICY)
+                return
+            if time.monotonic() - self.last_activity >= idle:
+                await self._disconnect("timeout", CLOSE_NORMAL)
+                return
+            if time.monotonic() - renewed >= renew_every:
+                renewed = time.monotonic()
+                await database_sync_to_async(account_services.connection_renewed)(
+                    actor=self.user, connection=self.channel_name
+                )
+
+    async def _disconnect(self, reason: str, code: int) -> None:
+        await self.send(text_data=client_frame("disconnect", {"status": "disconnected", "reason": reason}))
+        await self.close(code=code)
+
+    # ---- frames from the client ---------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.session is None:
+            return
+        if text_data is None:
+            await self.close(code=CLOSE_UNSUPPORTED)
+            return
+        if len(text_data) > MAX_FRAME_BYTES or len(text_data.encode()) > MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        self.last_activity = time.monotonic()
+        event_type = None
+        payload: Any = None
+        try:
+            event_type, payload = self._decode(text_data)
+            handler = self.handlers.get(event_type)
+            if handler is None:
+                raise DomainError(
+                    ErrorCode.VALIDATION_ERROR,
+                    f"Unknown event type {event_type!r}.",
+                    {"reason": "unknown_type"},
+                )
+            await handler(self, payload)
+        except DomainError as exc:
+            await self._send_error(exc, event_type, payload)
+        except Exception:
+            logger.exception("client frame %s failed", event_type)
+            await self._send_error(
+                DomainError(ErrorCode.INTERNAL_ERROR, "Internal server error."), event_type, payload
+            )
+
+    @staticmethod
+    def _decode(text_data: str) -> tuple[str, Any]:
+        try:
+            frame = json.loads(text_data)
+        except ValueError as exc:
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR, "The frame is not valid JSON.", {"reason": "malformed_json"}
+            ) from exc
+        if not isinstance(frame, dict):
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR, "A frame is a JSON object.", {"reason": "not_object"}
+            )
+        event_type = frame.get("type")
+        if not isinstance(event_type, str):
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                "A frame needs a string type.",
+                {"field": "type", "reason": "required"},
+            )
+        payload = frame.get("payload", {})
+        if not isinstance(payload, dict):
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                "payload is a JSON object.",
+                {"field": "payload", "reason": "invalid"},
+            )
+        return event_type, payload
+
+    async def _send_error(self, exc: DomainError, event_type: str | None, payload: Any) -> None:
+        details = {**exc.details, "event": event_type}
+        if isinstance(payload, dict) and isinstance(payload.get("client_msg_id"), str):
+            details["client_msg_id"] = payload["client_msg_id"]
+        body = {"error_code": exc.code, "message": exc.message, "details": details}
+        await self.send(text_data=client_frame("error", body))
+
+    async def on_message_send(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.MessageSendInput, payload)
+        message, created = await database_sync_to_async(services.message_send)(actor=self.user, **data)
+        if not created:  # a retry: acknowledge it to this connection only
+            data = await database_sync_to_async(selectors.message_event_data)(message)
+            await self._deliver("message.new", data)
+
+    async def on_message_edit(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.MessageEditEvent, payload)
+        await database_sync_to_async(services.message_edit)(actor=self.user, **data)
+
+    async def on_message_delete(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.MessageRef, payload)
+        await database_sync_to_async(services.message_delete)(actor=self.user, **data)
+
+    async def on_message_read(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.MessageRef, payload)
+        await database_sync_to_async(services.message_read)(actor=self.user, origin=self.channel_name, **data)
+
+    async def on_typing(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.TypingInput, payload)
+        chat_id, is_typing = data["chat_id"], data["is_typing"]
+        await self._relay_typing(chat_id, is_typing)  # checks membership first: NOT_FOUND for others
+        previous = self.typing.pop(chat_id, None)
+        if previous is not None:
+            previous.cancel()
+        if is_typing:  # a start that is not renewed ends by itself
+            self.typing[chat_id] = asyncio.create_task(self._typing_expires(chat_id))
+
+    async def _typing_expires(self, chat_id: int) -> None:
+        await asyncio.sleep(settings.IMSUITE["TYPING_EXPIRY_SECONDS"])
+        self.typing.pop(chat_id, None)
+        with contextlib.suppress(DomainError):  # e.g. the user left the chat meanwhile
+            await self._relay_typing(chat_id, False)
+
+    async def _relay_typing(self, chat_id: int, is_typing: bool) -> None:
+        await database_sync_to_async(services.typing_relay)(
+            actor=self.user, chat_id=chat_id, is_typing=is_typing
+        )
+
+    async def on_presence(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.PresenceInput, payload)
+        await database_sync_to_async(account_services.presence_announce)(actor=self.user, **data)
+
+    async def on_ping(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.PingInput, payload)
+        await self.send(text_data=client_frame("pong", {"timestamp": data.get("timestamp", utc_now_iso())}))
+
+    async def on_sync(self, payload: dict[str, Any]) -> None:
+        since = validate(schemas.SyncInput, payload)["since_seq"]
+        await self._catch_up(since, upto=None)
+        await self.send(text_data=client_frame("sync.done", {"last_seq": max(self.last_sent, since)}))
+
+    handlers: dict[str, Callable[["ClientConsumer", dict[str, Any]], Awaitable[None]]] = {
+        "message.send": on_message_send,
+        "message.edit": on_message_edit,
+        "message.delete": on_message_delete,
+        "message.read": on_message_read,
+        "typing": on_typing,
+        "presence": on_presence,
+        "ping": on_ping,
+        "sync": on_sync,
+    }
+
+    # ---- events for this user ------------------------------------------------------------------
+
+    async def domain_event(self, message: dict[str, Any]) -> None:
+        name, data = message["event"], message["data"]
+        if name == "user.logged_out" and data.get("sid") == self.session.sid and self.session.sid:
+            await self._disconnect("logged_out", CLOSE_POLICY)
+        elif name == "user.deactivated":
+            await self._disconnect("deactivated", CLOSE_POLICY)
+        elif data.get("origin") == self.channel_name:
+            return  # this connection caused it and needs no echo (e.g. its own read receipt)
+        elif name in SEQ_EVENTS:
+            await self._deliver_seq(name, data)
+        else:
+            rendered = render_for(name, data, self.user.pk)
+            if rendered is not None:
+                await self.send(text_data=client_frame(*rendered))
+
+    async def _deliver_seq(self, name: str, data: dict[str, Any]) -> None:
+        """Frames that carry seq leave in strictly increasing seq order. A jump past the next
+        number may hide a change that is still on its way; the database fills the gap first."""
+        seq = data["seq"]
+        if seq <= self.last_sent:
+            return  # already delivered (by a sync or an earlier gap fill), possibly newer
+        if seq > self.last_sent + 1:
+            await self._catch_up(self.last_sent, upto=seq - 1)
+        await self._deliver(name, data)
+
+    async def _catch_up(self, since: int, upto: int | None) -> None:
+        """Send, in seq order, every change the user may see with since < seq (<= upto)."""
+        after = since
+        while True:
+            batch = await database_sync_to_async(selectors.changes_since)(self.user.pk, after, upto)
+            for name, data in batch:
+                await self._deliver(name, data)
+                after = data["seq"]
+            if len(batch) < selectors.SYNC_BATCH:
+                return
+
+    async def _deliver(self, name: str, data: dict[str, Any]) -> None:
+        event_type, payload = render_for(name, data, self.user.pk)
+        self.last_sent = max(self.last_sent, data["seq"])
+        await self.send(text_data=client_frame(event_type, payload, seq=data["seq"]))

@@ -1,0 +1,66 @@
+"""Renders protocol-neutral domain events as client-protocol frames (type, payload) for one viewer."""
+
+from typing import Any
+
+SEQ_EVENTS = frozenset({"message.new", "message.edit", "message.delete"})
+
+
+def _chat_for(chat: dict[str, Any], viewer_id: int) -> dict[str, Any]:
+    """A private chat's title is the other person's nickname, as the viewer sees it."""
+    title = (chat.get("titles") or {}).get(str(viewer_id), chat.get("title"))
+    return {"id": chat["id"], "type": chat["type"], "title": title}
+
+
+def message_for_viewer(message: dict[str, Any], viewer_id: int) -> dict[str, Any]:
+    """client_msg_id is the sender's own correlation id; nobody else needs it."""
+    if message.get("sender_id") == viewer_id:
+        return message
+    return {k: v for k, v in message.items() if k != "client_msg_id"}
+
+
+def _message_new(data: dict[str, Any], viewer_id: int) -> dict[str, Any]:
+    return {
+        "message": message_for_viewer(data["message"], viewer_id),
+        "chat": _chat_for(data["chat"], viewer_id),
+        "sender": data["sender"],
+    }
+
+
+def _message_edit(data: dict[str, Any], viewer_id: int) -> dict[str, Any]:
+    return {
+        "message": message_for_viewer(data["message"], viewer_id),
+        "chat": _chat_for(data["chat"], viewer_id),
+    }
+
+
+def _message_delete(data: dict[str, Any], viewer_id: int) -> dict[str, Any]:
+    keys = ("message_id", "chat_id", "deleted_by", "deleted_at")
+    return {k: data[k] for k in keys}
+
+
+def _same(keys: tuple[str, ...]) -> Any:
+    return lambda data, viewer_id: {k: data.get(k) for k in keys}
+
+
+RENDERERS = {
+    "message.new": ("message.new", _message_new),
+    "message.edit": ("message.edit", _message_edit),
+    "message.delete": ("message.delete", _message_delete),
+    "message.read": ("message.read", _same(("message_id", "chat_id", "read_by", "read_at"))),
+    "typing": ("typing", _same(("chat_id", "user_id", "is_typing", "user"))),
+    "presence": ("presence", _same(("user_id", "is_online", "last_seen", "user"))),
+    "notification": ("notification", _same(("title", "message", "type", "action_url"))),
+    "friend.request": ("friend.request", _same(("request",))),
+    "friend.request_updated": ("friend.request", _same(("request",))),
+    "friend.added": ("friend.added", _same(("user_id", "user"))),
+    "friend.removed": ("friend.removed", _same(("user_id",))),
+}
+
+
+def render_for(name: str, data: dict[str, Any], viewer_id: int) -> tuple[str, dict[str, Any]] | None:
+    """The client frame's (type, payload) for this viewer, or None if clients do not see the event."""
+    renderer = RENDERERS.get(name)
+    if renderer is None:
+        return None
+    event_type, build = renderer
+    return event_type, build(data, viewer_id)

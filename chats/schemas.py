@@ -1,0 +1,53 @@
+"""Input schemas for chat operations, shared by the REST views and the WebSocket consumer."""
+
+from rest_framework import serializers
+
+from imsuite.api_fields import InputSerializer, StrictBooleanField, StrictCharField, StrictIntegerField
+
+from .models import Message
+
+ID = {"min_value": 1}
+
+
+class MessagePostInput(InputSerializer):
+    """A new message (REST: the chat comes from the URL)."""
+
+    content = StrictCharField(trim_whitespace=False, allow_blank=True)
+    message_type = serializers.ChoiceField(
+        choices=[Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE], default=Message.Type.TEXT
+    )
+    reply_to_id = StrictIntegerField(required=False, allow_null=True, **ID)
+    client_msg_id = StrictCharField(required=False, allow_null=True, max_length=64, min_length=1)
+
+
+class MessageSendInput(MessagePostInput):
+    chat_id = StrictIntegerField(**ID)
+
+
+class MessageEditInput(InputSerializer):
+    content = StrictCharField(trim_whitespace=False, allow_blank=True)
+
+
+class MessageEditEvent(MessageEditInput):
+    message_id = StrictIntegerField(**ID)
+
+
+class MessageRef(InputSerializer):
+    message_id = StrictIntegerField(**ID)
+
+
+class TypingInput(InputSerializer):
+    chat_id = StrictIntegerField(**ID)
+    is_typing = StrictBooleanField()
+
+
+class PresenceInput(InputSerializer):
+    is_online = StrictBooleanField()
+
+
+class PingInput(InputSerializer):
+    timestamp = serializers.JSONField(required=False)
+
+
+class SyncInput(InputSerializer):
+    since_seq = StrictIntegerField(min_value=0)

@@ -1,0 +1,133 @@
+"""Reads about chats shared by the REST views, the WebSocket consumer and the services."""
+
+from typing import Any
+
+from django.db.models import Count, Max, OuterRef, Q, Subquery
+
+from accounts.models import User
+from accounts.selectors import user_ref
+
+from .events import message_data
+from .models import Chat, ChatMember, Message
+
+SYNC_BATCH = 500
+
+
+def chat_ref(chat: Chat) -> dict[str, Any]:
+    """{id, type, title} with, for a private chat, each member's view of the title (the other
+    person's nickname), so the event is built once and rendered per viewer."""
+    if chat.type == Chat.Type.GROUP:
+        return {"id": chat.pk, "type": chat.type, "title": chat.group.name}
+    members = list(User.objects.filter(chat_memberships__chat=chat).only("pk", "nickname", "username"))
+    titles = {
+        str(m.pk): next((o.display_name for o in members if o.pk != m.pk), m.display_name) for m in members
+    }
+    return {"id": chat.pk, "type": chat.type, "title": None, "titles": titles}
+
+
+def message_event_data(message: Message, chat: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The data of a message.new / message.edit event."""
+    return {
+        "seq": message.seq,
+        "message": message_data(message),
+        "chat": chat or chat_ref(message.chat),
+        "sender": user_ref(message.sender),
+    }
+
+
+def message_delete_data(message: Message) -> dict[str, Any]:
+    return {
+        "seq": message.seq,
+        "message_id": message.pk,
+        "chat_id": message.chat_id,
+        "sender_id": message.sender_id,
+        "deleted_by": message.deleted_by_id,
+        "deleted_at": message.deleted_at,
+        "chat_type": message.chat.type,
+    }
+
+
+def last_seq(user_id: int) -> int:
+    """The newest seq among the changes this user may see (0 before any)."""
+    value = Message.objects.filter(chat__members__user_id=user_id).aggregate(m=Max("seq"))["m"]
+    return value or 0
+
+
+def changes_since(user_id: int, after: int, upto: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+    """Up to SYNC_BATCH message changes the user may see with after < seq (<= upto), oldest first,
+    each once in its latest state: deleted -> message.delete, new since `after` -> message.new,
+    otherwise message.edit."""
+    rows = Message.objects.filter(chat__members__user_id=user_id, seq__gt=after)
+    if upto is not None:
+        rows = rows.filter(seq__lte=upto)
+    rows = rows.select_related("chat", "chat__group", "sender").order_by("seq")[:SYNC_BATCH]
+    refs: dict[int, dict[str, Any]] = {}
+    changes = []
+    for message in rows:
+        if message.deleted_at is not None:
+            changes.append(("message.delete", message_delete_data(message)))
+            continue
+        if message.chat_id not in refs:
+            refs[message.chat_id] = chat_ref(message.chat)
+        name = "message.new" if message.created_seq > after else "message.edit"
+        changes.append((name, message_event_data(message, refs[message.chat_id])))
+    return changes
+
+
+def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
+    """The user's chats (or the one chat_id), newest activity first, with member count, last
+    message and unread count (messages of others after the read position, deleted ones excluded)."""
+    memberships = ChatMember.objects.filter(user=user)
+    if chat_id is not None:
+        memberships = memberships.filter(chat_id=chat_id)
+    memberships = memberships.select_related("chat", "chat__group").annotate(
+        member_count=Subquery(
+            ChatMember.objects.filter(chat_id=OuterRef("chat_id"))
+            .values("chat_id")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        ),
+        unread_count=Subquery(
+            Message.objects.filter(chat_id=OuterRef("chat_id"), id__gt=OuterRef("last_read_message_id"))
+            .filter(deleted_at__isnull=True)
+            .filter(~Q(sender_id=user.pk))
+            .values("chat_id")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        ),
+        last_message_id=Subquery(
+            Message.objects.filter(chat_id=OuterRef("chat_id")).order_by("-id").values("id")[:1]
+        ),
+    )
+    memberships = list(memberships)
+    last = Message.objects.in_bulk([m.last_message_id for m in memberships if m.last_message_id])
+    items = []
+    for member in memberships:
+        ref = chat_ref(member.chat)
+        message = last.get(member.last_message_id)
+        items.append(
+            {
+                "id": member.chat_id,
+                "type": member.chat.type,
+                "title": ref["titles"].get(str(user.pk)) if "titles" in ref else ref["title"],
+                "member_count": member.member_count or 0,
+                "unread_count": member.unread_count or 0,
+                "last_read_message_id": member.last_read_message_id,
+                "last_message": message_data(message) if message else None,
+                "last_activity_at": member.chat.last_message_at or member.chat.created_at,
+            }
+        )
+    items.sort(key=lambda item: item["last_activity_at"], reverse=True)
+    return items
+
+
+def history_page(chat_id: int, before: int | None, limit: int) -> tuple[list[Message], int | None]:
+    """One page of history, newest first, by keyset on (chat_id, id): the same cost at any depth.
+    Returns the messages and the `before` cursor of the next (older) page, or None at the start."""
+    rows = Message.objects.filter(chat_id=chat_id)
+    if before is not None:
+        rows = rows.filter(id__lt=before)
+    page = list(rows.select_related("sender").order_by("-id")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return page, (page[-1].pk if more and page else None)

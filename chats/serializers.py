@@ -1,0 +1,54 @@
+"""Output shapes of the chat REST endpoints (inputs are in chats/schemas.py)."""
+
+from rest_framework import serializers
+
+from imsuite.api_fields import InputSerializer, StrictIntegerField
+
+
+class MessageOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    chat_id = serializers.IntegerField()
+    sender_id = serializers.IntegerField(allow_null=True)
+    content = serializers.CharField(help_text="Empty for a deleted message.")
+    message_type = serializers.ChoiceField(choices=["text", "image", "file", "system"])
+    reply_to_id = serializers.IntegerField(allow_null=True)
+    client_msg_id = serializers.CharField(allow_null=True, help_text="Only on one's own messages.")
+    created_at = serializers.DateTimeField()
+    is_edited = serializers.BooleanField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+    is_deleted = serializers.BooleanField()
+    deleted_by = serializers.IntegerField(allow_null=True)
+    deleted_at = serializers.DateTimeField(allow_null=True)
+
+
+class ChatOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.ChoiceField(choices=["private", "group"])
+    title = serializers.CharField(allow_null=True)
+    member_count = serializers.IntegerField()
+    unread_count = serializers.IntegerField()
+    last_read_message_id = serializers.IntegerField()
+    last_message = MessageOut(allow_null=True)
+    last_activity_at = serializers.DateTimeField()
+
+
+class HistoryPage(serializers.Serializer):
+    results = MessageOut(many=True)
+    next_before = serializers.IntegerField(
+        allow_null=True, help_text="Pass as ?before= for the next, older page; null at the start of the chat."
+    )
+
+
+class HistoryQuery(InputSerializer):
+    before = StrictIntegerField(required=False, min_value=1)
+    limit = StrictIntegerField(required=False, min_value=1, max_value=100, default=50)
+
+
+class PrivateChatInput(InputSerializer):
+    user_id = StrictIntegerField(min_value=1)
+
+
+class ReadOut(serializers.Serializer):
+    chat_id = serializers.IntegerField()
+    last_read_message_id = serializers.IntegerField()
+    unread_count = serializers.IntegerField()

@@ -1,0 +1,53 @@
+"""Base of the WebSocket adapters: the client frame envelope, one JSON encoding per frame, and a
+dispatch without Channels' per-message connection cleanup (database_sync_to_async already closes
+stale connections around every ORM call, and the extra thread hop per frame was measured 2.4-3x
+slower)."""
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.serializers.json import DjangoJSONEncoder
+
+
+def utc_now_iso() -> str:
+    return iso(datetime.now(UTC))
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as the protocol documents show."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class _Encoder(DjangoJSONEncoder):
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime):
+            return iso(o)
+        return super().default(o)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, cls=_Encoder, ensure_ascii=False, separators=(",", ":"))
+
+
+def client_frame(event_type: str, payload: dict[str, Any], **top: Any) -> str:
+    """The client protocol's envelope {type, payload, timestamp}, plus top-level extras (seq)."""
+    return dumps({"type": event_type, "payload": payload, "timestamp": utc_now_iso(), **top})
+
+
+class FastWebsocketConsumer(AsyncWebsocketConsumer):
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+def header(scope: dict[str, Any], name: bytes) -> str | None:
+    """One request header of an ASGI scope, decoded, or None."""
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
