@@ -9,7 +9,7 @@ from imsuite.admin_services import URL_FORMFIELD, ViewOnlyAdminMixin, run_for_ea
 from imsuite.errors import DomainError
 
 from . import services
-from .models import BotToken, FriendRequest, Friendship, User
+from .models import BotToken, FriendRequest, Friendship, Notification, User
 
 
 class UserAddForm(BaseUserCreationForm):
@@ -114,3 +114,35 @@ class FriendRequestAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["from_user__username", "to_user__username"]
     list_select_related = ["from_user", "to_user"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Staff send notifications from here; saving goes through the service, which delivers them."""
+
+    list_display = ["title", "type", "sent_by", "created_at"]
+    search_fields = ["title", "message"]
+    list_filter = ["type"]
+    fields = ["title", "message", "type", "action_url", "recipients"]
+    autocomplete_fields = ["recipients"]
+    formfield_overrides = URL_FORMFIELD
+
+    def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)  # sent is sent
+
+    def save_model(self, request: HttpRequest, obj: Notification, form, change: bool) -> None:
+        try:
+            sent = services.notification_send(
+                actor=request.user,
+                title=form.cleaned_data["title"],
+                message=form.cleaned_data["message"],
+                type=form.cleaned_data["type"],
+                action_url=form.cleaned_data["action_url"],
+                user_ids=[u.pk for u in form.cleaned_data["recipients"]],
+            )
+            obj.pk = sent.pk
+        except DomainError as exc:
+            messages.error(request, f"{exc.message} ({exc.code})")
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """The service stored the recipients already."""
