@@ -300,7 +300,7 @@ class ClientConsumer(FastWebsocketConsumer):
         """Send, in seq order, every change the user may see with since < seq (<= upto)."""
         after = since
         while True:
-            batch = await database_sync_to_async(selectors.changes_since)(self.user.pk, after, upto)
+            batch = await database_sync_to_async(selectors.changes_since)(self.user.pk, after, upto, since)
             for name, data in batch:
                 await self._deliver(name, data)
                 after = data["seq"]
