@@ -14,6 +14,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 from imsuite.events import publish, publish_broadcast
 
@@ -112,6 +113,7 @@ def user_set_active(*, actor: User, user_id: int, active: bool) -> User:
     with transaction.atomic():
         affected = [user, *User.objects.filter(owner=user)]
         User.objects.filter(pk__in=[u.pk for u in affected]).update(is_active=active)
+        audit.record(actor, "user.activate" if active else "user.deactivate", "user", user.pk)
         if not active:
             _revoke_sessions([u.pk for u in affected])
             BotToken.objects.filter(bot__in=[u.pk for u in affected], revoked_at__isnull=True).update(

@@ -16,8 +16,10 @@ from django.http.request import split_domain_port, validate_host
 
 from accounts import services as account_services
 from accounts.sessions import Session, authenticate_access_token
+from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode
 from imsuite.events import BROADCAST_GROUP, user_group
+from imsuite.models import AuditEntry
 from imsuite.validation import validate
 from imsuite.ws import FastWebsocketConsumer, client_frame, header, utc_now_iso
 
@@ -75,6 +77,7 @@ class ClientConsumer(FastWebsocketConsumer):
             await self.close(code=CLOSE_POLICY)
             return
         self.user = self.session.user
+        audit.set_source(AuditEntry.Source.WEBSOCKET)
         self.last_activity = time.monotonic()
         self.typing: dict[int, asyncio.Task] = {}
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)

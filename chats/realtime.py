@@ -54,6 +54,18 @@ RENDERERS = {
     "friend.request_updated": ("friend.request", _same(("request",))),
     "friend.added": ("friend.added", _same(("user_id", "user"))),
     "friend.removed": ("friend.removed", _same(("user_id",))),
+    "group.created": ("group.created", _same(("group_id", "name", "owner_id", "member_ids"))),
+    "group.updated": ("group.updated", _same(("group_id", "name", "avatar_url", "owner_id", "operator_id"))),
+    "group.member_added": ("group.member_added", _same(("group_id", "user_id", "operator_id", "member"))),
+    "group.member_removed": ("group.member_removed", _same(("group_id", "user_id", "operator_id", "reason"))),
+    "group.member_updated": (
+        "group.member_updated",
+        _same(("group_id", "user_id", "operator_id", "changed", "member")),
+    ),
+    "group.ban": ("group.ban", _same(("group_id", "user_id", "operator_id", "duration", "until"))),
+    "group.notice": ("group.notice", _same(("group_id", "notice"))),
+    "group.join_request": ("group.join_request", _same(("group_id", "request"))),
+    "group.dissolved": ("group.dissolved", _same(("group_id", "operator_id"))),
 }
 
 

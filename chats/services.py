@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import Friendship, User
 from accounts.presence import online_user_ids
 from accounts.selectors import user_ref
+from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import publish
 from imsuite.ratelimit import rate_limit
@@ -163,6 +164,11 @@ def message_delete(*, actor: User, message_id: int) -> Message:
     with transaction.atomic():
         message.seq = next_seq()
         message.save(update_fields=["deleted_at", "deleted_by", "content", "seq"])
+        if actor.pk != message.sender_id:  # a recall by a moderator is a moderation step
+            group_id = message.chat_id if message.chat.type == Chat.Type.GROUP else None
+            audit.record(
+                actor, "message.recall", "message", message.pk, group_id, sender_id=message.sender_id
+            )
         publish("message.delete", chat_audience(message.chat_id), message_delete_data(message))
     return message
 

@@ -6,7 +6,7 @@ A group's primary key is its chat's id, so every protocol names a group by one n
 from django.conf import settings
 from django.db import models
 
-from chats.models import Chat
+from chats.models import Chat, ChatMember
 
 
 class Group(models.Model):
@@ -94,3 +94,11 @@ class JoinRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.group} ({self.status})"
+
+
+class GroupMember(ChatMember):
+    """Group memberships as moderators see them in admin (memberships of private chats left out)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "group member"

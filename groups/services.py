@@ -1,16 +1,27 @@
-"""Every change to groups. (Member management, mutes, notices and join requests arrive with the
-groups issue; the foundation needs creation.)"""
+"""Every change to groups: creation, settings, members and roles, mutes, notices, join requests,
+leaving and dissolving. Each checks the actor's rank itself, writes in one transaction, records
+moderation steps in the audit log, and publishes group.* events after commit."""
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import Friendship, User
+from accounts.selectors import user_ref
+from chats.access import chat_audience
 from chats.models import Chat, ChatMember, Role
-from imsuite.errors import permission_denied, validation_error
+from imsuite import audit
+from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import publish
 
-from .models import Group
+from .access import RANK, access_group, access_member, rank, require_manager, require_outranks
+from .models import Group, JoinRequest, Mute, Notice
+from .selectors import active_mute_until
+
+MAX_MUTE_SECONDS = 30 * 86400  # the longest mute, as in most chat products
 
 
 def _check_name(name: object) -> str:
@@ -60,4 +71,395 @@ def group_create(*, actor: User, name: str, avatar_url: str = "", member_ids: It
                 "member_ids": sorted({actor.pk, *allowed}),
             },
         )
+    return group
+
+
+# ---- shapes shared by events and REST --------------------------------------------------------
+
+
+def group_data(group: Group) -> dict[str, Any]:
+    return {
+        "group_id": group.pk,
+        "name": group.name,
+        "avatar_url": group.avatar_url,
+        "owner_id": group.owner_id,
+        "dissolved_at": group.dissolved_at,
+    }
+
+
+def member_data(member: ChatMember, muted_until: datetime | None = None) -> dict[str, Any]:
+    return {
+        "user_id": member.user_id,
+        "user": user_ref(member.user),
+        "role": member.role,
+        "level": member.level,
+        "card": member.card,
+        "title": member.card or member.user.display_name,
+        "muted_until": muted_until,
+        "joined_at": member.joined_at,
+    }
+
+
+def _members(group: Group) -> set[int]:
+    return chat_audience(group.pk)
+
+
+def _managers(group: Group) -> set[int]:
+    return set(
+        ChatMember.objects.filter(chat_id=group.pk, role__in=[Role.OWNER, Role.ADMIN]).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+# ---- settings ------------------------------------------------------------------------------
+
+
+def group_update(
+    *, actor: User, group_id: int, name: str | None = None, avatar_url: str | None = None
+) -> Group:
+    """Rename or change the avatar: owner or admin."""
+    group, member = access_group(actor, group_id)
+    require_manager(member)
+    changes: dict[str, Any] = {}
+    if name is not None:
+        changes["name"] = _check_name(name)
+    if avatar_url is not None:
+        if avatar_url and not (
+            isinstance(avatar_url, str) and avatar_url.startswith(("https://", "http://"))
+        ):
+            raise validation_error("avatar_url", "not_url", "An avatar is an http(s) URL.")
+        changes["avatar_url"] = avatar_url
+    if not changes:
+        return group
+    with transaction.atomic():
+        for key, value in changes.items():
+            setattr(group, key, value)
+        group.save(update_fields=list(changes))
+        audit.record(actor, "group.update", "group", group.pk, group.pk, **changes)
+        publish("group.updated", _members(group), {**group_data(group), "operator_id": actor.pk})
+    return group
+
+
+# ---- members -------------------------------------------------------------------------------
+
+
+def _add_member(group: Group, user: User, operator: User) -> ChatMember:
+    member, created = ChatMember.objects.get_or_create(chat_id=group.pk, user=user)
+    if created:
+        member.user = user
+        data = {
+            "group_id": group.pk,
+            "user_id": user.pk,
+            "operator_id": operator.pk,
+            "member": member_data(member),
+        }
+        publish("group.member_added", _members(group), data)
+    return member
+
+
+def member_add(*, actor: User, group_id: int, user_id: int) -> ChatMember | JoinRequest:
+    """An owner or admin adds a friend or own bot at once; a plain member's invitation becomes a
+    join request (operator = the member) for the owner and admins to decide."""
+    group, member = access_group(actor, group_id)
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not addable_user_ids(actor, [user_id]):
+        raise permission_denied("not_friends", "You can only add your friends and your own bots.")
+    if ChatMember.objects.filter(chat_id=group.pk, user=user).exists():
+        raise DomainError(ErrorCode.CONFLICT, "Already a member.", {"reason": "already_member"})
+    if rank(member) < RANK[Role.ADMIN]:
+        return _join_request(group, user, operator=actor, comment="")
+    with transaction.atomic():
+        added = _add_member(group, user, actor)
+        audit.record(actor, "member.add", "user", user.pk, group.pk)
+    return added
+
+
+def member_kick(*, actor: User, group_id: int, user_id: int) -> None:
+    """The owner may kick anyone else, an admin only plain members."""
+    group, member = access_group(actor, group_id)
+    require_manager(member)
+    target = access_member(group, user_id)
+    require_outranks(member, target)
+    with transaction.atomic():
+        _remove_member(group, target, operator=actor, reason="kick")
+        audit.record(actor, "member.kick", "user", user_id, group.pk)
+
+
+def _remove_member(group: Group, target: ChatMember, operator: User, reason: str) -> None:
+    audience = _members(group)
+    target.delete()
+    Mute.objects.filter(group=group, user_id=target.user_id).delete()
+    data = {"group_id": group.pk, "user_id": target.user_id, "operator_id": operator.pk, "reason": reason}
+    publish("group.member_removed", audience, data)
+
+
+def member_update(
+    *,
+    actor: User,
+    group_id: int,
+    user_id: int,
+    role: str | None = None,
+    card: str | None = None,
+    level: str | None = None,
+) -> ChatMember:
+    """role (admin|member) by the owner; card by the member themself or a manager above them;
+    level by a manager above the member."""
+    group, member = access_group(actor, group_id)
+    target = access_member(group, user_id)
+    changes: dict[str, Any] = {}
+    if role is not None:
+        if role not in (Role.ADMIN, Role.MEMBER):
+            raise validation_error("role", "choice", "role is admin or member.")
+        if rank(member) < RANK[Role.OWNER]:
+            raise permission_denied("not_owner", "Only the owner appoints and removes admins.")
+        if target.role == Role.OWNER:
+            raise permission_denied("rank", "The owner's role cannot change.")
+        changes["role"] = role
+    if card is not None:
+        if not isinstance(card, str) or len(card.strip()) > 64:
+            raise validation_error("card", "too_long", "A card is at most 64 characters.")
+        if target.user_id != actor.pk:
+            require_manager(member)
+            require_outranks(member, target)
+        changes["card"] = card.strip()
+    if level is not None:
+        if not isinstance(level, str) or not 0 < len(level.strip()) <= 32:
+            raise validation_error("level", "format", "A level is a string of 1 to 32 characters.")
+        require_manager(member)
+        if target.user_id != actor.pk:
+            require_outranks(member, target)
+        changes["level"] = level.strip()
+    changes = {k: v for k, v in changes.items() if getattr(target, k) != v}
+    if not changes:
+        return target
+    with transaction.atomic():
+        previous_role = target.role
+        for key, value in changes.items():
+            setattr(target, key, value)
+        target.save(update_fields=list(changes))
+        if target.user_id != actor.pk or "role" in changes:
+            audit.record(actor, "member.update", "user", target.user_id, group.pk, **changes)
+        data = {
+            "group_id": group.pk,
+            "user_id": target.user_id,
+            "operator_id": actor.pk,
+            "changed": sorted(changes),
+            "previous_role": previous_role,
+            "member": member_data(target, active_mute_until(target)),
+        }
+        publish("group.member_updated", _members(group), data)
+    return target
+
+
+# ---- mutes -----------------------------------------------------------------------------------
+
+
+def group_ban(*, actor: User, group_id: int, duration: int, user_id: int | None = None) -> Mute | None:
+    """Mute a member (or, without user_id, the whole group) for `duration` seconds; 0 lifts it.
+    An admin cannot mute the owner or another admin; nobody mutes themself."""
+    if isinstance(duration, bool) or not isinstance(duration, int) or not 0 <= duration <= MAX_MUTE_SECONDS:
+        raise validation_error("duration", "range", f"duration is 0 to {MAX_MUTE_SECONDS} seconds.")
+    group, member = access_group(actor, group_id)
+    require_manager(member)
+    if user_id is not None:
+        target = access_member(group, user_id)
+        if target.user_id == actor.pk:
+            raise permission_denied("self", "You cannot mute yourself.")
+        require_outranks(member, target)
+    with transaction.atomic():
+        Mute.objects.filter(group=group, user_id=user_id).delete()
+        mute = None
+        until = None
+        if duration:
+            until = timezone.now() + timedelta(seconds=duration)
+            mute = Mute.objects.create(group=group, user_id=user_id, until=until, operator=actor)
+        audit.record(
+            actor,
+            "group.ban" if duration else "group.unban",
+            "user" if user_id else "group",
+            user_id or group.pk,
+            group.pk,
+            duration=duration,
+        )
+        _announce_ban(group, user_id, actor.pk, duration, until)
+    return mute
+
+
+def _announce_ban(
+    group: Group, user_id: int | None, operator_id: int | None, duration: int, until: Any
+) -> None:
+    data = {
+        "group_id": group.pk,
+        "user_id": user_id,
+        "operator_id": operator_id,
+        "duration": duration,
+        "until": until,
+    }
+    publish("group.ban", _members(group), data)
+
+
+def mutes_expire(*, now: datetime | None = None) -> int:
+    """End every mute whose time is up, announced like a lift (duration 0). Run by `runtimers`."""
+    now = now or timezone.now()
+    ended = 0
+    for mute in Mute.objects.filter(until__lte=now).select_related("group"):
+        with transaction.atomic():
+            if Mute.objects.filter(pk=mute.pk).delete()[0]:  # another timer process may have taken it
+                _announce_ban(mute.group, mute.user_id, mute.operator_id, 0, None)
+                ended += 1
+    return ended
+
+
+# ---- notices -------------------------------------------------------------------------------
+
+
+def notice_data(notice: Notice) -> dict[str, Any]:
+    return {
+        "id": notice.pk,
+        "group_id": notice.group_id,
+        "author_id": notice.author_id,
+        "content": notice.content,
+        "image": notice.image_url or None,
+        "created_at": notice.created_at,
+    }
+
+
+def notice_create(*, actor: User, group_id: int, content: str, image: str | None = None) -> Notice:
+    group, member = access_group(actor, group_id)
+    require_manager(member)
+    if not isinstance(content, str) or not content.strip():
+        raise validation_error("content", "empty", "A notice needs content.")
+    if len(content) > 4000:
+        raise validation_error("content", "too_long", "A notice is at most 4000 characters.")
+    if image and not (isinstance(image, str) and image.startswith(("https://", "http://"))):
+        raise validation_error("image", "not_url", "image is an http(s) URL.")
+    with transaction.atomic():
+        notice = Notice.objects.create(
+            group=group, author=actor, content=content.strip(), image_url=image or ""
+        )
+        audit.record(actor, "notice.create", "notice", notice.pk, group.pk)
+        publish("group.notice", _members(group), {"group_id": group.pk, "notice": notice_data(notice)})
+    return notice
+
+
+# ---- join requests ---------------------------------------------------------------------------
+
+
+def join_request_data(request: JoinRequest) -> dict[str, Any]:
+    return {
+        "id": request.pk,
+        "group_id": request.group_id,
+        "user_id": request.user_id,
+        "user": user_ref(request.user),
+        "operator_id": request.operator_id,
+        "comment": request.comment,
+        "status": request.status,
+        "created_at": request.created_at,
+        "decided_by": request.decided_by_id,
+        "decided_at": request.decided_at,
+    }
+
+
+def _join_request(group: Group, user: User, operator: User, comment: str) -> JoinRequest:
+    if len(comment) > 200:
+        raise validation_error("comment", "too_long", "A comment is at most 200 characters.")
+    try:
+        with transaction.atomic():
+            request = JoinRequest.objects.create(
+                group=group, user=user, operator=operator, comment=comment.strip()
+            )
+            publish(
+                "group.join_request",
+                _managers(group) | {user.pk, operator.pk},
+                {"group_id": group.pk, "request": join_request_data(request)},
+            )
+    except IntegrityError as exc:
+        raise DomainError(
+            ErrorCode.CONFLICT, "A request is already pending.", {"reason": "already_requested"}
+        ) from exc
+    return request
+
+
+def join_request_create(*, actor: User, group_id: int, comment: str = "") -> JoinRequest:
+    """Ask to join a group (its id is enough to ask; the owner and admins decide)."""
+    group = Group.objects.filter(pk=group_id, dissolved_at__isnull=True).first()
+    if group is None:
+        raise not_found("Group")
+    if ChatMember.objects.filter(chat_id=group.pk, user=actor).exists():
+        raise DomainError(ErrorCode.CONFLICT, "Already a member.", {"reason": "already_member"})
+    return _join_request(group, actor, operator=actor, comment=comment or "")
+
+
+def join_request_decide(*, actor: User, group_id: int, request_id: int, approve: bool) -> JoinRequest:
+    group, member = access_group(actor, group_id)
+    require_manager(member)
+    with transaction.atomic():
+        request = (
+            JoinRequest.objects.select_for_update()
+            .select_related("user")
+            .filter(pk=request_id, group=group)
+            .first()
+        )
+        if request is None:
+            raise not_found("Join request")
+        if request.status != JoinRequest.Status.PENDING:
+            raise DomainError(
+                ErrorCode.CONFLICT, f"This request was already {request.status}.", {"reason": request.status}
+            )
+        request.status = JoinRequest.Status.APPROVED if approve else JoinRequest.Status.REJECTED
+        request.decided_by, request.decided_at = actor, timezone.now()
+        request.save(update_fields=["status", "decided_by", "decided_at"])
+        audit.record(
+            actor,
+            "join_request.approve" if approve else "join_request.reject",
+            "user",
+            request.user_id,
+            group.pk,
+        )
+        publish(
+            "group.join_request",
+            _managers(group) | {request.user_id, request.operator_id},
+            {"group_id": group.pk, "request": join_request_data(request)},
+        )
+        if approve and request.user.is_active:
+            operator = User.objects.get(pk=request.operator_id)
+            _add_member(group, request.user, operator)
+    return request
+
+
+# ---- leaving and dissolving ----------------------------------------------------------------
+
+
+def group_leave(*, actor: User, group_id: int) -> None:
+    """A member leaves; the owner leaving dissolves the group."""
+    group, member = access_group(actor, group_id)
+    if member is None:
+        raise not_found("Group")
+    if member.role == Role.OWNER:
+        group_dissolve(actor=actor, group_id=group_id)
+        return
+    with transaction.atomic():
+        _remove_member(group, member, operator=actor, reason="leave")
+
+
+def group_dissolve(*, actor: User, group_id: int) -> Group:
+    """The owner (or a site moderator) dissolves the group: everyone is removed from it and its
+    history stays, read-only, for those who were in it."""
+    group, member = access_group(actor, group_id)
+    if rank(member) < RANK[Role.OWNER]:
+        raise permission_denied("not_owner", "Only the owner can dissolve the group.")
+    with transaction.atomic():
+        audience = _members(group)
+        group.dissolved_at = timezone.now()
+        group.save(update_fields=["dissolved_at"])
+        Mute.objects.filter(group=group).delete()
+        JoinRequest.objects.filter(group=group, status=JoinRequest.Status.PENDING).update(
+            status=JoinRequest.Status.REJECTED, decided_by=actor, decided_at=group.dissolved_at
+        )
+        for user_id in sorted(audience):
+            data = {"group_id": group.pk, "user_id": user_id, "operator_id": actor.pk, "reason": "dissolve"}
+            publish("group.member_removed", audience, data)
+        audit.record(actor, "group.dissolve", "group", group.pk, group.pk)
+        publish("group.dissolved", audience, {"group_id": group.pk, "operator_id": actor.pk})
     return group

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "imsuite.middleware.AuditSourceMiddleware",
 ]
 
 ROOT_URLCONF = "imsuite.urls"
@@ -196,7 +197,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # /api/health's three fields share one choice set; one name for it instead of three.
-    "ENUM_NAME_OVERRIDES": {"HealthStateEnum": ["ok", "error"]},
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStateEnum": ["ok", "error"],
+        "RoleEnum": ["owner", "admin", "member"],
+        "AssignableRoleEnum": ["admin", "member"],
+    },
 }
 
 # Product rules; each is a setting so that operators can tune them.

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from chats import api as chats_api
+from groups import api as groups_api
 
 from .health import HealthView
 
@@ -39,6 +40,32 @@ api = [
     path("chats/<int:chat_id>/messages", chats_api.ChatMessagesView.as_view(), name="chat-messages"),
     path("messages/<int:message_id>", chats_api.MessageDetailView.as_view(), name="message-detail"),
     path("messages/<int:message_id>/read", chats_api.MessageReadView.as_view(), name="message-read"),
+    path("groups", groups_api.GroupListView.as_view(), name="groups"),
+    path("groups/<int:group_id>", groups_api.GroupDetailView.as_view(), name="group-detail"),
+    path("groups/<int:group_id>/members", groups_api.MembersView.as_view(), name="group-members"),
+    path(
+        "groups/<int:group_id>/members/<int:user_id>",
+        groups_api.MemberDetailView.as_view(),
+        name="group-member",
+    ),
+    path(
+        "groups/<int:group_id>/join-requests",
+        groups_api.JoinRequestsView.as_view(),
+        name="group-join-requests",
+    ),
+    path(
+        "groups/<int:group_id>/join-requests/<int:request_id>/approve",
+        groups_api.JoinRequestDecisionView.as_view(approve=True),
+        name="group-join-request-approve",
+    ),
+    path(
+        "groups/<int:group_id>/join-requests/<int:request_id>/reject",
+        groups_api.JoinRequestDecisionView.as_view(approve=False),
+        name="group-join-request-reject",
+    ),
+    path("groups/<int:group_id>/bans", groups_api.BansView.as_view(), name="group-bans"),
+    path("groups/<int:group_id>/leave", groups_api.LeaveView.as_view(), name="group-leave"),
+    path("groups/<int:group_id>/notices", groups_api.NoticesView.as_view(), name="group-notices"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

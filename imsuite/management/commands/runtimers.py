@@ -1,0 +1,39 @@
+"""The process that makes timed things happen: mutes end when their time is up (announced like a
+lift). Several copies may run (each expiry is claimed by deleting its row, so it is announced once).
+`make run` and docker-compose start it next to daphne."""
+
+import logging
+import time
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
+
+from groups.services import mutes_expire
+
+logger = logging.getLogger(__name__)
+TICK_SECONDS = 1.0
+
+
+def run_due() -> int:
+    """Carry out everything due now; returns how many things ended."""
+    return mutes_expire()
+
+
+class Command(BaseCommand):
+    help = "Run timed jobs (mute expiry) every second, until stopped."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--once", action="store_true", help="Run what is due once and exit.")
+
+    def handle(self, *args: object, once: bool = False, **options: object) -> None:
+        while True:
+            close_old_connections()
+            try:
+                ended = run_due()
+                if ended:
+                    logger.info("timers: %d ended", ended)
+            except Exception:
+                logger.exception("timers: a round failed; trying again")
+            if once:
+                return
+            time.sleep(TICK_SECONDS)
