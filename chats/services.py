@@ -123,7 +123,16 @@ def message_send(
             message.seq = message.created_seq = next_seq()
             message.save()
             Chat.objects.filter(pk=chat_id).update(last_message_at=message.created_at)
-            publish("message.new", chat_audience(chat_id), message_event_data(message, ref))
+            data = message_event_data(message, ref)
+            # What the bot protocol's sender object needs besides the client's: profile and group standing.
+            data["sender_profile"] = {
+                "sex": actor.sex,
+                "age": actor.age or 0,
+                "role": member.role,
+                "level": member.level,
+                "card": member.card,
+            }
+            publish("message.new", chat_audience(chat_id), data)
     except IntegrityError:  # the same client_msg_id raced in from two connections
         return Message.objects.select_related("chat").get(sender=actor, client_msg_id=client_msg_id), False
     return message, True

@@ -372,7 +372,11 @@ def _join_request(group: Group, user: User, operator: User, comment: str) -> Joi
             publish(
                 "group.join_request",
                 _managers(group) | {user.pk, operator.pk},
-                {"group_id": group.pk, "request": join_request_data(request)},
+                {
+                    "group_id": group.pk,
+                    "request": join_request_data(request),
+                    "manager_ids": sorted(_managers(group)),
+                },
             )
     except IntegrityError as exc:
         raise DomainError(
@@ -420,7 +424,11 @@ def join_request_decide(*, actor: User, group_id: int, request_id: int, approve:
         publish(
             "group.join_request",
             _managers(group) | {request.user_id, request.operator_id},
-            {"group_id": group.pk, "request": join_request_data(request)},
+            {
+                "group_id": group.pk,
+                "request": join_request_data(request),
+                "manager_ids": sorted(_managers(group)),
+            },
         )
         if approve and request.user.is_active:
             operator = User.objects.get(pk=request.operator_id)

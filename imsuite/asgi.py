@@ -10,6 +10,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up first)
 
 from imsuite.routing import websocket_urlpatterns  # noqa: E402
+from imsuite.ws import allow_protocol_close_codes  # noqa: E402
+
+allow_protocol_close_codes()
 
 application = ProtocolTypeRouter(
     {

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "chats",
     "groups",
     "calls",
+    "bots",
 ]
 
 MIDDLEWARE = [

@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
+from bots import api as bots_api
 from chats import api as chats_api
 from groups import api as groups_api
 
@@ -66,6 +67,12 @@ api = [
     path("groups/<int:group_id>/bans", groups_api.BansView.as_view(), name="group-bans"),
     path("groups/<int:group_id>/leave", groups_api.LeaveView.as_view(), name="group-leave"),
     path("groups/<int:group_id>/notices", groups_api.NoticesView.as_view(), name="group-notices"),
+    path("bots/<int:bot_id>/reverse-endpoints", bots_api.EndpointsView.as_view(), name="bot-endpoints"),
+    path(
+        "bots/<int:bot_id>/reverse-endpoints/<int:endpoint_id>",
+        bots_api.EndpointDetailView.as_view(),
+        name="bot-endpoint",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

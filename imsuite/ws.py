@@ -45,6 +45,26 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
 
+# Close codes RFC 6455 lets a server send. autobahn's sendClose, which daphne's close uses, takes
+# only 1000 and 3000-4999 from an application and raises for the rest (the client then sees 1011).
+SERVER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011})
+
+
+def allow_protocol_close_codes() -> None:
+    """Let daphne close with the protocol's codes (1008 policy, 1003 binary, 1009 too big) by sending
+    autobahn's close frame directly for them; other codes keep autobahn's own checks."""
+    from daphne.ws_protocol import WebSocketProtocol
+
+    def server_close(self: WebSocketProtocol, code: int | None = None) -> None:
+        code = 1000 if code is None else code
+        if code in SERVER_CLOSE_CODES:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            self.sendClose(code=code)
+
+    WebSocketProtocol.serverClose = server_close
+
+
 def header(scope: dict[str, Any], name: bytes) -> str | None:
     """One request header of an ASGI scope, decoded, or None."""
     for key, value in scope.get("headers", []):

@@ -1,0 +1,254 @@
+"""The bot protocol's Actions, carried out as the bot through the same services (and so the same
+permission checks) as a person. Each takes validated params and returns the response's data."""
+
+from collections.abc import Callable
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts import services as accounts
+from accounts.models import FriendRequest, Friendship, User
+from chats import services as chats
+from chats.models import ChatMember
+from groups import services as groups
+from groups.access import access_group
+from groups.models import Group, JoinRequest
+from groups.selectors import group_members
+from imsuite.api_fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
+
+DEFAULT_BAN_SECONDS = 30 * 60  # OneBot's default when set_group_ban gives no time
+
+
+class Params(serializers.Serializer):
+    """Action parameters, named as the protocol names them (camelCase): types are checked strictly;
+    unknown keys are ignored (OneBot clients add some)."""
+
+
+def _id() -> StrictIntegerField:
+    return StrictIntegerField(min_value=1)
+
+
+class UserMessage(Params):
+    userId = _id()
+    message = StrictCharField(trim_whitespace=False, allow_blank=True)
+
+
+class GroupMessage(Params):
+    groupId = _id()
+    message = StrictCharField(trim_whitespace=False, allow_blank=True)
+
+
+class MessageRef(Params):
+    messageId = _id()
+
+
+class GroupRef(Params):
+    groupId = _id()
+
+
+class GroupName(GroupRef):
+    groupName = StrictCharField(max_length=64)
+
+
+class GroupAvatar(GroupRef):
+    image = StrictCharField(max_length=500)
+
+
+class GroupAdmin(GroupRef):
+    userId = _id()
+    enable = StrictBooleanField()
+
+
+class GroupCard(GroupRef):
+    userId = _id()
+    card = StrictCharField(max_length=64, allow_blank=True, trim_whitespace=False)
+
+
+class GroupBan(GroupRef):
+    userId = StrictIntegerField(min_value=1, required=False, allow_null=True)
+    time = StrictIntegerField(min_value=0, max_value=groups.MAX_MUTE_SECONDS, required=False)
+
+
+class GroupNotice(GroupRef):
+    content = StrictCharField(max_length=4000)
+    image = StrictCharField(max_length=500, required=False, allow_blank=True, allow_null=True)
+
+
+class GroupMemberRef(GroupRef):
+    userId = _id()
+
+
+class FriendAnswer(Params):
+    userId = StrictIntegerField(min_value=1, required=False)
+    flag = StrictCharField(required=False)
+    approve = StrictBooleanField(required=False, default=True)
+
+
+class GroupAnswer(FriendAnswer):
+    groupId = StrictIntegerField(min_value=1, required=False)
+
+
+def send_private_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    """Friends only, like the document says."""
+    friend = User.objects.filter(pk=p["userId"], is_active=True).first()
+    if friend is None or not Friendship.objects.filter(user=bot, friend=friend).exists():
+        raise permission_denied("not_friends", "A bot sends private messages to its friends only.")
+    chat = chats.private_chat_ensure(user_a=bot, user_b=friend)
+    message, _ = chats.message_send(actor=bot, chat_id=chat.pk, content=p["message"])
+    return {"messageId": message.pk}
+
+
+def send_group_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    if not Group.objects.filter(pk=p["groupId"]).exists():
+        raise not_found("Group")
+    message, _ = chats.message_send(actor=bot, chat_id=p["groupId"], content=p["message"])
+    return {"messageId": message.pk}
+
+
+def delete_msg(bot: User, p: dict[str, Any]) -> None:
+    chats.message_delete(actor=bot, message_id=p["messageId"])
+
+
+def set_group_name(bot: User, p: dict[str, Any]) -> None:
+    groups.group_update(actor=bot, group_id=p["groupId"], name=p["groupName"])
+
+
+def set_group_avatar(bot: User, p: dict[str, Any]) -> None:
+    groups.group_update(actor=bot, group_id=p["groupId"], avatar_url=p["image"])
+
+
+def set_group_admin(bot: User, p: dict[str, Any]) -> None:
+    role = "admin" if p["enable"] else "member"
+    groups.member_update(actor=bot, group_id=p["groupId"], user_id=p["userId"], role=role)
+
+
+def set_group_card(bot: User, p: dict[str, Any]) -> None:
+    groups.member_update(actor=bot, group_id=p["groupId"], user_id=p["userId"], card=p["card"])
+
+
+def set_group_ban(bot: User, p: dict[str, Any]) -> None:
+    duration = p.get("time", DEFAULT_BAN_SECONDS)
+    groups.group_ban(actor=bot, group_id=p["groupId"], user_id=p.get("userId"), duration=duration)
+
+
+def send_group_notice(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    notice = groups.notice_create(
+        actor=bot, group_id=p["groupId"], content=p["content"], image=p.get("image")
+    )
+    return {"noticeId": notice.pk}
+
+
+def set_group_kick(bot: User, p: dict[str, Any]) -> None:
+    groups.member_kick(actor=bot, group_id=p["groupId"], user_id=p["userId"])
+
+
+def set_group_leave(bot: User, p: dict[str, Any]) -> None:
+    groups.group_leave(actor=bot, group_id=p["groupId"])
+
+
+def _flag_id(flag: str | None, kind: str) -> int | None:
+    """OneBot's `flag`, as our on_request events give it: "friend:<id>" or "group:<id>"."""
+    if flag is None:
+        return None
+    prefix, _, number = flag.partition(":")
+    if prefix != kind or not number.isdecimal():
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "Unknown flag.", {"field": "flag", "reason": "invalid"})
+    return int(number)
+
+
+def set_friend_add_request(bot: User, p: dict[str, Any]) -> None:
+    request_id = _flag_id(p.get("flag"), "friend")
+    if request_id is None:
+        if "userId" not in p:
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                "userId or flag is required.",
+                {"field": "userId", "reason": "required"},
+            )
+        pending = FriendRequest.objects.filter(
+            from_user_id=p["userId"], to_user=bot, status="pending"
+        ).first()
+        if pending is None:
+            raise not_found("Friend request")
+        request_id = pending.pk
+    accounts.friend_request_answer(actor=bot, request_id=request_id, accept=p["approve"])
+
+
+def set_group_add_request(bot: User, p: dict[str, Any]) -> None:
+    request_id = _flag_id(p.get("flag"), "group")
+    if request_id is None:
+        if "userId" not in p or "groupId" not in p:
+            missing = "groupId" if "userId" in p else "userId"
+            raise DomainError(
+                ErrorCode.VALIDATION_ERROR,
+                f"{missing} or flag is required.",
+                {"field": missing, "reason": "required"},
+            )
+        pending = JoinRequest.objects.filter(
+            group_id=p["groupId"], user_id=p["userId"], status="pending"
+        ).first()
+        if pending is None:
+            raise not_found("Join request")
+        request_id = pending.pk
+    group_id = JoinRequest.objects.filter(pk=request_id).values_list("group_id", flat=True).first()
+    if group_id is None:
+        raise not_found("Join request")
+    groups.join_request_decide(actor=bot, group_id=group_id, request_id=request_id, approve=p["approve"])
+
+
+def get_login_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    return {"userId": bot.pk, "nickname": bot.display_name}
+
+
+def get_friend_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
+    friends = User.objects.filter(friendships__friend=bot).order_by("pk")
+    return [{"userId": f.pk, "nickname": f.display_name, "sex": f.sex, "age": f.age or 0} for f in friends]
+
+
+def get_group_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = Group.objects.filter(chat__members__user=bot, dissolved_at__isnull=True).order_by("pk")
+    return [
+        {"groupId": g.pk, "groupName": g.name, "memberCount": ChatMember.objects.filter(chat_id=g.pk).count()}
+        for g in rows
+    ]
+
+
+def get_group_member_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
+    group, _ = access_group(bot, p["groupId"])
+    return [
+        {
+            "groupId": group.pk,
+            "userId": m.user_id,
+            "nickname": m.user.display_name,
+            "sex": m.user.sex,
+            "age": m.user.age or 0,
+            "role": m.role,
+            "level": m.level,
+            "title": m.card or m.user.display_name,
+            "card": m.card,
+        }
+        for m in group_members(group)
+    ]
+
+
+Action = Callable[[User, dict[str, Any]], Any]
+ACTIONS: dict[str, tuple[type[Params], Action]] = {
+    "send_private_msg": (UserMessage, send_private_msg),
+    "send_group_msg": (GroupMessage, send_group_msg),
+    "delete_msg": (MessageRef, delete_msg),
+    "set_group_name": (GroupName, set_group_name),
+    "set_group_avatar": (GroupAvatar, set_group_avatar),
+    "set_group_admin": (GroupAdmin, set_group_admin),
+    "set_group_card": (GroupCard, set_group_card),
+    "set_group_ban": (GroupBan, set_group_ban),
+    "send_group_notice": (GroupNotice, send_group_notice),
+    "set_group_kick": (GroupMemberRef, set_group_kick),
+    "set_group_leave": (GroupRef, set_group_leave),
+    "set_friend_add_request": (FriendAnswer, set_friend_add_request),
+    "set_group_add_request": (GroupAnswer, set_group_add_request),
+    "get_login_info": (Params, get_login_info),
+    "get_friend_list": (Params, get_friend_list),
+    "get_group_list": (Params, get_group_list),
+    "get_group_member_list": (GroupRef, get_group_member_list),
+}

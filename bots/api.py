@@ -1,0 +1,66 @@
+"""REST for a bot's reverse endpoints (/api/bots/{id}/reverse-endpoints)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from imsuite.api_fields import ERROR_RESPONSES, InputSerializer, StrictCharField
+from imsuite.validation import validate
+
+from . import services
+from .models import ReverseEndpoint
+
+TAGS = ["bots"]
+
+
+class EndpointInput(InputSerializer):
+    url = StrictCharField(max_length=500, help_text="ws:// or wss:// address of the bot backend.")
+    access_token = StrictCharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Sent as Authorization: Bearer.",
+    )
+
+
+class EndpointOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    bot_id = serializers.IntegerField()
+    url = serializers.CharField()
+    has_access_token = serializers.BooleanField(help_text="The token itself is never shown again.")
+    created_at = serializers.DateTimeField()
+
+
+def _out(endpoint: ReverseEndpoint) -> dict:
+    return EndpointOut(
+        {
+            "id": endpoint.pk,
+            "bot_id": endpoint.bot_id,
+            "url": endpoint.url,
+            "has_access_token": bool(endpoint.access_token),
+            "created_at": endpoint.created_at,
+        }
+    ).data
+
+
+class EndpointsView(APIView):
+    @extend_schema(responses={200: EndpointOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
+    def get(self, request: Request, bot_id: int) -> Response:
+        bot = services.access_bot(request.user, bot_id)
+        return Response([_out(e) for e in ReverseEndpoint.objects.filter(bot=bot).order_by("pk")])
+
+    @extend_schema(request=EndpointInput, responses={201: EndpointOut, **ERROR_RESPONSES}, tags=TAGS)
+    def post(self, request: Request, bot_id: int) -> Response:
+        data = validate(EndpointInput, request.data)
+        endpoint = services.reverse_endpoint_create(actor=request.user, bot_id=bot_id, **data)
+        return Response(_out(endpoint), status=status.HTTP_201_CREATED)
+
+
+class EndpointDetailView(APIView):
+    @extend_schema(responses={204: None, **ERROR_RESPONSES}, tags=TAGS)
+    def delete(self, request: Request, bot_id: int, endpoint_id: int) -> Response:
+        services.reverse_endpoint_delete(actor=request.user, bot_id=bot_id, endpoint_id=endpoint_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

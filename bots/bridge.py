@@ -1,0 +1,101 @@
+"""Reverse mode, the document's own direction: IM-Suite is the WebSocket client. For every
+registered endpoint it connects to the bot backend, sends the bot's Events and carries out the
+Actions it receives; after a drop it waits 1 s, doubling up to 30 s. Endpoints added or deleted
+are picked up within POLL_SECONDS, without a restart."""
+
+import asyncio
+import contextlib
+import logging
+
+import websockets
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from imsuite import audit
+from imsuite.events import user_group
+from imsuite.models import AuditEntry
+
+from .models import ReverseEndpoint
+from .protocol import handle_frame, render_event
+
+logger = logging.getLogger(__name__)
+POLL_SECONDS = 3.0
+FIRST_RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
+
+
+def _load(endpoint_id: int) -> ReverseEndpoint | None:
+    return ReverseEndpoint.objects.select_related("bot").filter(pk=endpoint_id, bot__is_active=True).first()
+
+
+def _endpoint_ids() -> set[int]:
+    return set(ReverseEndpoint.objects.filter(bot__is_active=True).values_list("pk", flat=True))
+
+
+async def _session(endpoint: ReverseEndpoint) -> None:
+    """One connection's life: events out, actions in, until either side ends it."""
+    headers = {"X-Self-ID": str(endpoint.bot_id)}
+    if endpoint.access_token:
+        headers["Authorization"] = f"Bearer {endpoint.access_token}"
+    layer = get_channel_layer()
+    channel = await layer.new_channel("bot.")
+    async with websockets.connect(endpoint.url, additional_headers=headers, open_timeout=10) as ws:
+        await layer.group_add(user_group(endpoint.bot_id), channel)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(_events_out(layer, channel, ws, endpoint.bot_id))
+                tasks.create_task(_actions_in(ws, endpoint))
+        finally:
+            await layer.group_discard(user_group(endpoint.bot_id), channel)
+
+
+async def _events_out(layer: object, channel: str, ws: websockets.ClientConnection, bot_id: int) -> None:
+    while True:
+        message = await layer.receive(channel)
+        if message.get("event") == "user.deactivated":
+            await ws.close()
+            return
+        frame = render_event(message, bot_id)
+        if frame is not None:
+            await ws.send(frame)
+
+
+async def _actions_in(ws: websockets.ClientConnection, endpoint: ReverseEndpoint) -> None:
+    async for text in ws:
+        await ws.send(await handle_frame(endpoint.bot, text if isinstance(text, str) else None))
+    raise ConnectionError("the bot backend closed the connection")
+
+
+async def run_endpoint(endpoint_id: int) -> None:
+    """Keep one endpoint connected until it is deleted (then this task is cancelled)."""
+    audit.set_source(AuditEntry.Source.BOT)
+    delay = FIRST_RETRY_SECONDS
+    while True:
+        endpoint = await database_sync_to_async(_load)(endpoint_id)
+        if endpoint is None:
+            return
+        try:
+            await _session(endpoint)
+            delay = FIRST_RETRY_SECONDS
+        except* (OSError, ConnectionError, websockets.WebSocketException, TimeoutError) as group:
+            logger.info("bot %s: reverse endpoint %s: %s", endpoint.bot_id, endpoint.url, group.exceptions[0])
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, MAX_RETRY_SECONDS)
+
+
+async def supervise(poll_seconds: float = POLL_SECONDS) -> None:
+    """Run one task per endpoint, starting and stopping them as endpoints come and go."""
+    running: dict[int, asyncio.Task] = {}
+    try:
+        while True:
+            wanted = await database_sync_to_async(_endpoint_ids)()
+            for endpoint_id in wanted - running.keys():
+                running[endpoint_id] = asyncio.create_task(run_endpoint(endpoint_id))
+            for endpoint_id in [e for e in running if e not in wanted or running[e].done()]:
+                running.pop(endpoint_id).cancel()
+            await asyncio.sleep(poll_seconds)
+    finally:
+        for task in running.values():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*running.values(), return_exceptions=True)

@@ -1,0 +1,67 @@
+"""Forward mode: a bot backend connects to /ws/bot with its bot token and receives Events, sending
+Actions back (see bots/protocol.py)."""
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+
+from accounts import services as account_services
+from accounts.models import User
+from imsuite import audit
+from imsuite.events import user_group
+from imsuite.models import AuditEntry
+from imsuite.ws import FastWebsocketConsumer, header
+
+from .protocol import CLOSING_EVENTS, handle_frame, render_event
+
+CLOSE_POLICY = 1008
+
+
+def bot_token_from_scope(scope: dict[str, Any]) -> str | None:
+    """The bot token from ?token=, ?access_token= or Authorization: Bearer."""
+    auth = header(scope, b"authorization")
+    if auth and auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    for name in ("token", "access_token"):
+        if query.get(name):
+            return query[name][0]
+    return None
+
+
+class BotConsumer(FastWebsocketConsumer):
+    bot: User | None = None
+
+    async def connect(self) -> None:
+        self.bot = await database_sync_to_async(account_services.bot_authenticate)(
+            bot_token_from_scope(self.scope)
+        )
+        if self.bot is None:
+            await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
+            return
+        audit.set_source(AuditEntry.Source.BOT)
+        await self.channel_layer.group_add(user_group(self.bot.pk), self.channel_name)
+        await self.accept()
+        await database_sync_to_async(account_services.connection_opened)(
+            actor=self.bot, connection=self.channel_name
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if self.bot is None:
+            return
+        await self.channel_layer.group_discard(user_group(self.bot.pk), self.channel_name)
+        await database_sync_to_async(account_services.connection_closed)(
+            actor=self.bot, connection=self.channel_name
+        )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        await self.send(text_data=await handle_frame(self.bot, text_data))
+
+    async def domain_event(self, message: dict[str, Any]) -> None:
+        if message["event"] in CLOSING_EVENTS:
+            await self.close(code=CLOSE_POLICY)
+            return
+        frame = render_event(message, self.bot.pk)
+        if frame is not None:
+            await self.send(text_data=frame)

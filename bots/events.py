@@ -1,0 +1,141 @@
+"""Renders protocol-neutral domain events as the bot sandbox protocol's Events
+(../shared/spec/bot-sandbox-protocol.md) for one bot: numeric ids, camelCase fields, `time` in
+unix seconds. Returns None for what the bot protocol has no event for, or the bot need not see."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+PRIVATE, GROUP = 0, 1
+
+Render = Callable[[dict[str, Any], int], dict[str, Any] | None]
+
+
+def _base(event: str) -> dict[str, Any]:
+    return {"event": event, "time": int(time.time())}
+
+
+def _chat_type(chat_type: str) -> int:
+    return GROUP if chat_type == "group" else PRIVATE
+
+
+def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
+    message = data["message"]
+    if message["sender_id"] == bot_id or message["sender_id"] is None:
+        return None  # no event for what the bot sent itself
+    profile = data.get("sender_profile") or {}
+    kind = _chat_type(data["chat"]["type"])
+    nickname = data["sender"]["nickname"]
+    sender: dict[str, Any] = {
+        "nickname": nickname,
+        "sex": profile.get("sex", "unknown"),
+        "age": profile.get("age", 0),
+    }
+    event = _base("on_message") | {
+        "type": kind,
+        "messageId": message["id"],
+        "message": message["content"],
+        "userId": message["sender_id"],
+        "sender": sender,
+    }
+    if kind == GROUP:
+        sender |= {
+            "role": profile.get("role", "member"),
+            "level": profile.get("level", "0"),
+            "title": profile.get("card") or nickname,
+        }
+        event["groupId"] = message["chat_id"]
+    return event
+
+
+def on_recall(data: dict[str, Any], bot_id: int) -> dict[str, Any]:
+    kind = _chat_type(data.get("chat_type", "private"))
+    event = _base("on_recall") | {
+        "type": kind,
+        "messageId": data["message_id"],
+        "userId": data["sender_id"],
+        "operatorId": data["deleted_by"],
+    }
+    if kind == GROUP:
+        event["groupId"] = data["chat_id"]
+    return event
+
+
+def on_friend_request(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
+    request = data["request"]
+    if request["to_user"]["id"] != bot_id or request["status"] != "pending":
+        return None
+    return _base("on_request") | {
+        "type": PRIVATE,
+        "userId": request["from_user"]["id"],
+        "flag": f"friend:{request['id']}",
+        "comment": request["message"],
+    }
+
+
+def on_join_request(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
+    request = data["request"]
+    if request["status"] != "pending" or bot_id not in data.get("manager_ids", ()):
+        return None  # only owners and admins are asked
+    return _base("on_request") | {
+        "type": GROUP,
+        "userId": request["user_id"],
+        "groupId": data["group_id"],
+        "operatorId": request["operator_id"],
+        "flag": f"group:{request['id']}",
+        "comment": request["comment"],
+    }
+
+
+def on_private_add(data: dict[str, Any], bot_id: int) -> dict[str, Any]:
+    return _base("on_private_add") | {"userId": data["user_id"]}
+
+
+def _membership(event: str) -> Render:
+    def render(data: dict[str, Any], bot_id: int) -> dict[str, Any]:
+        return _base(event) | {
+            "userId": data["user_id"],
+            "groupId": data["group_id"],
+            "operatorId": data["operator_id"],
+        }
+
+    return render
+
+
+def on_group_admin(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
+    if "role" not in data["changed"]:
+        return None
+    operation = "set" if data["member"]["role"] == "admin" else "unset"
+    return _base("on_group_admin") | {
+        "userId": data["user_id"],
+        "operation": operation,
+        "groupId": data["group_id"],
+    }
+
+
+def on_group_ban(data: dict[str, Any], bot_id: int) -> dict[str, Any]:
+    # "operationId" is spelled as the document spells it.
+    return _base("on_group_ban") | {
+        "userId": data["user_id"] if data["user_id"] is not None else "all",
+        "operationId": data["operator_id"],
+        "groupId": data["group_id"],
+        "duration": data["duration"],
+    }
+
+
+RENDERERS: dict[str, Render] = {
+    "message.new": on_message,
+    "message.delete": on_recall,
+    "friend.request": on_friend_request,
+    "group.join_request": on_join_request,
+    "friend.added": on_private_add,
+    "group.member_added": _membership("on_group_increase"),
+    "group.member_removed": _membership("on_group_decrease"),
+    "group.member_updated": on_group_admin,
+    "group.ban": on_group_ban,
+}
+
+
+def render_for_bot(name: str, data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
+    render = RENDERERS.get(name)
+    return render(data, bot_id) if render else None

@@ -1,0 +1,20 @@
+"""Reverse-mode endpoints: bot backends that IM-Suite connects to as a WebSocket client."""
+
+from django.conf import settings
+from django.db import models
+
+
+class ReverseEndpoint(models.Model):
+    bot = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reverse_endpoints"
+    )
+    url = models.CharField(max_length=500, help_text="ws:// or wss:// address of the bot backend.")
+    # Sent as "Authorization: Bearer"; it is the bot backend's secret, so it is kept to be sent, never shown.
+    access_token = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bot", "url"], name="reverse_endpoint_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.bot} → {self.url}"

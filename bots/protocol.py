@@ -1,0 +1,109 @@
+"""One bot connection's side of the sandbox protocol, shared by the forward consumer (/ws/bot) and
+the reverse bridge (runbots): decode an Action frame, carry it out as the bot, answer with exactly
+one response frame; render domain events as Events."""
+
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from accounts.models import User
+from imsuite.errors import DomainError, ErrorCode
+from imsuite.validation import validate
+from imsuite.ws import dumps
+
+from .actions import ACTIONS
+from .events import render_for_bot
+
+logger = logging.getLogger(__name__)
+
+RETCODES = {
+    ErrorCode.VALIDATION_ERROR: 1400,
+    ErrorCode.AUTHENTICATION_FAILED: 1401,
+    ErrorCode.PERMISSION_DENIED: 1403,
+    ErrorCode.NOT_FOUND: 1404,
+    ErrorCode.CONFLICT: 1409,
+    ErrorCode.RATE_LIMITED: 1429,
+    ErrorCode.INTERNAL_ERROR: 1500,
+}
+# Events that end a bot's connection instead of being rendered.
+CLOSING_EVENTS = frozenset({"user.deactivated", "bot.token_revoked"})
+
+
+def response(data: Any = None, echo: Any = None, error: DomainError | None = None) -> str:
+    """The one answer to an action: {"status", "retcode", "data", "message", "echo"}."""
+    if error is None:
+        return dumps({"status": "ok", "retcode": 0, "data": data, "message": "", "echo": echo})
+    body = {
+        "status": "failed",
+        "retcode": RETCODES.get(error.code, 1400),
+        "data": None,
+        "message": error.message,
+        "echo": echo,
+        "error_code": error.code,
+        "details": error.details,
+    }
+    return dumps(body)
+
+
+def decode(text: str | None) -> dict[str, Any]:
+    """The frame as a JSON object, or VALIDATION_ERROR."""
+    if text is None:
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "Frames are JSON text.", {"reason": "binary"})
+    try:
+        frame = json.loads(text)
+    except ValueError as exc:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, "The frame is not valid JSON.", {"reason": "malformed_json"}
+        ) from exc
+    if not isinstance(frame, dict):
+        raise DomainError(ErrorCode.VALIDATION_ERROR, "A frame is a JSON object.", {"reason": "not_object"})
+    return frame
+
+
+def split(frame: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(action, params) from a flat frame as in the document, or OneBot v11's nested
+    {action, params, echo}."""
+    action = frame.get("action")
+    if not isinstance(action, str):
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR, "action is required.", {"field": "action", "reason": "required"}
+        )
+    if isinstance(frame.get("params"), dict):
+        return action, frame["params"]
+    return action, {k: v for k, v in frame.items() if k not in ("action", "echo", "params")}
+
+
+def _run(bot: User, action: str, params: dict[str, Any]) -> Any:
+    entry = ACTIONS.get(action)
+    if entry is None:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            f"Unknown action {action!r}.",
+            {"field": "action", "reason": "unknown_action"},
+        )
+    schema, handler = entry
+    return handler(bot, validate(schema, params))
+
+
+async def handle_frame(bot: User, text: str | None) -> str:
+    """Carry out one action frame as the bot; never raises, always one response."""
+    echo = None
+    try:
+        frame = decode(text)
+        echo = frame.get("echo")
+        action, params = split(frame)
+        data = await database_sync_to_async(_run)(bot, action, params)
+        return response(data, echo)
+    except DomainError as exc:
+        return response(echo=echo, error=exc)
+    except Exception:
+        logger.exception("bot %s: action failed", bot.pk)
+        return response(echo=echo, error=DomainError(ErrorCode.INTERNAL_ERROR, "Internal server error."))
+
+
+def render_event(message: dict[str, Any], bot_id: int) -> str | None:
+    """A channel-layer domain event as this bot's Event frame, or None."""
+    event = render_for_bot(message["event"], message["data"], bot_id)
+    return dumps(event) if event is not None else None
