@@ -93,10 +93,11 @@ def assert_migrates_then_serves(text: str) -> None:
 
 def test_services_and_their_images(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "app"}
+    assert set(services) == {"postgres", "redis", "app", "bots", "timers"}
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
-    assert services["app"]["build"] in (".", {"context": ".", "dockerfile": "Dockerfile"})
+    for name in ("app", "bots", "timers"):
+        assert services[name]["build"] in (".", {"context": ".", "dockerfile": "Dockerfile"})
     for name in ("postgres", "redis"):
         test = services[name]["healthcheck"]["test"]
         assert test[0] in {"CMD", "CMD-SHELL"} and len(test) > 1
@@ -195,3 +196,16 @@ def test_dockerfile_builds_a_non_root_image_that_migrates_then_serves(
 def test_dockerignore_keeps_local_state_out_of_the_image() -> None:
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()}
     assert {".git", ".venv", "var", "__pycache__"} <= ignored
+
+
+def test_workers_run_the_bot_bridge_and_the_timers_on_the_shared_layer(compose: dict) -> None:
+    """Reverse-mode bots and timed jobs need the same database and Redis as the app."""
+    services = compose["services"]
+    assert services["bots"]["command"] == ["python", "manage.py", "runbots"]
+    assert services["timers"]["command"] == ["python", "manage.py", "runtimers"]
+    for name in ("bots", "timers"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"] == services["app"]["environment"]["DATABASE_URL"]
+        assert env["REDIS_URL"] == services["app"]["environment"]["REDIS_URL"]
+        assert env["SECRET_KEY"] == "${SECRET_KEY:?set SECRET_KEY}"
+        assert services[name]["depends_on"] == {"app": {"condition": "service_healthy"}}
