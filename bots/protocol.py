@@ -35,16 +35,13 @@ def response(data: Any = None, echo: Any = None, error: DomainError | None = Non
     """The one answer to an action: {"status", "retcode", "data", "message", "echo"}."""
     if error is None:
         return dumps({"status": "ok", "retcode": 0, "data": data, "message": "", "echo": echo})
-    body = {
-        "status": "failed",
-        "retcode": RETCODES.get(error.code, 1400),
-        "data": None,
-        "message": error.message,
-        "echo": echo,
-        "error_code": error.code,
-        "details": error.details,
-    }
-    return dumps(body)
+    message = error.message
+    if "field" in error.details:
+        message += f" ({error.details['field']}: {error.details.get('reason', 'invalid')})"
+    elif "reason" in error.details:
+        message += f" ({error.details['reason']})"
+    failed = {"status": "failed", "retcode": RETCODES.get(error.code, 1400), "data": None, "message": message}
+    return dumps(failed | {"echo": echo})
 
 
 def decode(text: str | None) -> dict[str, Any]:
