@@ -9,6 +9,7 @@ from accounts.selectors import user_ref
 
 from .events import message_data
 from .models import Chat, ChatMember, Message
+from .realtime import message_for_viewer
 
 SYNC_BATCH = 500
 
@@ -120,7 +121,7 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
                 "member_count": member.member_count or 0,
                 "unread_count": member.unread_count or 0,
                 "last_read_message_id": member.last_read_message_id,
-                "last_message": message_data(message) if message else None,
+                "last_message": message_for_viewer(message_data(message), user.pk) if message else None,
                 "last_activity_at": member.chat.last_message_at or member.chat.created_at,
             }
         )

@@ -8,13 +8,16 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import BotToken, FriendRequest, Friendship, User
-from accounts.services import bot_create, friendship_create
+from accounts.models import BotToken, FriendRequest, Friendship, Notification, User
+from accounts.services import bot_create, friendship_create, notification_send
+from bots.models import ReverseEndpoint
+from bots.services import reverse_endpoint_create
 from calls.models import Call
 from chats.models import Chat, Message
 from chats.services import message_send
-from groups.models import Group, JoinRequest, Mute, Notice
+from groups.models import Group, GroupMember, JoinRequest, Mute, Notice
 from groups.services import group_create
+from imsuite.models import AuditEntry
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -51,14 +54,36 @@ def world(alice, bob, carol, moderator) -> dict:
         Notice: Notice.objects.create(group=group, author=alice, content="Be kind"),
         JoinRequest: JoinRequest.objects.create(group=group, user=carol, operator=carol, comment="let me in"),
         Call: Call.objects.create(call_id="call-1", caller=alice, callee=bob, call_type=Call.Type.AUDIO),
+        Notification: notification_send(actor=moderator, title="Hello", message="Welcome", user_ids=[bob.pk]),
+        GroupMember: GroupMember.objects.get(chat_id=group.pk, user=bob),
+        AuditEntry: AuditEntry.objects.create(
+            actor=moderator, action="member.kick", target_type="user", target_id=1
+        ),
+        ReverseEndpoint: reverse_endpoint_create(actor=alice, bot_id=bot.pk, url="ws://127.0.0.1:9/bot"),
     }
 
 
-MODELS = [User, BotToken, Friendship, FriendRequest, Message, Chat, Group, Mute, Notice, JoinRequest, Call]
+MODELS = [
+    User,
+    BotToken,
+    Friendship,
+    FriendRequest,
+    Notification,
+    Message,
+    Chat,
+    Group,
+    GroupMember,
+    Mute,
+    Notice,
+    JoinRequest,
+    Call,
+    AuditEntry,
+    ReverseEndpoint,
+]
 
 
 def test_every_model_of_ours_in_admin_is_covered():
-    ours = {"accounts", "chats", "groups", "calls"}
+    ours = {"accounts", "chats", "groups", "calls", "imsuite", "bots"}
     assert {model for model in admin.site._registry if model._meta.app_label in ours} == set(MODELS)
 
 

@@ -106,7 +106,11 @@ def test_send_stores_trimmed_and_announces_to_every_member_after_commit(
     ]
     assert Chat.objects.get(pk=group.pk).last_message_at == message.created_at
     expected = [
-        event("message.new", message_event(message, {"id": group.pk, "type": "group", "title": "Team"}))
+        event(
+            "message.new",
+            message_event(message, {"id": group.pk, "type": "group", "title": "Team"})
+            | {"sender_profile": {"sex": "male", "age": 31, "role": "member", "level": "0", "card": ""}},
+        )
     ]
     for member in (alice, bob, carol):
         assert inbox.drain(member) == expected
