@@ -263,8 +263,11 @@ def _announce_presence(user: User, is_online: bool) -> None:
 
 def connection_opened(*, actor: User, connection: str) -> None:
     """A connection of the actor opened; their first one announces them online."""
+    from calls.services import call_party_returned
+
     was_online = presence.is_online(actor.pk)
     presence.registry().renew(actor.pk, connection)
+    call_party_returned(user=actor, channel=connection)
     if not was_online:
         actor.last_seen = timezone.now()
         User.objects.filter(pk=actor.pk).update(last_seen=actor.last_seen)
@@ -277,8 +280,11 @@ def connection_renewed(*, actor: User, connection: str) -> None:
 
 def connection_closed(*, actor: User, connection: str) -> None:
     """A connection closed; when it was the last one the actor is announced offline."""
+    from calls.services import call_party_left
+
     presence.registry().drop(actor.pk, connection)
     if not presence.is_online(actor.pk):
+        call_party_left(user=actor)
         actor.last_seen = timezone.now()
         User.objects.filter(pk=actor.pk).update(last_seen=actor.last_seen)
         _announce_presence(actor, False)

@@ -33,6 +33,13 @@ class Call(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=32, blank=True)
     duration = models.PositiveIntegerField(default=0, help_text="Seconds from answer to end.")
+    # The connections taking part: the offering device, and the device that answered. Signalling
+    # goes to them only once known; a party reconnecting takes over from its new connection.
+    caller_channel = models.CharField(max_length=200, blank=True)
+    callee_channel = models.CharField(max_length=200, blank=True)
+    # When a party's last connection dropped during the call; cleared when it comes back.
+    caller_lost_at = models.DateTimeField(null=True, blank=True)
+    callee_lost_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -66,6 +66,17 @@ RENDERERS = {
     "group.notice": ("group.notice", _same(("group_id", "notice"))),
     "group.join_request": ("group.join_request", _same(("group_id", "request"))),
     "group.dissolved": ("group.dissolved", _same(("group_id", "operator_id"))),
+    "call.offer": (
+        "call.offer",
+        _same(("call_id", "from_user", "to_user", "call_type", "sdp", "ice_candidates", "created_at")),
+    ),
+    "call.status": ("call.status", _same(("call_id", "status", "to_user"))),
+    "call.answer": (
+        "call.answer",
+        _same(("call_id", "from_user", "to_user", "sdp", "ice_candidates", "answered_at")),
+    ),
+    "call.ice": ("call.ice", _same(("call_id", "from_user", "to_user", "ice_candidate"))),
+    "call.end": ("call.end", _same(("call_id", "from_user", "to_user", "reason", "duration", "ended_at"))),
 }
 
 

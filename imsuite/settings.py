@@ -126,7 +126,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # channels-redis waits up to 5 s per receive (BZPOPMIN); redis-py's default socket
+                # timeout, also 5 s, would end that wait with an error and the consumer with it.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "imsuite"),
                 "capacity": 1000,
                 "expiry": 60,
@@ -216,6 +218,10 @@ IMSUITE = {
     "TYPING_EXPIRY_SECONDS": float(os.environ.get("TYPING_EXPIRY_SECONDS", "6")),
     "RATE_LIMIT_MESSAGES": int(os.environ.get("RATE_LIMIT_MESSAGES", "30")),
     "RATE_LIMIT_WINDOW_SECONDS": int(os.environ.get("RATE_LIMIT_WINDOW_SECONDS", "10")),
+    "CALL_RING_SECONDS": int(os.environ.get("CALL_RING_SECONDS", "45")),
+    "CALL_GRACE_SECONDS": int(os.environ.get("CALL_GRACE_SECONDS", "15")),
+    "CALL_SDP_MAX_BYTES": 64 * 1024,
+    "CALL_MAX_ICE_CANDIDATES": 50,
 }
 
 LOGGING = {

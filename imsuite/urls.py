@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from bots import api as bots_api
+from calls import api as calls_api
 from chats import api as chats_api
 from groups import api as groups_api
 
@@ -73,6 +74,7 @@ api = [
         bots_api.EndpointDetailView.as_view(),
         name="bot-endpoint",
     ),
+    path("calls", calls_api.CallHistoryView.as_view(), name="calls"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

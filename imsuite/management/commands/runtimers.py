@@ -1,6 +1,7 @@
 """The process that makes timed things happen: mutes end when their time is up (announced like a
-lift). Several copies may run (each expiry is claimed by deleting its row, so it is announced once).
-`make run` and docker-compose start it next to daphne."""
+lift), unanswered calls time out, and calls a party left end after the grace period. Several
+copies may run: each ending is claimed under a row lock or by deleting its row, so it is announced
+once. `make run` (inside `manage.py serve`) and docker-compose start it next to daphne."""
 
 import logging
 import time
@@ -8,6 +9,7 @@ import time
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from calls.services import calls_expire
 from groups.services import mutes_expire
 
 logger = logging.getLogger(__name__)
@@ -16,11 +18,11 @@ TICK_SECONDS = 1.0
 
 def run_due() -> int:
     """Carry out everything due now; returns how many things ended."""
-    return mutes_expire()
+    return mutes_expire() + calls_expire()
 
 
 class Command(BaseCommand):
-    help = "Run timed jobs (mute expiry) every second, until stopped."
+    help = "Run timed jobs (mute expiry, call timeouts) every second, until stopped."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="Run what is due once and exit.")
