@@ -151,7 +151,10 @@ class NotificationInput(InputSerializer):
     type = serializers.ChoiceField(choices=["info", "success", "warning", "error"], default="info")
     action_url = StrictURLField(max_length=500, required=False, allow_blank=True, default="")
     user_ids = serializers.ListField(
-        child=StrictIntegerField(min_value=1), required=False, allow_empty=False, max_length=10_000,
+        child=StrictIntegerField(min_value=1),
+        required=False,
+        allow_empty=False,
+        max_length=10_000,
         help_text="Leave out to notify everyone; an empty list is refused rather than taken as everyone.",
     )
 
