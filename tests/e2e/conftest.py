@@ -6,25 +6,34 @@ test run) DATABASE_URL is rewritten to name the test database. REDIS_URL, SECRET
 CHANNEL_LAYER_PREFIX are passed through unchanged, so both processes share one channel layer.
 Each test that uses `daphne_url` runs with `transactional_db`: what the server writes is committed,
 visible to the test, and flushed afterwards like any transactional test's data.
+
+WebSocket clients use the websockets library (ws_open, or the ws_clients fixture that closes what it
+opened); recv_frame waits for one frame at most WS_TIMEOUT_SECONDS.
 """
 
+import asyncio
+import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.db import connection
+from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[2]
 DAPHNE = Path(sys.executable).parent / "daphne"
 START_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 10.0
+WS_TIMEOUT_SECONDS = 10.0  # the longest any WebSocket step (handshake, one frame, close) may take
 FALLBACK_SECRET_KEY = "e2e-test-secret-key-not-for-production"  # only when the test run sets none
 
 # Variables that choose the database: never inherited by accident.
@@ -59,6 +68,11 @@ def database_env() -> dict[str, str]:
     return env
 
 
+def daphne_log_path(log_dir: Path, base_url: str) -> Path:
+    """The file that holds the stdout and stderr of the daphne serving base_url."""
+    return log_dir / f"daphne-{urlsplit(base_url).port}.stderr.log"
+
+
 def _tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -68,7 +82,7 @@ def run_daphne(env: dict[str, str], log_dir: Path) -> Iterator[str]:
     """Start daphne, wait (at most START_TIMEOUT_SECONDS) until it accepts connections, yield its base
     URL; terminate it afterwards, killing it if it does not stop within STOP_TIMEOUT_SECONDS."""
     port = free_port()
-    log_path = log_dir / f"daphne-{port}.stderr.log"
+    log_path = daphne_log_path(log_dir, f"http://127.0.0.1:{port}")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "imsuite.asgi:application"],
@@ -147,3 +161,57 @@ def start_daphne(e2e_log_dir: Path) -> Iterator[Callable[[dict[str, str]], str]]
 @pytest.fixture(autouse=True)
 def fast_passwords() -> None:
     """Overrides the suite's MD5 shortcut: the daphne subprocess checks passwords with the real hashers."""
+
+
+# ---- WebSocket clients (the websockets library) on a real server ----------------------------------
+
+
+def ws_url(base_url: str, query: str = "") -> str:
+    """The /ws endpoint of the server at base_url (always 127.0.0.1)."""
+    url = urlsplit(base_url)
+    assert url.hostname == "127.0.0.1"
+    return f"ws://127.0.0.1:{url.port}/ws" + (f"?{query}" if query else "")
+
+
+async def ws_open(base_url: str, *, query: str = "", **options: Any) -> ClientConnection:
+    """Open a connection to /ws directly (never through a proxy), every step bounded in time.
+    options go to websockets' connect (additional_headers, subprotocols, origin...)."""
+    return await connect(
+        ws_url(base_url, query),
+        proxy=None,
+        open_timeout=WS_TIMEOUT_SECONDS,
+        close_timeout=WS_TIMEOUT_SECONDS,
+        **options,
+    )
+
+
+async def recv_frame(ws: ClientConnection, timeout: float = WS_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """The next server frame, decoded; fails if none arrives within `timeout` seconds."""
+    try:
+        text = await asyncio.wait_for(ws.recv(), timeout)
+    except TimeoutError:
+        pytest.fail(f"no frame within {timeout} s")
+    assert isinstance(text, str), f"binary frame {text!r}"
+    frame = json.loads(text)
+    assert isinstance(frame, dict), frame
+    return frame
+
+
+async def send_frame(ws: ClientConnection, event_type: str, payload: Any) -> None:
+    await asyncio.wait_for(ws.send(json.dumps({"type": event_type, "payload": payload})), WS_TIMEOUT_SECONDS)
+
+
+@pytest.fixture
+async def ws_clients() -> AsyncIterator[Callable[..., Any]]:
+    """ws_open, with every connection it opened closed (bounded) after the test, pass or fail."""
+    opened: list[ClientConnection] = []
+
+    async def open_ws(base_url: str, **options: Any) -> ClientConnection:
+        ws = await ws_open(base_url, **options)
+        opened.append(ws)
+        return ws
+
+    yield open_ws
+    for ws in opened:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), WS_TIMEOUT_SECONDS)
