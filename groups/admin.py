@@ -28,11 +28,18 @@ class ModerationForm(ActionForm):
     )
     notice = forms.CharField(required=False, max_length=4000, help_text="Text of the notice to send.")
 
+    def is_valid(self) -> bool:
+        """Admin runs the action when the action itself is valid; the action reports a bad duration or
+        notice (otherwise admin would answer a mistyped duration with "No action selected")."""
+        return not ({"action", "select_across"} & set(self.errors))
+
 
 def _form_value(request: HttpRequest, name: str) -> Any:
-    """A validated value from the inputs beside the action menu, or None."""
+    """A validated value from the inputs beside the action menu, or None. The form as a whole never
+    validates here (its action menu has no choices; admin checked the action), so read the one field."""
     form = ModerationForm(request.POST)
-    return form.cleaned_data.get(name) if form.is_valid() else None
+    form.is_valid()
+    return form.cleaned_data.get(name)
 
 
 @admin.register(Group)

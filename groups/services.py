@@ -176,10 +176,13 @@ def member_add(*, actor: User, group_id: int, user_id: int) -> ChatMember | Join
 
 
 def member_kick(*, actor: User, group_id: int, user_id: int) -> None:
-    """The owner may kick anyone else, an admin only plain members."""
+    """The owner may kick anyone else, an admin only plain members. Nobody kicks the owner, not even
+    a site moderator: a group must keep its owner (dissolve it instead)."""
     group, member = access_group(actor, group_id)
     require_manager(member)
     target = access_member(group, user_id)
+    if target.role == Role.OWNER:
+        raise permission_denied("rank", "The owner cannot be kicked; dissolve the group instead.")
     require_outranks(member, target)
     with transaction.atomic():
         _remove_member(group, target, operator=actor, reason="kick")
