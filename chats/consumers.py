@@ -16,6 +16,7 @@ from django.http.request import split_domain_port, validate_host
 
 from accounts import services as account_services
 from accounts.sessions import Session, authenticate_access_token
+from calls import services as call_services
 from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode
 from imsuite.events import BROADCAST_GROUP, user_group
@@ -157,6 +158,12 @@ class ClientConsumer(FastWebsocketConsumer):
         payload: Any = None
         try:
             event_type, payload = self._decode(text_data)
+            if not isinstance(payload, dict):  # checked here so that the error names the event
+                raise DomainError(
+                    ErrorCode.VALIDATION_ERROR,
+                    "payload is a JSON object.",
+                    {"field": "payload", "reason": "invalid"},
+                )
             handler = self.handlers.get(event_type)
             if handler is None:
                 raise DomainError(
@@ -192,14 +199,7 @@ class ClientConsumer(FastWebsocketConsumer):
                 "A frame needs a string type.",
                 {"field": "type", "reason": "required"},
             )
-        payload = frame.get("payload", {})
-        if not isinstance(payload, dict):
-            raise DomainError(
-                ErrorCode.VALIDATION_ERROR,
-                "payload is a JSON object.",
-                {"field": "payload", "reason": "invalid"},
-            )
-        return event_type, payload
+        return event_type, frame.get("payload", {})
 
     async def _send_error(self, exc: DomainError, event_type: str | None, payload: Any) -> None:
         details = {**exc.details, "event": event_type}
@@ -261,6 +261,30 @@ class ClientConsumer(FastWebsocketConsumer):
         await self._catch_up(since, upto=None)
         await self.send(text_data=client_frame("sync.done", {"last_seq": max(self.last_sent, since)}))
 
+    async def on_call_offer(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.CallOfferInput, payload)
+        await database_sync_to_async(call_services.call_offer)(
+            actor=self.user, channel=self.channel_name, **data
+        )
+
+    async def on_call_answer(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.CallAnswerInput, payload)
+        await database_sync_to_async(call_services.call_answer)(
+            actor=self.user, channel=self.channel_name, **data
+        )
+
+    async def on_call_ice(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.CallIceInput, payload)
+        await database_sync_to_async(call_services.call_ice)(
+            actor=self.user, channel=self.channel_name, **data
+        )
+
+    async def on_call_end(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.CallEndInput, payload)
+        await database_sync_to_async(call_services.call_end)(
+            actor=self.user, channel=self.channel_name, **data
+        )
+
     handlers: dict[str, Callable[["ClientConsumer", dict[str, Any]], Awaitable[None]]] = {
         "message.send": on_message_send,
         "message.edit": on_message_edit,
@@ -270,6 +294,10 @@ class ClientConsumer(FastWebsocketConsumer):
         "presence": on_presence,
         "ping": on_ping,
         "sync": on_sync,
+        "call.offer": on_call_offer,
+        "call.answer": on_call_answer,
+        "call.ice": on_call_ice,
+        "call.end": on_call_end,
     }
 
     # ---- events for this user ------------------------------------------------------------------
@@ -280,6 +308,8 @@ class ClientConsumer(FastWebsocketConsumer):
             await self._disconnect("logged_out", CLOSE_POLICY)
         elif name == "user.deactivated":
             await self._disconnect("deactivated", CLOSE_POLICY)
+        elif data.get("only_channels") is not None and self.channel_name not in data["only_channels"]:
+            return  # signalling meant for another device of this user
         elif data.get("origin") == self.channel_name:
             return  # this connection caused it and needs no echo (e.g. its own read receipt)
         elif name in SEQ_EVENTS:

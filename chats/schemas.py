@@ -51,3 +51,26 @@ class PingInput(InputSerializer):
 
 class SyncInput(InputSerializer):
     since_seq = StrictIntegerField(min_value=0)
+
+
+class CallOfferInput(InputSerializer):
+    to_user = StrictIntegerField(**ID)
+    call_type = serializers.ChoiceField(choices=["audio", "video"])
+    sdp = StrictCharField(trim_whitespace=False)
+    ice_candidates = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+
+
+class CallAnswerInput(InputSerializer):
+    call_id = StrictCharField(max_length=40)
+    sdp = StrictCharField(trim_whitespace=False)
+    ice_candidates = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+
+
+class CallIceInput(InputSerializer):
+    call_id = StrictCharField(max_length=40)
+    ice_candidate = serializers.DictField()
+
+
+class CallEndInput(InputSerializer):
+    call_id = StrictCharField(max_length=40)
+    reason = StrictCharField(max_length=32, required=False, default="user_hangup")

@@ -84,7 +84,8 @@ class MembersView(APIView):
             return Response(
                 JoinRequestOut(services.join_request_data(result)).data, status=status.HTTP_202_ACCEPTED
             )
-        return Response(MemberOut(services.member_data(result)).data, status=status.HTTP_201_CREATED)
+        member = services.member_data(result, selectors.active_mute_until(result))
+        return Response(MemberOut(member).data, status=status.HTTP_201_CREATED)
 
 
 class MemberDetailView(APIView):

@@ -43,7 +43,8 @@ def group_summary(group: Group, viewer_id: int) -> dict[str, Any]:
 
 
 def group_members(group: Group) -> list[ChatMember]:
-    """Members with their running mute (as .muted_until); none once the group is dissolved."""
+    """Members with when their silence ends (as .muted_until, like active_mute_until); none once the
+    group is dissolved."""
     if group.dissolved_at:
         return []
     mutes = dict(
@@ -51,9 +52,11 @@ def group_members(group: Group) -> list[ChatMember]:
             "user_id", "until"
         )
     )
+    everyone = Mute.objects.filter(group=group, user__isnull=True, until__gt=timezone.now()).first()
     members = list(
         ChatMember.objects.filter(chat_id=group.pk).select_related("user").order_by("joined_at", "pk")
     )
-    for member in members:
-        member.muted_until = mutes.get(member.user_id)
+    for member in members:  # as active_mute_until: plain members are silenced by a whole-group mute too
+        group_wide = everyone.until if everyone and member.role == Role.MEMBER else None
+        member.muted_until = max(filter(None, (mutes.get(member.user_id), group_wide)), default=None)
     return members

@@ -148,11 +148,15 @@ def _add_member(group: Group, user: User, operator: User) -> ChatMember:
     member, created = ChatMember.objects.get_or_create(chat_id=group.pk, user=user)
     if created:
         member.user = user
+        # A request still pending for someone added directly is settled by the addition.
+        JoinRequest.objects.filter(group=group, user=user, status=JoinRequest.Status.PENDING).update(
+            status=JoinRequest.Status.APPROVED, decided_by=operator, decided_at=timezone.now()
+        )
         data = {
             "group_id": group.pk,
             "user_id": user.pk,
             "operator_id": operator.pk,
-            "member": member_data(member),
+            "member": member_data(member, active_mute_until(member)),
         }
         publish("group.member_added", _members(group), data)
     return member
