@@ -32,14 +32,16 @@ def _endpoint_ids() -> set[int]:
     return set(ReverseEndpoint.objects.filter(bot__is_active=True).values_list("pk", flat=True))
 
 
-async def _session(endpoint: ReverseEndpoint) -> None:
-    """One connection's life: events out, actions in, until either side ends it."""
+async def _session(endpoint: ReverseEndpoint, opened: asyncio.Event) -> None:
+    """One connection's life: events out, actions in, until either side ends it. Sets `opened`
+    once the backend has accepted the connection."""
     headers = {"X-Self-ID": str(endpoint.bot_id)}
     if endpoint.access_token:
         headers["Authorization"] = f"Bearer {endpoint.access_token}"
     layer = get_channel_layer()
     channel = await layer.new_channel("bot.")
     async with websockets.connect(endpoint.url, additional_headers=headers, open_timeout=10) as ws:
+        opened.set()
         await layer.group_add(user_group(endpoint.bot_id), channel)
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -74,11 +76,13 @@ async def run_endpoint(endpoint_id: int) -> None:
         endpoint = await database_sync_to_async(_load)(endpoint_id)
         if endpoint is None:
             return
+        opened = asyncio.Event()
         try:
-            await _session(endpoint)
-            delay = FIRST_RETRY_SECONDS
+            await _session(endpoint, opened)
         except* (OSError, ConnectionError, websockets.WebSocketException, TimeoutError) as group:
             logger.info("bot %s: reverse endpoint %s: %s", endpoint.bot_id, endpoint.url, group.exceptions[0])
+        if opened.is_set():  # a drop after a working connection starts the backoff afresh
+            delay = FIRST_RETRY_SECONDS
         await asyncio.sleep(delay)
         delay = min(delay * 2, MAX_RETRY_SECONDS)
 
