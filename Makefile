@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint test-embedded test-pg
+.PHONY: install run test lint test-embedded test-pg bench
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -42,3 +42,8 @@ test-pg: install
 	else \
 		echo "SKIPPED leg 2: PostgreSQL or Redis is not answering (set TEST_DATABASE_URL / TEST_REDIS_URL)."; \
 	fi
+
+# The load benchmark: IM-Suite on daphne + PostgreSQL + channels-redis against two references.
+# BENCH_ARGS=--quick for a one-minute smoke run. Results: the table below and var/bench.json.
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)

@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of the web client: the django_language cookie (set_language), else Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -87,6 +89,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -128,7 +131,15 @@ if REDIS_URL:
             "CONFIG": {
                 # channels-redis waits up to 5 s per receive (BZPOPMIN); redis-py's default socket
                 # timeout, also 5 s, would end that wait with an error and the consumer with it.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                # redis-py 8 caps a pool at 100 connections and raises MaxConnectionsError in a
+                # burst of connects (each group_add borrows one); allow a burst of a thousand.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": 15,
+                        "max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000")),
+                    }
+                ],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "imsuite"),
                 "capacity": 1000,
                 "expiry": 60,
@@ -158,6 +169,7 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 TIME_ZONE = "UTC"
 USE_I18N = True
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "/static/"

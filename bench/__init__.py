@@ -1,0 +1,1 @@
+"""IM-Suite's load benchmark (`make bench`): see docs/performance.md."""

@@ -1,0 +1,206 @@
+"""The load generator: worker processes of websockets clients (and an HTTP client for history).
+
+Each worker runs one asyncio loop, opens its connections, waits for the orchestrator's "go",
+sends open-loop at a fixed rate (a message's send time does not wait for earlier answers), and
+reports latencies from send to receipt, losses and its own CPU time. Message contents carry the
+sender's id and the send time, so any worker can measure any delivery on the machine's one clock.
+"""
+
+import asyncio
+import contextlib
+import http.client
+import json
+import random
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+
+KINDS = ("imsuite", "channels", "ws")
+
+
+def connect_url(kind: str, base: str, user: dict[str, Any]) -> str:
+    if kind == "imsuite":
+        return f"{base}/ws?token={user['token']}"
+    if kind == "channels":
+        return f"{base}/?user={user['id']}"
+    return f"{base}/?user={user['id']}&chats={','.join(map(str, user['chats']))}"
+
+
+def message_frame(kind: str, chat_id: int, content: str) -> str:
+    if kind == "imsuite":
+        return json.dumps(
+            {
+                "type": "message.send",
+                "payload": {"chat_id": chat_id, "content": content, "client_msg_id": content},
+            }
+        )
+    return json.dumps({"chat_id": chat_id, "content": content})
+
+
+def received_content(kind: str, text: str) -> str | None:
+    frame = json.loads(text)
+    if kind == "imsuite":
+        return frame["payload"]["message"]["content"] if frame.get("type") == "message.new" else None
+    return frame.get("content")
+
+
+def _raise_fd_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def _open(kind: str, base: str, user: dict[str, Any], local_ip: str | None = None) -> Any:
+    extra = {"local_addr": (local_ip, 0)} if local_ip else {}
+    ws = await websockets.connect(
+        connect_url(kind, base, user),
+        compression=None,
+        ping_interval=None,
+        open_timeout=60,
+        max_size=None,
+        **extra,
+    )
+    if kind == "imsuite":
+        first = json.loads(await ws.recv())
+        if first.get("type") != "connect":
+            raise RuntimeError(f"unexpected first frame {first}")
+    return ws
+
+
+async def _open_all(kind: str, base: str, users: list[dict[str, Any]], parallel: int = 100) -> list[Any]:
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(index: int, user: dict[str, Any]) -> Any:
+        async with gate:
+            return await _open(kind, base, user, f"127.0.0.{2 + index % 50}")
+
+    return await asyncio.gather(*(one(i, u) for i, u in enumerate(users)))
+
+
+@dataclass
+class Tally:
+    latencies_ms: list[float] = field(default_factory=list)
+    per_message_max: dict[str, float] = field(default_factory=dict)
+    received: int = 0
+
+
+async def _reader(kind: str, ws: Any, user_id: int, tally: Tally) -> None:
+    with contextlib.suppress(websockets.ConnectionClosed):
+        async for text in ws:
+            now = time.time_ns()
+            content = received_content(kind, text)
+            if not content or not content.startswith("b|"):
+                continue
+            _, sender, key, sent_ns = content.split("|")
+            if int(sender) == user_id:
+                continue  # the sender's own acknowledgement is not a delivery
+            latency = (now - int(sent_ns)) / 1e6
+            tally.received += 1
+            tally.latencies_ms.append(latency)
+            if latency > tally.per_message_max.get(key, -1.0):
+                tally.per_message_max[key] = latency
+
+
+def messaging_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
+    """Open job["users"], then send job["rate"] messages/s for job["seconds"] from job["senders"]
+    ([user index, chat id] pairs, used round-robin), and count what every connection receives."""
+    _raise_fd_limit()
+    results.put(asyncio.run(_messaging(job, ready, go)))
+
+
+async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
+    kind, base, users = job["kind"], job["base"], job["users"]
+    sockets = await _open_all(kind, base, users)
+    tally = Tally()
+    readers = [
+        asyncio.create_task(_reader(kind, ws, u["id"], tally)) for ws, u in zip(sockets, users, strict=True)
+    ]
+    ready.put(job["worker"])
+    await asyncio.get_running_loop().run_in_executor(None, go.wait)
+    cpu0, start = time.process_time(), time.time()
+    total = int(job["rate"] * job["seconds"])
+    senders = job["senders"]
+    worst_lag = 0.0
+    for i in range(total):
+        due = start + i / job["rate"] if job["rate"] else start
+        delay = due - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            worst_lag = max(worst_lag, -delay)
+        user_index, chat_id = senders[i % len(senders)]
+        content = f"b|{users[user_index]['id']}|{job['worker']}-{i}|{time.time_ns()}"
+        await sockets[user_index].send(message_frame(kind, chat_id, content))
+    sent_seconds = time.time() - start
+    await asyncio.sleep(job["drain_seconds"])
+    cpu = time.process_time() - cpu0
+    for ws in sockets:
+        await ws.close()
+    for task in readers:
+        task.cancel()
+    return {
+        "worker": job["worker"],
+        "sent": total,
+        "sent_seconds": sent_seconds,
+        "received": tally.received,
+        "latencies_ms": tally.latencies_ms,
+        "per_message_max": tally.per_message_max,
+        "cpu_seconds": cpu,
+        "wall_seconds": time.time() - start,
+        "worst_send_lag_ms": worst_lag * 1000,
+    }
+
+
+def connections_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
+    """Hold job["users"] connected and idle until "go" is set a second time (the orchestrator
+    measures the server's memory meanwhile); with job["burst"], time opening them instead."""
+    _raise_fd_limit()
+    results.put(asyncio.run(_connections(job, ready, go)))
+
+
+async def _connections(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
+    kind, base, users = job["kind"], job["base"], job["users"]
+    if job.get("burst"):
+        ready.put(job["worker"])
+        await asyncio.get_running_loop().run_in_executor(None, go.wait)
+        start = time.time()
+        sockets = await _open_all(kind, base, users, parallel=len(users))
+        seconds = time.time() - start
+    else:
+        sockets = await _open_all(kind, base, users)
+        seconds = 0.0
+        ready.put(job["worker"])
+        await asyncio.get_running_loop().run_in_executor(None, go.wait)
+    held = sum(1 for ws in sockets if ws.state == websockets.protocol.State.OPEN)
+    for ws in sockets:
+        await ws.close()
+    return {"worker": job["worker"], "opened": len(sockets), "held": held, "seconds": seconds}
+
+
+def history_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
+    """Fetch job["requests"] 50-message pages at random depths of a long chat, one at a time."""
+    ready.put(job["worker"])
+    go.wait()
+    host, port = job["host"], job["port"]
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    rng = random.Random(job["worker"])  # noqa: S311  (page depths, not secrets)
+    latencies, cpu0 = [], time.process_time()
+    for _ in range(job["requests"]):
+        depth = rng.randrange(job["depth"])
+        if job["kind"] == "imsuite":
+            path = f"/api/chats/{job['chat_id']}/messages?limit=50&before={job['top_id'] - depth + 1}"
+            headers = {"Authorization": f"Bearer {job['token']}"}
+        else:
+            path, headers = f"/history/{job['chat_id']}?page={depth // 50}", {}
+        start = time.perf_counter()
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        latencies.append((time.perf_counter() - start) * 1000)
+        if response.status != 200 or len(json.loads(body)["results"]) != 50:
+            raise RuntimeError(f"history page failed: {response.status} {body[:200]!r}")
+    results.put(
+        {"worker": job["worker"], "latencies_ms": latencies, "cpu_seconds": time.process_time() - cpu0}
+    )

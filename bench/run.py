@@ -1,0 +1,521 @@
+"""`make bench`: start IM-Suite production-shaped (daphne, PostgreSQL, channels-redis) and the two
+references, run every scenario against each, print a table and write JSON.
+
+    python -m bench.run [--quick] [--out var/bench.json]
+
+Everything runs on 127.0.0.1; every loop is bounded; servers are stopped at the end.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DB_NAME = "imsuite_bench"
+ENV = {
+    "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"postgres://root@127.0.0.1:5432/{DB_NAME}"),
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2"),
+    "SECRET_KEY": "bench-" + secrets.token_hex(24),
+    "CHANNEL_LAYER_PREFIX": "bench",
+    "JWT_ACCESS_SECONDS": "86400",
+    # The benchmark measures throughput; the per-user send limit would cap it at 3 messages/s.
+    "RATE_LIMIT_MESSAGES": "1000000",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "LOG_LEVEL": "WARNING",
+    "DJANGO_SETTINGS_MODULE": "imsuite.settings",
+}
+os.environ.update(ENV)
+sys.path.insert(0, str(ROOT))
+
+PORTS = {"imsuite": 8201, "imsuite2": 8202, "channels": 8203, "ws": 8204}
+
+
+# ---- setting up ----------------------------------------------------------------------------
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    admin_url = ENV["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True, env=os.environ
+    )
+
+
+def seed(sizes: dict[str, int]) -> dict[str, Any]:
+    """Users, 100 private pairs, one big group and one long chat, made once and reused."""
+    import django
+
+    django.setup()
+    from django.db import connection, transaction
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.models import User
+    from chats.models import Chat, ChatMember, Message, Role
+    from groups.models import Group
+
+    total_users = sizes["pairs"] * 2 + sizes["group"] + sizes["connections"]
+    with transaction.atomic():
+        have = User.objects.filter(username__startswith="bench").count()
+        if have < total_users:
+            User.objects.bulk_create(
+                [
+                    User(username=f"bench{i}", nickname=f"Bench {i}", password="!")
+                    for i in range(have, total_users)
+                ],
+                batch_size=2000,
+            )
+    users = list(User.objects.filter(username__startswith="bench").order_by("pk")[:total_users])
+    pair_users = users[: sizes["pairs"] * 2]
+    group_users = users[sizes["pairs"] * 2 : sizes["pairs"] * 2 + sizes["group"]]
+    conn_users = users[sizes["pairs"] * 2 + sizes["group"] :]
+    pairs = []
+    with transaction.atomic():
+        for a, b in zip(pair_users[0::2], pair_users[1::2], strict=True):
+            low, high = sorted((a.pk, b.pk))
+            chat, made = Chat.objects.get_or_create(private_key=f"{low}:{high}", defaults={"type": "private"})
+            if made:
+                ChatMember.objects.bulk_create([ChatMember(chat=chat, user=a), ChatMember(chat=chat, user=b)])
+            pairs.append((a, b, chat.pk))
+        group = Group.objects.filter(name="bench-group").first()
+        if group is None:
+            chat = Chat.objects.create(type="group")
+            group = Group.objects.create(chat=chat, name="bench-group", owner=group_users[0])
+            ChatMember.objects.bulk_create(
+                [
+                    ChatMember(chat=chat, user=u, role=Role.OWNER if i == 0 else Role.MEMBER)
+                    for i, u in enumerate(group_users)
+                ]
+            )
+        history = Group.objects.filter(name="bench-history").first()
+        if history is None:
+            chat = Chat.objects.create(type="group")
+            history = Group.objects.create(chat=chat, name="bench-history", owner=pair_users[0])
+            ChatMember.objects.create(chat=chat, user=pair_users[0], role=Role.OWNER)
+    have = Message.objects.filter(chat_id=history.pk).count()
+    if have < sizes["history"]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO chats_message (chat_id, sender_id, content, message_type, created_at, is_edited,"
+                " seq, created_seq) SELECT %s, %s, 'history ' || g, 'text', now(), false, 0, 0"
+                " FROM generate_series(1, %s) g",
+                [history.pk, pair_users[0].pk, sizes["history"] - have],
+            )
+            cursor.execute("ANALYZE chats_message")
+    top_id = Message.objects.filter(chat_id=history.pk).order_by("-id").values_list("id", flat=True).first()
+
+    def ref(user: User, chats: list[int]) -> dict[str, Any]:
+        return {"id": user.pk, "token": str(AccessToken.for_user(user)), "chats": chats}
+
+    return {
+        "pairs": [(ref(a, [c]), ref(b, [c]), c) for a, b, c in pairs],
+        "group": {"chat_id": group.pk, "members": [ref(u, [group.pk]) for u in group_users]},
+        "connections": [ref(u, []) for u in conn_users],
+        "history": {
+            "chat_id": history.pk,
+            "top_id": top_id,
+            "token": ref(pair_users[0], [])["token"],
+            "size": sizes["history"],
+        },
+    }
+
+
+# ---- servers -------------------------------------------------------------------------------
+
+
+def _wait_port(port: int, seconds: float = 30) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def start_servers(log_dir: Path) -> dict[str, subprocess.Popen]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    daphne = [str(BIN / "daphne"), "-b", "127.0.0.1"]
+    commands = {
+        "imsuite": [*daphne, "-p", str(PORTS["imsuite"]), "imsuite.asgi:application"],
+        "imsuite2": [*daphne, "-p", str(PORTS["imsuite2"]), "imsuite.asgi:application"],
+        "channels": [*daphne, "-p", str(PORTS["channels"]), "bench.ref_channels:application"],
+        "ws": [sys.executable, "-m", "bench.ref_ws", "--port", str(PORTS["ws"])],
+    }
+    procs = {}
+    for name, command in commands.items():
+        log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115  (kept open for the process's life)
+        procs[name] = subprocess.Popen(  # noqa: S603  (our own fixed commands)
+            command,
+            cwd=ROOT,
+            env=os.environ,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_raise_fd_limit,
+        )
+    for name in commands:
+        _wait_port(PORTS[name])
+    return procs
+
+
+def _raise_fd_limit() -> None:
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def stop_servers(procs: dict[str, subprocess.Popen]) -> None:
+    for proc in procs.values():
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---- running workers -----------------------------------------------------------------------
+
+
+def run_workers(
+    target: Any, jobs: list[dict[str, Any]], second_go: bool = False, between: Any = None
+) -> list[dict]:
+    """Start one process per job, wait until all are ready, say go, collect their results."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    procs = [ctx.Process(target=target, args=(job, ready, go, results)) for job in jobs]
+    for proc in procs:
+        proc.start()
+    for _ in jobs:
+        ready.get(timeout=300)
+    extra = between() if between else None
+    go.set()
+    out = [results.get(timeout=600) for _ in jobs]
+    for proc in procs:
+        proc.join(timeout=30)
+    if extra is not None:
+        out.append({"between": extra})
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def split(items: list[Any], parts: int) -> list[list[Any]]:
+    return [items[i::parts] for i in range(parts)]
+
+
+# ---- scenarios -----------------------------------------------------------------------------
+
+
+def _server_cpu(names: list[str], procs: dict[str, subprocess.Popen]) -> float:
+    return sum(cpu_seconds(procs[n].pid) for n in names)
+
+
+def _latency_summary(latencies: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(latencies, 0.50), 2),
+        "p99_ms": round(percentile(latencies, 0.99), 2),
+        "max_ms": round(max(latencies), 2) if latencies else float("nan"),
+    }
+
+
+def _messaging_summary(
+    out: list[dict], recipients_per_message: int, cpu_used: float, per_message: bool
+) -> dict:
+    sent = sum(r["sent"] for r in out)
+    received = sum(r["received"] for r in out)
+    seconds = max(r["sent_seconds"] for r in out)
+    latencies = [x for r in out for x in r["latencies_ms"]]
+    if per_message:  # time to the last member of each message
+        worst: dict[str, float] = {}
+        for r in out:
+            for key, value in r["per_message_max"].items():
+                worst[key] = max(value, worst.get(key, 0.0))
+        latencies = list(worst.values())
+    wall = max(r["wall_seconds"] for r in out)
+    return {
+        "sent": sent,
+        "delivered": received,
+        "lost": sent * recipients_per_message - received,
+        "messages_per_s": round(sent / seconds, 1),
+        "deliveries_per_s": round(received / seconds, 1),
+        **_latency_summary(latencies),
+        "generator_cpu_cores": round(sum(r["cpu_seconds"] for r in out) / wall, 2),
+        "server_cpu_cores": round(cpu_used / wall, 2),
+        "worst_send_lag_ms": round(max(r["worst_send_lag_ms"] for r in out), 1),
+    }
+
+
+def private_scenario(
+    kind: str, base: str, data: dict, rate: float, seconds: float, procs: dict, server: list
+) -> dict:
+    workers = 2
+    jobs = []
+    for w, pairs in enumerate(split(data["pairs"], workers)):
+        users = [u for a, b, _ in pairs for u in (a, b)]
+        senders = [s for i, (_, _, chat) in enumerate(pairs) for s in ((2 * i, chat), (2 * i + 1, chat))]
+        jobs.append(
+            {
+                "worker": w,
+                "kind": kind,
+                "base": base,
+                "users": users,
+                "senders": senders,
+                "rate": rate / workers,
+                "seconds": seconds,
+                "drain_seconds": 3,
+            }
+        )
+    cpu0 = _server_cpu(server, procs)
+    out = run_workers(_loadgen().messaging_worker, jobs)
+    return _messaging_summary(out, 1, _server_cpu(server, procs) - cpu0, per_message=False)
+
+
+def group_scenario(
+    kind: str, bases: list[str], data: dict, rate: float, seconds: float, procs: dict, server: list
+) -> dict:
+    members = data["group"]["members"]
+    chat_id = data["group"]["chat_id"]
+    workers = 3
+    jobs = []
+    for w, part in enumerate(split(members, workers)):
+        senders = [(i, chat_id) for i in range(4)] if w == 0 else []
+        jobs.append(
+            {
+                "worker": w,
+                "kind": kind,
+                "base": bases[w % len(bases)],
+                "users": part,
+                "senders": senders,
+                "rate": rate if w == 0 else 0,
+                "seconds": seconds if w == 0 else 0,
+                "drain_seconds": 4,
+            }
+        )
+    cpu0 = _server_cpu(server, procs)
+    out = run_workers(_loadgen().messaging_worker, jobs)
+    sender_out = [r for r in out if r["sent"]]
+    summary = _messaging_summary(out, len(members) - 1, _server_cpu(server, procs) - cpu0, per_message=True)
+    summary["messages_per_s"] = round(
+        sum(r["sent"] for r in sender_out) / max(r["sent_seconds"] for r in sender_out), 1
+    )
+    summary["deliveries_per_s"] = round(summary["delivered"] / max(r["sent_seconds"] for r in sender_out), 1)
+    return summary
+
+
+def connections_scenario(
+    kind: str, base: str, data: dict, procs: dict, server: str, count: int, burst: int
+) -> dict:
+    users = data["connections"][:count]
+    pid = procs[server].pid
+    before = rss_kb(pid)
+    measured: dict[str, int] = {}
+
+    def measure() -> int:
+        time.sleep(2)
+        measured["after"] = rss_kb(pid)
+        return measured["after"]
+
+    jobs = [
+        {"worker": w, "kind": kind, "base": base, "users": part} for w, part in enumerate(split(users, 4))
+    ]
+    held = run_workers(_loadgen().connections_worker, jobs, between=measure)
+    held_count = sum(r.get("held", 0) for r in held)
+    burst_jobs = [
+        {"worker": w, "kind": kind, "base": base, "users": part, "burst": True}
+        for w, part in enumerate(split(users[:burst], 2))
+    ]
+    opened = run_workers(_loadgen().connections_worker, burst_jobs)
+    return {
+        "connections_held": held_count,
+        "server_rss_mb": round(measured["after"] / 1024, 1),
+        "kb_per_connection": round((measured["after"] - before) / max(held_count, 1), 1),
+        "burst_connections": sum(r["opened"] for r in opened),
+        "burst_seconds": round(max(r["seconds"] for r in opened), 2),
+    }
+
+
+def history_scenario(kind: str, port: int, data: dict, requests: int) -> dict:
+    info = data["history"]
+    job = {
+        "worker": 0,
+        "kind": kind,
+        "host": "127.0.0.1",
+        "port": port,
+        "chat_id": info["chat_id"],
+        "top_id": info["top_id"],
+        "token": info["token"],
+        "depth": info["size"] - 60,
+        "requests": requests,
+    }
+    out = run_workers(_loadgen().history_worker, [job])
+    latencies = out[0]["latencies_ms"]
+    return {"pages": len(latencies), "depth_messages": info["size"], **_latency_summary(latencies)}
+
+
+def _loadgen() -> Any:
+    from bench import loadgen
+
+    return loadgen
+
+
+# ---- the report ----------------------------------------------------------------------------
+
+ROWS = [
+    ("private", "messages_per_s", "messages/s stored and delivered", "higher"),
+    ("private", "p99_ms", "p99 send→receipt (ms)", "lower"),
+    ("private", "lost", "lost", "lower"),
+    ("group", "deliveries_per_s", "deliveries/s", "higher"),
+    ("group", "p99_ms", "p99 send→last member (ms)", "lower"),
+    ("group", "lost", "lost", "lower"),
+    ("connections", "kb_per_connection", "server KB per idle connection", "lower"),
+    ("connections", "burst_seconds", "seconds for the connection burst", "lower"),
+    ("history", "p99_ms", "p99 per 50-message page (ms)", "lower"),
+]
+
+
+def _ratio(ours: Any, theirs: Any, better: str) -> str:
+    if not isinstance(ours, int | float) or not isinstance(theirs, int | float) or not ours or not theirs:
+        return "-"
+    value = ours / theirs if better == "higher" else theirs / ours
+    return f"{value:.2f}x"
+
+
+def table(report: dict) -> str:
+    head = (
+        f"{'scenario':<12}{'metric':<36}{'IM-Suite':>11}{'Channels':>11}{'ceiling':>11}"
+        f"{'vs Channels':>13}{'vs ceiling':>12}"
+    )
+    lines = [head, "-" * len(head)]
+    for scenario, key, label, better in ROWS:
+        cells = [
+            report.get(kind, {}).get(scenario, {}).get(key, "-") for kind in ("imsuite", "channels", "ws")
+        ]
+        lines.append(
+            f"{scenario:<12}{label:<36}{cells[0]!s:>11}{cells[1]!s:>11}{cells[2]!s:>11}"
+            f"{_ratio(cells[0], cells[1], better):>13}{_ratio(cells[0], cells[2], better):>12}"
+        )
+    two = report.get("imsuite_2_processes", {}).get("group")
+    if two:
+        lines.append(
+            f"{'group x2':<12}{'deliveries/s over 2 daphne processes':<36}{two['deliveries_per_s']!s:>11}"
+        )
+        lines.append(f"{'group x2':<12}{'p99 send→last member (ms)':<36}{two['p99_ms']!s:>11}")
+    lines.append("Ratios: >1x means IM-Suite is better (throughput higher, or latency/memory lower).")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run in about a minute")
+    parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
+    args = parser.parse_args()
+    q = args.quick
+    sizes = {
+        "pairs": 100,
+        "group": 1000,
+        "connections": 1000 if q else 10000,
+        "history": 20_000 if q else 1_000_000,
+    }
+    private_rate, group_rate, seconds = (200, 5, 3) if q else (2000, 15, 10)
+    ensure_database()
+    data = seed(sizes)
+    procs = start_servers(ROOT / "var" / "bench-logs")
+    report: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "command": " ".join(sys.argv),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sizes": sizes,
+        "rates": {
+            "private_messages_per_s": private_rate,
+            "group_messages_per_s": group_rate,
+            "seconds": seconds,
+        },
+    }
+    bases = {k: f"ws://127.0.0.1:{PORTS[k]}" for k in PORTS}
+    try:
+        for kind, server in (("imsuite", "imsuite"), ("channels", "channels"), ("ws", "ws")):
+            print(f"== {kind}", flush=True)
+            results = report.setdefault(kind, {})
+            results["private"] = private_scenario(
+                kind, bases[server], data, private_rate, seconds, procs, [server]
+            )
+            print("  private", results["private"], flush=True)
+            results["group"] = group_scenario(
+                kind, [bases[server]], data, group_rate, seconds, procs, [server]
+            )
+            print("  group", results["group"], flush=True)
+            results["connections"] = connections_scenario(
+                kind,
+                bases[server],
+                data,
+                procs,
+                server,
+                sizes["connections"],
+                min(1000, sizes["connections"]),
+            )
+            print("  connections", results["connections"], flush=True)
+            if kind != "ws":  # the ceiling stores nothing, so it has no history
+                results["history"] = history_scenario(kind, PORTS[server], data, 200 if q else 2000)
+                print("  history", results["history"], flush=True)
+        print("== imsuite on 2 daphne processes", flush=True)
+        report["imsuite_2_processes"] = {
+            "group": group_scenario(
+                "imsuite",
+                [bases["imsuite"], bases["imsuite2"]],
+                data,
+                group_rate,
+                seconds,
+                procs,
+                ["imsuite", "imsuite2"],
+            )
+        }
+    finally:
+        stop_servers(procs)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+    print()
+    print(table(report))
+    print(f"\nJSON: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
