@@ -64,6 +64,7 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
 
 class ClientConsumer(FastWebsocketConsumer):
     session: Session | None = None
+    ended = False  # the server has closed it: frames still arriving during the close handshake are ignored
 
     async def connect(self) -> None:
         if not origin_allowed(self.scope):
@@ -139,18 +140,21 @@ class ClientConsumer(FastWebsocketConsumer):
                 )
 
     async def _disconnect(self, reason: str, code: int) -> None:
+        self.ended = True
         await self.send(text_data=client_frame("disconnect", {"status": "disconnected", "reason": reason}))
         await self.close(code=code)
 
     # ---- frames from the client ---------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.session is None:
+        if self.session is None or self.ended:
             return
         if text_data is None:
+            self.ended = True
             await self.close(code=CLOSE_UNSUPPORTED)
             return
         if len(text_data) > MAX_FRAME_BYTES or len(text_data.encode()) > MAX_FRAME_BYTES:
+            self.ended = True
             await self.close(code=CLOSE_TOO_BIG)
             return
         self.last_activity = time.monotonic()

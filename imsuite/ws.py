@@ -29,7 +29,12 @@ class _Encoder(DjangoJSONEncoder):
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, cls=_Encoder, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(value, cls=_Encoder, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate echoed from a client's JSON ("\ud800"): keep it escaped
+        text = json.dumps(value, cls=_Encoder, separators=(",", ":"))
+    return text
 
 
 def client_frame(event_type: str, payload: dict[str, Any], **top: Any) -> str:
