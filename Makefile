@@ -34,7 +34,7 @@ test-embedded: install
 test-pg: install
 	@echo "== leg 2 of 2: PostgreSQL + Redis ($(TEST_DATABASE_URL), $(TEST_REDIS_URL))"
 	@if $(PY) tests/servers_up.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
-		DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" \
+		DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" DB_CONN_MAX_AGE=0 \
 		SECRET_KEY="test-$$($(PY) -c 'import secrets; print(secrets.token_hex(16))')" \
 		CHANNEL_LAYER_PREFIX="imsuite-test-$$$$" $(VENV)/bin/pytest; \
 	elif [ "$$CI" = "true" ]; then \

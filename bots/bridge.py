@@ -8,12 +8,12 @@ import contextlib
 import logging
 
 import websockets
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from imsuite import audit
 from imsuite.events import user_group
 from imsuite.models import AuditEntry
+from imsuite.ws import db
 
 from .models import ReverseEndpoint
 from .protocol import handle_frame, render_event
@@ -73,7 +73,7 @@ async def run_endpoint(endpoint_id: int) -> None:
     audit.set_source(AuditEntry.Source.BOT)
     delay = FIRST_RETRY_SECONDS
     while True:
-        endpoint = await database_sync_to_async(_load)(endpoint_id)
+        endpoint = await db(_load)(endpoint_id)
         if endpoint is None:
             return
         opened = asyncio.Event()
@@ -92,7 +92,7 @@ async def supervise(poll_seconds: float = POLL_SECONDS) -> None:
     running: dict[int, asyncio.Task] = {}
     try:
         while True:
-            wanted = await database_sync_to_async(_endpoint_ids)()
+            wanted = await db(_endpoint_ids)()
             for endpoint_id in wanted - running.keys():
                 running[endpoint_id] = asyncio.create_task(run_endpoint(endpoint_id))
             for endpoint_id in [e for e in running if e not in wanted or running[e].done()]:

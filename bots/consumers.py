@@ -4,14 +4,12 @@ Actions back (see bots/protocol.py)."""
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
-
 from accounts import services as account_services
 from accounts.models import User
 from imsuite import audit
 from imsuite.events import user_group
 from imsuite.models import AuditEntry
-from imsuite.ws import FastWebsocketConsumer, header
+from imsuite.ws import FastWebsocketConsumer, db, header
 
 from .protocol import CLOSING_EVENTS, handle_frame, render_event
 
@@ -34,26 +32,20 @@ class BotConsumer(FastWebsocketConsumer):
     bot: User | None = None
 
     async def connect(self) -> None:
-        self.bot = await database_sync_to_async(account_services.bot_authenticate)(
-            bot_token_from_scope(self.scope)
-        )
+        self.bot = await db(account_services.bot_authenticate)(bot_token_from_scope(self.scope))
         if self.bot is None:
             await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
             return
         audit.set_source(AuditEntry.Source.BOT)
         await self.channel_layer.group_add(user_group(self.bot.pk), self.channel_name)
         await self.accept()
-        await database_sync_to_async(account_services.connection_opened)(
-            actor=self.bot, connection=self.channel_name
-        )
+        await db(account_services.connection_opened)(actor=self.bot, connection=self.channel_name)
 
     async def disconnect(self, code: int) -> None:
         if self.bot is None:
             return
         await self.channel_layer.group_discard(user_group(self.bot.pk), self.channel_name)
-        await database_sync_to_async(account_services.connection_closed)(
-            actor=self.bot, connection=self.channel_name
-        )
+        await db(account_services.connection_closed)(actor=self.bot, connection=self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         await self.send(text_data=await handle_frame(self.bot, text_data))

@@ -6,12 +6,10 @@ import json
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from accounts.models import User
 from imsuite.errors import DomainError, ErrorCode
 from imsuite.validation import validate
-from imsuite.ws import dumps
+from imsuite.ws import db, dumps
 
 from .actions import ACTIONS
 from .events import render_for_bot
@@ -91,7 +89,7 @@ async def handle_frame(bot: User, text: str | None) -> str:
         frame = decode(text)
         echo = frame.get("echo")
         action, params = split(frame)
-        data = await database_sync_to_async(_run)(bot, action, params)
+        data = await db(_run)(bot, action, params)
         return response(data, echo)
     except DomainError as exc:
         return response(echo=echo, error=exc)

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
@@ -22,7 +21,7 @@ from imsuite.errors import DomainError, ErrorCode
 from imsuite.events import BROADCAST_GROUP, user_group
 from imsuite.models import AuditEntry
 from imsuite.validation import validate
-from imsuite.ws import FastWebsocketConsumer, client_frame, header, utc_now_iso
+from imsuite.ws import FastWebsocketConsumer, client_frame, db, header, utc_now_iso
 
 from . import schemas, selectors, services
 from .realtime import SEQ_EVENTS, render_for
@@ -72,7 +71,7 @@ class ClientConsumer(FastWebsocketConsumer):
             return
         token, subprotocol = token_from_scope(self.scope)
         try:
-            self.session = await database_sync_to_async(authenticate_access_token)(token)
+            self.session = await db(authenticate_access_token)(token)
         except DomainError as exc:
             await self.accept(subprotocol)
             await self.send(text_data=client_frame("error", exc.as_dict()))
@@ -85,7 +84,7 @@ class ClientConsumer(FastWebsocketConsumer):
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         await self.channel_layer.group_add(BROADCAST_GROUP, self.channel_name)
         await self.accept(subprotocol)
-        self.last_sent = await database_sync_to_async(self._opened)()
+        self.last_sent = await db(self._opened)()
         payload = {
             "status": "connected",
             "user_id": self.user.pk,
@@ -110,9 +109,7 @@ class ClientConsumer(FastWebsocketConsumer):
                 await self._relay_typing(chat_id, False)
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         await self.channel_layer.group_discard(BROADCAST_GROUP, self.channel_name)
-        await database_sync_to_async(account_services.connection_closed)(
-            actor=self.user, connection=self.channel_name
-        )
+        await db(account_services.connection_closed)(actor=self.user, connection=self.channel_name)
 
     # ---- the connection's life ------------------------------------------------------------
 
@@ -135,9 +132,7 @@ class ClientConsumer(FastWebsocketConsumer):
                 return
             if time.monotonic() - renewed >= renew_every:
                 renewed = time.monotonic()
-                await database_sync_to_async(account_services.connection_renewed)(
-                    actor=self.user, connection=self.channel_name
-                )
+                await db(account_services.connection_renewed)(actor=self.user, connection=self.channel_name)
 
     async def _disconnect(self, reason: str, code: int) -> None:
         self.ended = True
@@ -214,22 +209,22 @@ class ClientConsumer(FastWebsocketConsumer):
 
     async def on_message_send(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.MessageSendInput, payload)
-        message, created = await database_sync_to_async(services.message_send)(actor=self.user, **data)
+        message, created = await db(services.message_send)(actor=self.user, **data)
         if not created:  # a retry: acknowledge it to this connection only
-            data = await database_sync_to_async(selectors.message_event_data)(message)
+            data = await db(selectors.message_event_data)(message)
             await self._deliver("message.new", data)
 
     async def on_message_edit(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.MessageEditEvent, payload)
-        await database_sync_to_async(services.message_edit)(actor=self.user, **data)
+        await db(services.message_edit)(actor=self.user, **data)
 
     async def on_message_delete(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.MessageRef, payload)
-        await database_sync_to_async(services.message_delete)(actor=self.user, **data)
+        await db(services.message_delete)(actor=self.user, **data)
 
     async def on_message_read(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.MessageRef, payload)
-        await database_sync_to_async(services.message_read)(actor=self.user, origin=self.channel_name, **data)
+        await db(services.message_read)(actor=self.user, origin=self.channel_name, **data)
 
     async def on_typing(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.TypingInput, payload)
@@ -248,13 +243,11 @@ class ClientConsumer(FastWebsocketConsumer):
             await self._relay_typing(chat_id, False)
 
     async def _relay_typing(self, chat_id: int, is_typing: bool) -> None:
-        await database_sync_to_async(services.typing_relay)(
-            actor=self.user, chat_id=chat_id, is_typing=is_typing
-        )
+        await db(services.typing_relay)(actor=self.user, chat_id=chat_id, is_typing=is_typing)
 
     async def on_presence(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.PresenceInput, payload)
-        await database_sync_to_async(account_services.presence_announce)(actor=self.user, **data)
+        await db(account_services.presence_announce)(actor=self.user, **data)
 
     async def on_ping(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.PingInput, payload)
@@ -267,27 +260,19 @@ class ClientConsumer(FastWebsocketConsumer):
 
     async def on_call_offer(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.CallOfferInput, payload)
-        await database_sync_to_async(call_services.call_offer)(
-            actor=self.user, channel=self.channel_name, **data
-        )
+        await db(call_services.call_offer)(actor=self.user, channel=self.channel_name, **data)
 
     async def on_call_answer(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.CallAnswerInput, payload)
-        await database_sync_to_async(call_services.call_answer)(
-            actor=self.user, channel=self.channel_name, **data
-        )
+        await db(call_services.call_answer)(actor=self.user, channel=self.channel_name, **data)
 
     async def on_call_ice(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.CallIceInput, payload)
-        await database_sync_to_async(call_services.call_ice)(
-            actor=self.user, channel=self.channel_name, **data
-        )
+        await db(call_services.call_ice)(actor=self.user, channel=self.channel_name, **data)
 
     async def on_call_end(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.CallEndInput, payload)
-        await database_sync_to_async(call_services.call_end)(
-            actor=self.user, channel=self.channel_name, **data
-        )
+        await db(call_services.call_end)(actor=self.user, channel=self.channel_name, **data)
 
     handlers: dict[str, Callable[["ClientConsumer", dict[str, Any]], Awaitable[None]]] = {
         "message.send": on_message_send,
@@ -337,7 +322,7 @@ class ClientConsumer(FastWebsocketConsumer):
         """Send, in seq order, every change the user may see with since < seq (<= upto)."""
         after = since
         while True:
-            batch = await database_sync_to_async(selectors.changes_since)(self.user.pk, after, upto, since)
+            batch = await db(selectors.changes_since)(self.user.pk, after, upto, since)
             for name, data in batch:
                 await self._deliver(name, data)
                 after = data["seq"]

@@ -102,7 +102,11 @@ WSGI_APPLICATION = None
 
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var"))
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # Connections are kept (per thread) for DB_CONN_MAX_AGE seconds; the test run sets 0.
+    conn_max_age = int(os.environ.get("DB_CONN_MAX_AGE", "60"))
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=conn_max_age, conn_health_checks=True)
+    }
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

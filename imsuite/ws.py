@@ -4,12 +4,22 @@ stale connections around every ORM call, and the extra thread hop per frame was 
 slower)."""
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
+
+
+def db(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Run ORM work from a consumer in the loop's thread pool. Channels' database_sync_to_async is
+    thread-sensitive: every call of every connection of the process would queue for ONE thread.
+    Each call is self-contained (its own transaction) and, like Channels' wrapper, closes stale
+    database connections before and after itself."""
+    return DatabaseSyncToAsync(func, thread_sensitive=False)
 
 
 def utc_now_iso() -> str:
