@@ -84,7 +84,8 @@ def changes_since(
 
 def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
     """The user's chats (or the one chat_id), newest activity first, with member count, last
-    message and unread count (messages of others after the read position, deleted ones excluded)."""
+    message and unread count (messages of others after the read position, deleted ones excluded);
+    a private chat also names the other person and their read position."""
     memberships = ChatMember.objects.filter(user=user)
     if chat_id is not None:
         memberships = memberships.filter(chat_id=chat_id)
@@ -109,10 +110,19 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
     )
     memberships = list(memberships)
     last = Message.objects.in_bulk([m.last_message_id for m in memberships if m.last_message_id])
+    peers = {  # a private chat's other person, with how far they have read (the sender's read ticks)
+        peer.chat_id: peer
+        for peer in ChatMember.objects.filter(
+            chat_id__in=[m.chat_id for m in memberships if m.chat.type == Chat.Type.PRIVATE]
+        )
+        .exclude(user=user)
+        .select_related("user")
+    }
     items = []
     for member in memberships:
         ref = chat_ref(member.chat)
         message = last.get(member.last_message_id)
+        peer = peers.get(member.chat_id)
         items.append(
             {
                 "id": member.chat_id,
@@ -123,6 +133,8 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
                 "last_read_message_id": member.last_read_message_id,
                 "last_message": message_for_viewer(message_data(message), user.pk) if message else None,
                 "last_activity_at": member.chat.last_message_at or member.chat.created_at,
+                "peer": user_ref(peer.user) if peer else None,
+                "peer_last_read_message_id": peer.last_read_message_id if peer else None,
             }
         )
     items.sort(key=lambda item: item["last_activity_at"], reverse=True)

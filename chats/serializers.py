@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from accounts.serializers import UserRef
 from imsuite.api_fields import InputSerializer, StrictIntegerField
 
 
@@ -30,6 +31,10 @@ class ChatOut(serializers.Serializer):
     last_read_message_id = serializers.IntegerField()
     last_message = MessageOut(allow_null=True)
     last_activity_at = serializers.DateTimeField()
+    peer = UserRef(allow_null=True, help_text="A private chat's other person; null in groups.")
+    peer_last_read_message_id = serializers.IntegerField(
+        allow_null=True, help_text="How far a private chat's other person has read; null in groups."
+    )
 
 
 class HistoryPage(serializers.Serializer):

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
@@ -82,7 +83,10 @@ api = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
-    path("", TemplateView.as_view(template_name="index.html"), name="home"),
+    # The web client: one page of ES modules under static/app/, a client of the APIs above.
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the client's language switch
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("", TemplateView.as_view(template_name="app.html"), name="home"),
 ]
 
 handler404 = "imsuite.api_errors.json_not_found"

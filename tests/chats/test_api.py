@@ -36,6 +36,8 @@ CHAT_KEYS = {
     "last_read_message_id",
     "last_message",
     "last_activity_at",
+    "peer",
+    "peer_last_read_message_id",
 }
 
 
@@ -78,6 +80,11 @@ def chat_item(chat: Chat, viewer: User, title: str, unread: int) -> dict:
     """The exact API shape of one chat in the viewer's list, built from the stored rows."""
     chat.refresh_from_db()
     last = Message.objects.filter(chat=chat).order_by("-id").first()
+    peer = (  # a private chat's other person
+        ChatMember.objects.filter(chat=chat).exclude(user=viewer).select_related("user").get()
+        if chat.type == Chat.Type.PRIVATE
+        else None
+    )
     return {
         "id": chat.pk,
         "type": chat.type,
@@ -87,6 +94,8 @@ def chat_item(chat: Chat, viewer: User, title: str, unread: int) -> dict:
         "last_read_message_id": ChatMember.objects.get(chat=chat, user=viewer).last_read_message_id,
         "last_message": last and message_body(last, viewer),
         "last_activity_at": iso(chat.last_message_at or chat.created_at),
+        "peer": peer and {"id": peer.user.pk, "nickname": peer.user.display_name, "avatar_url": ""},
+        "peer_last_read_message_id": peer and peer.last_read_message_id,
     }
 
 
@@ -316,6 +325,16 @@ def test_open_private_chat_validation(alice, client_for, data, field):
         client_for(alice).post("/api/chats/private", data, format="json"), 400, "VALIDATION_ERROR"
     )
     assert body["details"]["field"] == field
+
+
+def test_private_chat_names_the_peer_and_how_far_they_read(pair, alice, bob, client_for):
+    mine = send(alice, pair, "did you read this?")
+    item = check(client_for(alice).get(f"/api/chats/{pair.pk}"), 200)
+    assert item["peer"] == {"id": bob.pk, "nickname": "Bob", "avatar_url": ""}
+    assert item["peer_last_read_message_id"] == 0
+    check(client_for(bob).post(f"/api/messages/{mine.pk}/read"), 200)
+    assert check(client_for(alice).get("/api/chats"), 200)[0]["peer_last_read_message_id"] == mine.pk
+    assert check(client_for(bob).get("/api/chats"), 200)[0]["peer"]["id"] == alice.pk
 
 
 # --- one chat --------------------------------------------------------------------------------

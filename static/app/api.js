@@ -1,0 +1,67 @@
+// REST: JSON in and out, the Bearer access token on every call, one refresh-and-retry when the
+// server refuses a token, and the server's {error_code, message, details} as ApiError.
+
+import { currentTokens, forgetTokens, freshAccess, refreshAccess, storeTokens } from "./session.js";
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error_code || (status === 0 ? "NETWORK_ERROR" : "INTERNAL_ERROR");
+    this.details = body?.details || {};
+  }
+}
+
+async function call(method, path, body, token) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
+  try {
+    return await fetch(`/api/${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, null);
+  }
+}
+
+async function result(response) {
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+async function request(method, path, body) {
+  const token = await freshAccess();
+  let response = await call(method, path, body, token);
+  if (response.status === 401) response = await call(method, path, body, await refreshAccess(token));
+  return result(response);
+}
+
+/** A path with its query string; undefined and null values are left out. */
+export function withQuery(path, params) {
+  const query = new URLSearchParams(Object.entries(params).filter(([, value]) => value !== undefined && value !== null));
+  return query.size ? `${path}?${query}` : path;
+}
+
+export const api = {
+  get: (path) => request("GET", path),
+  post: (path, body = {}) => request("POST", path, body),
+  patch: (path, body) => request("PATCH", path, body),
+  delete: (path) => request("DELETE", path),
+};
+
+export async function signIn(username, password) {
+  storeTokens(await result(await call("POST", "auth/token", { username, password })));
+}
+
+export async function register(fields) {
+  await result(await call("POST", "auth/register", fields));
+  await signIn(fields.username, fields.password);
+}
+
+/** Revokes this device's refresh token (the server then closes this session's WebSocket). */
+export async function signOut() {
+  const tokens = currentTokens();
+  forgetTokens();
+  if (tokens) await call("POST", "auth/logout", { refresh: tokens.refresh }).catch(() => null);
+}

@@ -1,0 +1,39 @@
+// What to tell the user about a failed request or frame: the server's stable error_code and
+// details.reason, in the user's language. Works for ApiError and for WebSocket `error` payloads.
+
+import { formatDateTime, format, gettext } from "./i18n.js";
+
+const BY_REASON = {
+  muted: () => gettext("You are muted in this group."),
+  dissolved: () => gettext("This group has been dissolved."),
+  not_friends: () => gettext("You can only do this with friends."),
+  no_active_account: () => gettext("Wrong username or password."),
+  taken: () => gettext("That username is taken."),
+  weak: () => gettext("That password is too weak: use 8 or more characters, not a common word, not only digits."),
+  already_friends: () => gettext("You are already friends."),
+  already_requested: () => gettext("A friend request is already waiting."),
+  edit_window: () => gettext("This message is too old to edit."),
+  not_moderator: () => gettext("Only the group's owner and admins can do this."),
+  in_call: () => gettext("You are already in a call."),
+};
+
+const BY_CODE = {
+  NETWORK_ERROR: () => gettext("Cannot reach the server."),
+  AUTHENTICATION_FAILED: () => gettext("Please sign in again."),
+  PERMISSION_DENIED: () => gettext("You are not allowed to do this."),
+  NOT_FOUND: () => gettext("That no longer exists."),
+  CONFLICT: () => gettext("That is not possible right now."),
+  VALIDATION_ERROR: () => gettext("Please check what you entered."),
+  INTERNAL_ERROR: () => gettext("Something went wrong on the server."),
+};
+
+export function errorText(error) {
+  const code = error.code ?? error.error_code;
+  const details = error.details || {};
+  if (code === "RATE_LIMITED") return format(gettext("Too fast: try again in %(seconds)s s."), { seconds: details.retry_after ?? 1 });
+  if (details.reason === "muted" && details.until) {
+    return format(gettext("You are muted in this group until %(until)s."), { until: formatDateTime(details.until) });
+  }
+  const known = BY_REASON[details.reason] || BY_CODE[code];
+  return known ? known() : error.message || gettext("Something went wrong.");
+}

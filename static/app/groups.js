@@ -1,0 +1,36 @@
+// Group data for the conversation and the group panel: details, members, notices and (for the
+// owner and admins) join requests, reloaded whenever a group.* event concerns the group.
+
+import { api } from "./api.js";
+import { notify, rememberPerson, state } from "./store.js";
+
+export const isModerator = (role) => role === "owner" || role === "admin";
+
+export async function loadGroup(groupId) {
+  const [info, members, notices] = await Promise.all([
+    api.get(`groups/${groupId}`),
+    api.get(`groups/${groupId}/members`),
+    api.get(`groups/${groupId}/notices`),
+  ]);
+  const joinRequests = isModerator(info.my_role) && !info.dissolved_at ? await api.get(`groups/${groupId}/join-requests`) : [];
+  members.forEach((member) => rememberPerson(member.user));
+  state.groups.set(groupId, { info, members, notices, joinRequests });
+  notify("group", groupId);
+}
+
+export const memberOf = (group, userId) => group?.members.find((member) => member.user_id === userId);
+
+const inFuture = (iso) => Boolean(iso) && Date.parse(iso) > Date.now();
+
+/** Why the signed-in user cannot write in this group now: {reason: "dissolved"|"muted"|"all_muted", until}, or null. */
+export function speakingBlock(group) {
+  if (!group) return null;
+  if (group.info.dissolved_at) return { reason: "dissolved" };
+  const own = memberOf(group, state.me.id)?.muted_until;
+  const everyone = isModerator(group.info.my_role) ? null : group.info.muted_until;
+  if (inFuture(everyone) && !(inFuture(own) && Date.parse(own) > Date.parse(everyone))) return { reason: "all_muted", until: everyone };
+  if (inFuture(own)) return { reason: "muted", until: own };
+  return null;
+}
+
+export const isMuted = (member) => inFuture(member.muted_until);

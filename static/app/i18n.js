@@ -1,0 +1,48 @@
+// Translations come from Django's JavaScriptCatalog (/jsi18n/, loaded before the modules), in the
+// language Django chose for the page; dates and times are formatted in that language too.
+
+const catalog = window.django;
+
+export const gettext = (msgid) => catalog.gettext(msgid);
+export const ngettext = (singular, plural, count) => catalog.ngettext(singular, plural, count);
+/** "%(name)s" placeholders filled from an object. */
+export const format = (template, values) => catalog.interpolate(template, values, true);
+
+const language = document.documentElement.lang || "en";
+
+const timeFormat = new Intl.DateTimeFormat(language, { hour: "2-digit", minute: "2-digit" });
+const dateFormat = new Intl.DateTimeFormat(language, { year: "numeric", month: "short", day: "numeric" });
+const shortDateFormat = new Intl.DateTimeFormat(language, { month: "short", day: "numeric" });
+const dateTimeFormat = new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short" });
+
+/** The local calendar day of an ISO timestamp, as a sortable key. */
+export function dayKey(iso) {
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+export const formatTime = (iso) => timeFormat.format(new Date(iso));
+export const formatDateTime = (iso) => dateTimeFormat.format(new Date(iso));
+
+/** A day separator's label: Today, Yesterday or the date. */
+export function formatDay(iso) {
+  const key = dayKey(iso);
+  const today = new Date();
+  if (key === dayKey(today)) return gettext("Today");
+  today.setDate(today.getDate() - 1);
+  if (key === dayKey(today)) return gettext("Yesterday");
+  return dateFormat.format(new Date(iso));
+}
+
+/** A chat list time: the time today, else the date. */
+export const formatListTime = (iso) =>
+  dayKey(iso) === dayKey(new Date()) ? formatTime(iso) : shortDateFormat.format(new Date(iso));
+
+/** Seconds as m:ss (h:mm:ss past an hour). */
+export function formatDuration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hours = Math.floor(s / 3600);
+  const minutes = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, "0");
+  return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${rest}` : `${minutes}:${rest}`;
+}

@@ -1,0 +1,35 @@
+// Line icons drawn as inline SVG (no icon font, no emoji font needed). Buttons in the template
+// carry <span data-icon="name"></span>; code asks for icon("name").
+
+const PATHS = {
+  phone: "M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a2 2 0 0 1-2 2A16 16 0 0 1 3 6a2 2 0 0 1 2-2z",
+  video: "M3 8a2 2 0 0 1 2-2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2zM15 10.5l6-3.5v10l-6-3.5",
+  info: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18zM12 11v6M12 7.5v.5",
+  image: "M5 5h14a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V7a2 2 0 0 1 2-2zM8.5 9a1.5 1.5 0 1 0 0 3a1.5 1.5 0 1 0 0-3zM21 16l-5-5-9 8",
+  signout: "M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4M16 17l5-5-5-5M21 12H9",
+  close: "M6 6l12 12M18 6L6 18",
+  back: "M15 5l-7 7 7 7",
+  reply: "M9 7l-5 5 5 5M4 12h11a5 5 0 0 1 5 5v2",
+  edit: "M4 20h4L19 9l-4-4L4 16zM14 6l4 4",
+  delete: "M5 7h14M10 7V4h4v3M7 7l1 13h8l1-13",
+  more: "M5 12h.01M12 12h.01M19 12h.01",
+};
+
+const SVG = "http://www.w3.org/2000/svg";
+
+export function icon(name) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "icon");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", PATHS[name]);
+  svg.append(path);
+  return svg;
+}
+
+/** Replace every <span data-icon> placeholder under root with its icon. */
+export function fillIcons(root) {
+  root.querySelectorAll("[data-icon]").forEach((slot) => slot.replaceWith(icon(slot.dataset.icon)));
+}

@@ -1,0 +1,82 @@
+// Start-up: the sign-in screen, or (with a stored session) the chat client: profile, chats,
+// contacts and missed calls over REST, then the WebSocket, which keeps everything live.
+
+import { api, signOut } from "./api.js";
+import * as calls from "./calls.js";
+import { loadChats, loadMissedCalls } from "./chats.js";
+import { loadContacts } from "./contacts.js";
+import { byId, fillAvatar } from "./dom.js";
+import { fillIcons } from "./icons.js";
+import { initRealtime } from "./realtime.js";
+import { currentTokens, onSessionEnded } from "./session.js";
+import * as socket from "./socket.js";
+import { resetState, state } from "./store.js";
+import { initAuth, showAuth } from "./views/auth.js";
+import { callPeer, initCallView } from "./views/call.js";
+import { initContacts, resetContacts } from "./views/contacts.js";
+import { initConversation, openChat, resetConversation } from "./views/conversation.js";
+import { closeGroupPanel, initGroupPanel, toggleGroupPanel } from "./views/group-panel.js";
+import { initNewGroup } from "./views/new-group.js";
+import { initSidebar, resetSidebar } from "./views/sidebar.js";
+import { attempt } from "./views/toasts.js";
+
+/** The language switch and server links sit under the sign-in form, or at the sidebar's foot. */
+function placeFooter(slot) {
+  document.querySelector(`[data-footer-slot="${slot}"]`).append(byId("site-footer"));
+}
+
+const refreshAll = () => Promise.all([loadChats(), loadContacts(), loadMissedCalls()]);
+let connectedBefore = false;
+
+/** After a reconnect, reload what changed while away besides messages (sync brings those). */
+function onConnected() {
+  if (connectedBefore) attempt(refreshAll);
+  connectedBefore = true;
+}
+
+async function startClient() {
+  byId("auth-view").hidden = true;
+  state.me = await api.get("users/me");
+  byId("me-name").textContent = state.me.nickname || state.me.username;
+  fillAvatar(byId("me-avatar"), state.me.nickname || state.me.username, state.me.avatar_url);
+  placeFooter("main");
+  byId("main-view").hidden = false;
+  await attempt(refreshAll);
+  connectedBefore = false;
+  socket.start(state.me.id);
+}
+
+function stopClient() {
+  socket.stop();
+  calls.hangUp();
+  calls.dismiss();
+  closeGroupPanel();
+  resetConversation();
+  resetSidebar();
+  resetContacts();
+  resetState();
+  byId("main-view").hidden = true;
+  placeFooter("auth");
+  showAuth();
+}
+
+function boot() {
+  fillIcons(document);
+  initAuth(() => startClient().catch(stopClient));
+  initSidebar(openChat);
+  initConversation({ onCall: callPeer, onToggleGroupPanel: toggleGroupPanel });
+  initGroupPanel();
+  initContacts(openChat);
+  initNewGroup(openChat);
+  initCallView();
+  initRealtime(onConnected);
+  onSessionEnded(() => state.me && stopClient());
+  byId("signout-button").addEventListener("click", async () => {
+    await signOut();
+    stopClient();
+  });
+  if (currentTokens()) startClient().catch(stopClient);
+  else stopClient();
+}
+
+boot();

@@ -1,0 +1,142 @@
+// The realtime connection (/ws). The access token travels as the `bearer.<token>` subprotocol
+// (browsers cannot set headers). After a drop: wait 1 s, double the wait up to 30 s, stop after 5
+// tries and offer a reconnect button; once back, `sync` from the largest seq seen, which is kept
+// in localStorage per user so that a reload misses nothing either.
+
+import { SessionEnded, currentTokens, endSession, freshAccess, refreshAccess } from "./session.js";
+
+const FIRST_WAIT_MS = 1000;
+const MAX_WAIT_MS = 30_000;
+const MAX_TRIES = 5;
+const PING_EVERY_MS = 30_000;
+const RENEW_REASONS = new Set(["token_expired", "token_invalid"]);
+const FINAL_REASONS = new Set(["logged_out", "deactivated", "session_revoked", "user_inactive", "missing"]);
+
+const handlers = new Map();
+const stateListeners = new Set();
+let socket = null;
+let userId = null;
+let tries = 0;
+let retryTimer = null;
+let pingTimer = null;
+let stopped = true;
+let renewed = false;  // the last connection was opened right after a token refresh
+let state = "offline";
+
+/** Call `handler(payload, frame)` for every server frame of this type. */
+export function on(type, handler) {
+  handlers.set(type, [...(handlers.get(type) || []), handler]);
+}
+
+/** connecting | connected | reconnecting | offline */
+export const connectionState = () => state;
+export const onStateChange = (listener) => stateListeners.add(listener);
+
+function setState(next) {
+  state = next;
+  stateListeners.forEach((listener) => listener(next));
+}
+
+const seqKey = () => `imsuite.seq.${userId}`;
+const storedSeq = () => localStorage.getItem(seqKey());
+
+function noteSeq(seq) {
+  if (seq > Number(storedSeq() || 0)) localStorage.setItem(seqKey(), String(seq));
+}
+
+/** Send a client frame; false when the connection is not up (the caller falls back or fails). */
+export function send(type, payload) {
+  if (state !== "connected" || socket?.readyState !== WebSocket.OPEN) return false;
+  socket.send(JSON.stringify({ type, payload }));
+  return true;
+}
+
+export function start(id) {
+  userId = id;
+  stopped = false;
+  tries = 0;
+  open();
+}
+
+export function stop() {
+  stopped = true;
+  clearTimeout(retryTimer);
+  clearInterval(pingTimer);
+  const closing = socket;
+  socket = null;
+  closing?.close(1000);
+  setState("offline");
+}
+
+/** The reconnect button (and the browser coming back online): try again now, with a fresh budget. */
+export function reconnect() {
+  if (stopped || socket) return;
+  clearTimeout(retryTimer);
+  tries = 0;
+  open();
+}
+
+window.addEventListener("online", () => state === "offline" && reconnect());
+
+async function open() {
+  setState(state === "offline" && tries === 0 ? "connecting" : "reconnecting");
+  let token;
+  try {
+    token = await freshAccess();
+  } catch (error) {
+    if (!(error instanceof SessionEnded)) retryLater();
+    return;
+  }
+  if (stopped) return;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/ws`, [`bearer.${token}`]);
+  socket = ws;
+  let renew = false;
+  ws.onmessage = (event) => {
+    const frame = JSON.parse(event.data);
+    const reason = frame.payload?.reason ?? frame.payload?.details?.reason;
+    if (frame.type === "connect") connected(frame.payload);
+    else if (frame.type === "disconnect" || (frame.type === "error" && frame.payload.error_code === "AUTHENTICATION_FAILED")) {
+      if (RENEW_REASONS.has(reason)) renew = true;
+      else if (FINAL_REASONS.has(reason)) {
+        stop();
+        endSession();
+      }
+    }
+    (handlers.get(frame.type) || []).forEach((handler) => handler(frame.payload, frame));
+    if (Number.isInteger(frame.seq)) noteSeq(frame.seq);
+  };
+  ws.onclose = () => {
+    if (socket !== ws) return;
+    socket = null;
+    clearInterval(pingTimer);
+    if (stopped) return;
+    if (renew && !renewed && currentTokens()) {
+      renewed = true;
+      refreshAccess(token).then(open, (error) => error instanceof SessionEnded || retryLater());
+    } else retryLater();
+  };
+}
+
+function connected(payload) {
+  tries = 0;
+  renewed = false;
+  setState("connected");
+  clearInterval(pingTimer);
+  pingTimer = setInterval(() => send("ping", { timestamp: new Date().toISOString() }), PING_EVERY_MS);
+  const since = storedSeq();
+  // A brand-new client starts from connect.last_seq; its history comes over REST.
+  if (since === null) localStorage.setItem(seqKey(), String(payload.last_seq));
+  else send("sync", { since_seq: Number(since) });
+}
+
+function retryLater() {
+  if (tries >= MAX_TRIES) {
+    setState("offline");
+    return;
+  }
+  setState("reconnecting");
+  const wait = Math.min(FIRST_WAIT_MS * 2 ** tries, MAX_WAIT_MS);
+  tries += 1;
+  retryTimer = setTimeout(open, wait);
+}

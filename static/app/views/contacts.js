@@ -1,0 +1,98 @@
+// The contacts dialog: find people, send friend requests, accept or reject the ones received,
+// and open a private chat with a friend.
+
+import { api, withQuery } from "../api.js";
+import { loadContacts, isFriend, pendingWith } from "../contacts.js";
+import { avatar, button, byId, h, reconcile } from "../dom.js";
+import { gettext } from "../i18n.js";
+import { putChat, state, subscribe } from "../store.js";
+import { attempt, toast } from "./toasts.js";
+
+let searchResults = [];
+let searched = false;
+let openChat = () => {};
+
+function person(user, ...controls) {
+  const name = user.nickname || user.username || `#${user.id}`;
+  const online = state.online.get(user.id) === true;
+  return h(
+    "li",
+    { class: "person", "data-testid": "person", "data-user-id": user.id },
+    h("span", { class: "avatar-wrap" }, avatar(name, user.avatar_url),
+      online && h("span", { class: "online-dot", role: "img", "aria-label": gettext("online") })),
+    h("span", { class: "person-text" }, h("span", { class: "person-name", text: name }), user.username && h("small", { text: `@${user.username}` })),
+    ...controls,
+  );
+}
+
+async function messageFriend(userId) {
+  await attempt(async () => {
+    const chat = await api.post("chats/private", { user_id: userId });
+    putChat(chat);
+    byId("contacts-dialog").close();
+    openChat(chat.id);
+  });
+}
+
+const answer = (request, verb) => () => attempt(() => api.post(`friends/requests/${request.id}/${verb}`).then(loadContacts));
+
+function controlsFor(user) {
+  if (user.id === state.me.id) return [h("small", { class: "tag", text: gettext("You") })];
+  if (isFriend(user.id)) return [button(gettext("Message"), () => messageFriend(user.id), { class: "primary", "data-testid": "message-friend" })];
+  const pending = pendingWith(user.id);
+  if (pending && pending.to_user.id === state.me.id) {
+    return [
+      button(gettext("Accept"), answer(pending, "accept"), { class: "primary", "data-testid": "accept-request" }),
+      button(gettext("Reject"), answer(pending, "reject"), { "data-testid": "reject-request" }),
+    ];
+  }
+  if (pending) return [h("small", { class: "tag", text: gettext("Request sent") })];
+  return [
+    button(gettext("Add friend"), () =>
+      attempt(async () => {
+        await api.post("friends/requests", { user_id: user.id });
+        await loadContacts();
+        toast({ message: gettext("Friend request sent."), type: "success" });
+      }), { class: "primary", "data-testid": "add-friend" }),
+  ];
+}
+
+function render() {
+  const mine = (r) => r.status === "pending" && r.from_user.id === state.me.id;
+  const theirs = (r) => r.status === "pending" && r.to_user.id === state.me.id;
+  const empty = (text) => [h("li", { class: "empty", text })];
+  const fill = (id, items, emptyText) => reconcile(byId(id), items.length ? items : empty(emptyText));
+  fill("user-search-results", searchResults.map((user) => person(user, ...controlsFor(user))), searched ? gettext("Nobody found.") : "");
+  fill("incoming-requests", state.requests.filter(theirs).map((r) => person(r.from_user, ...controlsFor(r.from_user))), gettext("No requests."));
+  fill("outgoing-requests", state.requests.filter(mine).map((r) => person(r.to_user, h("small", { class: "tag", text: gettext("Waiting") }))), gettext("No requests."));
+  fill("friend-list", state.friends.map((friend) => person(friend, ...controlsFor(friend))), gettext("No friends yet: find people above."));
+  byId("user-search-results").hidden = !searched;
+}
+
+export function initContacts(onOpenChat) {
+  openChat = onOpenChat;
+  const dialog = byId("contacts-dialog");
+  byId("contacts-button").addEventListener("click", () => {
+    render();
+    dialog.showModal();
+    attempt(loadContacts);
+  });
+  dialog.querySelector("[data-close]").addEventListener("click", () => dialog.close());
+  byId("user-search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = byId("user-search").value.trim();
+    attempt(async () => {
+      searchResults = await api.get(withQuery("users", { search: text, limit: 20 }));
+      searched = true;
+      render();
+    });
+  });
+  subscribe("contacts", () => dialog.open && render());
+  subscribe("presence", () => dialog.open && render());
+}
+
+export function resetContacts() {
+  searchResults = [];
+  searched = false;
+  byId("user-search").value = "";
+}

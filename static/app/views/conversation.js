@@ -1,0 +1,286 @@
+// The open conversation: header (title, typing / presence / members, call and group buttons),
+// the history with day separators (older pages load on scrolling up), and the composer (Enter
+// sends, Shift+Enter adds a line; reply, edit, image by URL; closed while muted or dissolved).
+
+import { byId, cached, fillAvatar, h, reconcile, safeUrl } from "../dom.js";
+import { dayKey, format, formatDateTime, formatDay, gettext, ngettext } from "../i18n.js";
+import { isModerator, loadGroup, memberOf, speakingBlock } from "../groups.js";
+import { deleteMessage, editMessage, loadMore, markRead, noteTyping, retry, sendMessage, stopTyping } from "../messaging.js";
+import { historyOf, nameOf, notify, state, subscribe } from "../store.js";
+import { ask, confirmAction } from "./ask.js";
+import { messageNode } from "./message-item.js";
+import { attempt, toastError } from "./toasts.js";
+
+const LOAD_OLDER_WITHIN_PX = 120;
+const STICK_TO_BOTTOM_PX = 80;
+const nodes = new Map();  // chat id -> node cache
+let context = null;       // {mode: "reply" | "edit", message}
+let pinToEnd = false;     // a chat just opened shows its newest messages
+let startCall = () => {};
+let toggleGroupPanel = () => {};
+
+const currentChat = () => state.chats.get(state.currentChatId);
+const currentGroup = () => state.groups.get(state.currentChatId);
+
+export function openChat(chatId) {
+  if (state.currentChatId !== chatId) {
+    pinToEnd = true;
+    stopTyping();
+    setContext(null);
+    byId("composer-input").value = "";
+  }
+  state.currentChatId = chatId;
+  const chat = currentChat();
+  byId("no-chat").hidden = true;
+  byId("chat-view").hidden = false;
+  byId("main-view").dataset.pane = "chat";
+  notify("chats");
+  renderAll();
+  const history = historyOf(chatId);
+  if (!history.loaded) attempt(() => loadMore(chatId));
+  if (chat.type === "group") attempt(() => loadGroup(chatId));
+  markRead(chatId);
+  byId("composer-input").focus();
+}
+
+function closeChat() {
+  stopTyping();
+  state.currentChatId = null;
+  byId("chat-view").hidden = true;
+  byId("no-chat").hidden = false;
+  byId("main-view").dataset.pane = "list";
+  notify("chats");
+}
+
+// ---- header ---------------------------------------------------------------------------------
+
+function statusLine(chat) {
+  const typing = [...(state.typing.get(chat.id)?.values() || [])].map((person) => person.name);
+  if (typing.length === 1 && chat.type === "private") return { text: gettext("typing…"), typing: true };
+  if (typing.length) return { text: format(gettext("%(names)s typing…"), { names: typing.join(", ") }), typing: true };
+  if (chat.type === "group") {
+    const group = currentGroup();
+    if (group?.info.dissolved_at) return { text: gettext("Dissolved group") };
+    const count = group?.info.member_count ?? chat.member_count;
+    return { text: format(ngettext("%(count)s member", "%(count)s members", count), { count }) };
+  }
+  const online = chat.peer && state.online.get(chat.peer.id);
+  if (online) return { text: gettext("online") };
+  const lastSeen = chat.peer && state.people.get(chat.peer.id)?.last_seen;
+  return { text: lastSeen ? format(gettext("last seen %(when)s"), { when: formatDateTime(lastSeen) }) : gettext("offline") };
+}
+
+function renderHeader() {
+  const chat = currentChat();
+  if (!chat) return;
+  const group = currentGroup();
+  const title = group?.info.name ?? chat.title ?? "";
+  byId("chat-title").textContent = title;
+  fillAvatar(byId("chat-avatar"), title, group?.info.avatar_url || chat.peer?.avatar_url);
+  const line = statusLine(chat);
+  const status = byId("chat-status");
+  status.textContent = line.text;
+  status.classList.toggle("typing", Boolean(line.typing));
+  status.dataset.typing = String(Boolean(line.typing));
+  const isPrivate = chat.type === "private";
+  byId("audio-call-button").hidden = !isPrivate;
+  byId("video-call-button").hidden = !isPrivate;
+  byId("group-info-button").hidden = isPrivate;
+}
+
+// ---- messages -------------------------------------------------------------------------------
+
+function replyText(chatId, replyToId) {
+  if (!replyToId) return null;
+  const quoted = historyOf(chatId).messages.find((m) => m.id === replyToId);
+  if (!quoted) return gettext("Reply to an earlier message");
+  const what = quoted.is_deleted ? gettext("This message was deleted.") : quoted.message_type === "image" ? gettext("Image") : quoted.content;
+  return `${senderName(quoted.sender_id)}: ${what.length > 120 ? `${what.slice(0, 120)}…` : what}`;
+}
+
+function senderName(userId) {
+  if (userId === state.me.id) return gettext("You");
+  return memberOf(currentGroup(), userId)?.title || nameOf(userId);
+}
+
+function messageView(chat, message) {
+  const mine = message.sender_id === state.me.id;
+  const moderator = chat.type === "group" && isModerator(currentGroup()?.info.my_role);
+  let readState = null;
+  if (mine && chat.type === "private" && message.id) readState = message.id <= (chat.peer_last_read_message_id ?? 0) ? "read" : "sent";
+  return {
+    mine,
+    senderName: chat.type === "group" && !mine ? senderName(message.sender_id) : null,
+    replyText: replyText(chat.id, message.reply_to_id),
+    readState,
+    canEdit: mine && message.message_type === "text",
+    canDelete: mine || moderator,
+    onReply: () => setContext({ mode: "reply", message }),
+    onEdit: () => setContext({ mode: "edit", message }),
+    onDelete: () => removeMessage(message),
+    onRetry: () => retry(chat.id, message.local.cid),
+  };
+}
+
+async function removeMessage(message) {
+  if (await confirmAction(gettext("Delete this message for everyone?"))) attempt(() => deleteMessage(message));
+}
+
+function renderMessages() {
+  const chat = currentChat();
+  if (!chat) return;
+  const list = byId("message-list");
+  const history = historyOf(chat.id);
+  const cache = nodes.get(chat.id) || new Map();
+  nodes.set(chat.id, cache);
+  const items = [];
+  if (history.complete) items.push(cached(cache, "start", "", () => h("li", { class: "history-edge", "data-testid": "history-start", text: gettext("This is the start of the conversation.") })));
+  else if (history.loading || !history.loaded) items.push(cached(cache, "loading", "", () => h("li", { class: "history-edge", role: "status", text: gettext("Loading…") })));
+  let lastDay = null;
+  for (const message of history.messages) {
+    const day = dayKey(message.created_at);
+    if (day !== lastDay) {
+      items.push(cached(cache, `day:${day}`, formatDay(message.created_at), () => h("li", { class: "day-separator", "data-testid": "day-separator" }, h("span", { text: formatDay(message.created_at) }))));
+      lastDay = day;
+    }
+    const view = messageView(chat, message);
+    const signature = JSON.stringify([message.content, message.is_edited, message.is_deleted, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete]);
+    items.push(cached(cache, message.id ?? message.local.cid, signature, () => messageNode(message, view)));
+  }
+  const oldFirst = list.querySelector("[data-testid=message]");
+  const fromBottom = list.scrollHeight - list.scrollTop - list.clientHeight;
+  reconcile(list, items);
+  const olderAdded = oldFirst && oldFirst !== list.querySelector("[data-testid=message]");
+  if (pinToEnd || fromBottom < STICK_TO_BOTTOM_PX || history.messages.at(-1)?.local?.status === "pending") list.scrollTop = list.scrollHeight;
+  else if (olderAdded) list.scrollTop = list.scrollHeight - list.clientHeight - fromBottom;
+  if (history.loaded) pinToEnd = false;
+  if (history.loaded && !history.complete && list.scrollHeight <= list.clientHeight) attempt(() => loadMore(chat.id));
+}
+
+// ---- composer -------------------------------------------------------------------------------
+
+function setContext(next) {
+  context = next;
+  const box = byId("compose-context");
+  const input = byId("composer-input");
+  box.hidden = !next;
+  if (!next) return;
+  const label = next.mode === "edit" ? gettext("Editing your message") : format(gettext("Replying to %(name)s"), { name: senderName(next.message.sender_id) });
+  box.querySelector(".compose-context-text").textContent = label;
+  if (next.mode === "edit") input.value = next.message.content;
+  autosize();
+  input.focus();
+}
+
+function renderComposer() {
+  const chat = currentChat();
+  if (!chat) return;
+  const block = chat.type === "group" ? speakingBlock(currentGroup()) : null;
+  const notice = byId("compose-blocked");
+  notice.hidden = !block;
+  notice.dataset.reason = block?.reason ?? "";
+  if (block?.reason === "dissolved") notice.textContent = gettext("This group has been dissolved; its history stays readable.");
+  else if (block?.reason === "muted") notice.textContent = format(gettext("You are muted in this group until %(until)s."), { until: formatDateTime(block.until) });
+  else if (block) notice.textContent = format(gettext("Only the owner and admins can write until %(until)s."), { until: formatDateTime(block.until) });
+  for (const id of ["composer-input", "image-button"]) byId(id).disabled = Boolean(block);
+  byId("composer").querySelector("[type=submit]").disabled = Boolean(block);
+}
+
+function autosize() {
+  const input = byId("composer-input");
+  input.style.height = "auto";
+  input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+}
+
+async function submit() {
+  const chat = currentChat();
+  const input = byId("composer-input");
+  const content = input.value.trim();
+  if (!chat || !content) return;
+  const current = context;
+  input.value = "";
+  autosize();
+  setContext(null);
+  if (current?.mode === "edit") {
+    stopTyping();
+    try {
+      await editMessage(current.message, content);
+    } catch (error) {
+      toastError(error);
+      input.value = content;
+      setContext(current);
+    }
+  } else {
+    sendMessage(chat.id, content, { replyToId: current?.message.id ?? null });
+  }
+}
+
+async function sendImage() {
+  const chat = currentChat();
+  const url = await ask({ title: gettext("Send an image"), label: gettext("Image URL (http or https)"), type: "url" });
+  if (url === null) return;
+  if (!safeUrl(url)) {
+    toastError({ code: "VALIDATION_ERROR", details: {}, message: gettext("That is not an http(s) URL.") });
+    return;
+  }
+  sendMessage(chat.id, url, { messageType: "image" });
+}
+
+function renderAll() {
+  renderHeader();
+  renderMessages();
+  renderComposer();
+}
+
+export function initConversation({ onCall, onToggleGroupPanel }) {
+  startCall = onCall;
+  toggleGroupPanel = onToggleGroupPanel;
+  const input = byId("composer-input");
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    } else if (event.key === "Escape" && context) {
+      setContext(null);
+      input.value = "";
+    }
+  });
+  input.addEventListener("input", () => {
+    autosize();
+    if (input.value.trim() && context?.mode !== "edit") noteTyping(state.currentChatId);
+  });
+  input.addEventListener("blur", stopTyping);
+  byId("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  byId("compose-context-cancel").addEventListener("click", () => {
+    if (context?.mode === "edit") input.value = "";
+    setContext(null);
+  });
+  byId("image-button").addEventListener("click", sendImage);
+  byId("back-button").addEventListener("click", closeChat);
+  byId("audio-call-button").addEventListener("click", () => startCall(currentChat(), "audio"));
+  byId("video-call-button").addEventListener("click", () => startCall(currentChat(), "video"));
+  byId("group-info-button").addEventListener("click", () => toggleGroupPanel(state.currentChatId));
+  byId("message-list").addEventListener("scroll", () => {
+    const history = state.currentChatId && historyOf(state.currentChatId);
+    if (history?.loaded && byId("message-list").scrollTop < LOAD_OLDER_WITHIN_PX) attempt(() => loadMore(state.currentChatId));
+  });
+  const ifCurrent = (render) => (chatId) => chatId === state.currentChatId && render();
+  subscribe("messages", ifCurrent(() => {
+    renderMessages();
+    markRead(state.currentChatId);
+  }));
+  subscribe("typing", ifCurrent(renderHeader));
+  subscribe("presence", () => state.currentChatId && renderHeader());
+  subscribe("chats", () => state.currentChatId && (currentChat() ? renderAll() : closeChat()));
+  subscribe("group", ifCurrent(renderAll));
+  document.addEventListener("visibilitychange", () => state.currentChatId && markRead(state.currentChatId));
+}
+
+export function resetConversation() {
+  nodes.clear();
+  closeChat();
+  byId("message-list").replaceChildren();
+}

@@ -1,0 +1,82 @@
+// One message in the conversation: sender (groups), quoted reply, text with links, inline image,
+// time, edited mark, read ticks (private chats), pending and failed states, and its actions.
+
+import { h, linkify, safeUrl } from "../dom.js";
+import { formatTime, gettext } from "../i18n.js";
+import { icon } from "../icons.js";
+
+function body(message) {
+  if (message.is_deleted) return h("p", { class: "text deleted", text: gettext("This message was deleted.") });
+  const url = message.message_type !== "text" && safeUrl(message.content);
+  if (url && message.message_type === "image") {
+    return h(
+      "a",
+      { href: url, target: "_blank", rel: "noopener noreferrer", class: "image-link" },
+      h("img", { src: url, alt: gettext("Image"), loading: "lazy", "data-testid": "message-image" }),
+    );
+  }
+  if (url) return h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "file-link", text: url });
+  return h("p", { class: "text", "data-testid": "message-text" }, linkify(message.content));
+}
+
+function status(message, readState, onRetry) {
+  const local = message.local;
+  if (local?.status === "failed") {
+    return [
+      h("span", { class: "failed-label", role: "status", text: gettext("Not sent") }),
+      h("button", { type: "button", class: "link-button", "data-testid": "retry", onclick: onRetry, text: gettext("Retry") }),
+    ];
+  }
+  if (local) return h("span", { class: "pending-label", "data-testid": "pending", text: gettext("Sending…") });
+  if (!readState) return null;
+  const read = readState === "read";
+  return h("span", {
+    class: `ticks ${readState}`,
+    role: "img",
+    "data-testid": "read-state",
+    "data-state": readState,
+    "aria-label": read ? gettext("Read") : gettext("Sent"),
+    title: read ? gettext("Read") : gettext("Sent"),
+    text: read ? "✓✓" : "✓",
+  });
+}
+
+const action = (name, label, onclick) =>
+  h("button", { type: "button", class: "icon-button", "aria-label": label, title: label, "data-testid": name, onclick }, icon(name));
+
+/** `view`: {mine, senderName, replyText, readState: null|"sent"|"read", canEdit, canDelete,
+ * onReply, onEdit, onDelete, onRetry}. */
+export function messageNode(message, view) {
+  const local = message.local;
+  const classes = ["message", view.mine ? "mine" : "theirs", local?.status, message.is_deleted && "is-deleted"];
+  const actions = message.id && !message.is_deleted && [
+    action("reply", gettext("Reply"), view.onReply),
+    view.canEdit && action("edit", gettext("Edit"), view.onEdit),
+    view.canDelete && action("delete", gettext("Delete"), view.onDelete),
+  ];
+  return h(
+    "li",
+    {
+      class: classes.filter(Boolean).join(" "),
+      "data-testid": "message",
+      "data-message-id": message.id,
+      "data-client-msg-id": local?.cid,
+      "data-status": local ? local.status : "sent",
+    },
+    h(
+      "div",
+      { class: "bubble" },
+      view.senderName && h("span", { class: "sender", "data-testid": "message-sender", text: view.senderName }),
+      view.replyText && h("blockquote", { class: "reply-quote", "data-testid": "reply-quote", text: view.replyText }),
+      body(message),
+      h(
+        "span",
+        { class: "meta" },
+        message.is_edited && !message.is_deleted && h("span", { class: "edited", "data-testid": "edited", text: gettext("edited") }),
+        h("time", { datetime: message.created_at, text: formatTime(message.created_at) }),
+        status(message, view.readState, view.onRetry),
+      ),
+    ),
+    actions && h("div", { class: "message-actions" }, actions),
+  );
+}
