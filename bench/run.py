@@ -385,6 +385,26 @@ def history_scenario(kind: str, port: int, data: dict, requests: int) -> dict:
     return {"pages": len(latencies), "depth_messages": info["size"], **_latency_summary(latencies)}
 
 
+def run_scenario(
+    name: str, kind: str, bases: dict, data: dict, procs: dict, sizes: dict, quick: bool
+) -> dict:
+    private_rate, group_rate, seconds = RATES["quick" if quick else "full"]
+    base = bases[kind]
+    if name == "private":
+        return private_scenario(kind, base, data, private_rate, seconds, procs, [kind])
+    if name == "group":
+        return group_scenario(kind, [base], data, group_rate, seconds, procs, [kind])
+    if name == "connections":
+        return connections_scenario(
+            kind, base, data, procs, kind, sizes["connections"], min(1000, sizes["connections"])
+        )
+    return history_scenario(kind, PORTS[kind], data, 200 if quick else 2000)
+
+
+# (private messages/s, group messages/s, seconds of sending)
+RATES = {"quick": (200, 5, 3), "full": (2000, 15, 10)}
+
+
 def _loadgen() -> Any:
     from bench import loadgen
 
@@ -443,6 +463,8 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run in about a minute")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
+    parser.add_argument("--only", default="imsuite,channels,ws", help="servers to measure (comma-separated)")
+    parser.add_argument("--scenarios", default="private,group,connections,history,scaleout")
     args = parser.parse_args()
     q = args.quick
     sizes = {
@@ -451,7 +473,7 @@ def main() -> None:
         "connections": 1000 if q else 10000,
         "history": 20_000 if q else 1_000_000,
     }
-    private_rate, group_rate, seconds = (200, 5, 3) if q else (2000, 15, 10)
+    private_rate, group_rate, seconds = RATES["quick" if q else "full"]
     ensure_database()
     data = seed(sizes)
     procs = start_servers(ROOT / "var" / "bench-logs")
@@ -472,42 +494,22 @@ def main() -> None:
     }
     bases = {k: f"ws://127.0.0.1:{PORTS[k]}" for k in PORTS}
     try:
-        for kind, server in (("imsuite", "imsuite"), ("channels", "channels"), ("ws", "ws")):
+        wanted = set(args.scenarios.split(","))
+        for kind in args.only.split(","):
             print(f"== {kind}", flush=True)
-            results = report.setdefault(kind, {})
-            results["private"] = private_scenario(
-                kind, bases[server], data, private_rate, seconds, procs, [server]
-            )
-            print("  private", results["private"], flush=True)
-            results["group"] = group_scenario(
-                kind, [bases[server]], data, group_rate, seconds, procs, [server]
-            )
-            print("  group", results["group"], flush=True)
-            results["connections"] = connections_scenario(
-                kind,
-                bases[server],
-                data,
-                procs,
-                server,
-                sizes["connections"],
-                min(1000, sizes["connections"]),
-            )
-            print("  connections", results["connections"], flush=True)
-            if kind != "ws":  # the ceiling stores nothing, so it has no history
-                results["history"] = history_scenario(kind, PORTS[server], data, 200 if q else 2000)
-                print("  history", results["history"], flush=True)
-        print("== imsuite on 2 daphne processes", flush=True)
-        report["imsuite_2_processes"] = {
-            "group": group_scenario(
-                "imsuite",
-                [bases["imsuite"], bases["imsuite2"]],
-                data,
-                group_rate,
-                seconds,
-                procs,
-                ["imsuite", "imsuite2"],
-            )
-        }
+            for name in ("private", "group", "connections", "history"):
+                if name in wanted and not (name == "history" and kind == "ws"):  # the ceiling stores nothing
+                    report.setdefault(kind, {})[name] = run_scenario(name, kind, bases, data, procs, sizes, q)
+                    print(f"  {name}: {report[kind][name]}", flush=True)
+        if "scaleout" in wanted:
+            print("== imsuite on 2 daphne processes", flush=True)
+            two = [bases["imsuite"], bases["imsuite2"]]
+            report["imsuite_2_processes"] = {
+                "group": group_scenario(
+                    "imsuite", two, data, group_rate, seconds, procs, ["imsuite", "imsuite2"]
+                )
+            }
+            print(f"  group: {report['imsuite_2_processes']['group']}", flush=True)
     finally:
         stop_servers(procs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
