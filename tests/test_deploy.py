@@ -93,25 +93,40 @@ def assert_migrates_then_serves(text: str) -> None:
 
 def test_services_and_their_images(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "app", "bots", "timers"}
+    assert set(services) == {"postgres", "redis", "migrate", "app", "nginx", "bots", "timers"}
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
-    for name in ("app", "bots", "timers"):
+    assert services["nginx"]["image"] == "nginx:1.27"
+    for name in ("migrate", "app", "bots", "timers"):
         assert services[name]["build"] in (".", {"context": ".", "dockerfile": "Dockerfile"})
     for name in ("postgres", "redis"):
         test = services[name]["healthcheck"]["test"]
         assert test[0] in {"CMD", "CMD-SHELL"} and len(test) > 1
 
 
-def test_app_waits_for_healthy_postgres_and_redis(app: dict) -> None:
+def test_replicas_start_after_migrations_and_a_healthy_redis(compose: dict, app: dict) -> None:
+    assert compose["services"]["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert app["depends_on"] == {
-        "postgres": {"condition": "service_healthy"},
+        "migrate": {"condition": "service_completed_successfully"},
         "redis": {"condition": "service_healthy"},
     }
+    assert interpolate(str(app["deploy"]["replicas"]), {}) == "2"
+    assert interpolate(str(app["deploy"]["replicas"]), {"APP_REPLICAS": "4"}) == "4"
 
 
-def test_app_publishes_8080_and_postgres_data_is_a_named_volume(compose: dict, app: dict) -> None:
-    assert app["ports"] == ["8080:8080"]
+def test_nginx_publishes_8080_and_proxies_websockets_to_the_replicas(compose: dict, app: dict) -> None:
+    nginx = compose["services"]["nginx"]
+    assert nginx["ports"] == ["8080:80"] and "ports" not in app
+    assert nginx["volumes"] == ["./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    assert nginx["depends_on"] == {"app": {"condition": "service_healthy"}}
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server app:8080 resolve;" in conf
+    assert "proxy_set_header Upgrade $http_upgrade;" in conf
+    assert "proxy_set_header Connection $connection_upgrade;" in conf
+    assert conf.count("{") == conf.count("}")
+
+
+def test_postgres_data_is_a_named_volume(compose: dict) -> None:
     volumes = compose["services"]["postgres"]["volumes"]
     named = [v.split(":", 1)[0] for v in volumes if v.endswith(":/var/lib/postgresql/data")]
     assert len(named) == 1 and not named[0].startswith((".", "/"))
@@ -173,8 +188,10 @@ def test_compose_refuses_to_start_without_the_secrets(app: dict) -> None:
         interpolate(app["environment"]["DATABASE_URL"], {"SECRET_KEY": "k"})
 
 
-def test_compose_command_migrates_then_starts_daphne(app: dict) -> None:
-    assert_migrates_then_serves(command_text(app["command"]))
+def test_compose_migrates_once_and_the_replicas_serve(compose: dict, app: dict) -> None:
+    assert compose["services"]["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert compose["services"]["migrate"]["environment"] == app["environment"]
+    assert app["command"][:1] == ["daphne"] and "imsuite.asgi:application" in app["command"]
 
 
 def test_dockerfile_builds_a_non_root_image_that_migrates_then_serves(
@@ -209,3 +226,4 @@ def test_workers_run_the_bot_bridge_and_the_timers_on_the_shared_layer(compose: 
         assert env["REDIS_URL"] == services["app"]["environment"]["REDIS_URL"]
         assert env["SECRET_KEY"] == "${SECRET_KEY:?set SECRET_KEY}"
         assert services[name]["depends_on"] == {"app": {"condition": "service_healthy"}}
+        assert services[name]["environment"] == services["app"]["environment"]
