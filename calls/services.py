@@ -6,7 +6,6 @@ ringing --end / timeout / connection_lost--> ended (missed | rejected)
 offer to someone offline or busy --> ended at once (missed | busy)
 """
 
-import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +24,9 @@ from imsuite.events import publish
 from .models import Call
 
 LIVE = (Call.State.RINGING, Call.State.ACTIVE)
-REASON_RE = re.compile(r"^[a-z_]{1,32}$")
+# What a party may say when it hangs up. The server's own reasons (unavailable, busy, timeout,
+# answered_elsewhere, connection_lost) are never accepted from a client.
+CLIENT_REASONS = ("user_hangup", "rejected", "cancelled", "failed")
 
 
 def _limits() -> dict[str, Any]:
@@ -188,7 +189,11 @@ def call_answer(
             "answered_at": call.answered_at,
         }
         publish("call.answer", {call.caller_id}, answer | {"only_channels": _channels(call.caller_channel)})
-        elsewhere = _end_payload(call, "answered_elsewhere") | {"origin": channel}
+        # For the other devices the ringing ended at the answer (call.end always carries ended_at).
+        elsewhere = _end_payload(call, "answered_elsewhere") | {
+            "ended_at": call.answered_at,
+            "origin": channel,
+        }
         publish("call.end", {call.callee_id}, elsewhere)
     return call
 
@@ -221,8 +226,8 @@ def call_ice(*, actor: User, call_id: Any, ice_candidate: Any, channel: str = ""
 
 def call_end(*, actor: User, call_id: Any, reason: Any = "user_hangup", channel: str = "") -> Call:
     """Either party hangs up; the callee may reject a ringing call with reason "rejected"."""
-    if not isinstance(reason, str) or not REASON_RE.fullmatch(reason):
-        raise validation_error("reason", "invalid", "reason is a short lower-case word such as user_hangup.")
+    if reason not in CLIENT_REASONS:
+        raise validation_error("reason", "invalid", f"reason is one of {', '.join(CLIENT_REASONS)}.")
     with transaction.atomic():
         call = _access_call(actor, call_id)
         if call.state == Call.State.ENDED:
