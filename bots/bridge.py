@@ -12,11 +12,12 @@ from channels.layers import get_channel_layer
 
 from imsuite import audit
 from imsuite.events import user_group
+from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.ws import db
 
 from .models import ReverseEndpoint
-from .protocol import handle_frame, render_event
+from .protocol import handle_frame, render_event, render_shared
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 3.0
@@ -39,16 +40,35 @@ async def _session(endpoint: ReverseEndpoint, opened: asyncio.Event) -> None:
     if endpoint.access_token:
         headers["Authorization"] = f"Bearer {endpoint.access_token}"
     layer = get_channel_layer()
-    channel = await layer.new_channel("bot.")
+    channel = await layer.new_channel()
     async with websockets.connect(endpoint.url, additional_headers=headers, open_timeout=10) as ws:
         opened.set()
+        hub, sink = await get_hub(), HubSink(ws, endpoint.bot_id)
+        hub.attach(endpoint.bot_id, sink)
         await layer.group_add(user_group(endpoint.bot_id), channel)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(_events_out(layer, channel, ws, endpoint.bot_id))
-                tasks.create_task(_actions_in(ws, endpoint))
+                tasks.create_task(_actions_in(ws, endpoint, sink))
         finally:
+            hub.detach(endpoint.bot_id, sink)
             await layer.group_discard(user_group(endpoint.bot_id), channel)
+
+
+class HubSink:
+    """Message events (on_message, on_recall) from this process's hub, out to the bot backend."""
+
+    def __init__(self, ws: websockets.ClientConnection, bot_id: int) -> None:
+        self.ws, self.bot_id = ws, bot_id
+        self.held: list[str] | None = None
+
+    async def hub_deliver(self, name: str, data: dict, frames: dict) -> None:
+        frame = render_shared(name, data, self.bot_id, frames)
+        if frame is not None and self.held is not None:
+            self.held.append(frame)
+        elif frame is not None:
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await self.ws.send(frame)
 
 
 async def _events_out(layer: object, channel: str, ws: websockets.ClientConnection, bot_id: int) -> None:
@@ -62,9 +82,15 @@ async def _events_out(layer: object, channel: str, ws: websockets.ClientConnecti
             await ws.send(frame)
 
 
-async def _actions_in(ws: websockets.ClientConnection, endpoint: ReverseEndpoint) -> None:
+async def _actions_in(ws: websockets.ClientConnection, endpoint: ReverseEndpoint, sink: "HubSink") -> None:
     async for text in ws:
-        await ws.send(await handle_frame(endpoint.bot, text if isinstance(text, str) else None))
+        sink.held = []  # events the action causes follow its response
+        try:
+            await ws.send(await handle_frame(endpoint.bot, text if isinstance(text, str) else None))
+        finally:
+            held, sink.held = sink.held, None
+            for frame in held:
+                await ws.send(frame)
     raise ConnectionError("the bot backend closed the connection")
 
 

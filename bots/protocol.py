@@ -102,3 +102,13 @@ def render_event(message: dict[str, Any], bot_id: int) -> str | None:
     """A channel-layer domain event as this bot's Event frame, or None."""
     event = render_for_bot(message["event"], message["data"], bot_id)
     return dumps(event) if event is not None else None
+
+
+def render_shared(name: str, data: dict[str, Any], bot_id: int, frames: dict[Any, str]) -> str | None:
+    """render_event for a hub event: encoded once for every bot that sees it alike (the sender
+    sees nothing of its own message)."""
+    own = (data.get("message") or {}).get("sender_id") == bot_id
+    key = ("bot", name, own)
+    if key not in frames:
+        frames[key] = render_event({"event": name, "data": data}, bot_id) or ""
+    return frames[key] or None

@@ -19,12 +19,13 @@ from calls import services as call_services
 from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode
 from imsuite.events import BROADCAST_GROUP, user_group
+from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.validation import validate
 from imsuite.ws import FastWebsocketConsumer, client_frame, db, header, utc_now_iso
 
 from . import schemas, selectors, services
-from .realtime import SEQ_EVENTS, render_for
+from .realtime import render_for
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ class ClientConsumer(FastWebsocketConsumer):
         audit.set_source(AuditEntry.Source.WEBSOCKET)
         self.last_activity = time.monotonic()
         self.typing: dict[int, asyncio.Task] = {}
+        self.deferred: list[tuple[str, dict[str, Any], dict[Any, str]]] | None = []  # held until `connect`
+        self.hub = await get_hub()
+        self.hub.attach(self.user.pk, self)
         await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
         await self.channel_layer.group_add(BROADCAST_GROUP, self.channel_name)
         await self.accept(subprotocol)
@@ -92,6 +96,7 @@ class ClientConsumer(FastWebsocketConsumer):
             "last_seq": self.last_sent,
         }
         await self.send(text_data=client_frame("connect", payload))
+        await self._release()
         self.watchdog = asyncio.create_task(self._watch())
 
     def _opened(self) -> int:
@@ -101,6 +106,8 @@ class ClientConsumer(FastWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.session is None:
             return
+        if getattr(self, "hub", None) is not None:
+            self.hub.detach(self.user.pk, self)
         for task in [*self.typing.values(), getattr(self, "watchdog", None)]:
             if task is not None:
                 task.cancel()
@@ -255,8 +262,12 @@ class ClientConsumer(FastWebsocketConsumer):
 
     async def on_sync(self, payload: dict[str, Any]) -> None:
         since = validate(schemas.SyncInput, payload)["since_seq"]
-        await self._catch_up(since, upto=None)
-        await self.send(text_data=client_frame("sync.done", {"last_seq": max(self.last_sent, since)}))
+        self.deferred = []  # live message frames wait until the replay is out
+        try:
+            await self._catch_up(since)
+            await self.send(text_data=client_frame("sync.done", {"last_seq": max(self.last_sent, since)}))
+        finally:
+            await self._release()
 
     async def on_call_offer(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.CallOfferInput, payload)
@@ -301,28 +312,16 @@ class ClientConsumer(FastWebsocketConsumer):
             return  # signalling meant for another device of this user
         elif data.get("origin") == self.channel_name:
             return  # this connection caused it and needs no echo (e.g. its own read receipt)
-        elif name in SEQ_EVENTS:
-            await self._deliver_seq(name, data)
         else:
             rendered = render_for(name, data, self.user.pk)
             if rendered is not None:
                 await self.send(text_data=client_frame(*rendered))
 
-    async def _deliver_seq(self, name: str, data: dict[str, Any]) -> None:
-        """Frames that carry seq leave in strictly increasing seq order. A jump past the next
-        number may hide a change that is still on its way; the database fills the gap first."""
-        seq = data["seq"]
-        if seq <= self.last_sent:
-            return  # already delivered (by a sync or an earlier gap fill), possibly newer
-        if seq > self.last_sent + 1:
-            await self._catch_up(self.last_sent, upto=seq - 1)
-        await self._deliver(name, data)
-
-    async def _catch_up(self, since: int, upto: int | None) -> None:
-        """Send, in seq order, every change the user may see with since < seq (<= upto)."""
+    async def _catch_up(self, since: int) -> None:
+        """Send, in seq order, every change the user may see with seq > since (a sync)."""
         after = since
         while True:
-            batch = await db(selectors.changes_since)(self.user.pk, after, upto, since)
+            batch = await db(selectors.changes_since)(self.user.pk, after, None, since)
             for name, data in batch:
                 await self._deliver(name, data)
                 after = data["seq"]
@@ -333,3 +332,34 @@ class ClientConsumer(FastWebsocketConsumer):
         event_type, payload = render_for(name, data, self.user.pk)
         self.last_sent = max(self.last_sent, data["seq"])
         await self.send(text_data=client_frame(event_type, payload, seq=data["seq"]))
+
+    async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
+        """A message event from this process's hub, which hands them out in seq order."""
+        if self.deferred is not None:
+            self.deferred.append((name, data, frames))
+        else:
+            await self._send_seq(name, data, frames)
+
+    async def _send_seq(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
+        """Send one message frame unless already sent (by a sync). Each rendering is encoded once
+        and shared through `frames` by every local viewer who sees it alike."""
+        seq = data["seq"]
+        if seq <= self.last_sent:
+            return
+        self.last_sent = seq
+        message = data.get("message") or {}
+        titles = (data.get("chat") or {}).get("titles") or {}
+        variant = (name, message.get("sender_id") == self.user.pk, titles.get(str(self.user.pk)))
+        text = frames.get(variant)
+        if text is None:
+            event_type, payload = render_for(name, data, self.user.pk)
+            text = frames[variant] = client_frame(event_type, payload, seq=seq)
+        await self.send(text_data=text)
+
+    async def _release(self) -> None:
+        """Send the message frames held back meanwhile, in order, then stop holding them."""
+        while self.deferred:
+            held, self.deferred = self.deferred, []
+            for name, data, frames in held:
+                await self._send_seq(name, data, frames)
+        self.deferred = None

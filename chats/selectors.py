@@ -151,3 +151,41 @@ def history_page(chat_id: int, before: int | None, limit: int) -> tuple[list[Mes
     more = len(page) > limit
     page = page[:limit]
     return page, (page[-1].pk if more and page else None)
+
+
+def sender_profile(message: Message) -> dict[str, Any]:
+    """What the bot protocol's sender object needs besides the client's: profile and group standing."""
+    sender = message.sender
+    member = ChatMember.objects.filter(chat_id=message.chat_id, user_id=message.sender_id).first()
+    return {
+        "sex": sender.sex if sender else "unknown",
+        "age": (sender.age or 0) if sender else 0,
+        "role": member.role if member else "member",
+        "level": member.level if member else "0",
+        "card": member.card if member else "",
+    }
+
+
+def changes_in_range(after: int, upto: int) -> list[tuple[str, dict[str, Any], list[int]]]:
+    """Every message change with after < seq <= upto, all chats, in seq order, each with its audience
+    (the chat's members): what the hub reads when the channel layer lost events. A change later
+    superseded has the later seq and is not in the range."""
+    rows = (
+        Message.objects.filter(seq__gt=after, seq__lte=upto)
+        .select_related("chat", "chat__group", "sender")
+        .order_by("seq")
+    )
+    changes = []
+    for message in rows:
+        audience = sorted(
+            ChatMember.objects.filter(chat_id=message.chat_id).values_list("user_id", flat=True)
+        )
+        if message.deleted_at is not None:
+            changes.append(("message.delete", message_delete_data(message), audience))
+            continue
+        data = message_event_data(message)
+        name = "message.new" if message.created_seq == message.seq else "message.edit"
+        if name == "message.new":
+            data["sender_profile"] = sender_profile(message)
+        changes.append((name, data, audience))
+    return changes

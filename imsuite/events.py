@@ -23,6 +23,11 @@ logger = logging.getLogger(__name__)
 CHANNEL_MESSAGE_TYPE = "domain.event"
 
 
+# Message changes carry a seq and travel through the per-process hubs (imsuite.hub).
+HUB_EVENTS = frozenset({"message.new", "message.edit", "message.delete"})
+HUB_GROUP = "hub"
+HUB_MESSAGE_TYPE = "hub.event"
+
 # Every client connection also joins this group, for what goes to everyone (system notifications).
 BROADCAST_GROUP = "broadcast"
 
@@ -66,13 +71,24 @@ def publish_broadcast(name: str, data: dict[str, Any]) -> None:
 
 
 def deliver(event: DomainEvent) -> None:
-    """Ring each audience member's group. Failures are logged, never raised: the change is committed."""
+    """Ring the event's audience. Message events go once to every process's hub (imsuite.hub), which
+    hands them to local connections in seq order; the rest go to each audience member's group.
+    Failures are logged, never raised: the change is committed, and the hubs read what the channel
+    layer lost from the database."""
     layer = get_channel_layer()
     if layer is None or not event.audience:
         return
     message = event.as_message()
     try:
-        async_to_sync(_send_all)(layer, event.audience, message)
+        if event.name in HUB_EVENTS:
+            hub_message = message | {
+                "type": HUB_MESSAGE_TYPE,
+                "seq": event.data["seq"],
+                "audience": sorted(event.audience),
+            }
+            async_to_sync(layer.group_send)(HUB_GROUP, hub_message)
+        else:
+            async_to_sync(_send_all)(layer, event.audience, message)
     except Exception:
         logger.exception("could not deliver event %s to %d users", event.name, len(event.audience))
 

@@ -13,7 +13,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services as account_services
 from accounts.models import User
-from imsuite.events import user_group
+from imsuite.events import CHANNEL_MESSAGE_TYPE, HUB_GROUP, user_group
 
 PASSWORD = "a-Strong-passw0rd"
 
@@ -83,7 +83,9 @@ def client_for() -> Callable[[User], APIClient]:
 
 
 class Inbox:
-    """Listens on the real channel layer in each user's group, the way a connection does.
+    """Listens on the real channel layer the way a process does: in each user's group, and in the
+    hub group that carries message events once per process (imsuite.hub), which it hands to the
+    listened users of each event's audience.
 
     Receiving stays on one event loop of its own (channels-redis keeps per-channel receive buffers
     bound to the loop that created them), whichever loop the code under test publishes from."""
@@ -91,6 +93,8 @@ class Inbox:
     def __init__(self) -> None:
         self.layer = get_channel_layer()
         self.channels: dict[int, str] = {}
+        self.from_hub: dict[int, list[dict[str, Any]]] = {}
+        self.hub_channel: str | None = None
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -99,23 +103,33 @@ class Inbox:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
 
     def listen(self, *users: User) -> None:
+        if self.hub_channel is None:
+            self.hub_channel = self._run(self.layer.new_channel())
+            self._run(self.layer.group_add(HUB_GROUP, self.hub_channel))
         for user in users:
             channel = self._run(self.layer.new_channel())
             self._run(self.layer.group_add(user_group(user.pk), channel))
             self.channels[user.pk] = channel
+            self.from_hub[user.pk] = []
+
+    async def _receive_all(self, channel: str, wait: float) -> list[dict[str, Any]]:
+        got = []
+        while True:
+            try:
+                got.append(await asyncio.wait_for(self.layer.receive(channel), wait))
+            except TimeoutError:
+                return got
 
     def drain(self, user: User, wait: float = 0.3) -> list[dict[str, Any]]:
-        """Every domain event delivered to this user so far, oldest first."""
-
-        async def receive_all() -> list[dict[str, Any]]:
-            got = []
-            while True:
-                try:
-                    got.append(await asyncio.wait_for(self.layer.receive(self.channels[user.pk]), wait))
-                except TimeoutError:
-                    return got
-
-        return self._run(receive_all())
+        """Every domain event delivered to this user so far: their own group's, then the hub's."""
+        for message in self._run(self._receive_all(self.hub_channel, wait)):
+            event = {"type": CHANNEL_MESSAGE_TYPE, "event": message["event"], "data": message["data"]}
+            for user_id in message["audience"]:
+                if user_id in self.from_hub:
+                    self.from_hub[user_id].append(event)
+        own = self._run(self._receive_all(self.channels[user.pk], wait))
+        from_hub, self.from_hub[user.pk] = self.from_hub[user.pk], []
+        return own + from_hub
 
     def names(self, user: User) -> list[str]:
         return [message["event"] for message in self.drain(user)]

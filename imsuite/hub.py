@@ -1,0 +1,199 @@
+"""The per-process hub for message events (message.new, message.edit, message.delete).
+
+Every process (daphne, runbots) runs one hub per event loop. It receives every message event of
+the deployment ONCE, through the channel-layer group HUB_GROUP, instead of one copy per recipient
+per connection; puts the events in seq order; and hands each to the local connections of its
+audience, which render it (once per variant, shared through `frames`) and send it.
+
+Seq order is commit order (chats.services.next_seq), and every message change is published, so
+each hub sees a dense sequence. An event that arrives before its predecessor waits for it; a seq
+still missing after GAP_WAIT_SECONDS (the channel layer dropped it, or its publisher died after
+commit) is read from the database. So every connection gets message frames in strictly
+increasing seq order, with no per-connection database work.
+"""
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from collections import defaultdict
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+
+from .events import HUB_GROUP, HUB_MESSAGE_TYPE
+
+logger = logging.getLogger(__name__)
+
+GAP_WAIT_SECONDS = 0.25
+COUNTER_CHECK_SECONDS = 1.0
+RESET_REWIND = 100
+GROUP_REFRESH_SECONDS = 3600.0  # channels-redis forgets group members after a day
+
+
+class Sink(Protocol):
+    """A connection that takes message events (client or bot)."""
+
+    async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None: ...
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.sinks: dict[int, set[Sink]] = defaultdict(set)
+        self.position: int | None = None  # every seq up to here has been handed out
+        self.pending: dict[int, dict[str, Any]] = {}
+        self.gap_timer: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task | None = None
+        self.filling: asyncio.Future | None = None
+        self.watcher: asyncio.Future | None = None
+        self.channel: str | None = None
+        self.started = asyncio.Event()
+
+    # ---- connections ---------------------------------------------------------------------
+
+    def attach(self, user_id: int, sink: Sink) -> None:
+        self.sinks[user_id].add(sink)
+
+    def detach(self, user_id: int, sink: Sink) -> None:
+        sinks = self.sinks.get(user_id)
+        if sinks is not None:
+            sinks.discard(sink)
+            if not sinks:
+                del self.sinks[user_id]
+
+    # ---- the event stream ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Listen for the deployment's message events until cancelled, starting over after a failure."""
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("hub: listening failed; starting again")
+                await asyncio.sleep(1)
+
+    async def _listen(self) -> None:
+        from imsuite.ws import db
+
+        layer = get_channel_layer()
+        self.channel = await layer.new_channel("hub.")
+        channel = self.channel
+        await layer.group_add(HUB_GROUP, channel)
+        if self.position is None:
+            self.position = await db(_current_seq)()
+        if self.watcher is None:
+            self.watcher = asyncio.ensure_future(self._watch_counter())
+        self.started.set()
+        refreshed = asyncio.get_running_loop().time()
+        try:
+            while True:
+                message = await layer.receive(channel)
+                if message.get("type") == HUB_MESSAGE_TYPE:
+                    await self.take(message["seq"], message)
+                now = asyncio.get_running_loop().time()
+                if now - refreshed > GROUP_REFRESH_SECONDS:
+                    await layer.group_add(HUB_GROUP, channel)
+                    refreshed = now
+        finally:
+            with contextlib.suppress(Exception):
+                await layer.group_discard(HUB_GROUP, channel)
+
+    async def _watch_counter(self) -> None:
+        """A lost event with nothing after it leaves no gap to notice: once a second, compare the
+        position with the database's counter, and read what has not arrived in time."""
+        from imsuite.ws import db
+
+        while True:
+            await asyncio.sleep(COUNTER_CHECK_SECONDS)
+            try:
+                counter = await db(_current_seq)()
+            except Exception:
+                logger.exception("hub: could not read the seq counter")
+                continue
+            if counter < self.position:  # the database was reset (restored, or flushed by tests)
+                logger.warning("hub: the seq counter went back from %s to %s", self.position, counter)
+                self.position = max(0, counter - RESET_REWIND)  # hand out the newest changes again
+                self.pending.clear()
+            if counter > self.position:
+                await asyncio.sleep(GAP_WAIT_SECONDS)  # what is on its way gets its chance first
+                if counter > self.position:
+                    await self.fill_gap(upto=counter)
+
+    async def take(self, seq: int, message: dict[str, Any]) -> None:
+        if seq <= self.position:
+            return  # handed out already (from the database, after a gap)
+        self.pending[seq] = message
+        await self._drain()
+        if self.pending and self.gap_timer is None:
+            self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
+
+    async def _drain(self) -> None:
+        while self.position + 1 in self.pending:
+            self.position += 1
+            message = self.pending.pop(self.position)
+            await self.dispatch(message["event"], message["data"], message["audience"])
+        if not self.pending and self.gap_timer is not None:
+            self.gap_timer.cancel()
+            self.gap_timer = None
+
+    def _gap_due(self) -> None:
+        self.gap_timer = None
+        self.filling = asyncio.ensure_future(self.fill_gap())
+
+    async def fill_gap(self, upto: int | None = None) -> None:
+        """Read the missing seqs (by default up to the lowest pending one) from the database."""
+        from chats.selectors import changes_in_range
+        from imsuite.ws import db
+
+        if upto is None:
+            if not self.pending:
+                return
+            upto = min(self.pending) - 1
+        upto = min([upto, *(seq - 1 for seq in self.pending)])
+        if upto <= self.position:
+            return
+        try:
+            changes = await db(changes_in_range)(self.position, upto)
+        except Exception:
+            logger.exception("hub: could not read seqs %s..%s; trying again", self.position + 1, upto)
+            self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
+            return
+        for name, data, audience in changes:
+            if data["seq"] > self.position:
+                self.position = data["seq"]
+                await self.dispatch(name, data, audience)
+        self.position = max(self.position, upto)  # seqs not found were superseded by later changes
+        await self._drain()
+        if self.pending and self.gap_timer is None:
+            self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
+
+    async def dispatch(self, name: str, data: dict[str, Any], audience: list[int]) -> None:
+        frames: dict[Any, str] = {}  # encoded once per variant, shared by every local recipient
+        for user_id in audience:
+            for sink in list(self.sinks.get(user_id, ())):
+                try:
+                    await sink.hub_deliver(name, data, frames)
+                except Exception:
+                    logger.exception("hub: a connection of user %s failed to take %s", user_id, name)
+
+
+def _current_seq() -> int:
+    from chats.models import SeqCounter
+
+    return SeqCounter.objects.filter(pk=1).values_list("value", flat=True).first() or 0
+
+
+_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+
+
+async def get_hub() -> Hub:
+    """This event loop's hub, started on first use."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = _hubs[loop] = Hub()
+        hub.task = loop.create_task(hub.run())
+    await hub.started.wait()
+    return hub
