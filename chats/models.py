@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Chat(models.Model):
@@ -74,7 +75,7 @@ class Message(models.Model):
     message_type = models.CharField(max_length=6, choices=Type.choices, default=Type.TEXT)
     reply_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001  NULL = none given
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(default=timezone.now)
     is_edited = models.BooleanField(default=False)
     updated_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)

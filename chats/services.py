@@ -79,6 +79,44 @@ def next_seq() -> int:
     return next_seq()
 
 
+_NUMBERED_INSERT = """
+WITH next AS (UPDATE chats_seqcounter SET value = value + 1 WHERE id = 1 RETURNING value)
+INSERT INTO chats_message (chat_id, sender_id, content, message_type, reply_to_id, client_msg_id, created_at,
+                           is_edited, seq, created_seq)
+SELECT %s, %s, %s, %s, %s, %s, %s, false, next.value, next.value FROM next
+RETURNING id, seq
+"""
+
+
+def _insert_numbered(message: Message) -> None:
+    """Insert a new message with the next seq. On PostgreSQL one statement takes the number and
+    inserts, so the counter row is locked for one round trip and the commit, not for the whole
+    transaction; elsewhere (SQLite serializes writers anyway) it is two statements."""
+    if connection.vendor != "postgresql":
+        message.seq = message.created_seq = next_seq()
+        message.save(force_insert=True)
+        return
+    with connection.cursor() as cursor:
+        values = [
+            message.chat_id,
+            message.sender_id,
+            message.content,
+            message.message_type,
+            message.reply_to_id,
+            message.client_msg_id,
+            message.created_at,
+        ]
+        cursor.execute(_NUMBERED_INSERT, values)
+        row = cursor.fetchone()
+    if row is None:  # a fresh (or flushed) database has no counter row yet
+        message.seq = message.created_seq = next_seq()
+        message.save(force_insert=True)
+        return
+    message.pk, message.seq = row
+    message.created_seq = message.seq
+    message._state.adding = False
+
+
 def message_send(
     *,
     actor: User,
@@ -110,6 +148,7 @@ def message_send(
     limits = settings.IMSUITE
     rate_limit("message", actor.pk, limits["RATE_LIMIT_MESSAGES"], limits["RATE_LIMIT_WINDOW_SECONDS"])
     ref = chat_ref(member.chat)
+    audience = chat_audience(chat_id)
     try:
         with transaction.atomic():
             message = Message(
@@ -119,10 +158,10 @@ def message_send(
                 message_type=message_type,
                 reply_to_id=reply_to_id,
                 client_msg_id=client_msg_id,
+                created_at=timezone.now(),
             )
-            message.seq = message.created_seq = next_seq()
-            message.save()
             Chat.objects.filter(pk=chat_id).update(last_message_at=message.created_at)
+            _insert_numbered(message)  # last: the counter stays locked only until the commit
             data = message_event_data(message, ref)
             # What the bot protocol's sender object needs besides the client's: profile and group standing.
             data["sender_profile"] = {
@@ -132,7 +171,7 @@ def message_send(
                 "level": member.level,
                 "card": member.card,
             }
-            publish("message.new", chat_audience(chat_id), data)
+            publish("message.new", audience, data)
     except IntegrityError:  # the same client_msg_id raced in from two connections
         return Message.objects.select_related("chat").get(sender=actor, client_msg_id=client_msg_id), False
     return message, True
