@@ -78,7 +78,9 @@ class Hub:
         from imsuite.ws import db
 
         layer = get_channel_layer()
-        self.channel = await layer.new_channel("hub.")
+        # The default prefix, like every channel of the process: channels-redis receives for one
+        # prefix at a time per process, so a channel of another prefix would starve the rest.
+        self.channel = await layer.new_channel()
         channel = self.channel
         await layer.group_add(HUB_GROUP, channel)
         if self.position is None:
@@ -101,10 +103,12 @@ class Hub:
                 await layer.group_discard(HUB_GROUP, channel)
 
     async def _watch_counter(self) -> None:
-        """A lost event with nothing after it leaves no gap to notice: once a second, compare the
-        position with the database's counter, and read what has not arrived in time."""
+        """A lost event with nothing after it leaves no gap to notice: once a second, if the hub has
+        made no progress while the database's counter is ahead, read what has not arrived. (A hub
+        that is merely busy keeps advancing and is left to catch up from the channel layer.)"""
         from imsuite.ws import db
 
+        last_position = self.position
         while True:
             await asyncio.sleep(COUNTER_CHECK_SECONDS)
             try:
@@ -116,10 +120,11 @@ class Hub:
                 logger.warning("hub: the seq counter went back from %s to %s", self.position, counter)
                 self.position = max(0, counter - RESET_REWIND)  # hand out the newest changes again
                 self.pending.clear()
-            if counter > self.position:
-                await asyncio.sleep(GAP_WAIT_SECONDS)  # what is on its way gets its chance first
-                if counter > self.position:
-                    await self.fill_gap(upto=counter)
+            stalled = self.position == last_position
+            last_position = self.position
+            if counter > self.position and stalled:
+                await self.fill_gap(upto=counter)
+                last_position = self.position
 
     async def take(self, seq: int, message: dict[str, Any]) -> None:
         if seq <= self.position:
