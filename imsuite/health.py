@@ -1,10 +1,12 @@
 """GET /api/health: really checks the database (a query) and the channel layer (a round trip)."""
 
 import asyncio
+import functools
 import logging
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import BaseChannelLayer, channel_layers
 from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -36,8 +38,16 @@ def check_database() -> bool:
         return False
 
 
+@functools.cache
+def _check_layer() -> BaseChannelLayer:
+    """A layer instance for the check alone. On the shared one, channels-redis lets one coroutine at a
+    time wait for this process's channels, and the message hub and the connections are always
+    waiting on channels under other names: a check there would time out behind them."""
+    return channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+
+
 async def _layer_round_trip() -> bool:
-    layer = get_channel_layer()
+    layer = _check_layer()
     channel = await layer.new_channel("health.")
     await layer.send(channel, {"type": "health.ping"})
     received = await layer.receive(channel)

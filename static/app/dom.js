@@ -80,17 +80,22 @@ export function cached(cache, key, signature, build) {
   return node;
 }
 
-/** Re-render a container without losing what the user was doing in it: typed values and the
- * focused control are carried over by their data-key attributes (<details> menus close; a control
- * inside one hands the focus to its summary). */
+/** Re-render a container without losing what the user was doing in it: typed values, open
+ * <details> menus and the focused control are carried over by their data-key attributes (a
+ * control inside a menu that is gone hands the focus to its summary). */
 export function rerender(container, render) {
   const focused = container.contains(document.activeElement) ? document.activeElement.dataset.key : null;
   const values = [...container.querySelectorAll("input[data-key], textarea[data-key], select[data-key]")].map((el) => [el.dataset.key, el.value]);
+  const open = [...container.querySelectorAll("details[open][data-key]")].map((el) => el.dataset.key);
   render();
   const find = (key) => container.querySelector(`[data-key="${CSS.escape(key)}"]`);
   values.forEach(([key, value]) => {
     const el = find(key);
     if (el && value) el.value = value;
+  });
+  open.forEach((key) => {
+    const el = find(key);
+    if (el) el.open = true;
   });
   const target = focused && find(focused);
   if (target) (target.closest("details:not([open])")?.querySelector("summary") ?? target).focus();

@@ -61,6 +61,11 @@ function muteControls(group, id, userId, muted) {
   );
 }
 
+/** A member's menu closes once one of its actions is chosen (the panel drawn anew keeps it open). */
+function closeAfterAction(event) {
+  if (event.target.closest(".member-actions-body button")) event.currentTarget.open = false;
+}
+
 function memberActions(group, member) {
   const id = group.info.id;
   const myRole = group.info.my_role;
@@ -90,7 +95,7 @@ function memberActions(group, member) {
   if (!actions.length) return null;
   return h(
     "details",
-    { class: "member-actions" },
+    { class: "member-actions", "data-key": `actions-${member.user_id}`, onclick: closeAfterAction },
     h("summary", { "aria-label": format(gettext("Actions for %(name)s"), { name: member.title }), "data-testid": "member-actions" }, icon("more")),
     h("div", { class: "member-actions-body" }, actions),
   );
