@@ -122,13 +122,14 @@ class Inbox:
 
     def drain(self, user: User, wait: float = 0.3) -> list[dict[str, Any]]:
         """Every domain event delivered to this user so far: their own group's, then the hub's."""
-        for message in self._run(self._receive_all(self.hub_channel, wait)):
+        hub_messages = self._run(self._receive_all(self.hub_channel, wait)) if self.hub_channel else []
+        for message in hub_messages:
             event = {"type": CHANNEL_MESSAGE_TYPE, "event": message["event"], "data": message["data"]}
             for user_id in message["audience"]:
                 if user_id in self.from_hub:
                     self.from_hub[user_id].append(event)
         own = self._run(self._receive_all(self.channels[user.pk], wait))
-        from_hub, self.from_hub[user.pk] = self.from_hub[user.pk], []
+        from_hub, self.from_hub[user.pk] = self.from_hub.get(user.pk, []), []
         return own + from_hub
 
     def names(self, user: User) -> list[str]:
