@@ -40,7 +40,7 @@ async def _session(endpoint: ReverseEndpoint, opened: asyncio.Event) -> None:
     if endpoint.access_token:
         headers["Authorization"] = f"Bearer {endpoint.access_token}"
     layer = get_channel_layer()
-    channel = await layer.new_channel()
+    channel = await layer.new_channel()  # the default prefix (see imsuite.hub)
     async with websockets.connect(endpoint.url, additional_headers=headers, open_timeout=10) as ws:
         opened.set()
         hub, sink = await get_hub(), HubSink(ws, endpoint.bot_id)

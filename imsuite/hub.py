@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 GAP_WAIT_SECONDS = 0.25
 COUNTER_CHECK_SECONDS = 1.0
+RECEIVE_SLICE_SECONDS = 1.0  # how long one receive waits before the hub looks around
 RESET_REWIND = 100
 GROUP_REFRESH_SECONDS = 3600.0  # channels-redis forgets group members after a day
 
@@ -90,8 +91,16 @@ class Hub:
         self.started.set()
         refreshed = asyncio.get_running_loop().time()
         try:
+            me = asyncio.current_task()
             while True:
-                message = await layer.receive(channel)
+                try:
+                    message = await asyncio.wait_for(layer.receive(channel), RECEIVE_SLICE_SECONDS)
+                except TimeoutError:
+                    message = {}
+                if me is not None and me.cancelling():
+                    # Python 3.11's wait_for (which redis-py sends commands with) can swallow a
+                    # cancellation; the request is still counted, so honour it here.
+                    raise asyncio.CancelledError
                 if message.get("type") == HUB_MESSAGE_TYPE:
                     await self.take(message["seq"], message)
                 now = asyncio.get_running_loop().time()
@@ -109,8 +118,11 @@ class Hub:
         from imsuite.ws import db
 
         last_position = self.position
+        me = asyncio.current_task()
         while True:
             await asyncio.sleep(COUNTER_CHECK_SECONDS)
+            if me is not None and me.cancelling():
+                raise asyncio.CancelledError
             try:
                 counter = await db(_current_seq)()
             except Exception:

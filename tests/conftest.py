@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -16,6 +17,14 @@ from accounts.models import User
 from imsuite.events import CHANNEL_MESSAGE_TYPE, HUB_GROUP, user_group
 
 PASSWORD = "a-Strong-passw0rd"
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> None:
+    """Every test gets its own channel-layer instance. channels-redis binds its receive state to the
+    event loop that first used it, and each async test has its own loop: a hub or consumer left
+    waiting in an earlier test's loop must not break the next test."""
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 
 
 @pytest.fixture(autouse=True)

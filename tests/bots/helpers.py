@@ -1,0 +1,246 @@
+"""Helpers for the bot sandbox protocol tests (../shared/spec/bot-sandbox-protocol.md).
+
+A BotSocket is a bot backend on /ws/bot (forward mode), a PersonSocket a person's client connection
+on /ws; both are channels' WebsocketCommunicator on imsuite.asgi.application. `sockets` opens them
+and closes whatever is still open when the test ends. Data is made in sync fixtures before the
+sockets connect, or with `call` (sync_to_async) from the tests.
+
+Test modules import the fixtures they use from here (`# noqa: F401`).
+"""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+import pytest
+import redis
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from channels_redis.core import ChannelLock, RedisChannelLayer
+from django.conf import settings as django_settings
+from django.core.cache import cache
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts import presence
+from accounts.models import Friendship, User
+from accounts.services import bot_create, friendship_create
+from chats.models import Message
+from chats.services import message_send, private_chat_ensure
+from groups.models import Group
+from groups.services import group_create, member_update
+from imsuite.asgi import application
+
+WAIT = 5.0  # the longest a due frame may take; only a failing test waits this long
+QUIET = 0.3  # how long a connection is watched to show that nothing arrives
+
+
+# ---- fixtures ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def fresh_state() -> None:
+    """Presence leases and rate-limit counters start empty (user ids repeat between test databases,
+    and Redis outlives a test run)."""
+    presence.registry.cache_clear()
+    if not django_settings.REDIS_URL:
+        cache.clear()
+        return
+    client = redis.Redis.from_url(django_settings.REDIS_URL)
+    layer_prefix = django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    for pattern in (f"{django_settings.CACHES['default']['KEY_PREFIX']}:1:*", f"{layer_prefix}:presence:*"):
+        keys = list(client.scan_iter(match=pattern))
+        if keys:
+            client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+async def tasks_end() -> AsyncIterator[None]:
+    """After an async test, whatever its event loop still runs (the loop's hub, consumers) ends, so
+    that nothing of channels-redis outlives the loop: it keeps its receive locks per process, and
+    one left behind in a closed loop would break every later test. Cancelling is repeated because
+    Python 3.11's asyncio.wait_for, which redis-py sends commands with, can swallow a cancellation
+    that lands as a send completes."""
+    yield
+    for _ in range(20):
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        if not others:
+            layer = get_channel_layer()
+            if isinstance(layer, RedisChannelLayer):
+                # Its per-channel locks bind to this loop and leak when an acquire is cancelled.
+                layer.receive_clean_locks = ChannelLock()
+            return
+        for task in others:
+            task.cancel()
+        await asyncio.wait(others, timeout=WAIT / 20)
+    raise AssertionError(f"tasks that would not end: {others}")
+
+
+@pytest.fixture
+def bot_and_token(alice: User) -> tuple[User, str]:
+    """Alice's bot "Robo" (her friend, as every new bot) and its token."""
+    return bot_create(actor=alice, username="robo", nickname="Robo")
+
+
+@pytest.fixture
+def bot(bot_and_token: tuple[User, str]) -> User:
+    return bot_and_token[0]
+
+
+@pytest.fixture
+def bot_token(bot_and_token: tuple[User, str]) -> str:
+    return bot_and_token[1]
+
+
+@pytest.fixture
+async def sockets(transactional_db: None) -> AsyncIterator["Sockets"]:
+    opened = Sockets()
+    yield opened
+    await opened.close_all()
+
+
+# ---- data -------------------------------------------------------------------------------------------
+
+
+async def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a (sync, database-touching) service or query from an async test."""
+    return await sync_to_async(function)(*args, **kwargs)
+
+
+def befriend(a: User, b: User) -> None:
+    if not Friendship.objects.filter(user=a, friend=b).exists():
+        friendship_create(user_a=a, user_b=b)
+
+
+def make_group(owner: User, *members: User, admins: Iterable[User] = (), name: str = "Team") -> Group:
+    """A group of `owner` with `members` (made the owner's friends first), `admins` among them."""
+    for member in members:
+        if not (member.is_bot and member.owner_id == owner.pk):
+            befriend(owner, member)
+    group = group_create(actor=owner, name=name, member_ids=[m.pk for m in members])
+    for admin in admins:
+        member_update(actor=owner, group_id=group.pk, user_id=admin.pk, role="admin")
+    return group
+
+
+def send(actor: User, chat_id: int, content: str = "hello") -> Message:
+    return message_send(actor=actor, chat_id=chat_id, content=content)[0]
+
+
+def send_private(actor: User, to: User, content: str = "hello") -> Message:
+    return send(actor, private_chat_ensure(user_a=actor, user_b=to).pk, content)
+
+
+# ---- expected frames --------------------------------------------------------------------------------
+
+
+class _Text:
+    """Equal to any non-empty string containing `part`: a response's human-readable message."""
+
+    def __init__(self, part: str = "") -> None:
+        self.part = part
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and bool(other) and self.part in other
+
+    def __repr__(self) -> str:
+        return f"<text containing {self.part!r}>"
+
+
+def ok(data: Any = None, echo: Any = None) -> dict[str, Any]:
+    return {"status": "ok", "retcode": 0, "data": data, "message": "", "echo": echo}
+
+
+def failed(retcode: int, echo: Any = None, mentions: str = "") -> dict[str, Any]:
+    return {"status": "failed", "retcode": retcode, "data": None, "message": _Text(mentions), "echo": echo}
+
+
+def timeless(frame: dict[str, Any]) -> dict[str, Any]:
+    """An Event without its `time`, which must be the current unix time in whole seconds."""
+    stamp = frame.pop("time", None)
+    assert type(stamp) is int and abs(stamp - time.time()) <= 5, stamp
+    return frame
+
+
+# ---- connections ------------------------------------------------------------------------------------
+
+
+class BotSocket:
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+
+    async def send(self, frame: Any) -> None:
+        """A frame: text as is, anything else as JSON."""
+        await self.communicator.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def reply(self) -> dict[str, Any]:
+        return json.loads(await self.communicator.receive_from(WAIT))
+
+    async def act(self, action: str, echo: Any = None, **params: Any) -> dict[str, Any]:
+        """A flat frame as in the document (echo only if given); its one response."""
+        await self.send({"action": action, **params, **({} if echo is None else {"echo": echo})})
+        return await self.reply()
+
+    async def event(self) -> dict[str, Any]:
+        return timeless(await self.reply())
+
+    async def nothing(self) -> None:
+        if not await self.communicator.receive_nothing(QUIET):
+            raise AssertionError(f"unexpected output: {await self.communicator.receive_output()}")
+
+    async def closed(self, code: int = 1008) -> None:
+        assert await self.communicator.receive_output(WAIT) == {"type": "websocket.close", "code": code}
+
+
+class PersonSocket:
+    def __init__(self, communicator: WebsocketCommunicator) -> None:
+        self.communicator = communicator
+
+    async def frame(self) -> dict[str, Any]:
+        frame = json.loads(await self.communicator.receive_from(WAIT))
+        return {"type": frame["type"], "payload": frame["payload"]}
+
+    async def until(self, event_type: str, where: Callable[[dict[str, Any]], bool] = bool) -> dict[str, Any]:
+        """The payload of the next frame of this type (that `where` accepts); other frames before it
+        (presence, the person's own events) are passed over."""
+        while True:
+            frame = await self.frame()
+            if frame["type"] == event_type and where(frame["payload"]):
+                return frame["payload"]
+
+
+class Sockets:
+    def __init__(self) -> None:
+        self.communicators: list[WebsocketCommunicator] = []
+
+    async def open(self, path: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> tuple[Any, bool]:
+        communicator = WebsocketCommunicator(application, path, headers=list(headers))
+        self.communicators.append(communicator)
+        accepted, _ = await communicator.connect(WAIT)
+        return communicator, accepted
+
+    async def open_bot(
+        self, query: str = "", headers: Iterable[tuple[bytes, bytes]] = ()
+    ) -> tuple[BotSocket, bool]:
+        communicator, accepted = await self.open("/ws/bot" + query, headers)
+        return BotSocket(communicator), accepted
+
+    async def bot(self, token: str) -> BotSocket:
+        socket, accepted = await self.open_bot(f"?token={token}")
+        assert accepted
+        return socket
+
+    async def person(self, user: User) -> PersonSocket:
+        communicator, accepted = await self.open(f"/ws?token={AccessToken.for_user(user)}")
+        assert accepted
+        socket = PersonSocket(communicator)
+        assert (await socket.frame())["type"] == "connect"
+        return socket
+
+    async def close_all(self) -> None:
+        for communicator in self.communicators:
+            if not communicator.future.done():
+                await communicator.disconnect(timeout=WAIT)

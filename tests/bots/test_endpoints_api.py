@@ -1,0 +1,147 @@
+# ruff: noqa: F811  (fixtures imported from helpers are shadowed by the tests' parameters, as pytest intends)
+"""REST for a bot's reverse endpoints: /api/bots/{id}/reverse-endpoints (GET, POST) and
+/api/bots/{id}/reverse-endpoints/{endpoint_id} (DELETE), by the bot's owner or a moderator."""
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from accounts.services import bot_create
+from bots.models import ReverseEndpoint
+from bots.services import MAX_ENDPOINTS_PER_BOT
+
+from .helpers import bot, bot_and_token  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+URL = "ws://127.0.0.1:6700/onebot/v11/ws"
+
+
+def check(response: Any, status: int) -> Any:
+    assert response.status_code == status, response.content
+    return response.json() if response.content else None
+
+
+def endpoints(bot_id: int) -> str:
+    return f"/api/bots/{bot_id}/reverse-endpoints"
+
+
+def add(client: Any, bot_id: int, **data: Any) -> Any:
+    return client.post(endpoints(bot_id), {"url": URL, **data}, format="json")
+
+
+def shown(row: ReverseEndpoint) -> dict[str, Any]:
+    return {"id": row.pk, "bot_id": row.bot_id, "url": row.url, "has_access_token": bool(row.access_token)}
+
+
+def without_time(body: dict[str, Any], row: ReverseEndpoint) -> dict[str, Any]:
+    assert datetime.fromisoformat(body.pop("created_at")) == row.created_at
+    return body
+
+
+@pytest.mark.parametrize(
+    ("data", "has_token"),
+    [({"access_token": "s3cret"}, True), ({"access_token": ""}, False), ({}, False)],
+    ids=["with token", "blank token", "no token"],
+)
+def test_owner_registers_and_lists_endpoints(alice, bot, client_for, data, has_token):
+    client = client_for(alice)
+    body = check(add(client, bot.pk, **data), 201)
+    row = ReverseEndpoint.objects.get()
+    assert (row.bot_id, row.url, row.access_token) == (bot.pk, URL, data.get("access_token", ""))
+    assert without_time(body, row) == shown(row) | {"has_access_token": has_token}
+    [listed] = check(client.get(endpoints(bot.pk)), 200)
+    assert without_time(listed, row) == shown(row)
+    assert "s3cret" not in str(body) + str(listed)
+
+
+@pytest.mark.parametrize("url", ["wss://bots.example.com/ws", "ws://[::1]:8080", "  ws://127.0.0.1:1/x  "])
+def test_ws_and_wss_urls_are_accepted(alice, bot, client_for, url):
+    body = check(add(client_for(alice), bot.pk, url=url), 201)
+    assert body["url"] == url.strip() == ReverseEndpoint.objects.get().url
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"url": "http://127.0.0.1:6700/ws"}, "url"),
+        ({"url": "https://bots.example.com/ws"}, "url"),
+        ({"url": "ws://"}, "url"),
+        ({"url": "127.0.0.1:6700"}, "url"),
+        ({"url": 6700}, "url"),
+        ({"url": URL, "access_token": 5}, "access_token"),
+        ({"url": URL, "token": "s3cret"}, "token"),
+    ],
+)
+def test_bad_input_is_400_naming_the_field(alice, bot, client_for, data, field):
+    body = check(client_for(alice).post(endpoints(bot.pk), data, format="json"), 400)
+    assert (body["error_code"], body["details"]["field"]) == ("VALIDATION_ERROR", field)
+    assert not ReverseEndpoint.objects.exists()
+
+
+def test_missing_url_is_400(alice, bot, client_for):
+    body = check(client_for(alice).post(endpoints(bot.pk), {}, format="json"), 400)
+    assert (body["error_code"], body["details"]["field"]) == ("VALIDATION_ERROR", "url")
+
+
+def test_duplicate_is_409(alice, bot, client_for):
+    client = client_for(alice)
+    check(add(client, bot.pk), 201)
+    body = check(add(client, bot.pk, access_token="other"), 409)
+    assert (body["error_code"], body["details"]) == ("CONFLICT", {"reason": "duplicate"})
+    assert ReverseEndpoint.objects.count() == 1
+
+
+def test_endpoints_per_bot_are_limited(alice, bot, client_for):
+    client = client_for(alice)
+    for n in range(MAX_ENDPOINTS_PER_BOT):
+        check(add(client, bot.pk, url=f"{URL}/{n}"), 201)
+    body = check(add(client, bot.pk, url=f"{URL}/more"), 409)
+    assert body["details"] == {"reason": "endpoint_limit", "limit": MAX_ENDPOINTS_PER_BOT}
+    assert ReverseEndpoint.objects.count() == MAX_ENDPOINTS_PER_BOT
+    other, _ = bot_create(actor=alice, username="robo2")
+    check(add(client, other.pk), 201)  # the limit is per bot
+
+
+def test_delete(alice, bot, client_for):
+    client = client_for(alice)
+    kept, gone = (check(add(client, bot.pk, url=f"{URL}/{n}"), 201)["id"] for n in (1, 2))
+    assert check(client.delete(f"{endpoints(bot.pk)}/{gone}"), 204) is None
+    assert list(ReverseEndpoint.objects.values_list("pk", flat=True)) == [kept]
+    check(client.delete(f"{endpoints(bot.pk)}/{gone}"), 404)
+
+
+def test_another_users_bot_is_not_found(alice, bob, bot, client_for):
+    row = ReverseEndpoint.objects.create(bot=bot, url=URL, access_token="s3cret")
+    client = client_for(bob)
+    for response in (
+        client.get(endpoints(bot.pk)),
+        add(client, bot.pk, url=f"{URL}/bob"),
+        client.delete(f"{endpoints(bot.pk)}/{row.pk}"),
+        client.get(endpoints(alice.pk)),  # a person is no bot
+        client.get(endpoints(10**9)),
+    ):
+        assert check(response, 404)["error_code"] == "NOT_FOUND"
+    assert list(ReverseEndpoint.objects.values_list("pk", "url")) == [(row.pk, URL)]
+
+
+def test_endpoint_of_another_bot_is_not_found(alice, bot, client_for):
+    other, _ = bot_create(actor=alice, username="robo2")
+    row = ReverseEndpoint.objects.create(bot=other, url=URL)
+    check(client_for(alice).delete(f"{endpoints(bot.pk)}/{row.pk}"), 404)
+    assert ReverseEndpoint.objects.filter(pk=row.pk).exists()
+
+
+def test_moderator_manages_any_bots_endpoints(moderator, bot, client_for):
+    client = client_for(moderator)
+    created = check(add(client, bot.pk, access_token="s3cret"), 201)
+    assert (created["bot_id"], created["has_access_token"]) == (bot.pk, True)
+    assert [e["id"] for e in check(client.get(endpoints(bot.pk)), 200)] == [created["id"]]
+    check(client.delete(f"{endpoints(bot.pk)}/{created['id']}"), 204)
+    assert not ReverseEndpoint.objects.exists()
+    check(client.get(endpoints(moderator.pk)), 404)  # still only bots have endpoints
+
+
+def test_signed_out_is_401(api, bot):
+    assert check(api.get(endpoints(bot.pk)), 401)["error_code"] == "AUTHENTICATION_FAILED"

@@ -1,0 +1,256 @@
+# ruff: noqa: F811  (fixtures imported from helpers are shadowed by the tests' parameters, as pytest intends)
+"""Reverse mode: IM-Suite connects to the bot backend. The test starts a real WebSocket server (the
+backend) on 127.0.0.1 and runs bots.bridge.supervise in its own event loop (the embedded leg's
+in-memory channel layer exists only in this process)."""
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+from accounts.models import User
+from accounts.services import user_set_active
+from bots import bridge
+from bots.models import ReverseEndpoint
+from bots.services import reverse_endpoint_create, reverse_endpoint_delete
+from chats.models import Message
+from groups.models import Group
+from imsuite.models import AuditEntry
+
+from .helpers import (  # noqa: F401
+    QUIET,
+    WAIT,
+    bot,
+    bot_and_token,
+    bot_token,
+    call,
+    failed,
+    fresh_state,
+    make_group,
+    ok,
+    send,
+    sockets,
+    tasks_end,
+    timeless,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+POLL = 0.1  # the bridge's poll interval in these tests
+RETRY = 0.1  # its first retry delay
+
+
+class Backend:
+    """A bot backend: a WebSocket server that hands each incoming connection to the test."""
+
+    def __init__(self) -> None:
+        self.arrivals: asyncio.Queue[ServerConnection] = asyncio.Queue()
+        self.url = ""
+
+    async def handler(self, connection: ServerConnection) -> None:
+        await self.arrivals.put(connection)
+        await connection.wait_closed()  # the test talks on it; it ends when either side closes
+
+    async def connection(self, timeout: float = WAIT) -> ServerConnection:
+        """The next connection from the bridge, once it is subscribed to the bot's events (an
+        action's response proves that: actions are read only after the subscription)."""
+        connection = await asyncio.wait_for(self.arrivals.get(), timeout)
+        await connection.send(json.dumps({"action": "get_login_info", "echo": "ready"}))
+        assert (await receive(connection))["echo"] == "ready"
+        return connection
+
+    async def no_connection(self, within: float = 3 * POLL + 2 * RETRY) -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(self.arrivals.get(), within)
+
+
+async def receive(connection: ServerConnection) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(connection.recv(), WAIT))
+
+
+async def answer(connection: ServerConnection) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The next response, and the events that came before it (both directions run independently)."""
+    events = []
+    while "status" not in (frame := await receive(connection)):
+        events.append(timeless(frame))
+    return frame, events
+
+
+async def nothing(connection: ServerConnection) -> None:
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(connection.recv(), QUIET)
+
+
+async def closed(connection: ServerConnection) -> None:
+    await asyncio.wait_for(connection.wait_closed(), WAIT)
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[Backend]:
+    server_side = Backend()
+    async with serve(server_side.handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        server_side.url = f"ws://127.0.0.1:{port}/onebot/v11/ws"
+        yield server_side
+
+
+@pytest.fixture
+async def supervise(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """bots.bridge.supervise running in the test's loop, cancelled at the end."""
+    monkeypatch.setattr(bridge, "FIRST_RETRY_SECONDS", RETRY)
+    task = asyncio.create_task(bridge.supervise(poll_seconds=POLL))
+    yield
+    task.cancel()
+    for _ in range(10):
+        done, _ = await asyncio.wait([task], timeout=WAIT / 10)  # bounded, unlike wait_for
+        if done:
+            return
+        # Python 3.11's asyncio.wait_for, which redis-py sends commands with, can swallow a
+        # cancellation that lands as a send completes: cancel the sessions' event readers again.
+        for other in asyncio.all_tasks():
+            if getattr(other.get_coro(), "__name__", "") == "_events_out":
+                other.cancel()
+    raise AssertionError("the bridge did not stop when cancelled")
+
+
+@pytest.fixture
+def team(alice: User, bob: User, bot: User) -> Group:
+    return make_group(alice, bot, bob)
+
+
+def register(alice: User, bot: User, url: str, token: str = "s3cret") -> ReverseEndpoint:
+    return reverse_endpoint_create(actor=alice, bot_id=bot.pk, url=url, access_token=token)
+
+
+@pytest.mark.parametrize("token", ["s3cret", ""])
+async def test_bridge_connects_with_the_bots_headers(backend, supervise, alice, bot, token):
+    await call(register, alice, bot, backend.url, token)
+    connection = await backend.connection()
+    headers = connection.request.headers
+    assert (headers.get("Authorization"), headers["X-Self-ID"]) == (
+        f"Bearer {token}" if token else None,
+        str(bot.pk),
+    )
+    assert connection.request.path == "/onebot/v11/ws"
+
+
+async def test_events_out_actions_in(sockets, backend, supervise, alice, bob, bot, team):
+    await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    person = await sockets.person(bob)
+    message = await call(send, bob, team.pk, "hello bot")
+    assert timeless(await receive(connection)) == {
+        "event": "on_message",
+        "type": 1,
+        "messageId": message.pk,
+        "message": "hello bot",
+        "userId": bob.pk,
+        "sender": {
+            "nickname": "Bob",
+            "sex": "male",
+            "age": 31,
+            "role": "member",
+            "level": "0",
+            "title": "Bob",
+        },
+        "groupId": team.pk,
+    }
+    await connection.send(
+        json.dumps(
+            {"action": "send_group_msg", "params": {"groupId": team.pk, "message": "hi, Bob"}, "echo": "r1"}
+        )
+    )
+    reply = await receive(connection)
+    stored = await call(lambda: Message.objects.filter(sender=bot).get())
+    assert reply == ok({"messageId": stored.pk}, "r1")
+    assert (stored.chat_id, stored.content) == (team.pk, "hi, Bob")
+    seen = await person.until("message.new", lambda payload: payload["sender"]["id"] == bot.pk)
+    assert (seen["message"]["id"], seen["message"]["content"]) == (stored.pk, "hi, Bob")
+    await nothing(connection)  # exactly one response, and no event for the bot's own message
+
+
+async def test_moderation_through_the_bridge_is_audited_with_source_bot(backend, supervise, alice, bob, bot):
+    group = await call(make_group, bot, bob, name="Club")
+    await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    await connection.send(json.dumps({"action": "set_group_kick", "groupId": group.pk, "userId": bob.pk}))
+    reply, events = await answer(connection)
+    decrease = {"event": "on_group_decrease", "userId": bob.pk, "groupId": group.pk, "operatorId": bot.pk}
+    assert reply == ok()
+    assert events + ([] if events else [timeless(await receive(connection))]) == [decrease]
+    entry = await call(AuditEntry.objects.get, action="member.kick")
+    assert (entry.actor_id, entry.target_id, entry.group_id, entry.source) == (
+        bot.pk,
+        bob.pk,
+        group.pk,
+        "bot",
+    )
+
+
+async def test_bad_frames_get_a_failed_response_and_the_connection_stays(backend, supervise, alice, bot):
+    await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    for frame, echo in (("{nope", None), (json.dumps({"action": "fly", "echo": 5}), 5)):
+        await connection.send(frame)
+        assert await receive(connection) == failed(1400, echo)
+    await connection.send(b'{"action": "get_login_info"}')
+    assert await receive(connection) == failed(1400)
+    await connection.send(json.dumps({"action": "get_login_info", "echo": 6}))
+    assert await receive(connection) == ok({"userId": bot.pk, "nickname": "Robo"}, 6)
+
+
+async def test_reconnects_after_the_backend_closes(backend, supervise, alice, bob, bot, team):
+    """Each drop of an established connection is followed by a reconnection after the first retry
+    delay: the doubling is for failed attempts, not for every drop in the endpoint's life."""
+    await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    for _ in range(5):
+        await connection.close()
+        dropped = time.monotonic()
+        connection = await backend.connection()
+        assert time.monotonic() - dropped < 4 * RETRY
+    message = await call(send, bob, team.pk)
+    assert (await receive(connection))["messageId"] == message.pk
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_an_unreachable_endpoint_is_retried_and_does_not_hold_up_others(backend, supervise, alice, bot):
+    await call(register, alice, bot, f"ws://127.0.0.1:{free_port()}/")
+    await asyncio.sleep(3 * RETRY)  # a few failed attempts
+    await call(register, alice, bot, backend.url)
+    await backend.connection()
+
+
+async def test_deleting_the_endpoint_ends_the_connection(backend, supervise, alice, bot):
+    endpoint = await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    started = time.monotonic()
+    await call(reverse_endpoint_delete, actor=alice, bot_id=bot.pk, endpoint_id=endpoint.pk)
+    await closed(connection)
+    assert time.monotonic() - started < POLL + 1
+    await backend.no_connection()
+
+
+async def test_an_endpoint_added_while_running_is_connected(backend, supervise, alice, bot):
+    await asyncio.sleep(2 * POLL)  # supervise has polled and found nothing
+    await call(register, alice, bot, backend.url)
+    connection = await backend.connection(timeout=POLL + 2)
+    assert connection.request.headers["X-Self-ID"] == str(bot.pk)
+
+
+async def test_deactivating_the_bot_ends_the_connection_for_good(backend, supervise, alice, bot, moderator):
+    await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    await call(user_set_active, actor=moderator, user_id=bot.pk, active=False)
+    await closed(connection)
+    await backend.no_connection()
