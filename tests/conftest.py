@@ -19,6 +19,22 @@ from imsuite.events import CHANNEL_MESSAGE_TYPE, HUB_GROUP, user_group
 PASSWORD = "a-Strong-passw0rd"
 
 
+def _cancel_all_tasks_until_done(loop: asyncio.AbstractEventLoop) -> None:
+    """asyncio.Runner's end-of-loop cancellation, repeated and bounded. Python 3.11's wait_for (which
+    redis-py sends commands with) can swallow a cancellation, and the stock version then waits for
+    ever on a task that keeps running; here each round cancels again, for at most ~10 s."""
+    for _ in range(50):
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        if not pending:
+            return
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.wait(pending, timeout=0.2))
+
+
+asyncio.runners._cancel_all_tasks = _cancel_all_tasks_until_done  # every test's event loop ends
+
+
 @pytest.fixture(autouse=True)
 def fresh_channel_layer() -> None:
     """Every test gets its own channel-layer instance. channels-redis binds its receive state to the
