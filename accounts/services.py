@@ -246,14 +246,14 @@ def presence_audience(user_id: int) -> set[int]:
     """Who hears about a user's presence: their friends and their private-chat peers."""
     from chats.models import Chat, ChatMember
 
-    friends = set(Friendship.objects.filter(user_id=user_id).values_list("friend_id", flat=True))
+    friends = Friendship.objects.filter(user_id=user_id).values_list("friend_id", flat=True)
     private_chats = ChatMember.objects.filter(user_id=user_id, chat__type=Chat.Type.PRIVATE).values("chat_id")
-    peers = set(
+    peers = (
         ChatMember.objects.filter(chat_id__in=private_chats)
         .exclude(user_id=user_id)
         .values_list("user_id", flat=True)
     )
-    return friends | peers
+    return set(friends.union(peers))  # one query: every connection opening and closing asks
 
 
 def _announce_presence(user: User, is_online: bool) -> None:

@@ -69,14 +69,18 @@ async def _open(kind: str, base: str, user: dict[str, Any], local_ip: str | None
     return ws
 
 
-async def _open_all(kind: str, base: str, users: list[dict[str, Any]], parallel: int = 100) -> list[Any]:
+async def _open_all(
+    kind: str, base: str, users: list[dict[str, Any]], parallel: int = 100, tolerate: bool = False
+) -> list[Any]:
+    """Open a connection per user, `parallel` at a time; with `tolerate`, a failed opening is
+    returned as its exception (the connection scenarios count them) instead of ending the run."""
     gate = asyncio.Semaphore(parallel)
 
     async def one(index: int, user: dict[str, Any]) -> Any:
         async with gate:
             return await _open(kind, base, user, f"127.0.0.{2 + index % 50}")
 
-    return await asyncio.gather(*(one(i, u) for i, u in enumerate(users)))
+    return await asyncio.gather(*(one(i, u) for i, u in enumerate(users)), return_exceptions=tolerate)
 
 
 @dataclass
@@ -166,17 +170,24 @@ async def _connections(job: dict[str, Any], ready: Any, go: Any) -> dict[str, An
         ready.put(job["worker"])
         await asyncio.get_running_loop().run_in_executor(None, go.wait)
         start = time.time()
-        sockets = await _open_all(kind, base, users, parallel=len(users))
+        opened = await _open_all(kind, base, users, parallel=len(users), tolerate=True)
         seconds = time.time() - start
-    else:
-        sockets = await _open_all(kind, base, users)
+    else:  # opened steadily (a few dozen at a time per worker), then held
+        opened = await _open_all(kind, base, users, parallel=25, tolerate=True)
         seconds = 0.0
         ready.put(job["worker"])
         await asyncio.get_running_loop().run_in_executor(None, go.wait)
+    sockets = [ws for ws in opened if not isinstance(ws, BaseException)]
     held = sum(1 for ws in sockets if ws.state == websockets.protocol.State.OPEN)
     for ws in sockets:
         await ws.close()
-    return {"worker": job["worker"], "opened": len(sockets), "held": held, "seconds": seconds}
+    return {
+        "worker": job["worker"],
+        "opened": len(sockets),
+        "failed": len(opened) - len(sockets),
+        "held": held,
+        "seconds": seconds,
+    }
 
 
 def history_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:

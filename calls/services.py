@@ -268,7 +268,14 @@ def call_party_left(*, user: User, now: datetime | None = None) -> None:
 
 
 def call_party_returned(*, user: User, channel: str) -> None:
-    """The user reconnected within the grace period: the call resumes from the new connection."""
+    """The user reconnected within the grace period: the call resumes from the new connection.
+    Every connection opening asks, so the common answer (no call waiting) is one indexed read."""
+    waiting = Call.objects.filter(
+        Q(caller=user, state__in=LIVE, caller_lost_at__isnull=False)
+        | Q(callee=user, state__in=LIVE, callee_lost_at__isnull=False)
+    )
+    if not waiting.exists():
+        return
     Call.objects.filter(caller=user, state__in=LIVE, caller_lost_at__isnull=False).update(
         caller_lost_at=None, caller_channel=channel
     )

@@ -22,10 +22,12 @@ from imsuite.events import BROADCAST_GROUP, user_group
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.validation import validate
-from imsuite.ws import FastWebsocketConsumer, client_frame, db, header, utc_now_iso
+from imsuite.ws import FastWebsocketConsumer, SharedFrame, client_frame, db, header, utc_now_iso
 
 from . import schemas, selectors, services
 from .realtime import render_for
+from .send_queue import get_send_queue
+from .sending import SendRequest
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +84,14 @@ class ClientConsumer(FastWebsocketConsumer):
         audit.set_source(AuditEntry.Source.WEBSOCKET)
         self.last_activity = time.monotonic()
         self.typing: dict[int, asyncio.Task] = {}
+        self.sending: set[asyncio.Task] = set()  # sends being stored (see on_message_send)
         self.deferred: list[tuple[str, dict[str, Any], dict[Any, str]]] | None = []  # held until `connect`
         self.hub = await get_hub()
         self.hub.attach(self.user.pk, self)
-        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
-        await self.channel_layer.group_add(BROADCAST_GROUP, self.channel_name)
+        await asyncio.gather(
+            self.channel_layer.group_add(user_group(self.user.pk), self.channel_name),
+            self.channel_layer.group_add(BROADCAST_GROUP, self.channel_name),
+        )
         await self.accept(subprotocol)
         self.last_sent = await db(self._opened)()
         payload = {
@@ -114,8 +119,10 @@ class ClientConsumer(FastWebsocketConsumer):
         for chat_id in list(self.typing):
             with contextlib.suppress(DomainError):
                 await self._relay_typing(chat_id, False)
-        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
-        await self.channel_layer.group_discard(BROADCAST_GROUP, self.channel_name)
+        await asyncio.gather(
+            self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name),
+            self.channel_layer.group_discard(BROADCAST_GROUP, self.channel_name),
+        )
         await db(account_services.connection_closed)(actor=self.user, connection=self.channel_name)
 
     # ---- the connection's life ------------------------------------------------------------
@@ -216,10 +223,30 @@ class ClientConsumer(FastWebsocketConsumer):
 
     async def on_message_send(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.MessageSendInput, payload)
-        message, created = await db(services.message_send)(actor=self.user, **data)
-        if not created:  # a retry: acknowledge it to this connection only
-            data = await db(selectors.message_event_data)(message)
-            await self._deliver("message.new", data)
+        sent = get_send_queue().submit(SendRequest(actor=self.user, **data))
+        # Not awaited here: the connection reads its next frame while this one is stored, so a
+        # fast sender is not held to one database round trip per message. Order is kept by the queue.
+        settle = asyncio.create_task(self._settle_send(sent, payload))
+        self.sending.add(settle)
+        settle.add_done_callback(self.sending.discard)
+
+    async def _settle_send(self, sent: asyncio.Future, payload: dict[str, Any]) -> None:
+        """Answer a send once stored: nothing more on success (the message.new frame follows from
+        the hub), the original message to this connection on a retry, the error on refusal."""
+        try:
+            result = await sent
+            if isinstance(result, DomainError):
+                raise result
+            message, created = result
+            if not created:  # a retry: acknowledge it to this connection only
+                await self._deliver("message.new", await db(selectors.message_event_data)(message))
+        except DomainError as exc:
+            await self._send_error(exc, "message.send", payload)
+        except Exception:
+            logger.exception("client frame message.send failed")
+            await self._send_error(
+                DomainError(ErrorCode.INTERNAL_ERROR, "Internal server error."), "message.send", payload
+            )
 
     async def on_message_edit(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.MessageEditEvent, payload)
@@ -333,14 +360,14 @@ class ClientConsumer(FastWebsocketConsumer):
         self.last_sent = max(self.last_sent, data["seq"])
         await self.send(text_data=client_frame(event_type, payload, seq=data["seq"]))
 
-    async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
+    async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, Any]) -> None:
         """A message event from this process's hub, which hands them out in seq order."""
         if self.deferred is not None:
             self.deferred.append((name, data, frames))
         else:
             await self._send_seq(name, data, frames)
 
-    async def _send_seq(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
+    async def _send_seq(self, name: str, data: dict[str, Any], frames: dict[Any, Any]) -> None:
         """Send one message frame unless already sent (by a sync). Each rendering is encoded once
         and shared through `frames` by every local viewer who sees it alike."""
         seq = data["seq"]
@@ -350,11 +377,11 @@ class ClientConsumer(FastWebsocketConsumer):
         message = data.get("message") or {}
         titles = (data.get("chat") or {}).get("titles") or {}
         variant = (name, message.get("sender_id") == self.user.pk, titles.get(str(self.user.pk)))
-        text = frames.get(variant)
-        if text is None:
+        frame = frames.get(variant)
+        if frame is None:
             event_type, payload = render_for(name, data, self.user.pk)
-            text = frames[variant] = client_frame(event_type, payload, seq=seq)
-        await self.send(text_data=text)
+            frame = frames[variant] = SharedFrame(client_frame(event_type, payload, seq=seq))
+        await self.send_shared(frame)
 
     async def _release(self) -> None:
         """Send the message frames held back meanwhile, in order, then stop holding them."""

@@ -1,5 +1,7 @@
 """Chats, who is in them, and the messages they hold."""
 
+from typing import Protocol
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -35,6 +37,16 @@ class Role(models.TextChoices):
     OWNER = "owner"
     ADMIN = "admin"
     MEMBER = "member"
+
+
+class Membership(Protocol):
+    """Someone's standing in a chat: a ChatMember row, or the plain values a batch reads of one."""
+
+    user_id: int
+    chat_id: int
+    role: str
+    level: str
+    card: str
 
 
 class ChatMember(models.Model):

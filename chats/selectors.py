@@ -1,5 +1,7 @@
 """Reads about chats shared by the REST views, the WebSocket consumer and the services."""
 
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Count, Max, OuterRef, Q, Subquery
@@ -8,7 +10,7 @@ from accounts.models import User
 from accounts.selectors import user_ref
 
 from .events import message_data
-from .models import Chat, ChatMember, Message
+from .models import Chat, ChatMember, Membership, Message
 from .realtime import message_for_viewer
 
 SYNC_BATCH = 500
@@ -17,13 +19,35 @@ SYNC_BATCH = 500
 def chat_ref(chat: Chat) -> dict[str, Any]:
     """{id, type, title} with, for a private chat, each member's view of the title (the other
     person's nickname), so the event is built once and rendered per viewer."""
-    if chat.type == Chat.Type.GROUP:
-        return {"id": chat.pk, "type": chat.type, "title": chat.group.name}
-    members = list(User.objects.filter(chat_memberships__chat=chat).only("pk", "nickname", "username"))
-    titles = {
-        str(m.pk): next((o.display_name for o in members if o.pk != m.pk), m.display_name) for m in members
-    }
-    return {"id": chat.pk, "type": chat.type, "title": None, "titles": titles}
+    return chat_refs([chat])[chat.pk]
+
+
+def chat_refs(chats: Iterable[Chat]) -> dict[int, dict[str, Any]]:
+    """chat_ref of many chats with one query for all the private chats' members (a group's name
+    comes with the chat when it was loaded with select_related("group"))."""
+    return refs_of_kinds(
+        {chat.pk: (chat.type, chat.group.name if chat.type == Chat.Type.GROUP else None) for chat in chats}
+    )
+
+
+def refs_of_kinds(kinds: dict[int, tuple[str, str | None]]) -> dict[int, dict[str, Any]]:
+    """chat_ref of chats given as {id: (type, group name)}."""
+    private = [pk for pk, (kind, _) in kinds.items() if kind == Chat.Type.PRIVATE]
+    people: dict[int, list[tuple[int, str]]] = defaultdict(list)  # chat -> [(user id, display name)]
+    if private:
+        for chat_id, user_id, nickname, username in ChatMember.objects.filter(
+            chat_id__in=private
+        ).values_list("chat_id", "user_id", "user__nickname", "user__username"):
+            people[chat_id].append((user_id, nickname or username))
+    refs = {}
+    for pk, (kind, name) in kinds.items():
+        if kind == Chat.Type.GROUP:
+            refs[pk] = {"id": pk, "type": kind, "title": name}
+            continue
+        members = people[pk]
+        titles = {str(me): next((o for uid, o in members if uid != me), mine) for me, mine in members}
+        refs[pk] = {"id": pk, "type": kind, "title": None, "titles": titles}
+    return refs
 
 
 def message_event_data(message: Message, chat: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -69,14 +93,13 @@ def changes_since(
     if upto is not None:
         rows = rows.filter(seq__lte=upto)
     rows = rows.select_related("chat", "chat__group", "sender").order_by("seq")[:SYNC_BATCH]
-    refs: dict[int, dict[str, Any]] = {}
+    rows = list(rows)
+    refs = chat_refs(message.chat for message in rows if message.deleted_at is None)
     changes = []
     for message in rows:
         if message.deleted_at is not None:
             changes.append(("message.delete", message_delete_data(message)))
             continue
-        if message.chat_id not in refs:
-            refs[message.chat_id] = chat_ref(message.chat)
         name = "message.new" if message.created_seq > since else "message.edit"
         changes.append((name, message_event_data(message, refs[message.chat_id])))
     return changes
@@ -109,6 +132,7 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
         ),
     )
     memberships = list(memberships)
+    refs = chat_refs(member.chat for member in memberships)
     last = Message.objects.in_bulk([m.last_message_id for m in memberships if m.last_message_id])
     peers = {  # a private chat's other person, with how far they have read (the sender's read ticks)
         peer.chat_id: peer
@@ -120,7 +144,7 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
     }
     items = []
     for member in memberships:
-        ref = chat_ref(member.chat)
+        ref = refs[member.chat_id]
         message = last.get(member.last_message_id)
         peer = peers.get(member.chat_id)
         items.append(
@@ -153,10 +177,8 @@ def history_page(chat_id: int, before: int | None, limit: int) -> tuple[list[Mes
     return page, (page[-1].pk if more and page else None)
 
 
-def sender_profile(message: Message) -> dict[str, Any]:
+def sender_profile(sender: User | None, member: Membership | None) -> dict[str, Any]:
     """What the bot protocol's sender object needs besides the client's: profile and group standing."""
-    sender = message.sender
-    member = ChatMember.objects.filter(chat_id=message.chat_id, user_id=message.sender_id).first()
     return {
         "sex": sender.sex if sender else "unknown",
         "age": (sender.age or 0) if sender else 0,
@@ -170,22 +192,40 @@ def changes_in_range(after: int, upto: int) -> list[tuple[str, dict[str, Any], l
     """Every message change with after < seq <= upto, all chats, in seq order, each with its audience
     (the chat's members): what the hub reads when the channel layer lost events. A change later
     superseded has the later seq and is not in the range."""
-    rows = (
+    rows = list(
         Message.objects.filter(seq__gt=after, seq__lte=upto)
         .select_related("chat", "chat__group", "sender")
         .order_by("seq")
     )
+    audiences = chat_audiences({message.chat_id for message in rows})
+    refs = chat_refs(message.chat for message in rows if message.deleted_at is None)
+    standing = {  # the senders' group standing, for the bot protocol's sender object
+        (member.chat_id, member.user_id): member
+        for member in ChatMember.objects.filter(
+            chat_id__in=audiences, user_id__in={message.sender_id for message in rows}
+        )
+    }
     changes = []
     for message in rows:
-        audience = sorted(
-            ChatMember.objects.filter(chat_id=message.chat_id).values_list("user_id", flat=True)
-        )
+        audience = sorted(audiences.get(message.chat_id, ()))
         if message.deleted_at is not None:
             changes.append(("message.delete", message_delete_data(message), audience))
             continue
-        data = message_event_data(message)
+        data = message_event_data(message, refs[message.chat_id])
         name = "message.new" if message.created_seq == message.seq else "message.edit"
         if name == "message.new":
-            data["sender_profile"] = sender_profile(message)
+            data["sender_profile"] = sender_profile(
+                message.sender, standing.get((message.chat_id, message.sender_id))
+            )
         changes.append((name, data, audience))
     return changes
+
+
+def chat_audiences(chat_ids: Iterable[int]) -> dict[int, set[int]]:
+    """The members of each chat, with one query."""
+    audiences: dict[int, set[int]] = defaultdict(set)
+    for chat_id, user_id in ChatMember.objects.filter(chat_id__in=list(chat_ids)).values_list(
+        "chat_id", "user_id"
+    ):
+        audiences[chat_id].add(user_id)
+    return audiences

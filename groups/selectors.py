@@ -1,26 +1,44 @@
 """Reads about groups that more than one adapter needs."""
 
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
-from chats.models import ChatMember, Role
+from chats.models import ChatMember, Membership, Role
 
 from .models import Group, Mute
 
 
 def active_mute_until(member: ChatMember) -> datetime | None:
-    """When the member's silence ends, or None if they may speak. Owners and admins are exempt
-    from a whole-group mute, not from a mute of their own."""
-    now = timezone.now()
-    mutes = Mute.objects.filter(group_id=member.chat_id, until__gt=now)
-    if member.role in (Role.OWNER, Role.ADMIN):
-        mutes = mutes.filter(user_id=member.user_id)
-    else:
-        mutes = mutes.filter(Q(user_id=member.user_id) | Q(user__isnull=True))
-    return mutes.order_by("-until").values_list("until", flat=True).first()
+    """When the member's silence ends, or None if they may speak."""
+    return mute_until(member, active_mutes([member.chat_id]).get(member.chat_id, []))
+
+
+def active_mutes(group_ids: Iterable[int]) -> dict[int, list[Mute]]:
+    """The mutes in force in each group, with one query."""
+    mutes: dict[int, list[Mute]] = defaultdict(list)
+    group_ids = list(group_ids)
+    if group_ids:
+        for mute in Mute.objects.filter(group_id__in=group_ids, until__gt=timezone.now()):
+            mutes[mute.group_id].append(mute)
+    return mutes
+
+
+def mute_until(member: Membership, mutes: Iterable[Mute]) -> datetime | None:
+    """When the member's silence ends under these mutes of their group. Owners and admins are
+    exempt from a whole-group mute, not from a mute of their own."""
+    exempt = member.role in (Role.OWNER, Role.ADMIN)
+    return max(
+        (
+            mute.until
+            for mute in mutes
+            if mute.user_id == member.user_id or (mute.user_id is None and not exempt)
+        ),
+        default=None,
+    )
 
 
 def group_summary(group: Group, viewer_id: int) -> dict[str, Any]:
@@ -47,16 +65,10 @@ def group_members(group: Group) -> list[ChatMember]:
     group is dissolved."""
     if group.dissolved_at:
         return []
-    mutes = dict(
-        Mute.objects.filter(group=group, user__isnull=False, until__gt=timezone.now()).values_list(
-            "user_id", "until"
-        )
-    )
-    everyone = Mute.objects.filter(group=group, user__isnull=True, until__gt=timezone.now()).first()
+    mutes = active_mutes([group.pk]).get(group.pk, [])
     members = list(
         ChatMember.objects.filter(chat_id=group.pk).select_related("user").order_by("joined_at", "pk")
     )
-    for member in members:  # as active_mute_until: plain members are silenced by a whole-group mute too
-        group_wide = everyone.until if everyone and member.role == Role.MEMBER else None
-        member.muted_until = max(filter(None, (mutes.get(member.user_id), group_wide)), default=None)
+    for member in members:
+        member.muted_until = mute_until(member, mutes)
     return members

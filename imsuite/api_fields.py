@@ -1,6 +1,7 @@
 """Strict input fields: JSON types are checked, not coerced, and unknown keys are refused, so a
 client bug shows up as a clear VALIDATION_ERROR instead of a silently different request."""
 
+import copy
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
@@ -44,6 +45,12 @@ class StrictBooleanField(serializers.BooleanField):
 
 class InputSerializer(serializers.Serializer):
     """Base of every input schema: refuses keys it does not know."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # DRF deep-copies every declared field for every instance (re-running each field's
+        # __init__), which cost more than the rest of a WebSocket frame. A shallow copy is enough
+        # to give this instance its own binding: validation never changes a field's settings.
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):

@@ -102,7 +102,7 @@ class Hub:
                     # cancellation; the request is still counted, so honour it here.
                     raise asyncio.CancelledError
                 if message.get("type") == HUB_MESSAGE_TYPE:
-                    await self.take(message["seq"], message)
+                    await self.take(message["events"])
                 now = asyncio.get_running_loop().time()
                 if now - refreshed > GROUP_REFRESH_SECONDS:
                     await layer.group_add(HUB_GROUP, channel)
@@ -118,6 +118,7 @@ class Hub:
         from imsuite.ws import db
 
         last_position = self.position
+        last_counter = self.position
         me = asyncio.current_task()
         while True:
             await asyncio.sleep(COUNTER_CHECK_SECONDS)
@@ -134,14 +135,18 @@ class Hub:
                 self.pending.clear()
             stalled = self.position == last_position
             last_position = self.position
-            if counter > self.position and stalled:
+            # Stalled: no progress for a whole interval although the counter was already ahead at
+            # its start (a burst that merely began since the last look is still on its way).
+            if stalled and self.position < min(counter, last_counter):
                 await self.fill_gap(upto=counter)
                 last_position = self.position
+            last_counter = counter
 
-    async def take(self, seq: int, message: dict[str, Any]) -> None:
-        if seq <= self.position:
-            return  # handed out already (from the database, after a gap)
-        self.pending[seq] = message
+    async def take(self, events: list[dict[str, Any]]) -> None:
+        """Events from the channel layer ({event, data, seq, audience}), in any order."""
+        for event in events:
+            if event["seq"] > self.position:  # else handed out already (from the database, after a gap)
+                self.pending[event["seq"]] = event
         await self._drain()
         if self.pending and self.gap_timer is None:
             self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
@@ -203,6 +208,13 @@ def _current_seq() -> int:
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+
+
+def running_hub() -> Hub | None:
+    """This event loop's hub if it has started (it then ignores the channel layer's copies of
+    what it was handed directly: those seqs are behind its position)."""
+    hub = _hubs.get(asyncio.get_running_loop())
+    return hub if hub is not None and hub.started.is_set() else None
 
 
 async def get_hub() -> Hub:

@@ -3,27 +3,64 @@ every adapter (REST, WebSocket, bots) counts against the same budget."""
 
 import math
 import time
+from collections import Counter
+from collections.abc import Hashable, Sequence
 
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 
 from .errors import DomainError, ErrorCode
 
 
 def rate_limit(bucket: str, key: object, limit: int, window_seconds: int) -> None:
     """Count one use; RATE_LIMITED with details.retry_after once `limit` uses fall in one window."""
+    error = rate_limit_many(bucket, [key], limit, window_seconds)[0]
+    if error is not None:
+        raise error
+
+
+def rate_limit_many(
+    bucket: str, keys: Sequence[Hashable], limit: int, window_seconds: int
+) -> list[DomainError | None]:
+    """Count one use per item of `keys` (a key may repeat), in order, with one cache round trip
+    for the lot on Redis; each item gets None or its RATE_LIMITED error."""
     now = time.time()
     slot = int(now // window_seconds)
-    cache_key = f"rate:{bucket}:{key}:{slot}"
-    cache.add(cache_key, 0, timeout=window_seconds * 2)
-    try:
-        used = cache.incr(cache_key)
-    except ValueError:  # evicted between add and incr: start again
-        cache.set(cache_key, 1, timeout=window_seconds * 2)
-        used = 1
-    if used > limit:
-        retry_after = max(1, math.ceil((slot + 1) * window_seconds - now))
-        raise DomainError(
-            ErrorCode.RATE_LIMITED,
-            f"Too many requests: at most {limit} every {window_seconds} seconds.",
-            {"retry_after": retry_after, "limit": limit, "window_seconds": window_seconds},
-        )
+    uses = Counter(keys)
+    cache_keys = {key: f"rate:{bucket}:{key}:{slot}" for key in uses}
+    totals = _add_uses({cache_keys[key]: n for key, n in uses.items()}, window_seconds * 2)
+    retry_after = max(1, math.ceil((slot + 1) * window_seconds - now))
+    error = DomainError(
+        ErrorCode.RATE_LIMITED,
+        f"Too many requests: at most {limit} every {window_seconds} seconds.",
+        {"retry_after": retry_after, "limit": limit, "window_seconds": window_seconds},
+    )
+    seen: Counter = Counter()
+    results: list[DomainError | None] = []
+    for key in keys:
+        seen[key] += 1
+        used = totals[cache_keys[key]] - uses[key] + seen[key]
+        results.append(error if used > limit else None)
+    return results
+
+
+def _add_uses(counts: dict[str, int], timeout: int) -> dict[str, int]:
+    """Add to each counter (created with `timeout` when missing); the new totals."""
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):  # one pipelined round trip (keys are per window, so the TTL may slide)
+        with cache._cache.get_client(write=True).pipeline(transaction=False) as pipe:
+            for name, n in counts.items():
+                key = cache.make_and_validate_key(name)
+                pipe.incrby(key, n)
+                pipe.expire(key, timeout)
+            replies = pipe.execute()
+        return dict(zip(counts, replies[0::2], strict=True))
+    totals = {}
+    for name, n in counts.items():
+        cache.add(name, 0, timeout=timeout)
+        try:
+            totals[name] = cache.incr(name, n)
+        except ValueError:  # evicted between add and incr: start again
+            cache.set(name, n, timeout=timeout)
+            totals[name] = n
+    return totals

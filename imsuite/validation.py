@@ -1,5 +1,6 @@
 """Input validation shared by every adapter: one schema per operation, one error shape."""
 
+import copy
 from typing import Any
 
 from rest_framework import serializers
@@ -42,10 +43,25 @@ def _flat(value: Any) -> list[Any]:
     return [value]
 
 
+_prototypes: dict[type[serializers.Serializer], serializers.Serializer] = {}
+
+
 def validate(schema: type[serializers.Serializer], data: Any) -> dict[str, Any]:
     """Run an input schema outside DRF views (WebSocket, bots): a DomainError on refusal."""
-    serializer = schema(data=data)
+    serializer = _fresh(schema)
+    serializer.initial_data = data
     if not serializer.is_valid():
         exc = serializers.ValidationError(serializer.errors)
         raise DomainError(ErrorCode.VALIDATION_ERROR, "The request is not valid.", validation_details(exc))
     return serializer.validated_data
+
+
+def _fresh(schema: type[serializers.Serializer]) -> serializers.Serializer:
+    """An unbound instance of the schema, copied from one built once: building a DRF serializer
+    (its own __init__, then a copy of every field) cost more than the rest of a WebSocket frame.
+    Fields keep no per-validation state, so the copy shares them; each copy has its own results."""
+    prototype = _prototypes.get(schema)
+    if prototype is None:
+        prototype = _prototypes[schema] = schema()
+        prototype.fields  # noqa: B018  (built and bound once, kept in the prototype's __dict__)
+    return copy.copy(prototype)

@@ -5,21 +5,32 @@ slower)."""
 
 import json
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import cache, partial
 from typing import Any
 
+from autobahn.websocket.protocol import PreparedMessage
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 
 def db(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    """Run ORM work from a consumer in the loop's thread pool. Channels' database_sync_to_async is
-    thread-sensitive: every call of every connection of the process would queue for ONE thread.
+    """Run ORM work from a consumer in the database thread pool. Channels' database_sync_to_async
+    is thread-sensitive: every call of every connection of the process would queue for ONE thread.
     Each call is self-contained (its own transaction) and, like Channels' wrapper, closes stale
     database connections before and after itself."""
-    return DatabaseSyncToAsync(func, thread_sensitive=False)
+    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_db_threads())
+
+
+@cache
+def _db_threads() -> ThreadPoolExecutor:
+    """DB_THREADS threads (asyncio's default pool has cpu+4: a burst of connections, each waiting
+    on a few database round trips, queued behind six threads)."""
+    return ThreadPoolExecutor(max_workers=settings.IMSUITE["DB_THREADS"], thread_name_prefix="imsuite-db")
 
 
 def utc_now_iso() -> str:
@@ -52,12 +63,49 @@ def client_frame(event_type: str, payload: dict[str, Any], **top: Any) -> str:
     return dumps({"type": event_type, "payload": payload, "timestamp": utc_now_iso(), **top})
 
 
+class SharedFrame:
+    """A text frame that several connections send alike (a message to a group): encoded and
+    WebSocket-framed once, however many connections send it."""
+
+    __slots__ = ("_prepared", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._prepared: PreparedMessage | None = None
+
+    @property
+    def prepared(self) -> PreparedMessage:
+        if self._prepared is None:  # server frames are not masked; compression is not offered
+            self._prepared = PreparedMessage(self.text.encode(), False, False, True)
+        return self._prepared
+
+
 class FastWebsocketConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def send_shared(self, frame: SharedFrame) -> None:
+        """Send a shared frame. Under daphne it goes straight to the connection's WebSocket
+        protocol as the prepared frame (what daphne's send would do, without framing the same
+        payload again for every recipient); a frame for a connection no longer open is dropped,
+        as daphne drops it. Elsewhere (a test communicator) it is an ordinary send."""
+        protocol = _daphne_protocol(self.base_send)
+        if protocol is None:
+            await self.send(text_data=frame.text)
+        elif protocol.state == protocol.STATE_OPEN:
+            protocol.sendPreparedMessage(frame.prepared)
+
+
+def _daphne_protocol(send: Any) -> Any:
+    """The daphne WebSocket protocol behind an ASGI send callable, or None."""
+    if isinstance(send, partial) and getattr(send.func, "__name__", "") == "handle_reply" and send.args:
+        protocol = send.args[0]
+        if hasattr(protocol, "sendPreparedMessage"):
+            return protocol
+    return None
 
 
 # Close codes RFC 6455 lets a server send. autobahn's sendClose, which daphne's close uses, takes

@@ -88,7 +88,7 @@ def _chat(chat: Chat, viewer: User) -> dict[str, Any]:
     return {"id": chat.pk, "type": chat.type, "title": title}
 
 
-def _body(row: Message, viewer: User) -> dict[str, Any]:
+def message_body(row: Message, viewer: User) -> dict[str, Any]:
     body = {
         "id": row.pk,
         "chat_id": row.chat_id,
@@ -112,14 +112,18 @@ def _body(row: Message, viewer: User) -> dict[str, Any]:
 @sync_to_async
 def new_frame(message_id: int, viewer: User) -> dict[str, Any]:
     row = _message(message_id)
-    payload = {"message": _body(row, viewer), "chat": _chat(row.chat, viewer), "sender": ref(row.sender)}
+    payload = {
+        "message": message_body(row, viewer),
+        "chat": _chat(row.chat, viewer),
+        "sender": ref(row.sender),
+    }
     return {"type": "message.new", "seq": row.seq, "payload": payload}
 
 
 @sync_to_async
 def edit_frame(message_id: int, viewer: User) -> dict[str, Any]:
     row = _message(message_id)
-    payload = {"message": _body(row, viewer), "chat": _chat(row.chat, viewer)}
+    payload = {"message": message_body(row, viewer), "chat": _chat(row.chat, viewer)}
     return {"type": "message.edit", "seq": row.seq, "payload": payload}
 
 

@@ -65,4 +65,4 @@ def test_delivery_failure_is_logged_not_raised(
         django_capture_on_commit_callbacks(execute=True),
     ):
         publish("test.happened", {alice.pk}, DATA)
-    assert [r.getMessage() for r in caplog.records] == ["could not deliver event test.happened to 1 users"]
+    assert [r.getMessage() for r in caplog.records] == ["could not deliver 1 events (test.happened)"]

@@ -21,7 +21,7 @@ class Recorder:
 
 
 def event(seq: int, audience: list[int], name: str = "message.new") -> dict[str, Any]:
-    return {"type": "hub.event", "event": name, "data": {"seq": seq}, "seq": seq, "audience": audience}
+    return {"event": name, "data": {"seq": seq}, "seq": seq, "audience": audience}
 
 
 @pytest.fixture
@@ -35,9 +35,9 @@ async def test_events_leave_in_seq_order_to_their_audience_only(hub):
     alice, bob = Recorder(), Recorder()
     hub.attach(1, alice)
     hub.attach(2, bob)
-    await hub.take(12, event(12, [1, 2]))
+    await hub.take([event(12, [1, 2])])
     assert alice.got == bob.got == []  # 11 is still on its way
-    await hub.take(11, event(11, [1]))
+    await hub.take([event(11, [1])])
     assert alice.got == [("message.new", 11), ("message.new", 12)]
     assert bob.got == [("message.new", 12)]
     assert hub.position == 12 and hub.pending == {} and hub.gap_timer is None
@@ -46,18 +46,18 @@ async def test_events_leave_in_seq_order_to_their_audience_only(hub):
 async def test_repeats_and_old_events_are_ignored(hub):
     alice = Recorder()
     hub.attach(1, alice)
-    await hub.take(11, event(11, [1]))
-    await hub.take(11, event(11, [1]))
-    await hub.take(9, event(9, [1]))
+    await hub.take([event(11, [1])])
+    await hub.take([event(11, [1])])
+    await hub.take([event(9, [1])])
     assert alice.got == [("message.new", 11)]
 
 
 async def test_a_detached_connection_gets_nothing_more(hub):
     alice = Recorder()
     hub.attach(1, alice)
-    await hub.take(11, event(11, [1]))
+    await hub.take([event(11, [1])])
     hub.detach(1, alice)
-    await hub.take(12, event(12, [1]))
+    await hub.take([event(12, [1])])
     assert alice.got == [("message.new", 11)] and 1 not in hub.sinks
 
 
@@ -71,7 +71,7 @@ async def test_a_lost_event_is_read_from_the_database(alice, bob):
     second, _ = await sync_to_async(services.message_send)(actor=alice, chat_id=chat.pk, content="arrives")
     recorder = Recorder()
     hub.attach(bob.pk, recorder)
-    await hub.take(second.seq, event(second.seq, [alice.pk, bob.pk]))
+    await hub.take([event(second.seq, [alice.pk, bob.pk])])
     assert recorder.got == []
     await hub.fill_gap()  # what the gap timer does after GAP_WAIT_SECONDS
     assert recorder.got == [("message.new", first.seq), ("message.new", second.seq)]

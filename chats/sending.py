@@ -1,0 +1,324 @@
+"""Sending messages, many at once.
+
+Every send (REST, client connections, bots) goes through message_send_many. A process's client
+connections hand their concurrent sends to it together (chats.send_queue), so that a batch
+costs one query per kind of check for all its messages, one Redis round trip for the rate limit,
+and one transaction: the chats' activity, one block of seqs, one multi-row insert, and one
+channel-layer message to the hubs after the commit. Each message is checked on its own, exactly
+as if it had come alone, and its result (or error) is its own.
+"""
+
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import reduce
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from imsuite.errors import DomainError, not_found, permission_denied, validation_error
+from imsuite.events import DomainEvent, publish_events
+from imsuite.ratelimit import rate_limit_many
+
+from .models import Chat, ChatMember, Message, SeqCounter
+from .selectors import chat_audiences, message_event_data, refs_of_kinds, sender_profile
+
+CONTENT_TYPES = (Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE)
+
+
+class Standing(NamedTuple):
+    """What a send reads of the sender's membership (plain values: a batch reads one per message)."""
+
+    user_id: int
+    chat_id: int
+    role: str
+    level: str
+    card: str
+    chat_type: str
+    group_name: str | None
+    dissolved_at: datetime | None
+
+
+@dataclass
+class SendRequest:
+    actor: User
+    chat_id: int
+    content: Any
+    message_type: str = Message.Type.TEXT
+    reply_to_id: int | None = None
+    client_msg_id: str | None = None
+
+
+SendResult = tuple[Message, bool] | DomainError
+
+
+def message_send_many(requests: Sequence[SendRequest]) -> list[SendResult]:
+    """Store each message and announce it to its chat's members. Each result is (message, created)
+    or the DomainError that refused it; a repeated client_msg_id returns the original message and
+    stores nothing, so clients may retry safely. The checks run in this order for every request:
+    client_msg_id format, membership (NOT_FOUND), retry, type and content, the group's state and
+    mutes, reply_to, rate limit."""
+    batch = _Batch(requests)
+    batch.check_client_msg_ids()
+    batch.load_memberships()
+    batch.find_retries()
+    batch.clean_contents()
+    batch.check_may_send()
+    batch.check_replies()
+    batch.count_rate()
+    batch.store()
+    return batch.results
+
+
+class _Batch:
+    def __init__(self, requests: Sequence[SendRequest]) -> None:
+        self.requests = requests
+        self.results: list[Any] = [None] * len(requests)
+        self.members: dict[int, Standing] = {}  # request index -> membership
+        self.contents: dict[int, str] = {}
+        self.twins: dict[int, int] = {}  # request index -> earlier index with the same client_msg_id
+
+    def live(self) -> list[int]:
+        return [i for i, result in enumerate(self.results) if result is None and i not in self.twins]
+
+    def check_client_msg_ids(self) -> None:
+        for i in self.live():
+            cmid = self.requests[i].client_msg_id
+            if cmid is not None and (not isinstance(cmid, str) or not 0 < len(cmid) <= 64):
+                self.results[i] = validation_error(
+                    "client_msg_id", "format", "client_msg_id is a string of 1 to 64 characters."
+                )
+
+    def load_memberships(self) -> None:
+        live = self.live()
+        rows = ChatMember.objects.filter(
+            user_id__in={self.requests[i].actor.pk for i in live},
+            chat_id__in={self.requests[i].chat_id for i in live},
+        ).values_list(
+            "user_id",
+            "chat_id",
+            "role",
+            "level",
+            "card",
+            "chat__type",
+            "chat__group__name",
+            "chat__group__dissolved_at",
+        )
+        found = {(row[0], row[1]): Standing(*row) for row in rows}
+        for i in live:
+            member = found.get((self.requests[i].actor.pk, self.requests[i].chat_id))
+            if member is None:
+                self.results[i] = not_found("Chat")
+            else:
+                self.members[i] = member
+
+    def find_retries(self) -> None:
+        keyed = [i for i in self.live() if self.requests[i].client_msg_id is not None]
+        if not keyed:
+            return
+        keys = [(self.requests[i].actor.pk, self.requests[i].client_msg_id) for i in keyed]
+        earlier = {(m.sender_id, m.client_msg_id): m for m in _messages_by_client_id(keys)}
+        first: dict[tuple[int, str], int] = {}
+        for i in keyed:
+            key = (self.requests[i].actor.pk, self.requests[i].client_msg_id)
+            if key in earlier:
+                self.results[i] = (earlier[key], False)
+            elif key in first:
+                self.twins[i] = first[key]  # the same send twice in one batch: answered by the first
+            else:
+                first[key] = i
+
+    def clean_contents(self) -> None:
+        for i in self.live():
+            request = self.requests[i]
+            try:
+                if request.message_type not in CONTENT_TYPES:
+                    raise validation_error("message_type", "choice", "message_type is text, image or file.")
+                self.contents[i] = clean_content(request.content, request.message_type)
+            except DomainError as error:
+                self.results[i] = error
+
+    def check_may_send(self) -> None:
+        from groups.selectors import active_mutes, mute_until
+
+        in_groups = [i for i in self.live() if self.members[i].chat_type == Chat.Type.GROUP]
+        mutes = active_mutes({self.members[i].chat_id for i in in_groups})
+        for i in in_groups:
+            member = self.members[i]
+            if member.dissolved_at is not None:
+                self.results[i] = permission_denied("dissolved", "This group has been dissolved.")
+                continue
+            until = mute_until(member, mutes.get(member.chat_id, []))
+            if until is not None:
+                self.results[i] = permission_denied(
+                    "muted", "You are muted in this group.", until=until.isoformat()
+                )
+
+    def check_replies(self) -> None:
+        replying = [i for i in self.live() if self.requests[i].reply_to_id is not None]
+        if not replying:
+            return
+        chats = dict(
+            Message.objects.filter(pk__in={self.requests[i].reply_to_id for i in replying}).values_list(
+                "pk", "chat_id"
+            )
+        )
+        for i in replying:
+            if chats.get(self.requests[i].reply_to_id) != self.requests[i].chat_id:
+                self.results[i] = validation_error(
+                    "reply_to_id", "not_in_chat", "You can only reply to a message of the same chat."
+                )
+
+    def count_rate(self) -> None:
+        live = self.live()
+        limits = settings.IMSUITE
+        refusals = rate_limit_many(
+            "message",
+            [self.requests[i].actor.pk for i in live],
+            limits["RATE_LIMIT_MESSAGES"],
+            limits["RATE_LIMIT_WINDOW_SECONDS"],
+        )
+        for i, refusal in zip(live, refusals, strict=True):
+            if refusal is not None:
+                self.results[i] = refusal
+
+    def store(self) -> None:
+        live = self.live()
+        if live:
+            try:
+                self._insert(live)
+            except IntegrityError:  # a client_msg_id raced in from another batch: one at a time
+                for i in live:
+                    try:
+                        self._insert([i])
+                    except IntegrityError:
+                        self.results[i] = self._clash(self.requests[i])
+        alone = [i for i, first in self.twins.items() if not isinstance(self.results[first], tuple)]
+        for i, first in self.twins.items():
+            if i not in alone:
+                self.results[i] = (self.results[first][0], False)
+        if alone:  # the first of them was refused: each is checked as if it came alone, after it
+            for i, result in zip(alone, message_send_many([self.requests[i] for i in alone]), strict=True):
+                self.results[i] = result
+
+    @staticmethod
+    def _clash(request: SendRequest) -> SendResult:
+        """A lone insert hit a constraint: a client_msg_id stored meanwhile (the retry's answer), or
+        a row it refers to deleted meanwhile (the chat gone)."""
+        original = None
+        if request.client_msg_id is not None:
+            original = (
+                Message.objects.select_related("chat")
+                .filter(sender=request.actor, client_msg_id=request.client_msg_id)
+                .first()
+            )
+        return (original, False) if original is not None else not_found("Chat")
+
+    def _insert(self, indexes: list[int]) -> None:
+        kinds = {
+            self.members[i].chat_id: (self.members[i].chat_type, self.members[i].group_name) for i in indexes
+        }
+        refs = refs_of_kinds(kinds)
+        audiences = chat_audiences(kinds)
+        now = timezone.now()
+        messages = [
+            Message(
+                chat_id=self.members[i].chat_id,
+                sender=self.requests[i].actor,
+                content=self.contents[i],
+                message_type=self.requests[i].message_type,
+                reply_to_id=self.requests[i].reply_to_id,
+                client_msg_id=self.requests[i].client_msg_id,
+                created_at=now,
+            )
+            for i in indexes
+        ]
+        with transaction.atomic():
+            _touch_chats(sorted(kinds), now)
+            first = take_seqs(len(messages))  # last: the counter stays locked only until the commit
+            for offset, message in enumerate(messages):
+                message.seq = message.created_seq = first + offset
+            Message.objects.bulk_create(messages)
+            events = []
+            for i, message in zip(indexes, messages, strict=True):
+                data = message_event_data(message, refs[message.chat_id])
+                data["sender_profile"] = sender_profile(message.sender, self.members[i])
+                events.append(
+                    DomainEvent(name="message.new", audience=frozenset(audiences[message.chat_id]), data=data)
+                )
+            publish_events(events)
+        for i, message in zip(indexes, messages, strict=True):
+            self.results[i] = (message, True)
+
+
+def _messages_by_client_id(keys: list[tuple[int, str]]) -> list[Message]:
+    """The messages stored under these (sender, client_msg_id) keys: one index probe per key. On
+    PostgreSQL each key is looked up LATERALly, a plan that stays right even when the statistics lag
+    behind a fast-growing table (an OR of the keys, and a plain join, were seen scanning the whole
+    index: 84 ms against 1.6 ms for 300 keys)."""
+    if connection.vendor != "postgresql":
+        match = reduce(operator.or_, (Q(sender_id=sender, client_msg_id=cmid) for sender, cmid in keys))
+        return list(Message.objects.filter(match).select_related("chat"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.id FROM unnest(%s::bigint[], %s::text[]) AS k(sender, cmid), LATERAL"  # noqa: S608
+            f" (SELECT id FROM {Message._meta.db_table} WHERE sender_id = k.sender AND client_msg_id = k.cmid"
+            " LIMIT 1) m",
+            [[sender for sender, _ in keys], [cmid for _, cmid in keys]],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    return list(Message.objects.filter(pk__in=ids).select_related("chat")) if ids else []
+
+
+def clean_content(content: Any, message_type: str) -> str:
+    """The content as stored: a non-empty string within MESSAGE_MAX_LENGTH, a URL for images and files."""
+    if not isinstance(content, str):
+        raise validation_error("content", "type", "content must be a string.")
+    content = content.strip()
+    limit = settings.IMSUITE["MESSAGE_MAX_LENGTH"]
+    if not content:
+        raise validation_error("content", "empty", "A message cannot be empty.")
+    if len(content) > limit:
+        raise validation_error("content", "too_long", f"A message is at most {limit} characters.")
+    if message_type in (Message.Type.IMAGE, Message.Type.FILE) and not content.startswith(
+        ("https://", "http://")
+    ):
+        raise validation_error("content", "not_url", "An image or file message carries its http(s) URL.")
+    return content
+
+
+def _touch_chats(chat_ids: list[int], moment: Any) -> None:
+    """Move the chats' last activity. On PostgreSQL the rows are locked in id order, so two
+    batches touching the same chats cannot deadlock."""
+    if connection.vendor != "postgresql":
+        Chat.objects.filter(pk__in=chat_ids).update(last_message_at=moment)
+        return
+    table = Chat._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_message_at = %s WHERE id IN"  # noqa: S608  (our own table name)
+            f" (SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE)",
+            [moment, chat_ids],
+        )
+
+
+def take_seqs(count: int) -> int:
+    """The first of `count` consecutive change numbers. Call it last in the writing transaction:
+    the counter row stays locked until commit, which makes seq order the commit order."""
+    table = SeqCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET value = value + %s WHERE id = 1 RETURNING value",  # noqa: S608
+            [count],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0] - count + 1
+    top = Message.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    SeqCounter.objects.get_or_create(pk=1, defaults={"value": top})  # a fresh (or flushed) database
+    return take_seqs(count)
