@@ -6,9 +6,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -120,6 +122,7 @@ class Inbox:
         self.channels: dict[int, str] = {}
         self.from_hub: dict[int, list[dict[str, Any]]] = {}
         self.hub_channel: str | None = None
+        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -138,19 +141,25 @@ class Inbox:
             self.from_hub[user.pk] = []
 
     async def _receive_all(self, channel: str, wait: float) -> list[dict[str, Any]]:
+        """What has reached the channel, waiting up to `wait` for each next message. A receive
+        still waiting when the time is up is kept for the next drain, never cancelled: redis-py
+        can swallow a cancellation mid-BRPOP, and the receive would then run on until the
+        next message (and channels-redis drops its buffer on a cancel)."""
         got = []
         while True:
-            try:
-                got.append(await asyncio.wait_for(self.layer.receive(channel), wait))
-            except TimeoutError:
+            receive = self.pending.pop(channel, None) or asyncio.ensure_future(self.layer.receive(channel))
+            done, _ = await asyncio.wait({receive}, timeout=wait)
+            if not done:
+                self.pending[channel] = receive
                 return got
+            got.append(receive.result())
 
     def drain(self, user: User, wait: float = 0.3) -> list[dict[str, Any]]:
         """Every domain event delivered to this user so far: their own group's, then the hub's."""
         hub_messages = self._run(self._receive_all(self.hub_channel, wait)) if self.hub_channel else []
-        for message in hub_messages:
-            event = {"type": CHANNEL_MESSAGE_TYPE, "event": message["event"], "data": message["data"]}
-            for user_id in message["audience"]:
+        for hub_event in (event for message in hub_messages for event in message["events"]):
+            event = {"type": CHANNEL_MESSAGE_TYPE, "event": hub_event["event"], "data": hub_event["data"]}
+            for user_id in hub_event["audience"]:
                 if user_id in self.from_hub:
                     self.from_hub[user_id].append(event)
         own = self._run(self._receive_all(self.channels[user.pk], wait))
@@ -160,7 +169,14 @@ class Inbox:
     def names(self, user: User) -> list[str]:
         return [message["event"] for message in self.drain(user)]
 
+    async def _stop_receiving(self) -> None:
+        for receive in self.pending.values():
+            receive.cancel()
+        if self.pending:
+            await asyncio.wait(self.pending.values(), timeout=1)
+
     def close(self) -> None:
+        self._run(self._stop_receiving())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
 
@@ -170,3 +186,17 @@ def inbox() -> Iterator[Inbox]:
     box = Inbox()
     yield box
     box.close()
+
+
+@pytest.fixture
+def fresh_rate_limits() -> None:
+    """Rate-limit counters start empty (user ids repeat between test databases, and Redis outlives
+    a test run)."""
+    if not settings.REDIS_URL:
+        cache.clear()  # the process-local cache
+        return
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:1:rate:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -34,6 +34,7 @@ DAPHNE = Path(sys.executable).parent / "daphne"
 START_TIMEOUT_SECONDS = 20.0
 STOP_TIMEOUT_SECONDS = 10.0
 WS_TIMEOUT_SECONDS = 10.0  # the longest any WebSocket step (handshake, one frame, close) may take
+IDLE_POLLS, IDLE_POLL_SECONDS, IDLE_TIMEOUT_SECONDS = 4, 0.05, 5.0  # see wait_until_the_database_is_idle
 FALLBACK_SECRET_KEY = "e2e-test-secret-key-not-for-production"  # only when the test run sets none
 
 # Variables that choose the database: never inherited by accident.
@@ -127,10 +128,31 @@ def daphne_server(django_db_setup: None, e2e_log_dir: Path) -> Iterator[str]:
         yield url
 
 
+def wait_until_the_database_is_idle() -> None:
+    """Wait (bounded) until no other session on the test database is inside a statement or a
+    transaction. The flush after a transactional test truncates every table, one lock at a time; a
+    server transaction still running then (the clean-up after a client went away) would take its
+    locks in another order and deadlock with it."""
+    if connection.vendor != "postgresql":
+        return
+    deadline, quiet_polls = time.monotonic() + IDLE_TIMEOUT_SECONDS, 0
+    while quiet_polls < IDLE_POLLS and time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            busy = cursor.fetchone()[0]
+        quiet_polls = 0 if busy else quiet_polls + 1
+        time.sleep(IDLE_POLL_SECONDS)
+
+
 @pytest.fixture
-def daphne_url(transactional_db: None, daphne_server: str) -> str:
-    """Base URL of the real server, in a test whose database changes are committed and then flushed."""
-    return daphne_server
+def daphne_url(transactional_db: None, daphne_server: str) -> Iterator[str]:
+    """Base URL of the real server, in a test whose database changes are committed and then flushed
+    (once the server has finished with the database)."""
+    yield daphne_server
+    wait_until_the_database_is_idle()
 
 
 @pytest.fixture
