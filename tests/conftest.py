@@ -17,6 +17,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import services as account_services
 from accounts.models import User
 from imsuite.events import CHANNEL_MESSAGE_TYPE, HUB_GROUP, user_group
+from tests.layer_receiving import Receives, receive_within, stop_receiving
 
 PASSWORD = "a-Strong-passw0rd"
 
@@ -122,7 +123,7 @@ class Inbox:
         self.channels: dict[int, str] = {}
         self.from_hub: dict[int, list[dict[str, Any]]] = {}
         self.hub_channel: str | None = None
-        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.waiting: Receives = {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -140,43 +141,26 @@ class Inbox:
             self.channels[user.pk] = channel
             self.from_hub[user.pk] = []
 
-    async def _receive_all(self, channel: str, wait: float) -> list[dict[str, Any]]:
-        """What has reached the channel, waiting up to `wait` for each next message. A receive
-        still waiting when the time is up is kept for the next drain, never cancelled: redis-py
-        can swallow a cancellation mid-BRPOP, and the receive would then run on until the
-        next message (and channels-redis drops its buffer on a cancel)."""
-        got = []
-        while True:
-            receive = self.pending.pop(channel, None) or asyncio.ensure_future(self.layer.receive(channel))
-            done, _ = await asyncio.wait({receive}, timeout=wait)
-            if not done:
-                self.pending[channel] = receive
-                return got
-            got.append(receive.result())
+    def _receive(self, channel: str, wait: float) -> list[dict[str, Any]]:
+        return self._run(receive_within(self.layer, channel, self.waiting, wait))
 
     def drain(self, user: User, wait: float = 0.3) -> list[dict[str, Any]]:
         """Every domain event delivered to this user so far: their own group's, then the hub's."""
-        hub_messages = self._run(self._receive_all(self.hub_channel, wait)) if self.hub_channel else []
+        hub_messages = self._receive(self.hub_channel, wait) if self.hub_channel else []
         for hub_event in (event for message in hub_messages for event in message["events"]):
             event = {"type": CHANNEL_MESSAGE_TYPE, "event": hub_event["event"], "data": hub_event["data"]}
             for user_id in hub_event["audience"]:
                 if user_id in self.from_hub:
                     self.from_hub[user_id].append(event)
-        own = self._run(self._receive_all(self.channels[user.pk], wait))
+        own = self._receive(self.channels[user.pk], wait)
         from_hub, self.from_hub[user.pk] = self.from_hub.get(user.pk, []), []
         return own + from_hub
 
     def names(self, user: User) -> list[str]:
         return [message["event"] for message in self.drain(user)]
 
-    async def _stop_receiving(self) -> None:
-        for receive in self.pending.values():
-            receive.cancel()
-        if self.pending:
-            await asyncio.wait(self.pending.values(), timeout=1)
-
     def close(self) -> None:
-        self._run(self._stop_receiving())
+        self._run(stop_receiving(self.waiting))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
 

@@ -22,6 +22,7 @@ from chats.consumers import ClientConsumer
 from chats.models import Chat, ChatMember, Message
 from imsuite.asgi import application
 from imsuite.events import user_group
+from tests.layer_receiving import Receives, receive_within
 
 PATH = "/ws"
 WAIT = 5.0  # the longest a due frame may take; only a failing test waits this long
@@ -246,15 +247,11 @@ class Listener:
 
     def __init__(self, group: str, channel: str) -> None:
         self.group, self.channel = group, channel
+        self.waiting: Receives = {}
 
     async def events(self) -> list[str]:
-        layer, names = get_channel_layer(), []
-        while True:
-            try:
-                message = await asyncio.wait_for(layer.receive(self.channel), QUIET)
-            except TimeoutError:
-                return names
-            names.append(message["event"])
+        got = await receive_within(get_channel_layer(), self.channel, self.waiting, QUIET)
+        return [message["event"] for message in got]
 
 
 class Connections:
