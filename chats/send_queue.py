@@ -9,10 +9,10 @@ so nothing is acknowledged before it is stored.
 
 import asyncio
 import contextlib
-import weakref
 
 from imsuite.errors import DomainError
 from imsuite.events import DomainEvent, collected, deliver_async
+from imsuite.per_loop import PerLoop
 from imsuite.ws import db
 
 from .sending import SendRequest, SendResult, message_send_many
@@ -77,13 +77,9 @@ def _send_collected(requests: list[SendRequest]) -> tuple[list[SendResult], list
         return message_send_many(requests), events
 
 
-_queues: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SendQueue]" = weakref.WeakKeyDictionary()
+_queues: PerLoop[SendQueue] = PerLoop(lambda _loop: SendQueue())
 
 
 def get_send_queue() -> SendQueue:
     """This event loop's send queue."""
-    loop = asyncio.get_running_loop()
-    queue = _queues.get(loop)
-    if queue is None:
-        queue = _queues[loop] = SendQueue()
-    return queue
+    return _queues.get()

@@ -15,13 +15,13 @@ increasing seq order, with no per-connection database work.
 import asyncio
 import contextlib
 import logging
-import weakref
 from collections import defaultdict
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 
 from .events import HUB_GROUP, HUB_MESSAGE_TYPE
+from .per_loop import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -207,22 +207,24 @@ def _current_seq() -> int:
     return SeqCounter.objects.filter(pk=1).values_list("value", flat=True).first() or 0
 
 
-_hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub]" = weakref.WeakKeyDictionary()
+def _start_hub(loop: asyncio.AbstractEventLoop) -> Hub:
+    hub = Hub()
+    hub.task = loop.create_task(hub.run())
+    return hub
+
+
+_hubs: PerLoop[Hub] = PerLoop(_start_hub)
 
 
 def running_hub() -> Hub | None:
     """This event loop's hub if it has started (it then ignores the channel layer's copies of
     what it was handed directly: those seqs are behind its position)."""
-    hub = _hubs.get(asyncio.get_running_loop())
+    hub = _hubs.existing()
     return hub if hub is not None and hub.started.is_set() else None
 
 
 async def get_hub() -> Hub:
     """This event loop's hub, started on first use."""
-    loop = asyncio.get_running_loop()
-    hub = _hubs.get(loop)
-    if hub is None:
-        hub = _hubs[loop] = Hub()
-        hub.task = loop.create_task(hub.run())
+    hub = _hubs.get()
     await hub.started.wait()
     return hub

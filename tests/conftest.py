@@ -6,11 +6,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -18,6 +16,7 @@ from accounts import services as account_services
 from accounts.models import User
 from imsuite.events import CHANNEL_MESSAGE_TYPE, HUB_GROUP, user_group
 from tests.layer_receiving import Receives, receive_within, stop_receiving
+from tests.shared_state import forget_shared_state
 
 PASSWORD = "a-Strong-passw0rd"
 
@@ -173,14 +172,5 @@ def inbox() -> Iterator[Inbox]:
 
 
 @pytest.fixture
-def fresh_rate_limits() -> None:
-    """Rate-limit counters start empty (user ids repeat between test databases, and Redis outlives
-    a test run)."""
-    if not settings.REDIS_URL:
-        cache.clear()  # the process-local cache
-        return
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:1:rate:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+def fresh_state() -> None:
+    forget_shared_state()

@@ -5,28 +5,20 @@ on /ws; both are channels' WebsocketCommunicator on imsuite.asgi.application. `s
 and closes whatever is still open when the test ends. Data is made in sync fixtures before the
 sockets connect, or with `call` (sync_to_async) from the tests.
 
-Test modules import the fixtures they use from here (`# noqa: F401`).
+The fixtures are in conftest.py beside this module.
 """
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-import pytest
-import redis
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from channels_redis.core import ChannelLock, RedisChannelLayer
-from django.conf import settings as django_settings
-from django.core.cache import cache
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts import presence
 from accounts.models import Friendship, User
-from accounts.services import bot_create, friendship_create
+from accounts.services import friendship_create
 from chats.models import Message
 from chats.services import message_send, private_chat_ensure
 from groups.models import Group
@@ -35,71 +27,6 @@ from imsuite.asgi import application
 
 WAIT = 5.0  # the longest a due frame may take; only a failing test waits this long
 QUIET = 0.3  # how long a connection is watched to show that nothing arrives
-
-
-# ---- fixtures ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def fresh_state() -> None:
-    """Presence leases and rate-limit counters start empty (user ids repeat between test databases,
-    and Redis outlives a test run)."""
-    presence.registry.cache_clear()
-    if not django_settings.REDIS_URL:
-        cache.clear()
-        return
-    client = redis.Redis.from_url(django_settings.REDIS_URL)
-    layer_prefix = django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    for pattern in (f"{django_settings.CACHES['default']['KEY_PREFIX']}:1:*", f"{layer_prefix}:presence:*"):
-        keys = list(client.scan_iter(match=pattern))
-        if keys:
-            client.delete(*keys)
-    client.close()
-
-
-@pytest.fixture(autouse=True)
-async def tasks_end() -> AsyncIterator[None]:
-    """After an async test, whatever its event loop still runs (the loop's hub, consumers) ends, so
-    that nothing of channels-redis outlives the loop: it keeps its receive locks per process, and
-    one left behind in a closed loop would break every later test. Cancelling is repeated because
-    Python 3.11's asyncio.wait_for, which redis-py sends commands with, can swallow a cancellation
-    that lands as a send completes."""
-    yield
-    for _ in range(20):
-        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-        if not others:
-            layer = get_channel_layer()
-            if isinstance(layer, RedisChannelLayer):
-                # Its per-channel locks bind to this loop and leak when an acquire is cancelled.
-                layer.receive_clean_locks = ChannelLock()
-            return
-        for task in others:
-            task.cancel()
-        await asyncio.wait(others, timeout=WAIT / 20)
-    raise AssertionError(f"tasks that would not end: {others}")
-
-
-@pytest.fixture
-def bot_and_token(alice: User) -> tuple[User, str]:
-    """Alice's bot "Robo" (her friend, as every new bot) and its token."""
-    return bot_create(actor=alice, username="robo", nickname="Robo")
-
-
-@pytest.fixture
-def bot(bot_and_token: tuple[User, str]) -> User:
-    return bot_and_token[0]
-
-
-@pytest.fixture
-def bot_token(bot_and_token: tuple[User, str]) -> str:
-    return bot_and_token[1]
-
-
-@pytest.fixture
-async def sockets(transactional_db: None) -> AsyncIterator["Sockets"]:
-    opened = Sockets()
-    yield opened
-    await opened.close_all()
 
 
 # ---- data -------------------------------------------------------------------------------------------

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (fixtures imported from helpers are shadowed by the tests' parameters, as pytest intends)
 """Actions over /ws/bot: each carried out as the bot through the services (the database changes,
 people get the client event), the permission matrix, retcodes, and the response frame for flat and
 OneBot v11 nested frames, good and bad."""
@@ -18,18 +17,12 @@ from groups import services as groups
 from groups.models import Group, JoinRequest, Mute, Notice
 from imsuite.models import AuditEntry
 
-from .helpers import (  # noqa: F401
-    bot,
-    bot_and_token,
-    bot_token,
+from .helpers import (
     call,
     failed,
-    fresh_state,
     make_group,
     ok,
     send,
-    sockets,
-    tasks_end,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (fixtures imported from helpers are shadowed by the tests' parameters, as pytest intends)
 """REST for a bot's reverse endpoints: /api/bots/{id}/reverse-endpoints (GET, POST) and
 /api/bots/{id}/reverse-endpoints/{endpoint_id} (DELETE), by the bot's owner or a moderator."""
 
@@ -10,8 +9,6 @@ import pytest
 from accounts.services import bot_create
 from bots.models import ReverseEndpoint
 from bots.services import MAX_ENDPOINTS_PER_BOT
-
-from .helpers import bot, bot_and_token  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (fixtures imported from helpers are shadowed by the tests' parameters, as pytest intends)
 """Forward mode (/ws/bot): who may connect, and the Events a bot receives, frame by frame, as
 ../shared/spec/bot-sandbox-protocol.md has them (numeric ids, its field names, `time` in unix
 seconds), for exactly what the bot's account may see."""
@@ -23,19 +22,13 @@ from chats.services import message_delete, message_edit, message_read
 from groups import services as groups
 from groups.models import Group, JoinRequest
 
-from .helpers import (  # noqa: F401
+from .helpers import (
     befriend,
-    bot,
-    bot_and_token,
-    bot_token,
     call,
-    fresh_state,
     make_group,
     ok,
     send,
     send_private,
-    sockets,
-    tasks_end,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)

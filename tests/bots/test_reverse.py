@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (fixtures imported from helpers are shadowed by the tests' parameters, as pytest intends)
 """Reverse mode: IM-Suite connects to the bot backend. The test starts a real WebSocket server (the
 backend) on 127.0.0.1 and runs bots.bridge.supervise in its own event loop (the embedded leg's
 in-memory channel layer exists only in this process)."""
@@ -22,20 +21,14 @@ from chats.models import Message
 from groups.models import Group
 from imsuite.models import AuditEntry
 
-from .helpers import (  # noqa: F401
+from .helpers import (
     QUIET,
     WAIT,
-    bot,
-    bot_and_token,
-    bot_token,
     call,
     failed,
-    fresh_state,
     make_group,
     ok,
     send,
-    sockets,
-    tasks_end,
     timeless,
 )
 

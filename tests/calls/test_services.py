@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import redis
 from django.conf import settings
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
@@ -24,6 +23,7 @@ from calls import services
 from calls.models import Call
 from chats.services import private_chat_ensure
 from imsuite.errors import DomainError
+from tests.shared_state import forget_shared_state
 
 SDP = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 ANSWER_SDP = SDP.replace("4611731400430051336", "8123456789012345678")
@@ -45,23 +45,11 @@ pytestmark = pytest.mark.django_db
 # ---- shared by the calls tests --------------------------------------------------------------------
 
 
-def clear_presence() -> None:
-    """No presence lease survives a test (user ids repeat between tests; Redis outlives the run)."""
-    presence.registry.cache_clear()
-    if settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-        keys = list(client.scan_iter(match=f"{prefix}:presence:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
 @pytest.fixture(autouse=True)
 def no_leases() -> Iterator[None]:
-    clear_presence()
+    forget_shared_state()
     yield
-    clear_presence()
+    forget_shared_state()
 
 
 def online(*users: User) -> None:

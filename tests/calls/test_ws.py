@@ -22,6 +22,7 @@ from accounts.models import User
 from calls import services
 from calls.models import Call
 from imsuite.asgi import application
+from tests.shared_state import forget_shared_state
 
 from .test_services import (
     ANSWER_SDP,
@@ -30,7 +31,6 @@ from .test_services import (
     RING,
     SDP,
     answer_payload,
-    clear_presence,
     end_payload,
     ice_payload,
     offer_payload,
@@ -118,9 +118,9 @@ class Devices:
 
 @pytest.fixture(autouse=True)
 def no_leases() -> Iterator[None]:
-    clear_presence()
+    forget_shared_state()
     yield
-    clear_presence()
+    forget_shared_state()
 
 
 @pytest.fixture

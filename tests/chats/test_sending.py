@@ -24,7 +24,7 @@ from imsuite.errors import DomainError, ErrorCode
 
 from .ws_helpers import message_body
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_state")]
 
 HOUR = timedelta(hours=1)
 RATE_LIMITED = {"retry_after": 10, "limit": 3, "window_seconds": 10}

@@ -12,16 +12,12 @@ from typing import Any
 
 import jwt
 import pytest
-import redis
 from asgiref.sync import sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
-from django.conf import settings as django_settings
-from django.core.cache import cache
 from django.db import connections as databases
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts import presence
 from accounts import services as account_services
 from accounts.models import User
 from accounts.sessions import new_refresh_token
@@ -32,6 +28,7 @@ from groups.services import group_create
 from imsuite import hub as hub_module
 from imsuite.events import HUB_GROUP
 from imsuite.hub import get_hub
+from tests.shared_state import forget_shared_state
 
 from .ws_helpers import (
     Connections,
@@ -56,20 +53,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def fresh_state() -> None:
-    """Presence leases, rate-limit counters and typing throttles start empty in every test (user
-    ids repeat between test databases, and Redis outlives a test run)."""
-    presence.registry.cache_clear()
-    if not django_settings.REDIS_URL:
-        cache.clear()  # the process-local cache
-        return
-    client = redis.Redis.from_url(django_settings.REDIS_URL)
-    layer_prefix = django_settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
-    for pattern in (f"{django_settings.CACHES['default']['KEY_PREFIX']}:1:*", f"{layer_prefix}:presence:*"):
-        keys = list(client.scan_iter(match=pattern))
-        if keys:
-            client.delete(*keys)
-    client.close()
+def fresh() -> None:
+    forget_shared_state()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from imsuite.events import DomainEvent, collected, plain, publish, publish_event
 from imsuite.ratelimit import rate_limit, rate_limit_many
 from imsuite.validation import validate
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_rate_limits")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_state")]
 
 
 class Boom(Exception):
