@@ -18,13 +18,20 @@ def _ttl() -> int:
 
 
 class MemoryPresence:
+    """Leases in this process. `renew` answers whether the user held a live lease before it (one
+    step, so that a connection opening asks the store once)."""
+
     def __init__(self) -> None:
         self._leases: dict[int, dict[str, float]] = {}
         self._lock = threading.Lock()
 
-    def renew(self, user_id: int, connection: str) -> None:
+    def renew(self, user_id: int, connection: str) -> bool:
+        now = time.time()
         with self._lock:
-            self._leases.setdefault(user_id, {})[connection] = time.time() + _ttl()
+            leases = self._leases.setdefault(user_id, {})
+            was_online = any(expires > now for expires in leases.values())
+            leases[connection] = now + _ttl()
+        return was_online
 
     def drop(self, user_id: int, connection: str) -> None:
         with self._lock:
@@ -41,14 +48,15 @@ class RedisPresence:
         self._redis = redis.Redis.from_url(url)
         self._prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] + ":presence:"
 
-    def renew(self, user_id: int, connection: str) -> None:
+    def renew(self, user_id: int, connection: str) -> bool:
         key = f"{self._prefix}{user_id}"
         now = time.time()
         pipe = self._redis.pipeline()
+        pipe.zcount(key, now, "+inf")
         pipe.zadd(key, {connection: now + _ttl()})
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.expire(key, _ttl())
-        pipe.execute()
+        return bool(pipe.execute()[0])
 
     def drop(self, user_id: int, connection: str) -> None:
         self._redis.zrem(f"{self._prefix}{user_id}", connection)

@@ -265,8 +265,7 @@ def connection_opened(*, actor: User, connection: str) -> None:
     """A connection of the actor opened; their first one announces them online."""
     from calls.services import call_party_returned
 
-    was_online = presence.is_online(actor.pk)
-    presence.registry().renew(actor.pk, connection)
+    was_online = presence.registry().renew(actor.pk, connection)
     call_party_returned(user=actor, channel=connection)
     if not was_online:
         actor.last_seen = timezone.now()

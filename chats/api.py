@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from imsuite.api_fields import ERROR_RESPONSES, query_input
+from imsuite.rendering import renderer
 from imsuite.validation import validate
 
 from . import schemas, selectors, services
@@ -25,7 +26,7 @@ def _message_out(message, viewer_id: int) -> dict:
 class ChatListView(APIView):
     @extend_schema(responses={200: ChatOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
     def get(self, request: Request) -> Response:
-        return Response(ChatOut(selectors.chat_list(request.user), many=True).data)
+        return Response([renderer(ChatOut)(chat) for chat in selectors.chat_list(request.user)])
 
 
 class PrivateChatView(APIView):
@@ -59,7 +60,7 @@ class ChatMessagesView(APIView):
         access_chat(request.user, chat_id)
         page, next_before = selectors.history_page(chat_id, query.get("before"), query["limit"])
         results = [_message_out(m, request.user.pk) for m in page]
-        return Response(HistoryPage({"results": results, "next_before": next_before}).data)
+        return Response(renderer(HistoryPage)({"results": results, "next_before": next_before}))
 
     @extend_schema(
         request=schemas.MessagePostInput, responses={201: MessageOut, **ERROR_RESPONSES}, tags=TAGS

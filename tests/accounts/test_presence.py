@@ -1,0 +1,29 @@
+"""The presence store of this test leg (in-process on leg 1, Redis on leg 2): a renewal answers
+whether the user already held a live lease, which is how a connection knows it is the first."""
+
+from typing import Any
+
+import pytest
+
+from accounts import presence
+
+pytestmark = pytest.mark.usefixtures("fresh_state")
+
+
+def test_a_renewal_says_whether_another_live_lease_was_there() -> None:
+    store = presence.registry()
+    assert store.renew(7001, "phone") is False
+    assert store.renew(7001, "laptop") is True
+    assert store.renew(7002, "phone") is False  # another user's leases are not theirs
+    store.drop(7001, "phone")
+    store.drop(7001, "laptop")
+    assert store.online([7001, 7002]) == {7002}
+    assert store.renew(7001, "phone") is False
+
+
+def test_an_expired_lease_does_not_count(settings: Any) -> None:
+    settings.IMSUITE = {**settings.IMSUITE, "PRESENCE_TTL_SECONDS": -1}
+    store = presence.registry()
+    assert store.renew(7003, "phone") is False
+    assert store.online([7003]) == set()
+    assert store.renew(7003, "laptop") is False
