@@ -18,8 +18,8 @@ def _ttl() -> int:
 
 
 class MemoryPresence:
-    """Leases in this process. `renew` answers whether the user held a live lease before it (one
-    step, so that a connection opening asks the store once)."""
+    """Leases in this process. `renew` answers whether the user held a live lease before it, `drop`
+    whether one is left (one step each, so that a connection opening or closing asks the store once)."""
 
     def __init__(self) -> None:
         self._leases: dict[int, dict[str, float]] = {}
@@ -33,9 +33,12 @@ class MemoryPresence:
             leases[connection] = now + _ttl()
         return was_online
 
-    def drop(self, user_id: int, connection: str) -> None:
+    def drop(self, user_id: int, connection: str) -> bool:
+        now = time.time()
         with self._lock:
-            self._leases.get(user_id, {}).pop(connection, None)
+            leases = self._leases.get(user_id, {})
+            leases.pop(connection, None)
+            return any(expires > now for expires in leases.values())
 
     def online(self, user_ids: Iterable[int]) -> set[int]:
         now = time.time()
@@ -58,8 +61,12 @@ class RedisPresence:
         pipe.expire(key, _ttl())
         return bool(pipe.execute()[0])
 
-    def drop(self, user_id: int, connection: str) -> None:
-        self._redis.zrem(f"{self._prefix}{user_id}", connection)
+    def drop(self, user_id: int, connection: str) -> bool:
+        key = f"{self._prefix}{user_id}"
+        pipe = self._redis.pipeline()
+        pipe.zrem(key, connection)
+        pipe.zcount(key, time.time(), "+inf")
+        return bool(pipe.execute()[1])
 
     def online(self, user_ids: Iterable[int]) -> set[int]:
         ids = list(user_ids)

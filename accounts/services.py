@@ -281,8 +281,7 @@ def connection_closed(*, actor: User, connection: str) -> None:
     """A connection closed; when it was the last one the actor is announced offline."""
     from calls.services import call_party_left
 
-    presence.registry().drop(actor.pk, connection)
-    if not presence.is_online(actor.pk):
+    if not presence.registry().drop(actor.pk, connection):
         call_party_left(user=actor)
         actor.last_seen = timezone.now()
         User.objects.filter(pk=actor.pk).update(last_seen=actor.last_seen)

@@ -162,6 +162,8 @@ class Inbox:
         self._run(stop_receiving(self.waiting))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
+        if not self.thread.is_alive():
+            self.loop.close()  # channels-redis flushes its connections of this loop as it closes
 
 
 @pytest.fixture

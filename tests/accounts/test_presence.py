@@ -1,5 +1,6 @@
 """The presence store of this test leg (in-process on leg 1, Redis on leg 2): a renewal answers
-whether the user already held a live lease, which is how a connection knows it is the first."""
+whether the user already held a live lease, a drop whether one is left: how a connection knows it
+is the first or the last."""
 
 from typing import Any
 
@@ -15,8 +16,8 @@ def test_a_renewal_says_whether_another_live_lease_was_there() -> None:
     assert store.renew(7001, "phone") is False
     assert store.renew(7001, "laptop") is True
     assert store.renew(7002, "phone") is False  # another user's leases are not theirs
-    store.drop(7001, "phone")
-    store.drop(7001, "laptop")
+    assert store.drop(7001, "phone") is True  # the laptop is still there
+    assert store.drop(7001, "laptop") is False
     assert store.online([7001, 7002]) == {7002}
     assert store.renew(7001, "phone") is False
 
