@@ -52,24 +52,42 @@ def _auth_failed(reason: str, message: str) -> DomainError:
     return DomainError(ErrorCode.AUTHENTICATION_FAILED, message, {"reason": reason})
 
 
-def authenticate_access_token(raw: str | None) -> Session:
-    """The active user and session behind an access token, or AUTHENTICATION_FAILED with a reason:
-    missing, token_expired, token_invalid, session_revoked, user_inactive."""
+@dataclass(frozen=True)
+class AccessClaims:
+    """What a valid access token says, before the database has been asked."""
+
+    user_id: int
+    sid: str | None
+    expires_at: datetime
+
+
+def read_access_token(raw: str | None) -> AccessClaims:
+    """An access token's claims once its signature and expiry are checked (no I/O), or
+    AUTHENTICATION_FAILED with a reason: missing, token_expired, token_invalid."""
     if not raw:
         raise _auth_failed("missing", "An access token is required.")
     try:
         token = AccessToken(raw)
+        user_id = int(token.payload.get(settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id")))
     except TokenError as exc:
         expired = "expired" in str(exc).lower()
         raise _auth_failed("token_expired" if expired else "token_invalid", str(exc)) from exc
-    user_id = token.payload.get(settings.SIMPLE_JWT.get("USER_ID_CLAIM", "user_id"))
-    user = User.objects.filter(pk=user_id).first()
+    except (TypeError, ValueError) as exc:
+        raise _auth_failed("token_invalid", "The token names no user.") from exc
+    return AccessClaims(
+        user_id, token.payload.get(SID_CLAIM), datetime.fromtimestamp(token.payload["exp"], UTC)
+    )
+
+
+def open_session(claims: AccessClaims) -> Session:
+    """The active user and live session behind checked claims, or AUTHENTICATION_FAILED with a
+    reason: user_inactive, session_revoked."""
+    user = User.objects.filter(pk=claims.user_id).first()
     if user is None or not user.is_active:
         raise _auth_failed("user_inactive", "This account is not active.")
-    sid = token.payload.get(SID_CLAIM)
-    if session_revoked(sid):
+    if session_revoked(claims.sid):
         raise _auth_failed("session_revoked", "This session has been signed out.")
-    return Session(user=user, sid=sid, expires_at=datetime.fromtimestamp(token.payload["exp"], UTC))
+    return Session(user=user, sid=claims.sid, expires_at=claims.expires_at)
 
 
 class SessionJWTAuthentication(JWTAuthentication):

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from accounts import services as account_services
-from accounts.sessions import Session, authenticate_access_token
+from accounts.sessions import AccessClaims, Session, open_session, read_access_token
 from calls import services as call_services
 from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode
@@ -22,7 +22,15 @@ from imsuite.events import BROADCAST_GROUP, user_group
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.validation import validate
-from imsuite.ws import FastWebsocketConsumer, SharedFrame, client_frame, db, header, utc_now_iso
+from imsuite.ws import (
+    FastWebsocketConsumer,
+    SharedFrame,
+    client_frame,
+    db,
+    header,
+    setup_gate,
+    utc_now_iso,
+)
 
 from . import schemas, selectors, services
 from .realtime import render_for
@@ -73,27 +81,38 @@ class ClientConsumer(FastWebsocketConsumer):
             await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
             return
         token, subprotocol = token_from_scope(self.scope)
+        # Accepted at once: daphne refuses a handshake the application has not accepted within its
+        # connect timeout, and in a burst of reconnections a client waits its turn (setup_gate)
+        # with the handshake done. It hears "connect" when it is set up, or an error and a close.
+        await self.accept(subprotocol)
         try:
-            self.session = await db(authenticate_access_token)(token)
+            claims = read_access_token(token)
         except DomainError as exc:
-            await self.accept(subprotocol)
-            await self.send(text_data=client_frame("error", exc.as_dict()))
-            await self.close(code=CLOSE_POLICY)
+            await self._refuse(exc)
             return
-        self.user = self.session.user
+        async with setup_gate():
+            await self._set_up(claims)
+
+    async def _set_up(self, claims: AccessClaims) -> None:
+        """Join the hub and the groups first, then read the state the client starts from: nothing
+        published in between is missed (what arrives meanwhile is held until `connect`)."""
         audit.set_source(AuditEntry.Source.WEBSOCKET)
-        self.last_activity = time.monotonic()
         self.typing: dict[int, asyncio.Task] = {}
         self.sending: set[asyncio.Task] = set()  # sends being stored (see on_message_send)
         self.deferred: list[tuple[str, dict[str, Any], dict[Any, str]]] | None = []  # held until `connect`
         self.hub = await get_hub()
-        self.hub.attach(self.user.pk, self)
-        await asyncio.gather(
-            self.channel_layer.group_add(user_group(self.user.pk), self.channel_name),
-            self.channel_layer.group_add(BROADCAST_GROUP, self.channel_name),
-        )
-        await self.accept(subprotocol)
-        self.last_sent = await db(self._opened)()
+        self.hub.attach(claims.user_id, self)
+        groups = (user_group(claims.user_id), BROADCAST_GROUP)
+        await asyncio.gather(*(self.channel_layer.group_add(group, self.channel_name) for group in groups))
+        try:
+            self.session, self.last_sent = await db(self._opened)(claims)
+        except DomainError as exc:
+            self.hub.detach(claims.user_id, self)
+            await asyncio.gather(*(self.channel_layer.group_discard(g, self.channel_name) for g in groups))
+            await self._refuse(exc)
+            return
+        self.user = self.session.user
+        self.last_activity = time.monotonic()
         payload = {
             "status": "connected",
             "user_id": self.user.pk,
@@ -104,9 +123,15 @@ class ClientConsumer(FastWebsocketConsumer):
         await self._release()
         self.watchdog = asyncio.create_task(self._watch())
 
-    def _opened(self) -> int:
-        account_services.connection_opened(actor=self.user, connection=self.channel_name)
-        return selectors.last_seq(self.user.pk)
+    def _opened(self, claims: AccessClaims) -> tuple[Session, int]:
+        """One trip to the database threads: the session, the presence, and the last seq."""
+        session = open_session(claims)
+        account_services.connection_opened(actor=session.user, connection=self.channel_name)
+        return session, selectors.last_seq(session.user.pk)
+
+    async def _refuse(self, exc: DomainError) -> None:
+        await self.send(text_data=client_frame("error", exc.as_dict()))
+        await self.close(code=CLOSE_POLICY)
 
     async def disconnect(self, code: int) -> None:
         if self.session is None:
@@ -119,11 +144,12 @@ class ClientConsumer(FastWebsocketConsumer):
         for chat_id in list(self.typing):
             with contextlib.suppress(DomainError):
                 await self._relay_typing(chat_id, False)
-        await asyncio.gather(
-            self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name),
-            self.channel_layer.group_discard(BROADCAST_GROUP, self.channel_name),
-        )
-        await db(account_services.connection_closed)(actor=self.user, connection=self.channel_name)
+        async with setup_gate():
+            await asyncio.gather(
+                self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name),
+                self.channel_layer.group_discard(BROADCAST_GROUP, self.channel_name),
+            )
+            await db(account_services.connection_closed)(actor=self.user, connection=self.channel_name)
 
     # ---- the connection's life ------------------------------------------------------------
 

@@ -248,6 +248,9 @@ IMSUITE = {
     "CALL_MAX_ICE_CANDIDATES": 50,
     # Threads that run the WebSocket adapters' database work, each with its own connection.
     "DB_THREADS": int(os.environ.get("DB_THREADS", "16")),
+    # How many WebSocket connections of a process set up or clean up at once: a burst of
+    # (re)connections waits its turn instead of exhausting the Redis and database pools.
+    "WS_SETUP_CONCURRENCY": int(os.environ.get("WS_SETUP_CONCURRENCY", "32")),
 }
 
 LOGGING = {

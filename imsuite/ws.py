@@ -3,6 +3,7 @@ dispatch without Channels' per-message connection cleanup (database_sync_to_asyn
 stale connections around every ORM call, and the extra thread hop per frame was measured 2.4-3x
 slower)."""
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,8 @@ from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+
+from .per_loop import PerLoop
 
 
 def db(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
@@ -31,6 +34,19 @@ def _db_threads() -> ThreadPoolExecutor:
     """DB_THREADS threads (asyncio's default pool has cpu+4: a burst of connections, each waiting
     on a few database round trips, queued behind six threads)."""
     return ThreadPoolExecutor(max_workers=settings.IMSUITE["DB_THREADS"], thread_name_prefix="imsuite-db")
+
+
+_setup_gates: PerLoop[asyncio.Semaphore] = PerLoop(
+    lambda _loop: asyncio.Semaphore(settings.IMSUITE["WS_SETUP_CONCURRENCY"])
+)
+
+
+def setup_gate() -> asyncio.Semaphore:
+    """Held while a connection is set up (authentication, groups, presence) or cleaned up. A
+    thousand clients reconnecting at once would otherwise ask for thousands of Redis connections
+    (channels-redis takes one per group_add; redis-py refuses past its pool's size) and queue a
+    thousand database calls behind each other; in turns, each finishes in a few milliseconds."""
+    return _setup_gates.get()
 
 
 def utc_now_iso() -> str:

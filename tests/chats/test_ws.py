@@ -6,6 +6,8 @@ fixtures before the devices connect, or with `call` (sync_to_async) from the tes
 """
 
 import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +24,7 @@ from accounts import services as account_services
 from accounts.models import User
 from accounts.sessions import new_refresh_token
 from chats import selectors, services
+from chats.consumers import ClientConsumer
 from chats.models import Chat, ChatMember, Message, Role
 from groups.models import Group, Mute
 from groups.services import group_create
@@ -167,6 +170,32 @@ async def test_each_token_transport_connects(ws, alice, transport):
         "type": "connect",
         "payload": {"status": "connected", "user_id": alice.pk, "last_seq": 0},
     }
+
+
+async def test_a_burst_of_connections_is_set_up_a_few_at_a_time(ws, make_user, settings, monkeypatch):
+    """WS_SETUP_CONCURRENCY bounds how many connections are set up at once; the others wait, with
+    their handshake done, and every one of them is connected in the end."""
+    settings.IMSUITE = {**settings.IMSUITE, "WS_SETUP_CONCURRENCY": 2}
+    users = [await sync_to_async(make_user)() for _ in range(6)]
+    inside, most, lock = 0, 0, threading.Lock()
+    set_up = ClientConsumer._opened
+
+    def counted(self: ClientConsumer, claims: Any) -> Any:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        try:
+            time.sleep(0.05)  # long enough for the others to arrive if nothing held them back
+            return set_up(self, claims)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(ClientConsumer, "_opened", counted)
+    devices = await asyncio.gather(*(ws.connect(user) for user in users))
+    assert most == 2
+    assert [device.user.pk for device in devices] == [user.pk for user in users]
 
 
 def forged_token(user: User) -> str:
