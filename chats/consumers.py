@@ -72,6 +72,11 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
+def _groups(user_id: int) -> tuple[str, str]:
+    """The channel-layer groups a user's connection is in."""
+    return user_group(user_id), BROADCAST_GROUP
+
+
 class ClientConsumer(FastWebsocketConsumer):
     session: Session | None = None
     ended = False  # the server has closed it: frames still arriving during the close handshake are ignored
@@ -102,13 +107,16 @@ class ClientConsumer(FastWebsocketConsumer):
         self.deferred: list[tuple[str, dict[str, Any], dict[Any, str]]] | None = []  # held until `connect`
         self.hub = await get_hub()
         self.hub.attach(claims.user_id, self)
-        groups = (user_group(claims.user_id), BROADCAST_GROUP)
-        await asyncio.gather(*(self.channel_layer.group_add(group, self.channel_name) for group in groups))
+        await asyncio.gather(
+            *(self.channel_layer.group_add(group, self.channel_name) for group in _groups(claims.user_id))
+        )
         try:
             self.session, self.last_sent = await db(self._opened)(claims)
-        except DomainError as exc:
+        except Exception as exc:  # nothing of a connection that never opened may stay behind
             self.hub.detach(claims.user_id, self)
-            await asyncio.gather(*(self.channel_layer.group_discard(g, self.channel_name) for g in groups))
+            await self._leave_groups(claims.user_id)
+            if not isinstance(exc, DomainError):
+                raise
             await self._refuse(exc)
             return
         self.user = self.session.user
@@ -145,11 +153,13 @@ class ClientConsumer(FastWebsocketConsumer):
             with contextlib.suppress(DomainError):
                 await self._relay_typing(chat_id, False)
         async with setup_gate():
-            await asyncio.gather(
-                self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name),
-                self.channel_layer.group_discard(BROADCAST_GROUP, self.channel_name),
-            )
+            await self._leave_groups(self.user.pk)
             await db(account_services.connection_closed)(actor=self.user, connection=self.channel_name)
+
+    async def _leave_groups(self, user_id: int) -> None:
+        await asyncio.gather(
+            *(self.channel_layer.group_discard(group, self.channel_name) for group in _groups(user_id))
+        )
 
     # ---- the connection's life ------------------------------------------------------------
 

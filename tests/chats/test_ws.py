@@ -16,6 +16,7 @@ import jwt
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.db import connections as databases
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -29,7 +30,7 @@ from chats.models import Chat, ChatMember, Message, Role
 from groups.models import Group, Mute
 from groups.services import group_create
 from imsuite import hub as hub_module
-from imsuite.events import HUB_GROUP
+from imsuite.events import HUB_GROUP, user_group
 from imsuite.hub import get_hub
 from tests.shared_state import forget_shared_state
 
@@ -246,6 +247,36 @@ async def test_bad_token_is_told_and_closed_with_1008(ws, alice, transport, make
     device, accepted, subprotocol = await ws.open(**TRANSPORTS[transport](token))
     assert (accepted, subprotocol) == (True, selected_subprotocol(transport, token))
     await refused_with(device, reason)
+    assert alice.pk not in (await get_hub()).sinks  # a refused connection leaves nothing behind
+
+
+async def test_a_failure_while_setting_up_leaves_nothing_behind(ws, alice, bob, monkeypatch):
+    """The database fails while a connection is set up: the connection ends without a frame, and
+    neither the hub nor the user's group keeps it."""
+
+    def broken(self: ClientConsumer, claims: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ClientConsumer, "_opened", broken)
+        device, accepted, _ = await ws.open(query=f"?token={access_token(alice)}")
+        assert accepted
+        with pytest.raises(RuntimeError, match="the database went away"):
+            await device.frame()
+        device.live = False
+    assert alice.pk not in (await get_hub()).sinks
+    assert await group_channels(user_group(alice.pk)) == set()
+    phone = await ws.connect(alice)  # and the user can connect again
+    assert await group_channels(user_group(alice.pk)) == {phone.channel_name}
+
+
+async def group_channels(group: str) -> set[str]:
+    """The channels in a channel-layer group, read from the layer's own storage."""
+    layer = get_channel_layer()
+    if isinstance(layer, RedisChannelLayer):
+        client = layer.connection(layer.consistent_hash(group))
+        return {member.decode() for member in await client.zrange(layer._group_key(group), 0, -1)}
+    return set(layer.groups.get(group, {}))
 
 
 @pytest.mark.parametrize(
