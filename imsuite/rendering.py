@@ -1,7 +1,7 @@
 """Output schemas rendered from plain data without DRF's per-field machinery.
 
-A DRF serializer renders a value by asking every field for its attribute and its representation,
-about 70 µs per 13-field message: 3.6 ms of a 50-message history page. `renderer` compiles an
+A DRF serializer renders a value by asking every field for its attribute and its representation:
+4.7 ms for a 50-message history page on the benchmark machine, 0.8 ms compiled. `renderer` compiles an
 output schema once into a function that reads each key and converts it with the field's own
 `to_representation` (or `int`/`str`, which is what IntegerField's and CharField's are), so the
 JSON is the serializer's, field for field, at a fraction of the cost."""
