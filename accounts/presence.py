@@ -17,6 +17,10 @@ def _ttl() -> int:
     return settings.IMSUITE["PRESENCE_TTL_SECONDS"]
 
 
+def _any_live(leases: dict[str, float], now: float) -> bool:
+    return any(expires > now for expires in leases.values())
+
+
 class MemoryPresence:
     """Leases in this process. `renew` answers whether the user held a live lease before it, `drop`
     whether one is left (one step each, so that a connection opening or closing asks the store once)."""
@@ -29,7 +33,7 @@ class MemoryPresence:
         now = time.time()
         with self._lock:
             leases = self._leases.setdefault(user_id, {})
-            was_online = any(expires > now for expires in leases.values())
+            was_online = _any_live(leases, now)
             leases[connection] = now + _ttl()
         return was_online
 
@@ -38,12 +42,12 @@ class MemoryPresence:
         with self._lock:
             leases = self._leases.get(user_id, {})
             leases.pop(connection, None)
-            return any(expires > now for expires in leases.values())
+            return _any_live(leases, now)
 
     def online(self, user_ids: Iterable[int]) -> set[int]:
         now = time.time()
         with self._lock:
-            return {uid for uid in user_ids if any(exp > now for exp in self._leases.get(uid, {}).values())}
+            return {uid for uid in user_ids if _any_live(self._leases.get(uid, {}), now)}
 
 
 class RedisPresence:
