@@ -17,7 +17,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import Friendship, User
 from accounts.services import bot_create, friendship_create
-from chats import services
+from chats import selectors, services
 from chats.models import Chat, ChatMember, Message, Role
 from chats.realtime import render_for
 from groups.models import Group, Mute
@@ -470,8 +470,28 @@ def test_history_is_keyset_paginated_without_offset(pair, alice, client_for):
     assert [m["id"] for m in body["results"]] == ids[50:60][::-1]
     reads = [q["sql"] for q in queries.captured_queries if 'FROM "chats_message"' in q["sql"]]
     assert reads, "the history query was not captured"
-    assert any("LIMIT 11" in sql and f'"chats_message"."id" < {ids[60]}' in sql for sql in reads), reads
+    assert any("LIMIT 11" in sql and f'"id" < {ids[60]}' in sql for sql in reads), reads
     assert not [sql for sql in queries.captured_queries if "OFFSET" in sql["sql"].upper()]
+
+
+def test_a_page_walks_the_chats_own_index_behind_newer_messages_of_other_chats(pair, group, alice, bob):
+    """A quiet chat's page must not walk the primary key backwards through every newer message of
+    other chats: the statement can only be ordered by the (chat_id, id) index."""
+    ids = fill(pair, alice, 60)
+    fill(group.chat, bob, 300)  # newer, elsewhere
+    sql, params = selectors.HISTORY_SQL[True], [pair.pk, alice.pk, pair.pk, pair.pk, ids[30], 11]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE chats_message")
+            cursor.execute("SET LOCAL enable_seqscan = off")  # left with the indexes only:
+            cursor.execute("SET LOCAL enable_sort = off")  # ORDER BY id alone could use the pkey
+            cursor.execute("EXPLAIN " + sql, params)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "message_history" in plan and "pkey" not in plan and "PRIMARY KEY" not in plan, plan
+    page, next_before = selectors.history_page(pair.pk, ids[30], 10, member_id=alice.pk)
+    assert ([m.pk for m in page], next_before) == (ids[20:30][::-1], ids[20])
 
 
 # --- sending ---------------------------------------------------------------------------------
