@@ -2,6 +2,7 @@
 client bug shows up as a clear VALIDATION_ERROR instead of a silently different request."""
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
@@ -86,9 +87,19 @@ def query_input(
     defaults: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Validate the query parameters a schema knows (others are ignored, e.g. cache busters)."""
+    return query_values(schema, request.query_params, int_fields, defaults)
+
+
+def query_values(
+    schema: type[serializers.Serializer],
+    params: Mapping[str, str],
+    int_fields: tuple[str, ...] = (),
+    defaults: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """query_input for parameters already parsed (a repeated name: its last value, as QueryDict)."""
     raw: dict[str, Any] = dict(defaults or {})
     for name in schema().fields:
-        if name in request.query_params:
-            value = request.query_params[name]
+        if name in params:
+            value = params[name]
             raw[name] = _as_int(value) if name in int_fields else value
     return validate(schema, raw)

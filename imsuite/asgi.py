@@ -13,6 +13,7 @@ django_asgi_app = SyncChainASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up first)
 
+from chats.history_fast import HistoryFastPath  # noqa: E402
 from imsuite.routing import websocket_urlpatterns  # noqa: E402
 from imsuite.ws import allow_protocol_close_codes  # noqa: E402
 
@@ -20,7 +21,7 @@ allow_protocol_close_codes()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": HistoryFastPath(django_asgi_app),
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
