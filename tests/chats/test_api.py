@@ -488,8 +488,10 @@ def test_a_page_walks_the_chats_own_index_behind_newer_messages_of_other_chats(p
             cursor.execute("EXPLAIN " + sql, params)
         else:
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-        plan = " ".join(str(row) for row in cursor.fetchall())
-    assert "message_history" in plan and "pkey" not in plan and "PRIMARY KEY" not in plan, plan
+        plan = [str(row) for row in cursor.fetchall()]
+    # Only the messages' access path matters: the membership check may use any key it likes.
+    messages = [step for step in plan if "chats_message " in step or step.endswith("chats_message")]
+    assert messages and all("message_history" in step for step in messages), plan
     page, next_before = selectors.history_page(pair.pk, ids[30], 10, member_id=alice.pk)
     assert ([m.pk for m in page], next_before) == (ids[20:30][::-1], ids[20])
 
