@@ -243,7 +243,7 @@ class _Batch:
             first = take_seqs(len(messages))  # last: the counter stays locked only until the commit
             for offset, message in enumerate(messages):
                 message.seq = message.created_seq = first + offset
-            Message.objects.bulk_create(messages)
+            _insert_messages(messages)
             events = []
             for i, message in zip(indexes, messages, strict=True):
                 data = message_event_data(message, refs[message.chat_id])
@@ -254,6 +254,38 @@ class _Batch:
             publish_events(events)
         for i, message in zip(indexes, messages, strict=True):
             self.results[i] = (message, True)
+
+
+_INSERTED = (
+    ("chat_id", "bigint"),
+    ("sender_id", "bigint"),
+    ("content", "text"),
+    ("message_type", "text"),
+    ("reply_to_id", "bigint"),
+    ("client_msg_id", "text"),
+    ("seq", "bigint"),
+)
+
+
+def _insert_messages(messages: list[Message]) -> None:
+    """Insert a batch's rows and give each its id. On PostgreSQL this is one INSERT of unnest()ed
+    column arrays whose values go as they are: bulk_create prepared every value of every row
+    through its model field, half of a 300-message batch's time (docs/performance.md)."""
+    if connection.vendor != "postgresql":
+        Message.objects.bulk_create(messages)
+        return
+    columns = ", ".join(name for name, _ in _INSERTED)
+    arrays = ", ".join(f"%s::{kind}[]" for _, kind in _INSERTED)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Message._meta.db_table} ({columns}, created_seq, created_at, is_edited)"  # noqa: S608
+            f" SELECT r.*, r.seq, %s, false FROM unnest({arrays}) AS r({columns}) RETURNING seq, id",
+            [messages[0].created_at, *([getattr(m, name) for m in messages] for name, _ in _INSERTED)],
+        )
+        ids = dict(cursor.fetchall())
+    for message in messages:  # as bulk_create leaves them: saved rows of this database
+        message.pk = ids[message.seq]
+        message._state.adding, message._state.db = False, connection.alias
 
 
 def _messages_by_client_id(keys: list[tuple[int, str]]) -> list[Message]:

@@ -217,7 +217,13 @@ def test_one_batch_takes_consecutive_seqs_in_request_order(pair, group, alice, b
         SendRequest(bob, group.pk, "https://cdn.example.com/3.png", message_type="image"),
         SendRequest(alice, group.pk, "four"),
     ]
-    messages = [stored(result) for result in message_send_many(requests)]
+    results = message_send_many(requests)
+    messages = [stored(result) for result in results]
+    columns = [f.attname for f in Message._meta.concrete_fields]
+    for (answered, _), row in zip(results, messages, strict=True):  # the answer is the row, field for field
+        assert [getattr(answered, c) for c in columns] == [getattr(row, c) for c in columns]
+        assert (answered._state.adding, answered._state.db) == (False, row._state.db)
+    assert (messages[0].is_edited, messages[0].updated_at, messages[0].deleted_at) == (False, None, None)
     assert [m.content for m in messages] == ["one", "two", "https://cdn.example.com/3.png", "four"]
     assert [m.seq for m in messages] == [seq_before + n for n in (1, 2, 3, 4)]
     assert [m.created_seq for m in messages] == [m.seq for m in messages]
