@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from .errors import DomainError, ErrorCode
+from .plain_accept import Acceptor, acceptor
 
 
 def _first_error(detail: Any) -> tuple[str | None, str]:
@@ -46,8 +47,18 @@ def _flat(value: Any) -> list[Any]:
 _prototypes: dict[type[serializers.Serializer], serializers.Serializer] = {}
 
 
+_acceptors: dict[type[serializers.Serializer], Acceptor | None] = {}
+
+
 def validate(schema: type[serializers.Serializer], data: Any) -> dict[str, Any]:
-    """Run an input schema outside DRF views (WebSocket, bots): a DomainError on refusal."""
+    """Run an input schema outside DRF views (WebSocket, bots): a DomainError on refusal. Input
+    that is certainly valid is accepted in plain Python (imsuite.plain_accept), the rest by DRF."""
+    if schema not in _acceptors:
+        _acceptors[schema] = acceptor(schema)
+    accept = _acceptors[schema]
+    accepted = accept(data) if accept is not None else None
+    if accepted is not None:
+        return accepted
     serializer = _fresh(schema)
     serializer.initial_data = data
     if not serializer.is_valid():
