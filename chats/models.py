@@ -16,7 +16,10 @@ class Chat(models.Model):
     # "<low id>:<high id>" for a private chat, so each pair of people has exactly one.
     private_key = models.CharField(max_length=41, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Moved by every message batch, so not indexed (nothing looks chats up by it): an indexed
+    # column makes each such update a new row version with new index entries that only VACUUM
+    # removes; unindexed, PostgreSQL updates it in place on the page (HOT, see migration 0004).
+    last_message_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.type} chat {self.pk}"

@@ -479,3 +479,21 @@ async def test_send_queue_batches_in_submission_order(pair, group, alice, bob, c
     assert seqs(bob) == everyone
     assert seqs(carol) == everyone[1:]
     await sync_to_async(databases.close_all)()
+
+
+def test_a_chats_activity_is_updated_in_place(pair, group, alice, bob):
+    """Every batch moves its chats' last_message_at: with no index on it (and, on PostgreSQL, room
+    left on each page), the update is heap-only and leaves no bloat for VACUUM to clean up."""
+    with databases["default"].cursor() as cursor:
+        indexes = databases["default"].introspection.get_constraints(cursor, Chat._meta.db_table)
+        assert [name for name, index in indexes.items() if "last_message_at" in index["columns"]] == []
+        if databases["default"].vendor != "postgresql":
+            return
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [Chat._meta.db_table])
+        assert cursor.fetchone()[0] == ["fillfactor=50"]
+        hot = "SELECT pg_stat_get_xact_tuples_hot_updated(%s::regclass)"
+        cursor.execute(hot, [Chat._meta.db_table])
+        before = cursor.fetchone()[0]
+        message_send_many([SendRequest(alice, pair.pk, "one"), SendRequest(bob, group.pk, "two")])
+        cursor.execute(hot, [Chat._meta.db_table])
+        assert cursor.fetchone()[0] - before == 2
