@@ -1,0 +1,75 @@
+"""imsuite.ws.write_now on a real twisted TCP connection over a real socket pair: a frame goes out
+at once when nothing waits ahead of it; what the socket cannot take is buffered by twisted, and
+nothing written later overtakes it."""
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from twisted.internet import protocol, tcp
+
+from imsuite.ws import write_now
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[tcp.Connection, socket.socket]]:
+    """A twisted connection on one end of a socket pair (tiny buffers: easy to fill), the peer's
+    plain socket on the other. The reactor is never run: the test flushes with doWrite()."""
+    from twisted.internet import reactor
+
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    ours.setblocking(False)
+    theirs.settimeout(5)
+    connection = tcp.Connection(ours, protocol.Protocol(), reactor)
+    connection.connected = 1
+    yield connection, theirs
+    connection.stopWriting()
+    ours.close()
+    theirs.close()
+
+
+def read_available(sock: socket.socket) -> bytes:
+    sock.setblocking(False)
+    chunks = []
+    try:
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    except BlockingIOError:
+        pass
+    sock.settimeout(5)
+    return b"".join(chunks)
+
+
+def test_a_frame_goes_out_at_once_when_nothing_waits(pair):
+    connection, peer = pair
+    write_now(connection, b"hello")
+    assert (connection._tempDataBuffer, connection.dataBuffer) == ([], b"")  # nothing left for twisted
+    assert peer.recv(100) == b"hello"
+
+
+def test_what_the_socket_cannot_take_is_buffered_and_nothing_overtakes_it(pair):
+    connection, peer = pair
+    frames = [bytes([65 + n % 26]) * 50_000 for n in range(6)]  # far more than both buffers hold
+    for frame in frames[:3]:
+        write_now(connection, frame)
+    buffered = connection._tempDataLen + len(connection.dataBuffer) - connection.offset
+    assert 0 < buffered < sum(map(len, frames[:3]))  # part went at once, the rest waits in twisted
+    received = read_available(peer)  # the socket has room again, but twisted's buffer comes first
+    for frame in frames[3:]:
+        write_now(connection, frame)
+    for _ in range(1000):  # bounded: flush as the peer reads, as the reactor would
+        if not (connection._tempDataBuffer or connection.dataBuffer[connection.offset :]):
+            break
+        connection.doWrite()
+        received += read_available(peer)
+    assert received == b"".join(frames)
+
+
+def test_a_closed_connection_writes_nothing(pair):
+    connection, peer = pair
+    connection.connected = 0
+    write_now(connection, b"late")
+    assert connection._tempDataBuffer == []
+    assert read_available(peer) == b""
