@@ -138,7 +138,8 @@ async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]
         content = f"b|{users[user_index]['id']}|{job['worker']}-{i}|{time.time_ns()}"
         await sockets[user_index].send(message_frame(kind, chat_id, content))
     sent_seconds = time.time() - start
-    await asyncio.sleep(job["drain_seconds"])
+    # Every worker listens for the whole sending time, whether it sends or not, and then drains.
+    await asyncio.sleep(max(0.0, start + job["seconds"] - time.time()) + job["drain_seconds"])
     cpu = time.process_time() - cpu0
     for ws in sockets:
         await ws.close()

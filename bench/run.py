@@ -376,7 +376,7 @@ def group_scenario(
                 "users": part,
                 "senders": senders,
                 "rate": rate if w == 0 else 0,
-                "seconds": seconds if w == 0 else 0,
+                "seconds": seconds,
                 "drain_seconds": 4,
             }
         )
