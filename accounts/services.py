@@ -3,6 +3,7 @@
 import hashlib
 import re
 import secrets
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +15,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from imsuite import audit
+from imsuite import audit, sql
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 from imsuite.events import publish, publish_broadcast
 
@@ -234,26 +235,35 @@ def bot_authenticate(token: str) -> User | None:
     return row.bot if row else None
 
 
-def user_touch_last_seen(*, user_id: int) -> None:
-    """Record when a user was last connected (called by the realtime adapters on disconnect)."""
-    User.objects.filter(pk=user_id).update(last_seen=timezone.now())
-
-
 # ---- presence ------------------------------------------------------------------------------
 
 
-def presence_audience(user_id: int) -> set[int]:
-    """Who hears about a user's presence: their friends and their private-chat peers."""
+@cache
+def _presence_audience_sql() -> str:
+    """Built on first use: chats.models imports this app's models."""
     from chats.models import Chat, ChatMember
 
-    friends = Friendship.objects.filter(user_id=user_id).values_list("friend_id", flat=True)
-    private_chats = ChatMember.objects.filter(user_id=user_id, chat__type=Chat.Type.PRIVATE).values("chat_id")
-    peers = (
-        ChatMember.objects.filter(chat_id__in=private_chats)
-        .exclude(user_id=user_id)
-        .values_list("user_id", flat=True)
+    member = ChatMember._meta.db_table
+    return (
+        f"SELECT friend_id FROM {Friendship._meta.db_table} WHERE user_id = %s UNION"  # noqa: S608  (our table names)
+        f" SELECT peer.user_id FROM {member} me JOIN {Chat._meta.db_table} c ON c.id = me.chat_id"
+        f" JOIN {member} peer ON peer.chat_id = me.chat_id"
+        f" WHERE me.user_id = %s AND c.type = '{Chat.Type.PRIVATE}' AND peer.user_id <> %s"
     )
-    return set(friends.union(peers))  # one query: every connection opening and closing asks
+
+
+def presence_audience(user_id: int) -> set[int]:
+    """Who hears about a user's presence: their friends and their private-chat peers (one constant
+    statement: every connection opening and closing asks)."""
+    return {row[0] for row in sql.fetch_all(_presence_audience_sql(), [user_id, user_id, user_id])}
+
+
+_LAST_SEEN_SQL = f"UPDATE {User._meta.db_table} SET last_seen = %s WHERE id = %s"  # noqa: S608
+
+
+def _touch_last_seen(user: User) -> None:
+    user.last_seen = timezone.now()
+    sql.execute(_LAST_SEEN_SQL, [sql.moment(user.last_seen), user.pk])
 
 
 def _announce_presence(user: User, is_online: bool) -> None:
@@ -268,8 +278,7 @@ def connection_opened(*, actor: User, connection: str) -> None:
     was_online = presence.registry().renew(actor.pk, connection)
     call_party_returned(user=actor, channel=connection)
     if not was_online:
-        actor.last_seen = timezone.now()
-        User.objects.filter(pk=actor.pk).update(last_seen=actor.last_seen)
+        _touch_last_seen(actor)
         _announce_presence(actor, True)
 
 
@@ -283,15 +292,13 @@ def connection_closed(*, actor: User, connection: str) -> None:
 
     if not presence.registry().drop(actor.pk, connection):
         call_party_left(user=actor)
-        actor.last_seen = timezone.now()
-        User.objects.filter(pk=actor.pk).update(last_seen=actor.last_seen)
+        _touch_last_seen(actor)
         _announce_presence(actor, False)
 
 
 def presence_announce(*, actor: User, is_online: bool) -> None:
     """An explicit presence from a client (e.g. the app going to the background)."""
-    actor.last_seen = timezone.now()
-    User.objects.filter(pk=actor.pk).update(last_seen=actor.last_seen)
+    _touch_last_seen(actor)
     _announce_presence(actor, is_online)
 
 

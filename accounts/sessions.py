@@ -79,10 +79,13 @@ def read_access_token(raw: str | None) -> AccessClaims:
     )
 
 
+_USER_SQL = f"SELECT * FROM {User._meta.db_table} WHERE id = %s"  # noqa: S608  (our table name)
+
+
 def open_session(claims: AccessClaims) -> Session:
     """The active user and live session behind checked claims, or AUTHENTICATION_FAILED with a
     reason: user_inactive, session_revoked."""
-    user = User.objects.filter(pk=claims.user_id).first()
+    user = next(iter(User.objects.raw(_USER_SQL, [claims.user_id])), None)  # every connection asks
     if user is None or not user.is_active:
         raise _auth_failed("user_inactive", "This account is not active.")
     if session_revoked(claims.sid):

@@ -159,8 +159,8 @@ async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]
 
 
 def connections_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
-    """Hold job["users"] connected and idle until "go" is set a second time (the orchestrator
-    measures the server's memory meanwhile); with job["burst"], time opening them instead."""
+    """Hold job["users"] connected and idle until "go" (the orchestrator measures the server's
+    memory meanwhile); with job["burst"], time opening them instead."""
     _raise_fd_limit()
     results.put(asyncio.run(_connections(job, ready, go)))
 
@@ -173,6 +173,9 @@ async def _connections(job: dict[str, Any], ready: Any, go: Any) -> dict[str, An
         start = time.time()
         opened = await _open_all(kind, base, users, parallel=len(users), tolerate=True)
         seconds = time.time() - start
+        # None closes before every worker has opened all of its own: a close costs the server
+        # work too, and it would be counted in the other workers' burst.
+        await asyncio.get_running_loop().run_in_executor(None, job["barrier"].wait, 120)
     else:  # opened steadily (a few dozen at a time per worker), then held
         opened = await _open_all(kind, base, users, parallel=25, tolerate=True)
         seconds = 0.0

@@ -236,12 +236,16 @@ def wait_until_idle(pid: int, limit: float = 120.0) -> float:
 
 
 def run_workers(
-    target: Any, jobs: list[dict[str, Any]], second_go: bool = False, between: Any = None
+    target: Any, jobs: list[dict[str, Any]], between: Any = None, barrier: bool = False
 ) -> list[dict]:
     """Start one process per job, wait until all are ready, say go, collect their results. A worker
-    that dies fails the run at once (instead of leaving the others waiting for "go")."""
+    that dies fails the run at once (instead of leaving the others waiting for "go"). With
+    `barrier`, each job carries one shared multiprocessing.Barrier as job["barrier"]."""
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    if barrier:
+        shared = ctx.Barrier(len(jobs))
+        jobs = [{**job, "barrier": shared} for job in jobs]
     procs = [ctx.Process(target=target, args=(job, ready, go, results), daemon=True) for job in jobs]
     for proc in procs:
         proc.start()
@@ -413,7 +417,7 @@ def connections_scenario(
         {"worker": w, "kind": kind, "base": base, "users": part, "burst": True}
         for w, part in enumerate(split(users[:burst], 2))
     ]
-    opened = run_workers(_loadgen().connections_worker, burst_jobs)
+    opened = run_workers(_loadgen().connections_worker, burst_jobs, barrier=True)
     return {
         "connections_held": held_count,
         "server_rss_mb": round(measured["after"] / 1024, 1),

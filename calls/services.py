@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts import presence
 from accounts.models import Friendship, User
 from chats.models import Chat
+from imsuite import sql
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import publish
 
@@ -260,21 +261,33 @@ def calls_expire(*, now: datetime | None = None) -> int:
     return ended
 
 
+_LIVE_SQL = ", ".join(f"'{state}'" for state in LIVE)
+_PARTY_LEFT_SQL = (
+    f"UPDATE {Call._meta.db_table} SET"  # noqa: S608  (our table name; values are parameters)
+    " caller_lost_at = CASE WHEN caller_id = %s AND caller_lost_at IS NULL THEN %s ELSE caller_lost_at END,"
+    " callee_lost_at = CASE WHEN callee_id = %s AND callee_lost_at IS NULL THEN %s ELSE callee_lost_at END"
+    f" WHERE state IN ({_LIVE_SQL})"
+    " AND ((caller_id = %s AND caller_lost_at IS NULL) OR (callee_id = %s AND callee_lost_at IS NULL))"
+)
+_PARTY_WAITING_SQL = (
+    f"SELECT 1 FROM {Call._meta.db_table} WHERE state IN ({_LIVE_SQL})"  # noqa: S608
+    " AND ((caller_id = %s AND caller_lost_at IS NOT NULL)"
+    " OR (callee_id = %s AND callee_lost_at IS NOT NULL)) LIMIT 1"
+)
+
+
 def call_party_left(*, user: User, now: datetime | None = None) -> None:
-    """The user's last connection closed: their live calls start the grace period."""
-    now = now or timezone.now()
-    Call.objects.filter(caller=user, state__in=LIVE, caller_lost_at__isnull=True).update(caller_lost_at=now)
-    Call.objects.filter(callee=user, state__in=LIVE, callee_lost_at__isnull=True).update(callee_lost_at=now)
+    """The user's last connection closed: their live calls start the grace period. Every last
+    connection closing runs this, so it is one constant statement (imsuite.sql)."""
+    lost = sql.moment(now or timezone.now())
+    sql.execute(_PARTY_LEFT_SQL, [user.pk, lost, user.pk, lost, user.pk, user.pk])
 
 
 def call_party_returned(*, user: User, channel: str) -> None:
     """The user reconnected within the grace period: the call resumes from the new connection.
-    Every connection opening asks, so the common answer (no call waiting) is one indexed read."""
-    waiting = Call.objects.filter(
-        Q(caller=user, state__in=LIVE, caller_lost_at__isnull=False)
-        | Q(callee=user, state__in=LIVE, callee_lost_at__isnull=False)
-    )
-    if not waiting.exists():
+    Every connection opening asks, so the common answer (no call waiting) is one constant
+    indexed read."""
+    if sql.fetch_value(_PARTY_WAITING_SQL, [user.pk, user.pk]) is None:
         return
     Call.objects.filter(caller=user, state__in=LIVE, caller_lost_at__isnull=False).update(
         caller_lost_at=None, caller_channel=channel

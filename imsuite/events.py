@@ -94,8 +94,12 @@ def publish(name: str, audience: Iterable[int], data: dict[str, Any]) -> DomainE
 
 def publish_events(events: Sequence[DomainEvent]) -> None:
     """Queue events for delivery together once the surrounding transaction commits: the message
-    events among them travel to the hubs as one channel-layer message."""
-    transaction.on_commit(lambda: _committed(events))
+    events among them travel to the hubs as one channel-layer message. Events nobody hears (the
+    presence of a user without friends or private chats) are dropped here, so that they cost no
+    trip to the event loop."""
+    heard = [event for event in events if event.audience]
+    if heard:
+        transaction.on_commit(lambda: _committed(heard))
 
 
 _collector: ContextVar[list[DomainEvent] | None] = ContextVar("imsuite_event_collector", default=None)

@@ -368,9 +368,11 @@ def test_profile_shows_presence(alice, bob, client_for, online):
 
 
 def test_profile_shows_last_seen(alice, bob, client_for):
-    services.user_touch_last_seen(user_id=bob.pk)
+    services.connection_opened(actor=bob, connection="conn-1")
+    services.connection_closed(actor=bob, connection="conn-1")  # the last connection stamps it
+    stamped = bob.last_seen
     bob.refresh_from_db()
-    assert bob.last_seen is not None
+    assert bob.last_seen == stamped is not None
     assert when(check(client_for(alice).get(f"/api/users/{bob.pk}"), 200)["last_seen"]) == bob.last_seen
 
 

@@ -254,3 +254,37 @@ def test_session_logout_refuses_garbage(alice, kind):
     details = refused(ErrorCode.AUTHENTICATION_FAILED, services.session_logout, refresh=raw)
     assert isinstance(details["reason"], str) and details["reason"]
     assert not BlacklistedToken.objects.exists()
+
+
+def test_presence_is_heard_by_friends_and_private_peers_only(alice, bob, carol, make_user):
+    """presence_audience is one constant statement (imsuite.sql): its answer on this leg's database."""
+    from chats.models import ChatMember
+    from chats.services import private_chat_ensure
+    from groups.services import group_create
+
+    dave, erin = make_user("dave"), make_user("erin")
+    services.friendship_create(user_a=alice, user_b=bob)
+    private_chat_ensure(user_a=alice, user_b=carol)
+    private_chat_ensure(user_a=bob, user_b=erin)  # a private chat Alice is not in
+    services.friendship_create(user_a=dave, user_b=erin)
+    club = group_create(actor=dave, name="club", member_ids=[erin.pk])
+    ChatMember.objects.create(chat=club.chat, user=carol)  # a group is not a private chat
+    assert services.presence_audience(alice.pk) == {bob.pk, carol.pk}
+    assert services.presence_audience(bob.pk) == {alice.pk, erin.pk}
+    assert services.presence_audience(dave.pk) == {erin.pk}  # a friend, not the fellow member
+    assert services.presence_audience(carol.pk) == {alice.pk}
+
+
+def test_the_first_connection_and_the_last_stamp_last_seen(alice):
+    services.connection_opened(actor=alice, connection="phone")
+    opened = alice.last_seen
+    services.connection_opened(actor=alice, connection="laptop")  # not the first: no new stamp
+    assert alice.last_seen == opened
+    services.connection_closed(actor=alice, connection="phone")
+    assert alice.last_seen == opened
+    alice.refresh_from_db()
+    assert alice.last_seen == opened is not None
+    services.connection_closed(actor=alice, connection="laptop")
+    closed = alice.last_seen
+    alice.refresh_from_db()
+    assert alice.last_seen == closed > opened

@@ -601,3 +601,15 @@ def test_nothing_but_history_is_left_of_an_ended_call(action, place, alice, bob,
     got = refusal(service, actor=bob, call_id=call.call_id, channel=B1, **fields)
     assert got == ("CONFLICT", {"reason": "ended", "state": "ended"})
     assert heard(inbox, alice, bob) == [[], []]
+
+
+def test_leaving_keeps_an_earlier_loss_and_leaves_ended_calls_alone(place, alice, bob, act):
+    """call_party_left is one statement for both roles (imsuite.sql): each call only where the
+    user is that party, only while the call is live, and never over an earlier stamp."""
+    ended, live = place("ended"), place("active")
+    first, later = timezone.now(), timezone.now() + timedelta(seconds=3)
+    act(services.call_party_left, user=bob, now=first)
+    act(services.call_party_left, user=bob, now=later)
+    act(services.call_party_left, user=alice, now=later)
+    assert (row(live).caller_lost_at, row(live).callee_lost_at) == (later, first)
+    assert (row(ended).caller_lost_at, row(ended).callee_lost_at) == (None, None)
