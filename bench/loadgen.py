@@ -173,8 +173,8 @@ async def _connections(job: dict[str, Any], ready: Any, go: Any) -> dict[str, An
         start = time.time()
         opened = await _open_all(kind, base, users, parallel=len(users), tolerate=True)
         seconds = time.time() - start
-        # None closes before every worker has opened all of its own: a close costs the server
-        # work too, and it would be counted in the other workers' burst.
+        # No worker closes before every worker has opened all of its own: a close costs the
+        # server work too, and it would be counted in the other workers' burst.
         await asyncio.get_running_loop().run_in_executor(None, job["barrier"].wait, 120)
     else:  # opened steadily (a few dozen at a time per worker), then held
         opened = await _open_all(kind, base, users, parallel=25, tolerate=True)

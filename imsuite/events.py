@@ -149,8 +149,7 @@ async def deliver_async(events: Sequence[DomainEvent]) -> None:
     which hands them to local connections in seq order; the rest go to each audience member's
     group. Failures are logged, never raised: the changes are committed, and the hubs read what
     the channel layer lost from the database."""
-    layer = get_channel_layer()
-    events = [event for event in events if event.audience]
+    layer = get_channel_layer()  # events nobody hears never come this far (publish_events)
     if layer is None or not events:
         return
     try:

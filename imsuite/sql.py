@@ -21,11 +21,9 @@ def fetch_value(sql: str, params: list[Any]) -> Any:
     return rows[0][0] if rows else None
 
 
-def execute(sql: str, params: list[Any]) -> int:
-    """Run a statement; the number of rows it changed."""
+def execute(sql: str, params: list[Any]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
 
 
 def moment(value: datetime) -> Any:
