@@ -37,6 +37,16 @@ class MemoryPresence:
             leases[connection] = now + _ttl()
         return was_online
 
+    def renew_many(self, leases: Iterable[tuple[int, str]]) -> None:
+        """Extend leases that exist: one dropped meanwhile (its connection closed while the
+        renewal was on its way) stays dropped."""
+        expires = time.time() + _ttl()
+        with self._lock:
+            for user_id, connection in leases:
+                held = self._leases.get(user_id, {})
+                if connection in held:
+                    held[connection] = expires
+
     def drop(self, user_id: int, connection: str) -> bool:
         now = time.time()
         with self._lock:
@@ -64,6 +74,16 @@ class RedisPresence:
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.expire(key, _ttl())
         return bool(pipe.execute()[0])
+
+    def renew_many(self, leases: Iterable[tuple[int, str]]) -> None:
+        """Extend leases that exist (ZADD XX: one dropped meanwhile stays dropped), in one round trip."""
+        expires = time.time() + _ttl()
+        pipe = self._redis.pipeline(transaction=False)
+        for user_id, connection in leases:
+            key = f"{self._prefix}{user_id}"
+            pipe.zadd(key, {connection: expires}, xx=True)
+            pipe.expire(key, _ttl())
+        pipe.execute()
 
     def drop(self, user_id: int, connection: str) -> bool:
         key = f"{self._prefix}{user_id}"

@@ -3,6 +3,7 @@
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -282,8 +283,10 @@ def connection_opened(*, actor: User, connection: str) -> None:
         _announce_presence(actor, True)
 
 
-def connection_renewed(*, actor: User, connection: str) -> None:
-    presence.registry().renew(actor.pk, connection)
+def connections_renewed(*, leases: Iterable[tuple[int, str]]) -> None:
+    """Open connections renew their presence leases ((user id, connection id)), all at once: the
+    process's watchdog (imsuite.watchdog) collects those due together."""
+    presence.registry().renew_many(leases)
 
 
 def connection_closed(*, actor: User, connection: str) -> None:

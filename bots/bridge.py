@@ -8,10 +8,8 @@ import contextlib
 import logging
 
 import websockets
-from channels.layers import get_channel_layer
 
 from imsuite import audit
-from imsuite.events import user_group
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.ws import db
@@ -39,47 +37,40 @@ async def _session(endpoint: ReverseEndpoint, opened: asyncio.Event) -> None:
     headers = {"X-Self-ID": str(endpoint.bot_id)}
     if endpoint.access_token:
         headers["Authorization"] = f"Bearer {endpoint.access_token}"
-    layer = get_channel_layer()
-    channel = await layer.new_channel()  # the default prefix (see imsuite.hub)
     async with websockets.connect(endpoint.url, additional_headers=headers, open_timeout=10) as ws:
         opened.set()
         hub, sink = await get_hub(), HubSink(ws, endpoint.bot_id)
         hub.attach(endpoint.bot_id, sink)
-        await layer.group_add(user_group(endpoint.bot_id), channel)
         try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(_events_out(layer, channel, ws, endpoint.bot_id))
-                tasks.create_task(_actions_in(ws, endpoint, sink))
+            await _actions_in(ws, endpoint, sink)
         finally:
             hub.detach(endpoint.bot_id, sink)
-            await layer.group_discard(user_group(endpoint.bot_id), channel)
 
 
 class HubSink:
-    """Message events (on_message, on_recall) from this process's hub, out to the bot backend."""
+    """The bot's events from this process's hub, out to the bot backend."""
 
     def __init__(self, ws: websockets.ClientConnection, bot_id: int) -> None:
         self.ws, self.bot_id = ws, bot_id
         self.held: list[str] | None = None
 
     async def hub_deliver(self, name: str, data: dict, frames: dict) -> None:
-        frame = render_shared(name, data, self.bot_id, frames)
+        """A message event (on_message, on_recall)."""
+        await self._out(render_shared(name, data, self.bot_id, frames))
+
+    async def hub_notify(self, name: str, data: dict) -> None:
+        if name == "user.deactivated":
+            await self.ws.close()  # which ends _actions_in, and the session with it
+            return
+        await self._out(render_event(name, data, self.bot_id))
+
+    async def _out(self, frame: str | None) -> None:
+        """Send an event frame, or hold it while the response to an action is being prepared."""
         if frame is not None and self.held is not None:
             self.held.append(frame)
         elif frame is not None:
             with contextlib.suppress(websockets.ConnectionClosed):
                 await self.ws.send(frame)
-
-
-async def _events_out(layer: object, channel: str, ws: websockets.ClientConnection, bot_id: int) -> None:
-    while True:
-        message = await layer.receive(channel)
-        if message.get("event") == "user.deactivated":
-            await ws.close()
-            return
-        frame = render_event(message, bot_id)
-        if frame is not None:
-            await ws.send(frame)
 
 
 async def _actions_in(ws: websockets.ClientConnection, endpoint: ReverseEndpoint, sink: "HubSink") -> None:

@@ -7,7 +7,6 @@ from urllib.parse import parse_qs
 from accounts import services as account_services
 from accounts.models import User
 from imsuite import audit
-from imsuite.events import user_group
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.ws import FastWebsocketConsumer, db, header
@@ -40,40 +39,45 @@ class BotConsumer(FastWebsocketConsumer):
             return
         audit.set_source(AuditEntry.Source.BOT)
         self.hub = await get_hub()
+        self.held = []  # what arrives before the handshake is accepted follows it
         self.hub.attach(self.bot.pk, self)
-        await self.channel_layer.group_add(user_group(self.bot.pk), self.channel_name)
         await self.accept()
-        await db(account_services.connection_opened)(actor=self.bot, connection=self.channel_name)
+        await self._release()
+        await db(account_services.connection_opened)(actor=self.bot, connection=self.connection_id)
 
     async def disconnect(self, code: int) -> None:
         if self.bot is None:
             return
         self.hub.detach(self.bot.pk, self)
-        await self.channel_layer.group_discard(user_group(self.bot.pk), self.channel_name)
-        await db(account_services.connection_closed)(actor=self.bot, connection=self.channel_name)
+        await db(account_services.connection_closed)(actor=self.bot, connection=self.connection_id)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Answer the action first; events it caused (held meanwhile) follow its response."""
-        self.held: list[str] | None = []
+        self.held = []
         try:
             await self.send(text_data=await handle_frame(self.bot, text_data))
         finally:
-            held, self.held = self.held, None
-            for frame in held:
-                await self.send(text_data=frame)
+            await self._release()
 
-    async def domain_event(self, message: dict[str, Any]) -> None:
-        if message["event"] in CLOSING_EVENTS:
-            await self.close(code=CLOSE_POLICY)
-            return
-        frame = render_event(message, self.bot.pk)
-        if frame is not None:
+    async def _release(self) -> None:
+        held, self.held = self.held or [], None
+        for frame in held:
             await self.send(text_data=frame)
 
-    async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
-        """A message event (on_message, on_recall) from this process's hub."""
-        frame = render_shared(name, data, self.bot.pk, frames)
+    async def _out(self, frame: str | None) -> None:
+        """Send an event frame, or hold it while a response is being prepared."""
         if frame is not None and self.held is not None:
             self.held.append(frame)
         elif frame is not None:
             await self.send(text_data=frame)
+
+    async def hub_notify(self, name: str, data: dict[str, Any]) -> None:
+        """An event other than a message change, from this process's hub."""
+        if name in CLOSING_EVENTS:
+            await self.close(code=CLOSE_POLICY)
+            return
+        await self._out(render_event(name, data, self.bot.pk))
+
+    async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
+        """A message event (on_message, on_recall) from this process's hub."""
+        await self._out(render_shared(name, data, self.bot.pk, frames))

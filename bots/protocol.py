@@ -98,9 +98,9 @@ async def handle_frame(bot: User, text: str | None) -> str:
         return response(echo=echo, error=DomainError(ErrorCode.INTERNAL_ERROR, "Internal server error."))
 
 
-def render_event(message: dict[str, Any], bot_id: int) -> str | None:
-    """A channel-layer domain event as this bot's Event frame, or None."""
-    event = render_for_bot(message["event"], message["data"], bot_id)
+def render_event(name: str, data: dict[str, Any], bot_id: int) -> str | None:
+    """A domain event as this bot's Event frame, or None."""
+    event = render_for_bot(name, data, bot_id)
     return dumps(event) if event is not None else None
 
 
@@ -110,5 +110,5 @@ def render_shared(name: str, data: dict[str, Any], bot_id: int, frames: dict[Any
     own = (data.get("message") or {}).get("sender_id") == bot_id
     key = ("bot", name, own)
     if key not in frames:
-        frames[key] = render_event({"event": name, "data": data}, bot_id) or ""
+        frames[key] = render_event(name, data, bot_id) or ""
     return frames[key] or None

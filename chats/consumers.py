@@ -18,10 +18,10 @@ from accounts.sessions import AccessClaims, Session, open_session, read_access_t
 from calls import services as call_services
 from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode
-from imsuite.events import BROADCAST_GROUP, user_group
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.validation import validate
+from imsuite.watchdog import watchdog
 from imsuite.ws import (
     FastWebsocketConsumer,
     SharedFrame,
@@ -72,11 +72,6 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
-def _groups(user_id: int) -> tuple[str, str]:
-    """The channel-layer groups a user's connection is in."""
-    return user_group(user_id), BROADCAST_GROUP
-
-
 class ClientConsumer(FastWebsocketConsumer):
     session: Session | None = None
     ended = False  # the server has closed it: frames still arriving during the close handshake are ignored
@@ -99,22 +94,20 @@ class ClientConsumer(FastWebsocketConsumer):
             await self._set_up(claims)
 
     async def _set_up(self, claims: AccessClaims) -> None:
-        """Join the hub and the groups first, then read the state the client starts from: nothing
+        """Join the hub first, then read the state the client starts from: nothing
         published in between is missed (what arrives meanwhile is held until `connect`)."""
         audit.set_source(AuditEntry.Source.WEBSOCKET)
         self.typing: dict[int, asyncio.Task] = {}
         self.sending: set[asyncio.Task] = set()  # sends being stored (see on_message_send)
-        self.deferred: list[tuple[str, dict[str, Any], dict[Any, str]]] | None = []  # held until `connect`
+        # Events held until `connect` is out (and, for message changes, until a sync's replay is):
+        # (name, data, frames), frames None for an event other than a message change.
+        self.deferred: list[tuple[str, dict[str, Any], dict[Any, str] | None]] | None = []
         self.hub = await get_hub()
         self.hub.attach(claims.user_id, self)
-        await asyncio.gather(
-            *(self.channel_layer.group_add(group, self.channel_name) for group in _groups(claims.user_id))
-        )
         try:
             self.session, self.last_sent = await db(self._opened)(claims)
         except Exception as exc:  # nothing of a connection that never opened may stay behind
             self.hub.detach(claims.user_id, self)
-            await self._leave_groups(claims.user_id)
             if not isinstance(exc, DomainError):
                 raise
             await self._refuse(exc)
@@ -129,12 +122,13 @@ class ClientConsumer(FastWebsocketConsumer):
         }
         await self.send(text_data=client_frame("connect", payload))
         await self._release()
-        self.watchdog = asyncio.create_task(self._watch())
+        self.expires = self.session.expires_at.timestamp()
+        self.watch_key = watchdog().watch(self)
 
     def _opened(self, claims: AccessClaims) -> tuple[Session, int]:
         """One trip to the database threads: the session, the presence, and the last seq."""
         session = open_session(claims)
-        account_services.connection_opened(actor=session.user, connection=self.channel_name)
+        account_services.connection_opened(actor=session.user, connection=self.connection_id)
         return session, selectors.last_seq(session.user.pk)
 
     async def _refuse(self, exc: DomainError) -> None:
@@ -146,45 +140,24 @@ class ClientConsumer(FastWebsocketConsumer):
             return
         if getattr(self, "hub", None) is not None:
             self.hub.detach(self.user.pk, self)
-        for task in [*self.typing.values(), getattr(self, "watchdog", None)]:
-            if task is not None:
-                task.cancel()
+        if hasattr(self, "watch_key"):
+            watchdog().forget(self.watch_key)
+        for task in self.typing.values():
+            task.cancel()
         for chat_id in list(self.typing):
             with contextlib.suppress(DomainError):
                 await self._relay_typing(chat_id, False)
         async with setup_gate():
-            await self._leave_groups(self.user.pk)
-            await db(account_services.connection_closed)(actor=self.user, connection=self.channel_name)
-
-    async def _leave_groups(self, user_id: int) -> None:
-        await asyncio.gather(
-            *(self.channel_layer.group_discard(group, self.channel_name) for group in _groups(user_id))
-        )
+            await db(account_services.connection_closed)(actor=self.user, connection=self.connection_id)
 
     # ---- the connection's life ------------------------------------------------------------
 
-    async def _watch(self) -> None:
-        """Ends the connection when its access token expires or it stays silent for
-        WS_IDLE_SECONDS, and renews its presence lease meanwhile; wakes only when one is due."""
-        idle = settings.IMSUITE["WS_IDLE_SECONDS"]
-        renew_every = settings.IMSUITE["PRESENCE_TTL_SECONDS"] / 3
-        expires = self.session.expires_at.timestamp()
-        renewed = time.monotonic()
-        while True:
-            now = time.monotonic()
-            due = min(self.last_activity + idle, renewed + renew_every) - now
-            await asyncio.sleep(max(0.0, min(due, expires - time.time())))
-            if time.time() >= expires:
-                await self._disconnect("token_expired", CLOSE_POLICY)
-                return
-            if time.monotonic() - self.last_activity >= idle:
-                await self._disconnect("timeout", CLOSE_NORMAL)
-                return
-            if time.monotonic() - renewed >= renew_every:
-                renewed = time.monotonic()
-                await db(account_services.connection_renewed)(actor=self.user, connection=self.channel_name)
+    def lease(self) -> tuple[int, str]:
+        """Its presence lease, which the process's watchdog renews (imsuite.watchdog)."""
+        return self.user.pk, self.connection_id
 
-    async def _disconnect(self, reason: str, code: int) -> None:
+    async def end(self, reason: str, code: int) -> None:
+        """Tell the client why, and close (the watchdog's "timeout" and "token_expired" too)."""
         self.ended = True
         await self.send(text_data=client_frame("disconnect", {"status": "disconnected", "reason": reason}))
         await self.close(code=code)
@@ -294,7 +267,7 @@ class ClientConsumer(FastWebsocketConsumer):
 
     async def on_message_read(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.MessageRef, payload)
-        await db(services.message_read)(actor=self.user, origin=self.channel_name, **data)
+        await db(services.message_read)(actor=self.user, origin=self.connection_id, **data)
 
     async def on_typing(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.TypingInput, payload)
@@ -334,19 +307,19 @@ class ClientConsumer(FastWebsocketConsumer):
 
     async def on_call_offer(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.CallOfferInput, payload)
-        await db(call_services.call_offer)(actor=self.user, channel=self.channel_name, **data)
+        await db(call_services.call_offer)(actor=self.user, channel=self.connection_id, **data)
 
     async def on_call_answer(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.CallAnswerInput, payload)
-        await db(call_services.call_answer)(actor=self.user, channel=self.channel_name, **data)
+        await db(call_services.call_answer)(actor=self.user, channel=self.connection_id, **data)
 
     async def on_call_ice(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.CallIceInput, payload)
-        await db(call_services.call_ice)(actor=self.user, channel=self.channel_name, **data)
+        await db(call_services.call_ice)(actor=self.user, channel=self.connection_id, **data)
 
     async def on_call_end(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.CallEndInput, payload)
-        await db(call_services.call_end)(actor=self.user, channel=self.channel_name, **data)
+        await db(call_services.call_end)(actor=self.user, channel=self.connection_id, **data)
 
     handlers: dict[str, Callable[["ClientConsumer", dict[str, Any]], Awaitable[None]]] = {
         "message.send": on_message_send,
@@ -365,15 +338,21 @@ class ClientConsumer(FastWebsocketConsumer):
 
     # ---- events for this user ------------------------------------------------------------------
 
-    async def domain_event(self, message: dict[str, Any]) -> None:
-        name, data = message["event"], message["data"]
+    async def hub_notify(self, name: str, data: dict[str, Any]) -> None:
+        """An event other than a message change, from this process's hub."""
+        if self.deferred is not None:
+            self.deferred.append((name, data, None))
+        else:
+            await self._notify(name, data)
+
+    async def _notify(self, name: str, data: dict[str, Any]) -> None:
         if name == "user.logged_out" and data.get("sid") == self.session.sid and self.session.sid:
-            await self._disconnect("logged_out", CLOSE_POLICY)
+            await self.end("logged_out", CLOSE_POLICY)
         elif name == "user.deactivated":
-            await self._disconnect("deactivated", CLOSE_POLICY)
-        elif data.get("only_channels") is not None and self.channel_name not in data["only_channels"]:
+            await self.end("deactivated", CLOSE_POLICY)
+        elif data.get("only_channels") is not None and self.connection_id not in data["only_channels"]:
             return  # signalling meant for another device of this user
-        elif data.get("origin") == self.channel_name:
+        elif data.get("origin") == self.connection_id:
             return  # this connection caused it and needs no echo (e.g. its own read receipt)
         else:
             rendered = render_for(name, data, self.user.pk)
@@ -420,9 +399,12 @@ class ClientConsumer(FastWebsocketConsumer):
         await self.send_shared(frame)
 
     async def _release(self) -> None:
-        """Send the message frames held back meanwhile, in order, then stop holding them."""
+        """Send the frames held back meanwhile, in order, then stop holding them."""
         while self.deferred:
             held, self.deferred = self.deferred, []
             for name, data, frames in held:
-                await self._send_seq(name, data, frames)
+                if frames is None:
+                    await self._notify(name, data)
+                else:
+                    await self._send_seq(name, data, frames)
         self.deferred = None

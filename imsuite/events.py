@@ -20,43 +20,31 @@ from rest_framework.utils.encoders import JSONEncoder
 
 logger = logging.getLogger(__name__)
 
-# The channel-layer handler name for every domain event. Never derived from client input, because
-# Channels turns a message's "type" into a method name on the consumer.
-CHANNEL_MESSAGE_TYPE = "domain.event"
-
-
-# Message changes carry a seq and travel through the per-process hubs (imsuite.hub).
+# Every event travels once to every process's hub (imsuite.hub), which hands it to the local
+# connections of its audience. Message changes carry a seq, by which the hubs order them.
 HUB_EVENTS = frozenset({"message.new", "message.edit", "message.delete"})
 HUB_GROUP = "hub"
+# The channel-layer message type of a batch of events. Never derived from client input, because
+# Channels turns a message's "type" into a method name on a consumer.
 HUB_MESSAGE_TYPE = "hub.event"
-
-# Every client connection also joins this group, for what goes to everyone (system notifications).
-BROADCAST_GROUP = "broadcast"
-
-
-def user_group(user_id: int) -> str:
-    """The channel-layer group that every open connection of one user joins."""
-    return f"user.{user_id}"
 
 
 @dataclass(frozen=True)
 class DomainEvent:
     name: str
-    audience: frozenset[int]
+    audience: frozenset[int]  # user ids; empty with everyone set
     data: dict[str, Any] = field(default_factory=dict)
-
-    def as_message(self) -> dict[str, Any]:
-        # Plain JSON types on the wire (datetimes as ISO 8601, like REST): channels-redis packs
-        # messages with msgpack, which refuses datetimes, and both legs must carry the same data.
-        return {"type": CHANNEL_MESSAGE_TYPE, "event": self.name, "data": plain(self.data)}
+    everyone: bool = False  # a broadcast: every connection of the deployment
 
     def as_hub_event(self) -> dict[str, Any]:
-        """A message event as the hubs take it, with its seq and audience."""
+        """The event as the hubs take it. Plain JSON types on the wire (datetimes as ISO 8601,
+        like REST): channels-redis packs messages with msgpack, which refuses datetimes, and both
+        legs must carry the same data. Message changes carry their seq; the rest None."""
         return {
             "event": self.name,
             "data": plain(self.data),
-            "seq": self.data["seq"],
-            "audience": sorted(self.audience),
+            "seq": self.data["seq"] if self.name in HUB_EVENTS else None,
+            "audience": None if self.everyone else sorted(self.audience),
         }
 
 
@@ -93,11 +81,10 @@ def publish(name: str, audience: Iterable[int], data: dict[str, Any]) -> DomainE
 
 
 def publish_events(events: Sequence[DomainEvent]) -> None:
-    """Queue events for delivery together once the surrounding transaction commits: the message
-    events among them travel to the hubs as one channel-layer message. Events nobody hears (the
-    presence of a user without friends or private chats) are dropped here, so that they cost no
-    trip to the event loop."""
-    heard = [event for event in events if event.audience]
+    """Queue events for delivery together once the surrounding transaction commits: they travel
+    to the hubs as one channel-layer message. Events nobody hears (the presence of a user without
+    friends or private chats) are dropped here, so that they cost no trip to the event loop."""
+    heard = [event for event in events if event.audience or event.everyone]
     if heard:
         transaction.on_commit(lambda: _committed(heard))
 
@@ -127,16 +114,8 @@ def _committed(events: Sequence[DomainEvent]) -> None:
 
 
 def publish_broadcast(name: str, data: dict[str, Any]) -> None:
-    """Queue an event for every connected client, once the surrounding transaction commits."""
-    message = DomainEvent(name=name, audience=frozenset(), data=data).as_message()
-
-    def ring() -> None:
-        try:
-            async_to_sync(get_channel_layer().group_send)(BROADCAST_GROUP, message)
-        except Exception:
-            logger.exception("could not broadcast event %s", name)
-
-    transaction.on_commit(ring)
+    """Queue an event for every connection, once the surrounding transaction commits."""
+    publish_events([DomainEvent(name=name, audience=frozenset(), data=data, everyone=True)])
 
 
 def deliver(events: Sequence[DomainEvent]) -> None:
@@ -145,10 +124,10 @@ def deliver(events: Sequence[DomainEvent]) -> None:
 
 
 async def deliver_async(events: Sequence[DomainEvent]) -> None:
-    """Ring the events' audiences. Message events go once to every process's hub (imsuite.hub),
-    which hands them to local connections in seq order; the rest go to each audience member's
-    group. Failures are logged, never raised: the changes are committed, and the hubs read what
-    the channel layer lost from the database."""
+    """Ring the events' audiences: the events go, as one channel-layer message, to every
+    process's hub (imsuite.hub), which hands them to its local connections. Failures are logged,
+    never raised: the changes are committed, and the hubs read lost message changes from the
+    database."""
     layer = get_channel_layer()  # events nobody hears never come this far (publish_events)
     if layer is None or not events:
         return
@@ -159,17 +138,13 @@ async def deliver_async(events: Sequence[DomainEvent]) -> None:
         logger.exception("could not deliver %d events (%s)", len(events), ", ".join(names))
 
 
-async def _send_all(layer: Any, events: list[DomainEvent]) -> None:
-    to_hubs = [event.as_hub_event() for event in events if event.name in HUB_EVENTS]
-    if to_hubs:
-        from .hub import running_hub
+async def _send_all(layer: Any, events: Sequence[DomainEvent]) -> None:
+    from .hub import running_hub
 
-        hub = running_hub()
-        if hub is not None:  # this process's own hub need not wait for the round trip through Redis
-            await hub.take(to_hubs)
-        await layer.group_send(HUB_GROUP, {"type": HUB_MESSAGE_TYPE, "events": to_hubs})
-    for event in events:
-        if event.name not in HUB_EVENTS:
-            message = event.as_message()
-            for user_id in event.audience:
-                await layer.group_send(user_group(user_id), message)
+    batch = [event.as_hub_event() for event in events]
+    message: dict[str, Any] = {"type": HUB_MESSAGE_TYPE, "events": batch}
+    hub = running_hub()
+    if hub is not None:  # this process's own hub need not wait for the round trip through Redis
+        await hub.take(batch)
+        message["taken_by"] = hub.channel  # which skips this copy when it comes back
+    await layer.group_send(HUB_GROUP, message)

@@ -1,12 +1,14 @@
-"""The per-process hub for message events (message.new, message.edit, message.delete).
+"""The per-process hub: every event reaches the connections through it.
 
-Every process (daphne, runbots) runs one hub per event loop. It receives every message event of
-the deployment ONCE, through the channel-layer group HUB_GROUP, instead of one copy per recipient
-per connection; puts the events in seq order; and hands each to the local connections of its
-audience, which render it (once per variant, shared through `frames`) and send it.
+Every process (daphne, runbots) runs one hub per event loop. It receives every event of the
+deployment ONCE, through the channel-layer group HUB_GROUP, instead of one copy per recipient
+per connection, and hands each to the local connections of its audience (every connection, for
+a broadcast). A connection therefore needs no channel-layer channel or group of its own.
 
-Seq order is commit order (chats.services.next_seq), and every message change is published, so
-each hub sees a dense sequence. An event that arrives before its predecessor waits for it; a seq
+Message changes (message.new, message.edit, message.delete) carry a seq: the hub puts them in
+seq order and its connections render each once per variant, shared through `frames`. Seq order
+is commit order (chats.services.next_seq), and every message change is published, so each hub
+sees a dense sequence. An event that arrives before its predecessor waits for it; a seq
 still missing after GAP_WAIT_SECONDS (the channel layer dropped it, or its publisher died after
 commit) is read from the database. So every connection gets message frames in strictly
 increasing seq order, with no per-connection database work.
@@ -33,9 +35,13 @@ GROUP_REFRESH_SECONDS = 3600.0  # channels-redis forgets group members after a d
 
 
 class Sink(Protocol):
-    """A connection that takes message events (client or bot)."""
+    """A connection that takes events (client or bot)."""
 
-    async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None: ...
+    async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
+        """A message change, in seq order."""
+
+    async def hub_notify(self, name: str, data: dict[str, Any]) -> None:
+        """Any other event (presence, typing, receipts, groups, calls, account, notifications)."""
 
 
 class Hub:
@@ -101,7 +107,7 @@ class Hub:
                     # Python 3.11's wait_for (which redis-py sends commands with) can swallow a
                     # cancellation; the request is still counted, so honour it here.
                     raise asyncio.CancelledError
-                if message.get("type") == HUB_MESSAGE_TYPE:
+                if message.get("type") == HUB_MESSAGE_TYPE and message.get("taken_by") != channel:
                     await self.take(message["events"])
                 now = asyncio.get_running_loop().time()
                 if now - refreshed > GROUP_REFRESH_SECONDS:
@@ -143,10 +149,14 @@ class Hub:
             last_counter = counter
 
     async def take(self, events: list[dict[str, Any]]) -> None:
-        """Events from the channel layer ({event, data, seq, audience}), in any order."""
+        """Events from the channel layer ({event, data, seq, audience}), in any order. Those without
+        a seq are handed out at once; message changes in seq order."""
         for event in events:
-            if event["seq"] > self.position:  # else handed out already (from the database, after a gap)
-                self.pending[event["seq"]] = event
+            seq = event["seq"]
+            if seq is None:
+                await self.dispatch(event["event"], event["data"], event["audience"], ordered=False)
+            elif seq > self.position:  # else handed out already (from the database, after a gap)
+                self.pending[seq] = event
         await self._drain()
         if self.pending and self.gap_timer is None:
             self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
@@ -191,14 +201,25 @@ class Hub:
         if self.pending and self.gap_timer is None:
             self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
 
-    async def dispatch(self, name: str, data: dict[str, Any], audience: list[int]) -> None:
+    async def dispatch(
+        self, name: str, data: dict[str, Any], audience: list[int] | None, ordered: bool = True
+    ) -> None:
+        """Hand an event to the local connections of its audience (None: every connection)."""
         frames: dict[Any, str] = {}  # encoded once per variant, shared by every local recipient
-        for user_id in audience:
-            for sink in list(self.sinks.get(user_id, ())):
-                try:
+        for sink in self._sinks_of(audience):
+            try:
+                if ordered:
                     await sink.hub_deliver(name, data, frames)
-                except Exception:
-                    logger.exception("hub: a connection of user %s failed to take %s", user_id, name)
+                else:
+                    await sink.hub_notify(name, data)
+            except Exception:
+                logger.exception("hub: a connection failed to take %s", name)
+
+    def _sinks_of(self, audience: list[int] | None) -> list[Sink]:
+        """A snapshot: a connection may close while the event is handed out."""
+        if audience is None:
+            return [sink for sinks in self.sinks.values() for sink in sinks]
+        return [sink for user_id in audience for sink in self.sinks.get(user_id, ())]
 
 
 def _current_seq() -> int:

@@ -136,6 +136,8 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+HUB_CAPACITY = 10_000  # channel-layer messages waiting for one process's hub
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -144,7 +146,7 @@ if REDIS_URL:
                 # channels-redis waits up to 5 s per receive (BZPOPMIN); redis-py's default socket
                 # timeout, also 5 s, would end that wait with an error and the consumer with it.
                 # redis-py 8 caps a pool at 100 connections and raises MaxConnectionsError in a
-                # burst of connects (each group_add borrows one); allow a burst of a thousand.
+                # burst of connects; allow a burst of a thousand.
                 "hosts": [
                     {
                         "address": REDIS_URL,
@@ -153,7 +155,9 @@ if REDIS_URL:
                     }
                 ],
                 "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "imsuite"),
-                "capacity": 1000,
+                # A process reads one channel: its hub's, which every event of the deployment
+                # passes through (imsuite.hub); a burst of events must not overflow it.
+                "capacity": HUB_CAPACITY,
                 "expiry": 60,
             },
         }
@@ -166,7 +170,9 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": HUB_CAPACITY}}
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "accounts.User"

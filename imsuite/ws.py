@@ -5,6 +5,7 @@ slower)."""
 
 import asyncio
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 from autobahn.websocket.protocol import PreparedMessage
 from channels.consumer import get_handler_name
 from channels.db import DatabaseSyncToAsync
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -99,8 +101,32 @@ class SharedFrame:
 _UNKNOWN = object()
 
 
+def new_connection_id() -> str:
+    """A connection's name in presence leases and call signalling: unique across processes."""
+    return secrets.token_urlsafe(9)
+
+
 class FastWebsocketConsumer(AsyncWebsocketConsumer):
+    """A WebSocket consumer fed by the process's hub (imsuite.hub) instead of a channel-layer
+    channel of its own: the hub receives each event once per process and hands it to the
+    connections of its audience. A channel per connection cost two channel-layer commands at
+    connect and two at close, and a receive task and a queue for as long as it stayed open."""
+
     _protocol: Any = _UNKNOWN  # the daphne protocol behind base_send, or None elsewhere
+    connection_id: str
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Channels' consumer loop, with no channel-layer channel: the client's frames only, each
+        dispatched in turn, without a task and a wait per frame."""
+        self.scope = scope
+        self.channel_layer = None
+        self.connection_id = new_connection_id()
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)

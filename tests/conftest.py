@@ -3,6 +3,7 @@
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services as account_services
 from accounts.models import User
-from imsuite.events import CHANNEL_MESSAGE_TYPE, HUB_GROUP, user_group
+from imsuite.events import HUB_GROUP
 from tests.layer_receiving import Receives, receive_within, stop_receiving
 from tests.shared_state import forget_shared_state
 
@@ -109,18 +110,21 @@ def client_for() -> Callable[[User], APIClient]:
     return make
 
 
+DOMAIN_EVENT = "domain.event"  # how the inbox hands out an event: {type, event, data}
+EVERYONE = "everyone"  # the inbox's key for what goes to every connection (a broadcast)
+
+
 class Inbox:
-    """Listens on the real channel layer the way a process does: in each user's group, and in the
-    hub group that carries message events once per process (imsuite.hub), which it hands to the
-    listened users of each event's audience.
+    """Listens on the real channel layer the way a process does: in the hub group, which carries
+    every event once per process (imsuite.hub); hands each to the listened users of its audience,
+    and a broadcast to the stand-in of listen_to_everyone.
 
     Receiving stays on one event loop of its own (channels-redis keeps per-channel receive buffers
     bound to the loop that created them), whichever loop the code under test publishes from."""
 
     def __init__(self) -> None:
         self.layer = get_channel_layer()
-        self.channels: dict[int, str] = {}
-        self.from_hub: dict[int, list[dict[str, Any]]] = {}
+        self.received: dict[Any, list[dict[str, Any]]] = {}
         self.hub_channel: str | None = None
         self.waiting: Receives = {}
         self.loop = asyncio.new_event_loop()
@@ -130,30 +134,29 @@ class Inbox:
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
 
-    def listen(self, *users: User) -> None:
+    def listen(self, *users: Any) -> None:
         if self.hub_channel is None:
             self.hub_channel = self._run(self.layer.new_channel())
             self._run(self.layer.group_add(HUB_GROUP, self.hub_channel))
         for user in users:
-            channel = self._run(self.layer.new_channel())
-            self._run(self.layer.group_add(user_group(user.pk), channel))
-            self.channels[user.pk] = channel
-            self.from_hub[user.pk] = []
+            self.received[user.pk] = []
 
-    def _receive(self, channel: str, wait: float) -> list[dict[str, Any]]:
-        return self._run(receive_within(self.layer, channel, self.waiting, wait))
+    def listen_to_everyone(self) -> SimpleNamespace:
+        """A stand-in to drain like a user: it gets the broadcasts, and only those."""
+        everyone = SimpleNamespace(pk=EVERYONE)
+        self.listen(everyone)
+        return everyone
 
-    def drain(self, user: User, wait: float = 0.3) -> list[dict[str, Any]]:
-        """Every domain event delivered to this user so far: their own group's, then the hub's."""
-        hub_messages = self._receive(self.hub_channel, wait) if self.hub_channel else []
-        for hub_event in (event for message in hub_messages for event in message["events"]):
-            event = {"type": CHANNEL_MESSAGE_TYPE, "event": hub_event["event"], "data": hub_event["data"]}
-            for user_id in hub_event["audience"]:
-                if user_id in self.from_hub:
-                    self.from_hub[user_id].append(event)
-        own = self._receive(self.channels[user.pk], wait)
-        from_hub, self.from_hub[user.pk] = self.from_hub.get(user.pk, []), []
-        return own + from_hub
+    def drain(self, user: Any, wait: float = 0.3) -> list[dict[str, Any]]:
+        """Every domain event delivered to this user so far, in the order published."""
+        messages = self._run(receive_within(self.layer, self.hub_channel, self.waiting, wait))
+        for hub_event in (event for message in messages for event in message["events"]):
+            event = {"type": DOMAIN_EVENT, "event": hub_event["event"], "data": hub_event["data"]}
+            for key in hub_event["audience"] or [EVERYONE]:
+                if key in self.received:
+                    self.received[key].append(event)
+        got, self.received[user.pk] = self.received[user.pk], []
+        return got
 
     def names(self, user: User) -> list[str]:
         return [message["event"] for message in self.drain(user)]

@@ -1,5 +1,5 @@
 """System notifications: staff send them with POST /api/notifications or from the Django admin;
-the `notification` event reaches the chosen users, or everyone through the broadcast group."""
+the `notification` event reaches the chosen users, or every connection as one broadcast."""
 
 from types import SimpleNamespace
 from typing import Any
@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Notification, User
-from imsuite.events import BROADCAST_GROUP
 from tests.accounts.test_api import assert_error, check
 
 pytestmark = pytest.mark.django_db
@@ -25,16 +24,6 @@ def iso(value) -> str:
 
 def notification(data: dict) -> dict:
     return {"type": "domain.event", "event": "notification", "data": data}
-
-
-def listen_to_everyone(inbox) -> SimpleNamespace:
-    """Join the broadcast group with the inbox's own layer and loop, as every connection does;
-    drain the returned stand-in like a user."""
-    everyone = SimpleNamespace(pk=BROADCAST_GROUP)
-    channel = inbox._run(inbox.layer.new_channel())
-    inbox._run(inbox.layer.group_add(BROADCAST_GROUP, channel))
-    inbox.channels[everyone.pk] = channel
-    return everyone
 
 
 def stored(note: Notification) -> tuple:
@@ -55,7 +44,7 @@ def staff_only(make_user) -> User:
 @pytest.fixture
 def listeners(inbox, alice, bob, carol) -> SimpleNamespace:
     inbox.listen(alice, bob, carol)
-    return listen_to_everyone(inbox)
+    return inbox.listen_to_everyone()
 
 
 def nothing_delivered(inbox, *users: Any) -> bool:
@@ -132,7 +121,7 @@ def test_without_user_ids_everyone_is_notified(
             {"title": "Maintenance", "message": "Back in ten minutes.", "type": "info", "action_url": None}
         )
     ]
-    assert nothing_delivered(inbox, alice)  # once, through the broadcast group, not per user
+    assert nothing_delivered(inbox, alice)  # once, to every connection, not per user
 
 
 @pytest.mark.parametrize("case", ["not_staff", "unknown_user", "deactivated_user"])

@@ -21,6 +21,7 @@ from django.db import connections as databases
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from accounts import presence
 from accounts import services as account_services
 from accounts.models import User
 from accounts.sessions import new_refresh_token
@@ -30,7 +31,7 @@ from chats.models import Chat, ChatMember, Message, Role
 from groups.models import Group, Mute
 from groups.services import group_create
 from imsuite import hub as hub_module
-from imsuite.events import HUB_GROUP, user_group
+from imsuite.events import HUB_GROUP
 from imsuite.hub import get_hub
 from tests.shared_state import forget_shared_state
 
@@ -39,6 +40,7 @@ from .ws_helpers import (
     Device,
     access_token,
     call,
+    consumer_of,
     delete_frame,
     edit_frame,
     error_frame,
@@ -252,7 +254,7 @@ async def test_bad_token_is_told_and_closed_with_1008(ws, alice, transport, make
 
 async def test_a_failure_while_setting_up_leaves_nothing_behind(ws, alice, bob, monkeypatch):
     """The database fails while a connection is set up: the connection ends without a frame, and
-    neither the hub nor the user's group keeps it."""
+    the hub does not keep it."""
 
     def broken(self: ClientConsumer, claims: Any) -> Any:
         raise RuntimeError("the database went away")
@@ -264,19 +266,27 @@ async def test_a_failure_while_setting_up_leaves_nothing_behind(ws, alice, bob, 
         with pytest.raises(RuntimeError, match="the database went away"):
             await device.frame()
         device.live = False
-    assert alice.pk not in (await get_hub()).sinks
-    assert await group_channels(user_group(alice.pk)) == set()
+    hub = await get_hub()
+    assert alice.pk not in hub.sinks
     phone = await ws.connect(alice)  # and the user can connect again
-    assert await group_channels(user_group(alice.pk)) == {phone.channel_name}
+    assert hub.sinks[alice.pk] == {consumer_of(phone.communicator)}
 
 
-async def group_channels(group: str) -> set[str]:
-    """The channels in a channel-layer group, read from the layer's own storage."""
+async def test_connections_join_no_channel_layer_group(ws, alice, bob):
+    """Events reach connections through the process's hub: the only group in the channel layer
+    is the hubs' own, however many connections are open."""
+    await ws.connect(alice), await ws.connect(alice), await ws.connect(bob)
+    assert await layer_groups() == {HUB_GROUP}
+
+
+async def layer_groups() -> set[str]:
+    """The groups the channel layer holds, read from its own storage."""
     layer = get_channel_layer()
     if isinstance(layer, RedisChannelLayer):
-        client = layer.connection(layer.consistent_hash(group))
-        return {member.decode() for member in await client.zrange(layer._group_key(group), 0, -1)}
-    return set(layer.groups.get(group, {}))
+        client = layer.connection(0)
+        keys = await client.keys(layer._group_key("*"))
+        return {key.removeprefix(layer._group_key("")).decode() for key in keys}
+    return {group for group, channels in layer.groups.items() if channels}
 
 
 @pytest.mark.parametrize(
@@ -359,6 +369,18 @@ async def test_any_frame_keeps_the_connection_alive(ws, alice, settings):
         await device.alive()
     assert await device.frame() == disconnected("timeout")
     await device.closed(1000)
+
+
+async def test_an_open_connection_keeps_its_user_online(ws, alice, settings):
+    """The process's watchdog renews the lease every third of its life, while the client talks."""
+    settings.IMSUITE = {**settings.IMSUITE, "PRESENCE_TTL_SECONDS": 3}
+    device = await ws.connect(alice)
+    for _ in range(9):  # 4.5 s in all: the lease taken at connect has long expired
+        await asyncio.sleep(0.5)
+        await device.alive()
+    assert await call(presence.online_user_ids, user_ids=[alice.pk]) == {alice.pk}
+    await device.close()
+    assert await call(presence.online_user_ids, user_ids=[alice.pk]) == set()
 
 
 async def test_access_token_expiring_while_connected_ends_the_connection(ws, alice):

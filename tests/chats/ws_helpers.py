@@ -21,8 +21,7 @@ from accounts.services import presence_audience
 from chats.consumers import ClientConsumer
 from chats.models import Chat, ChatMember, Message
 from imsuite.asgi import application
-from imsuite.events import user_group
-from tests.layer_receiving import Receives, receive_within
+from imsuite.hub import get_hub
 
 PATH = "/ws"
 WAIT = 5.0  # the longest a due frame may take; only a failing test waits this long
@@ -237,21 +236,28 @@ class Device:
             await self.communicator.disconnect(timeout=WAIT)
 
     @property
-    def channel_name(self) -> str:
-        return consumer_of(self.communicator).channel_name
+    def connection_id(self) -> str:
+        return consumer_of(self.communicator).connection_id
 
 
 class Listener:
-    """A bare channel in a user's group: receives the domain events meant for that user, whether or
-    not the user is online."""
+    """A bare sink in this event loop's hub for a user: takes the events meant for that user,
+    whether or not the user is online."""
 
-    def __init__(self, group: str, channel: str) -> None:
-        self.group, self.channel = group, channel
-        self.waiting: Receives = {}
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+        self.got: list[str] = []
+
+    async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
+        self.got.append(name)
+
+    async def hub_notify(self, name: str, data: dict[str, Any]) -> None:
+        self.got.append(name)
 
     async def events(self) -> list[str]:
-        got = await receive_within(get_channel_layer(), self.channel, self.waiting, QUIET)
-        return [message["event"] for message in got]
+        await asyncio.sleep(QUIET)
+        got, self.got = self.got, []
+        return got
 
 
 class Connections:
@@ -292,9 +298,8 @@ class Connections:
         return device
 
     async def listen(self, user: User) -> Listener:
-        layer = get_channel_layer()
-        listener = Listener(user_group(user.pk), await layer.new_channel())
-        await layer.group_add(listener.group, listener.channel)
+        listener = Listener(user.pk)
+        (await get_hub()).attach(user.pk, listener)
         self.listeners.append(listener)
         return listener
 
@@ -305,5 +310,6 @@ class Connections:
             # after connecting those 5 s (it costs speed only, never a result).
             await asyncio.sleep(0.05)
         await asyncio.gather(*(device.close() for device in self.devices))
+        hub = await get_hub()
         for listener in self.listeners:
-            await get_channel_layer().group_discard(listener.group, listener.channel)
+            hub.detach(listener.user_id, listener)
