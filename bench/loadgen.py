@@ -170,15 +170,15 @@ async def _connections(job: dict[str, Any], ready: Any, go: Any) -> dict[str, An
     if job.get("burst"):
         ready.put(job["worker"])
         await asyncio.get_running_loop().run_in_executor(None, go.wait)
-        start = time.time()
+        start, cpu0 = time.time(), time.process_time()
         opened = await _open_all(kind, base, users, parallel=len(users), tolerate=True)
-        seconds = time.time() - start
+        seconds, cpu = time.time() - start, time.process_time() - cpu0
         # No worker closes before every worker has opened all of its own: a close costs the
         # server work too, and it would be counted in the other workers' burst.
         await asyncio.get_running_loop().run_in_executor(None, job["barrier"].wait, 120)
     else:  # opened steadily (a few dozen at a time per worker), then held
         opened = await _open_all(kind, base, users, parallel=25, tolerate=True)
-        seconds = 0.0
+        seconds = cpu = 0.0
         ready.put(job["worker"])
         await asyncio.get_running_loop().run_in_executor(None, go.wait)
     sockets = [ws for ws in opened if not isinstance(ws, BaseException)]
@@ -191,6 +191,7 @@ async def _connections(job: dict[str, Any], ready: Any, go: Any) -> dict[str, An
         "failed": len(opened) - len(sockets),
         "held": held,
         "seconds": seconds,
+        "cpu_seconds": cpu,
     }
 
 

@@ -7,6 +7,7 @@ Everything runs on 127.0.0.1; every loop is bounded; servers are stopped at the 
 """
 
 import argparse
+import functools
 import json
 import multiprocessing
 import os
@@ -236,15 +237,21 @@ def wait_until_idle(pid: int, limit: float = 120.0) -> float:
 
 
 def run_workers(
-    target: Any, jobs: list[dict[str, Any]], between: Any = None, barrier: bool = False
+    target: Any,
+    jobs: list[dict[str, Any]],
+    between: Any = None,
+    barrier: bool = False,
+    at_barrier: Any = None,
 ) -> list[dict]:
     """Start one process per job, wait until all are ready, say go, collect their results. A worker
     that dies fails the run at once (instead of leaving the others waiting for "go"). With
-    `barrier`, each job carries one shared multiprocessing.Barrier as job["barrier"]."""
+    `barrier`, each job carries one shared multiprocessing.Barrier as job["barrier"]; with
+    `at_barrier` too, the orchestrator waits at it as well and calls at_barrier() there."""
     ctx = multiprocessing.get_context("spawn")
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    reached = None
     if barrier:
-        shared = ctx.Barrier(len(jobs))
+        shared = ctx.Barrier(len(jobs) + (at_barrier is not None))
         jobs = [{**job, "barrier": shared} for job in jobs]
     procs = [ctx.Process(target=target, args=(job, ready, go, results), daemon=True) for job in jobs]
     for proc in procs:
@@ -254,6 +261,9 @@ def run_workers(
             _get(ready, procs, 300)
         extra = between() if between else None
         go.set()
+        if at_barrier is not None:
+            shared.wait(300)
+            reached = at_barrier()
         out = [_get(results, procs, 600) for _ in jobs]
         for proc in procs:
             proc.join(timeout=30)
@@ -263,6 +273,8 @@ def run_workers(
                 proc.terminate()
     if extra is not None:
         out.append({"between": extra})
+    if reached is not None:
+        out.append({"at_barrier": reached})
     return out
 
 
@@ -417,7 +429,9 @@ def connections_scenario(
         {"worker": w, "kind": kind, "base": base, "users": part, "burst": True}
         for w, part in enumerate(split(users[:burst], 2))
     ]
-    opened = run_workers(_loadgen().connections_worker, burst_jobs, barrier=True)
+    cpu = functools.partial(cpu_seconds, pid)
+    opened = run_workers(_loadgen().connections_worker, burst_jobs, between=cpu, barrier=True, at_barrier=cpu)
+    burst_cpu = opened.pop()["at_barrier"] - opened.pop()["between"]
     return {
         "connections_held": held_count,
         "server_rss_mb": round(measured["after"] / 1024, 1),
@@ -426,6 +440,8 @@ def connections_scenario(
         "burst_connections": sum(r["opened"] for r in opened),
         "burst_failed": sum(r["failed"] for r in opened),
         "burst_seconds": round(max(r["seconds"] for r in opened), 2),
+        "burst_server_cpu_seconds": round(burst_cpu, 2),
+        "burst_generator_cpu_seconds": round(sum(r["cpu_seconds"] for r in opened), 2),
         "seconds_to_handle_the_closes": settle_seconds,
     }
 
@@ -486,6 +502,7 @@ ROWS = [
     ("connections", "kb_per_connection", "server KB per idle connection", "lower"),
     ("connections", "burst_connections", "connections of the burst opened", "higher"),
     ("connections", "burst_seconds", "seconds for the connection burst", "lower"),
+    ("connections", "burst_server_cpu_seconds", "server CPU seconds for the burst", "lower"),
     ("connections", "seconds_to_handle_the_closes", "seconds to handle the idle ones' closes", "lower"),
     ("history", "p99_ms", "p99 per 50-message page (ms)", "lower"),
 ]

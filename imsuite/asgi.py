@@ -15,10 +15,10 @@ django_asgi_app = SyncChainASGIHandler()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up first)
 
 from chats.history_fast import HistoryFastPath  # noqa: E402
+from imsuite.daphne_tuning import tune  # noqa: E402
 from imsuite.routing import websocket_urlpatterns  # noqa: E402
-from imsuite.ws import allow_protocol_close_codes  # noqa: E402
 
-allow_protocol_close_codes()
+tune()
 
 application = ProtocolTypeRouter(
     {

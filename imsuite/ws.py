@@ -145,33 +145,7 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
         if protocol is None:
             await self.send(text_data=frame.text)
         elif protocol.state == protocol.STATE_OPEN:
-            if protocol._perMessageCompress is None and not protocol.send_queue:  # sendData's plain case
-                data = frame.prepared.payloadHybi
-                write_now(protocol.transport, data)
-                protocol.trafficStats.outgoingOctetsWireLevel += len(data)
-            else:
-                protocol.sendPreparedMessage(frame.prepared)
-
-
-def write_now(transport: Any, data: bytes) -> None:
-    """Twisted's transport.write, but sent at once when nothing waits ahead of it. Twisted only
-    buffers a write and registers the socket with the event loop, sending on its next turn and
-    unregistering after: two epoll_ctl calls and a loop callback per frame, an eighth of a
-    process's time when a group message goes out to a thousand members. What the socket does not
-    take now (its buffer is full: a slow reader) is buffered as before, behind what was sent."""
-    if (
-        not getattr(transport, "TLS", True)
-        and transport.connected
-        and not transport.disconnecting
-        and not transport._writeDisconnected
-        and not transport.dataBuffer
-        and not transport._tempDataBuffer
-    ):
-        sent = transport.writeSomeData(data)
-        if isinstance(sent, int):  # else the connection is lost: transport.write lets twisted notice
-            data = data[sent:]
-    if data:
-        transport.write(data)
+            protocol.sendPreparedMessage(frame.prepared)  # goes out at once (imsuite.daphne_tuning)
 
 
 def _daphne_protocol(send: Any) -> Any:
@@ -181,26 +155,6 @@ def _daphne_protocol(send: Any) -> Any:
         if hasattr(protocol, "sendPreparedMessage"):
             return protocol
     return None
-
-
-# Close codes RFC 6455 lets a server send. autobahn's sendClose, which daphne's close uses, takes
-# only 1000 and 3000-4999 from an application and raises for the rest (the client then sees 1011).
-SERVER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011})
-
-
-def allow_protocol_close_codes() -> None:
-    """Let daphne close with the protocol's codes (1008 policy, 1003 binary, 1009 too big) by sending
-    autobahn's close frame directly for them; other codes keep autobahn's own checks."""
-    from daphne.ws_protocol import WebSocketProtocol
-
-    def server_close(self: WebSocketProtocol, code: int | None = None) -> None:
-        code = 1000 if code is None else code
-        if code in SERVER_CLOSE_CODES:
-            self.sendCloseFrame(code=code, isReply=False)
-        else:
-            self.sendClose(code=code)
-
-    WebSocketProtocol.serverClose = server_close
 
 
 def header(scope: dict[str, Any], name: bytes) -> str | None:

@@ -1,14 +1,20 @@
-"""imsuite.ws.write_now on a real twisted TCP connection over a real socket pair: a frame goes out
-at once when nothing waits ahead of it; what the socket cannot take is buffered by twisted, and
-nothing written later overtakes it."""
+"""imsuite.daphne_tuning on a real twisted TCP connection over a real socket pair: a frame goes
+out at once when nothing waits ahead of it; what the socket cannot take is buffered by twisted,
+and nothing written later overtakes it; autobahn sends its frames that way, and formats its debug
+lines only when they are written."""
 
+import pprint
 import socket
 from collections.abc import Iterator
 
 import pytest
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket import protocol as autobahn_protocol
+from autobahn.websocket.protocol import Timings
 from twisted.internet import protocol, tcp
 
-from imsuite.ws import write_now
+import imsuite.asgi  # noqa: F401  (tunes daphne and autobahn, as at startup)
+from imsuite.daphne_tuning import write_now
 
 
 @pytest.fixture
@@ -73,3 +79,44 @@ def test_a_closed_connection_writes_nothing(pair):
     write_now(connection, b"late")
     assert connection._tempDataBuffer == []
     assert read_available(peer) == b""
+
+
+def websocket_on(connection: tcp.Connection) -> WebSocketServerProtocol:
+    """An open autobahn server protocol writing to the connection (the state a handshake leaves)."""
+    factory = WebSocketServerFactory()
+    factory.protocol = WebSocketServerProtocol
+    factory.setProtocolOptions(openHandshakeTimeout=0, autoPingInterval=0)  # no timers to leave behind
+    ws = factory.buildProtocol(None)
+    ws.transport = connection
+    ws._connectionMade()  # the protocol's own setup (twisted's part would ask a real peer's address)
+    ws.state = ws.STATE_OPEN
+    return ws
+
+
+def test_autobahn_sends_a_frame_at_once(pair):
+    connection, peer = pair
+    ws = websocket_on(connection)
+    ws.sendMessage(b"hi")
+    assert peer.recv(100) == b"\x81\x02hi"  # a final text frame of 2 bytes, unmasked
+    assert connection._tempDataBuffer == []
+    assert ws.trafficStats.outgoingOctetsWireLevel == 4
+
+
+def test_autobahn_still_queues_behind_what_it_has_queued(pair):
+    connection, peer = pair
+    ws = websocket_on(connection)
+    ws.send_queue.append((b"first", False))
+    ws.triggered = True  # its own flush is already scheduled
+    ws.sendData(b"second")
+    assert list(ws.send_queue) == [(b"first", False), (b"second", False)]
+    assert read_available(peer) == b""
+
+
+def test_debug_lines_are_formatted_only_when_written():
+    options = [("autoPingInterval", 20, "WebSocketServerFactory")]
+    deferred = autobahn_protocol.pformat(options)
+    assert not isinstance(deferred, str)
+    assert str(deferred) == f"{deferred}" == pprint.pformat(options)
+    timings = Timings()
+    timings.track("open")
+    assert str(timings) == pprint.pformat(timings._timings)

@@ -1,0 +1,111 @@
+"""Changes to how daphne and autobahn run a WebSocket, made once at startup (imsuite.asgi):
+
+- frames go out at once (`write_now`) instead of waiting for the event loop's next turn;
+- the protocol's close codes (1008, 1003, 1009) can be sent;
+- a new connection no longer pretty-prints its 29 options for a debug line that is off.
+
+Each one replaces an autobahn or daphne method with the same behaviour on the path it changes
+and leaves every other path (compression, chopped writes, other close codes, debug logging
+turned on) to the original.
+"""
+
+import pprint
+from typing import Any
+
+
+def write_now(transport: Any, data: bytes) -> None:
+    """Twisted's transport.write, but sent at once when nothing waits ahead of it. Twisted only
+    buffers a write and registers the socket with the event loop, sending on its next turn and
+    unregistering after: two epoll_ctl calls and a loop callback per frame, an eighth of a
+    process's time when a group message goes out to a thousand members. What the socket does not
+    take now (its buffer is full: a slow reader) is buffered as before, behind what was sent."""
+    if (
+        not getattr(transport, "TLS", True)
+        and transport.connected
+        and not transport.disconnecting
+        and not transport._writeDisconnected
+        and not transport.dataBuffer
+        and not transport._tempDataBuffer
+    ):
+        sent = transport.writeSomeData(data)
+        if isinstance(sent, int):  # else the connection is lost: transport.write lets twisted notice
+            data = data[sent:]
+    if data:
+        transport.write(data)
+
+
+def send_frames_at_once() -> None:
+    """autobahn's sendData, through write_now for the plain case: a frame without a queue ahead
+    of it (sync writes and chopped writes are queued by autobahn). The original also formatted a
+    debug line per frame, whether or not debug logging was on."""
+    from autobahn.websocket.protocol import WebSocketProtocol
+
+    original = WebSocketProtocol.sendData
+    connecting = (WebSocketProtocol.STATE_CONNECTING, WebSocketProtocol.STATE_PROXY_CONNECTING)
+
+    def send_data(
+        self: WebSocketProtocol, data: bytes, sync: bool = False, chopsize: int | None = None
+    ) -> None:
+        if sync or chopsize or self.send_queue or self.logOctets:
+            original(self, data, sync, chopsize)
+            return
+        write_now(self.transport, data)
+        if self.state == WebSocketProtocol.STATE_OPEN:
+            self.trafficStats.outgoingOctetsWireLevel += len(data)
+        elif self.state in connecting:
+            self.trafficStats.preopenOutgoingOctetsWireLevel += len(data)
+
+    WebSocketProtocol.sendData = send_data
+
+
+class _Formatted:
+    """pprint.pformat(value), computed only if a log line is really written."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return pprint.pformat(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+def format_debug_lines_lazily() -> None:
+    """autobahn pretty-prints its options on every connection and the transport's details on every
+    handshake as arguments of debug lines that are almost never written: 5 % of the time of a burst
+    of connections. Its module's pformat is made lazy; the one use that needs a string at once
+    (Timings.__str__) gets one."""
+    from autobahn.websocket import protocol
+
+    protocol.pformat = _Formatted
+    protocol.Timings.__str__ = lambda self: pprint.pformat(self._timings)
+
+
+# Close codes RFC 6455 lets a server send. autobahn's sendClose, which daphne's close uses, takes
+# only 1000 and 3000-4999 from an application and raises for the rest (the client then sees 1011).
+SERVER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011})
+
+
+def allow_protocol_close_codes() -> None:
+    """Let daphne close with the protocol's codes (1008 policy, 1003 binary, 1009 too big) by sending
+    autobahn's close frame directly for them; other codes keep autobahn's own checks."""
+    from daphne.ws_protocol import WebSocketProtocol
+
+    def server_close(self: WebSocketProtocol, code: int | None = None) -> None:
+        code = 1000 if code is None else code
+        if code in SERVER_CLOSE_CODES:
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            self.sendClose(code=code)
+
+    WebSocketProtocol.serverClose = server_close
+
+
+def tune() -> None:
+    """All of the above: call once, before daphne accepts a connection."""
+    send_frames_at_once()
+    format_debug_lines_lazily()
+    allow_protocol_close_codes()
