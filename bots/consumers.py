@@ -1,6 +1,8 @@
 """Forward mode: a bot backend connects to /ws/bot with its bot token and receives Events, sending
 Actions back (see bots/protocol.py)."""
 
+import math
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -9,6 +11,7 @@ from accounts.models import User
 from imsuite import audit
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
+from imsuite.watchdog import watchdog
 from imsuite.ws import FastWebsocketConsumer, db, header
 
 from .protocol import CLOSING_EVENTS, handle_frame, render_event, render_shared
@@ -44,11 +47,28 @@ class BotConsumer(FastWebsocketConsumer):
         await self.accept()
         await self._release()
         await db(account_services.connection_opened)(actor=self.bot, connection=self.connection_id)
+        self.watch_key = watchdog().watch(self)
+
+    # What the process's watchdog (imsuite.watchdog) sees: a bot's connection is never idle and
+    # has no token expiry (a revoked bot token closes it), so the watchdog only renews its lease.
+    expires = math.inf
+
+    @property
+    def last_activity(self) -> float:
+        return time.monotonic()
+
+    def lease(self) -> tuple[int, str]:
+        return self.bot.pk, self.connection_id
+
+    async def end(self, reason: str, code: int) -> None:
+        await self.close(code=CLOSE_POLICY)
 
     async def disconnect(self, code: int) -> None:
         if self.bot is None:
             return
         self.hub.detach(self.bot.pk, self)
+        if hasattr(self, "watch_key"):
+            watchdog().forget(self.watch_key)
         await db(account_services.connection_closed)(actor=self.bot, connection=self.connection_id)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

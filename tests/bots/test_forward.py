@@ -2,6 +2,7 @@
 ../shared/spec/bot-sandbox-protocol.md has them (numeric ids, its field names, `time` in unix
 seconds), for exactly what the bot's account may see."""
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts import presence
 from accounts.models import User
 from accounts.services import (
     bot_token_rotate,
@@ -118,6 +120,14 @@ async def test_the_rotated_token_connects(sockets, alice, bot, bot_token):
     _, new_token = await call(bot_token_rotate, actor=alice, bot_id=bot.pk)
     socket = await sockets.bot(new_token)
     assert (await socket.act("get_login_info"))["status"] == "ok"
+
+
+async def test_a_connected_bot_stays_online(sockets, bot, bot_token, settings):
+    """The process's watchdog renews a bot connection's presence lease; a silent bot is not idle."""
+    settings.IMSUITE = {**settings.IMSUITE, "PRESENCE_TTL_SECONDS": 3, "WS_IDLE_SECONDS": 1}
+    await sockets.bot(bot_token)
+    await asyncio.sleep(4.5)  # the lease taken at connect has expired; its renewals keep it
+    assert await call(presence.online_user_ids, user_ids=[bot.pk]) == {bot.pk}
 
 
 # ---- on_message -------------------------------------------------------------------------------------
