@@ -3,6 +3,7 @@ out at once when nothing waits ahead of it; what the socket cannot take is buffe
 and nothing written later overtakes it; autobahn sends its frames that way, and formats its debug
 lines only when they are written."""
 
+import functools
 import pprint
 import socket
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from twisted.internet import protocol, tcp
 
 import imsuite.asgi  # noqa: F401  (tunes daphne and autobahn, as at startup)
 from imsuite.daphne_tuning import write_now
+from imsuite.ws import FastWebsocketConsumer
 
 
 @pytest.fixture
@@ -120,3 +122,32 @@ def test_debug_lines_are_formatted_only_when_written():
     timings = Timings()
     timings.track("open")
     assert str(timings) == pprint.pformat(timings._timings)
+
+
+async def handle_reply(protocol: WebSocketServerProtocol, message: dict) -> None:
+    """What daphne's Server.handle_reply, which a consumer's base_send is bound to, does with a
+    text frame."""
+    protocol.sendMessage(message["text"].encode(), False)
+
+
+def consumer_on(ws: WebSocketServerProtocol) -> FastWebsocketConsumer:
+    consumer = FastWebsocketConsumer()
+    consumer.base_send = functools.partial(handle_reply, ws)
+    return consumer
+
+
+async def test_a_consumer_sends_to_an_open_connection(pair):
+    connection, peer = pair
+    await consumer_on(websocket_on(connection)).send(text_data="hi")
+    assert peer.recv(100) == b"\x81\x02hi"
+
+
+@pytest.mark.parametrize("state", ["STATE_CLOSING", "STATE_CLOSED"])
+async def test_a_frame_for_a_closing_connection_is_dropped(pair, state):
+    """The hub may hand an event to a connection whose client has just gone: autobahn would
+    raise Disconnected, and the event would be logged as a failure."""
+    connection, peer = pair
+    ws = websocket_on(connection)
+    ws.state = getattr(ws, state)
+    await consumer_on(ws).send(text_data="late")
+    assert read_available(peer) == b""
