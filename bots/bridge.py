@@ -15,7 +15,7 @@ from imsuite.models import AuditEntry
 from imsuite.ws import db
 
 from .models import ReverseEndpoint
-from .protocol import handle_frame, render_event, render_shared
+from .protocol import EventOutbox, handle_frame, render_event, render_shared
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 3.0
@@ -52,36 +52,30 @@ class HubSink:
 
     def __init__(self, ws: websockets.ClientConnection, bot_id: int) -> None:
         self.ws, self.bot_id = ws, bot_id
-        self.held: list[str] | None = None
+        self.outbox = EventOutbox(self._send)
 
     async def hub_deliver(self, name: str, data: dict, frames: dict) -> None:
         """A message event (on_message, on_recall)."""
-        await self._out(render_shared(name, data, self.bot_id, frames))
+        await self.outbox.put(render_shared(name, data, self.bot_id, frames))
 
     async def hub_notify(self, name: str, data: dict) -> None:
         if name == "user.deactivated":
             await self.ws.close()  # which ends _actions_in, and the session with it
             return
-        await self._out(render_event(name, data, self.bot_id))
+        await self.outbox.put(render_event(name, data, self.bot_id))
 
-    async def _out(self, frame: str | None) -> None:
-        """Send an event frame, or hold it while the response to an action is being prepared."""
-        if frame is not None and self.held is not None:
-            self.held.append(frame)
-        elif frame is not None:
-            with contextlib.suppress(websockets.ConnectionClosed):
-                await self.ws.send(frame)
+    async def _send(self, frame: str) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):  # _actions_in notices the close
+            await self.ws.send(frame)
 
 
 async def _actions_in(ws: websockets.ClientConnection, endpoint: ReverseEndpoint, sink: "HubSink") -> None:
     async for text in ws:
-        sink.held = []  # events the action causes follow its response
+        sink.outbox.hold()  # events the action causes follow its response
         try:
             await ws.send(await handle_frame(endpoint.bot, text if isinstance(text, str) else None))
         finally:
-            held, sink.held = sink.held, None
-            for frame in held:
-                await ws.send(frame)
+            await sink.outbox.release()
     raise ConnectionError("the bot backend closed the connection")
 
 

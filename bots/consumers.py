@@ -14,7 +14,7 @@ from imsuite.models import AuditEntry
 from imsuite.watchdog import watchdog
 from imsuite.ws import FastWebsocketConsumer, db, header
 
-from .protocol import CLOSING_EVENTS, handle_frame, render_event, render_shared
+from .protocol import CLOSING_EVENTS, EventOutbox, handle_frame, render_event, render_shared
 
 CLOSE_POLICY = 1008
 
@@ -33,7 +33,6 @@ def bot_token_from_scope(scope: dict[str, Any]) -> str | None:
 
 class BotConsumer(FastWebsocketConsumer):
     bot: User | None = None
-    held: list[str] | None = None  # event frames waiting for the response being prepared
 
     async def connect(self) -> None:
         self.bot = await db(account_services.bot_authenticate)(bot_token_from_scope(self.scope))
@@ -42,10 +41,11 @@ class BotConsumer(FastWebsocketConsumer):
             return
         audit.set_source(AuditEntry.Source.BOT)
         self.hub = await get_hub()
-        self.held = []  # what arrives before the handshake is accepted follows it
+        self.outbox = EventOutbox(self._send_text)
+        self.outbox.hold()  # what arrives before the handshake is accepted follows it
         self.hub.attach(self.bot.pk, self)
         await self.accept()
-        await self._release()
+        await self.outbox.release()
         await db(account_services.connection_opened)(actor=self.bot, connection=self.connection_id)
         self.watch_key = watchdog().watch(self)
 
@@ -73,31 +73,22 @@ class BotConsumer(FastWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Answer the action first; events it caused (held meanwhile) follow its response."""
-        self.held = []
+        self.outbox.hold()
         try:
             await self.send(text_data=await handle_frame(self.bot, text_data))
         finally:
-            await self._release()
+            await self.outbox.release()
 
-    async def _release(self) -> None:
-        held, self.held = self.held or [], None
-        for frame in held:
-            await self.send(text_data=frame)
-
-    async def _out(self, frame: str | None) -> None:
-        """Send an event frame, or hold it while a response is being prepared."""
-        if frame is not None and self.held is not None:
-            self.held.append(frame)
-        elif frame is not None:
-            await self.send(text_data=frame)
+    async def _send_text(self, frame: str) -> None:
+        await self.send(text_data=frame)
 
     async def hub_notify(self, name: str, data: dict[str, Any]) -> None:
         """An event other than a message change, from this process's hub."""
         if name in CLOSING_EVENTS:
             await self.close(code=CLOSE_POLICY)
             return
-        await self._out(render_event(name, data, self.bot.pk))
+        await self.outbox.put(render_event(name, data, self.bot.pk))
 
     async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
         """A message event (on_message, on_recall) from this process's hub."""
-        await self._out(render_shared(name, data, self.bot.pk, frames))
+        await self.outbox.put(render_shared(name, data, self.bot.pk, frames))

@@ -4,6 +4,7 @@ one response frame; render domain events as Events."""
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from accounts.models import User
@@ -112,3 +113,29 @@ def render_shared(name: str, data: dict[str, Any], bot_id: int, frames: dict[Any
     if key not in frames:
         frames[key] = render_event(name, data, bot_id) or ""
     return frames[key] or None
+
+
+class EventOutbox:
+    """A bot connection's Event frames (forward or reverse): sent at once, except while the
+    response to an action or the handshake is under way; then they are held and follow it."""
+
+    def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
+        self._send = send
+        self._held: list[str] | None = None
+
+    def hold(self) -> None:
+        self._held = []
+
+    async def put(self, frame: str | None) -> None:
+        if frame is None:
+            return
+        if self._held is not None:
+            self._held.append(frame)
+        else:
+            await self._send(frame)
+
+    async def release(self) -> None:
+        """Send what was held, in order, and stop holding."""
+        held, self._held = self._held or [], None
+        for frame in held:
+            await self._send(frame)

@@ -34,8 +34,8 @@ class Call(models.Model):
     end_reason = models.CharField(max_length=32, blank=True)
     duration = models.PositiveIntegerField(default=0, help_text="Seconds from answer to end.")
     # The connections taking part (connection ids, imsuite.ws.new_connection_id): the offering
-    # device, and the device that answered. Signalling
-    # goes to them only once known; a party reconnecting takes over from its new connection.
+    # device, and the device that answered. Signalling goes to them only once known; a party
+    # reconnecting takes over from its new connection.
     caller_channel = models.CharField(max_length=200, blank=True)
     callee_channel = models.CharField(max_length=200, blank=True)
     # When a party's last connection dropped during the call; cleared when it comes back.
