@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -62,6 +63,9 @@ def plain(value: Any) -> Any:
         return {_plain_key(k): plain(v) for k, v in value.items()}
     if kind is list or kind is tuple:
         return [plain(item) for item in value]
+    if kind is datetime:  # the commonest non-JSON value: as DRF's encoder writes it
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
     if isinstance(value, str):  # e.g. a TextChoices member
         return str(value)
     return json.loads(json.dumps(value, cls=JSONEncoder))
@@ -146,5 +150,7 @@ async def _send_all(layer: Any, events: Sequence[DomainEvent]) -> None:
     hub = running_hub()
     if hub is not None:  # this process's own hub need not wait for the round trip through Redis
         await hub.take(batch)
+        if not await hub.has_peers():
+            return
         message["taken_by"] = hub.channel  # which skips this copy when it comes back
     await layer.group_send(HUB_GROUP, message)

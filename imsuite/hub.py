@@ -17,10 +17,12 @@ increasing seq order, with no per-connection database work.
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from typing import Any, Protocol
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.core import RedisChannelLayer
 
 from .events import HUB_GROUP, HUB_MESSAGE_TYPE
 from .per_loop import PerLoop
@@ -31,7 +33,7 @@ GAP_WAIT_SECONDS = 0.25
 COUNTER_CHECK_SECONDS = 1.0
 RECEIVE_SLICE_SECONDS = 1.0  # how long one receive waits before the hub looks around
 RESET_REWIND = 100
-GROUP_REFRESH_SECONDS = 3600.0  # channels-redis forgets group members after a day
+GROUP_REFRESH_SECONDS = 60.0  # well within the layer's group_expiry (settings.HUB_GROUP_EXPIRY)
 
 
 class Sink(Protocol):
@@ -215,11 +217,32 @@ class Hub:
             except Exception:
                 logger.exception("hub: a connection failed to take %s", name)
 
+    async def has_peers(self) -> bool:
+        """Whether another process's hub listens. A process alone (the embedded mode, or one daphne)
+        then publishes nothing to the channel layer: it has handed its events out itself, and its
+        own copy coming back from Redis was only received, decoded and skipped."""
+        return await hubs_besides(get_channel_layer(), self.channel)
+
     def _sinks_of(self, audience: list[int] | None) -> list[Sink]:
         """A snapshot: a connection may close while the event is handed out."""
         if audience is None:
             return [sink for sinks in self.sinks.values() for sink in sinks]
         return [sink for user_id in audience for sink in self.sinks.get(user_id, ())]
+
+
+async def hubs_besides(layer: Any, channel: str | None) -> bool:
+    """Whether the group HUB_GROUP has a live member other than `channel`, asked of the layer
+    directly: one Redis command instead of group_send's four and a receive. A layer of another
+    kind is assumed to have peers, so that nothing is lost."""
+    if isinstance(layer, InMemoryChannelLayer):
+        return any(member != channel for member in layer.groups.get(HUB_GROUP, ()))
+    if not isinstance(layer, RedisChannelLayer):
+        return True
+    connection = layer.connection(layer.consistent_hash(HUB_GROUP))
+    # Members whose refresh is older than group_expiry are dead: group_send would drop them too.
+    live_since = int(time.time()) - layer.group_expiry
+    members = await connection.zrangebyscore(layer._group_key(HUB_GROUP), live_since, "+inf")
+    return any(member.decode() != channel for member in members)
 
 
 def _current_seq() -> int:

@@ -137,6 +137,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 HUB_CAPACITY = 10_000  # channel-layer messages waiting for one process's hub
+# A process's hub renews its membership of the group every minute (imsuite.hub); one that has
+# not for five minutes was killed, and is no longer sent to.
+HUB_GROUP_EXPIRY = 300
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -159,6 +162,7 @@ if REDIS_URL:
                 # passes through (imsuite.hub); a burst of events must not overflow it.
                 "capacity": HUB_CAPACITY,
                 "expiry": 60,
+                "group_expiry": HUB_GROUP_EXPIRY,
             },
         }
     }

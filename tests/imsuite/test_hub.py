@@ -1,15 +1,20 @@
 """The per-process hub: message events leave in seq order, once, and what the channel layer lost
 is read from the database."""
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
 
 from accounts.services import friendship_create
 from chats import services
 from chats.models import Chat
-from imsuite.hub import Hub, _current_seq
+from imsuite.events import HUB_GROUP, HUB_MESSAGE_TYPE, DomainEvent, deliver_async
+from imsuite.hub import Hub, _current_seq, get_hub, hubs_besides
 
 
 class Recorder:
@@ -76,3 +81,86 @@ async def test_a_lost_event_is_read_from_the_database(alice, bob):
     await hub.fill_gap()  # what the gap timer does after GAP_WAIT_SECONDS
     assert recorder.got == [("message.new", first.seq), ("message.new", second.seq)]
     assert hub.position == second.seq
+
+
+# ---- peers --------------------------------------------------------------------------------------
+
+
+class Notified:
+    def __init__(self) -> None:
+        self.got: list[tuple[str, dict[str, Any]]] = []
+
+    async def hub_notify(self, name: str, data: dict[str, Any]) -> None:
+        self.got.append((name, data))
+
+
+async def forget_earlier_hubs(layer: Any) -> None:
+    """Hubs of earlier tests' event loops, cancelled without leaving the group, stay members on
+    Redis until the group expiry, as a killed process's would."""
+    if settings.REDIS_URL:
+        connection = layer.connection(layer.consistent_hash(HUB_GROUP))
+        await connection.delete(layer._group_key(HUB_GROUP))
+
+
+async def test_hubs_besides_sees_only_other_members_of_the_hub_group():
+    layer = get_channel_layer()
+    await forget_earlier_hubs(layer)
+    mine, other = await layer.new_channel(), await layer.new_channel()
+    assert await hubs_besides(layer, mine) is False  # nobody listens
+    await layer.group_add(HUB_GROUP, mine)
+    assert await hubs_besides(layer, mine) is False
+    await layer.group_add(HUB_GROUP, other)
+    assert await hubs_besides(layer, mine) is True
+    await layer.group_discard(HUB_GROUP, other)
+    assert await hubs_besides(layer, mine) is False
+    await layer.group_discard(HUB_GROUP, mine)
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis layer's group expiry")
+async def test_a_hub_that_stopped_renewing_is_no_peer():
+    layer = get_channel_layer()
+    mine, dead = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(HUB_GROUP, mine)
+    connection = layer.connection(layer.consistent_hash(HUB_GROUP))
+    renewed = time.time() - settings.HUB_GROUP_EXPIRY - 5  # its last group_add, longer ago than the expiry
+    await connection.zadd(layer._group_key(HUB_GROUP), {dead: renewed})
+    try:
+        assert await hubs_besides(layer, mine) is False
+        await layer.group_add(HUB_GROUP, dead)  # renewed again
+        assert await hubs_besides(layer, mine) is True
+    finally:
+        await layer.group_discard(HUB_GROUP, dead)
+        await layer.group_discard(HUB_GROUP, mine)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_process_alone_hands_events_out_without_the_channel_layer(monkeypatch):
+    layer = get_channel_layer()
+    await forget_earlier_hubs(layer)
+    hub = await get_hub()
+    sent: list[dict[str, Any]] = []
+    group_send = layer.group_send
+
+    async def counting_group_send(group: str, message: dict[str, Any]) -> None:
+        sent.append(message)
+        await group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting_group_send)
+    listener = Notified()
+    hub.attach(7, listener)
+    await deliver_async([DomainEvent(name="typing", audience=frozenset({7}), data={"chat_id": 1})])
+    assert listener.got == [("typing", {"chat_id": 1})]
+    assert sent == []  # no other hub: nothing went to the layer
+
+    peer = await layer.new_channel()  # another process's hub
+    await layer.group_add(HUB_GROUP, peer)
+    await deliver_async([DomainEvent(name="typing", audience=frozenset({7}), data={"chat_id": 2})])
+    assert listener.got[1:] == [("typing", {"chat_id": 2})]
+    expected = {
+        "type": HUB_MESSAGE_TYPE,
+        "events": [{"event": "typing", "data": {"chat_id": 2}, "seq": None, "audience": [7]}],
+        "taken_by": hub.channel,  # the sending hub skips its own copy
+    }
+    assert sent == [expected]
+    assert await asyncio.wait_for(layer.receive(peer), 5) == expected
+    await layer.group_discard(HUB_GROUP, peer)
