@@ -21,12 +21,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from groups.models import Group
+from imsuite import sql
 from imsuite.errors import DomainError, not_found, permission_denied, validation_error
 from imsuite.events import DomainEvent, publish_events
 from imsuite.ratelimit import rate_limit_many
 
 from .models import Chat, ChatMember, Message, SeqCounter
-from .selectors import chat_audiences, message_event_data, refs_of_kinds, sender_profile
+from .selectors import message_event_data, refs_and_audiences, sender_profile
 
 CONTENT_TYPES = (Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE)
 
@@ -96,19 +98,9 @@ class _Batch:
 
     def load_memberships(self) -> None:
         live = self.live()
-        rows = ChatMember.objects.filter(
-            user_id__in={self.requests[i].actor.pk for i in live},
-            chat_id__in={self.requests[i].chat_id for i in live},
-        ).values_list(
-            "user_id",
-            "chat_id",
-            "role",
-            "level",
-            "card",
-            "chat__type",
-            "chat__group__name",
-            "chat__group__dissolved_at",
-        )
+        users = {self.requests[i].actor.pk for i in live}
+        chats = {self.requests[i].chat_id for i in live}
+        rows = sql.fetch_all(_memberships_sql(len(users), len(chats)), [*users, *chats]) if live else []
         found = {(row[0], row[1]): Standing(*row) for row in rows}
         for i in live:
             member = found.get((self.requests[i].actor.pk, self.requests[i].chat_id))
@@ -223,8 +215,7 @@ class _Batch:
         kinds = {
             self.members[i].chat_id: (self.members[i].chat_type, self.members[i].group_name) for i in indexes
         }
-        refs = refs_of_kinds(kinds)
-        audiences = chat_audiences(kinds)
+        refs, audiences = refs_and_audiences(kinds)
         now = timezone.now()
         messages = [
             Message(
@@ -254,6 +245,16 @@ class _Batch:
             publish_events(events)
         for i, message in zip(indexes, messages, strict=True):
             self.results[i] = (message, True)
+
+
+def _memberships_sql(users: int, chats: int) -> str:
+    """The Standing of these users in these chats: constant SQL (the ORM compiled it per batch)."""
+    return (
+        "SELECT cm.user_id, cm.chat_id, cm.role, cm.level, cm.card, c.type, g.name, g.dissolved_at"  # noqa: S608
+        f" FROM {ChatMember._meta.db_table} cm JOIN {Chat._meta.db_table} c ON c.id = cm.chat_id"
+        f" LEFT JOIN {Group._meta.db_table} g ON g.chat_id = c.id"
+        f" WHERE cm.user_id IN ({sql.placeholders(users)}) AND cm.chat_id IN ({sql.placeholders(chats)})"
+    )
 
 
 _INSERTED = (

@@ -26,6 +26,11 @@ def execute(sql: str, params: list[Any]) -> None:
         cursor.execute(sql, params)
 
 
+def placeholders(count: int) -> str:
+    """`count` parameter markers for an IN list ("%s, %s, ..."): portable, unlike = ANY(array)."""
+    return ", ".join(["%s"] * count)
+
+
 def moment(value: datetime) -> Any:
     """A datetime as this database stores it (SQLite keeps naive UTC text)."""
     return connection.ops.adapt_datetimefield_value(value)

@@ -122,6 +122,22 @@ def test_rate_limit_raises_and_shares_the_budget(clock, bucket):
     assert outcomes(rate_limit_many(bucket, ["u"], 2, 10)) == [limited(2, 10, 10)]
 
 
+def test_a_counter_expires_after_two_windows_from_its_first_use(clock, bucket):
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
+        pytest.skip("the counters' TTL is Redis's (the embedded leg's cache is in-process)")
+    client = cache._cache.get_client()
+    key = cache.make_and_validate_key(f"rate:{bucket}:u:{int(clock.now // 10)}")
+    assert rate_limit_many(bucket, ["u", "u"], 5, 10) == [None, None]
+    assert (int(client.get(key)), client.ttl(key)) == (2, 20)
+    client.expire(key, 7)  # time passes: a later use adds to the count and keeps the expiry
+    assert rate_limit_many(bucket, ["u"], 5, 10) == [None]
+    assert (int(client.get(key)), client.ttl(key)) == (3, 7)
+
+
 # ---- plain ----------------------------------------------------------------------------------------
 
 
