@@ -146,11 +146,9 @@ async def _send_all(layer: Any, events: Sequence[DomainEvent]) -> None:
     from .hub import running_hub
 
     batch = [event.as_hub_event() for event in events]
-    message: dict[str, Any] = {"type": HUB_MESSAGE_TYPE, "events": batch}
     hub = running_hub()
     if hub is not None:  # this process's own hub need not wait for the round trip through Redis
         await hub.take(batch)
-        if not await hub.has_peers():
-            return
-        message["taken_by"] = hub.channel  # which skips this copy when it comes back
-    await layer.group_send(HUB_GROUP, message)
+        hub.publish(batch)  # to the other processes' hubs, in the background
+        return
+    await layer.group_send(HUB_GROUP, {"type": HUB_MESSAGE_TYPE, "events": batch})

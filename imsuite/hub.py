@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from typing import Any, Protocol
 
+from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
@@ -57,6 +58,8 @@ class Hub:
         self.watcher: asyncio.Future | None = None
         self.channel: str | None = None
         self.started = asyncio.Event()
+        self.outgoing: list[dict[str, Any]] = []  # this process's events, on their way to the peers
+        self.publishing: asyncio.Task | None = None
 
     # ---- connections ---------------------------------------------------------------------
 
@@ -217,11 +220,28 @@ class Hub:
             except Exception:
                 logger.exception("hub: a connection failed to take %s", name)
 
-    async def has_peers(self) -> bool:
-        """Whether another process's hub listens. A process alone (the embedded mode, or one daphne)
-        then publishes nothing to the channel layer: it has handed its events out itself, and its
-        own copy coming back from Redis was only received, decoded and skipped."""
-        return await hubs_besides(get_channel_layer(), self.channel)
+    def publish(self, events: list[dict[str, Any]]) -> None:
+        """Send events this hub has taken itself to the other processes' hubs, in order, without
+        waiting. What queues while a send is under way leaves with the next, as one channel-layer
+        message: a hub receives a message with four Redis round trips (channels-redis), each waiting
+        for a turn of its busy event loop, so a message per batch fell seconds behind across two
+        processes (docs/performance.md). Lost ones are read from the database by the peers (seq)."""
+        self.outgoing.extend(events)
+        if self.publishing is None:
+            self.publishing = asyncio.ensure_future(self._publish_outgoing())
+
+    async def _publish_outgoing(self) -> None:
+        layer = get_channel_layer()
+        try:
+            while self.outgoing:
+                events, self.outgoing = self.outgoing, []
+                try:
+                    await _send_to_peers(layer, self.channel, {"type": HUB_MESSAGE_TYPE, "events": events})
+                except Exception:
+                    names = sorted({event["event"] for event in events})
+                    logger.exception("hub: could not send %d events (%s) to the peers", len(events), names)
+        finally:
+            self.publishing = None
 
     def _sinks_of(self, audience: list[int] | None) -> list[Sink]:
         """A snapshot: a connection may close while the event is handed out."""
@@ -230,19 +250,32 @@ class Hub:
         return [sink for user_id in audience for sink in self.sinks.get(user_id, ())]
 
 
-async def hubs_besides(layer: Any, channel: str | None) -> bool:
-    """Whether the group HUB_GROUP has a live member other than `channel`, asked of the layer
-    directly: one Redis command instead of group_send's four and a receive. A layer of another
-    kind is assumed to have peers, so that nothing is lost."""
+async def hub_peers(layer: Any, channel: str | None) -> list[str] | None:
+    """The live members of the group HUB_GROUP other than `channel`, asked of the layer directly
+    (one Redis command), or None for a layer of another kind, which then gets the events by
+    group_send. A process alone (the embedded mode, or one daphne) has none and sends nothing."""
     if isinstance(layer, InMemoryChannelLayer):
-        return any(member != channel for member in layer.groups.get(HUB_GROUP, ()))
+        return [member for member in layer.groups.get(HUB_GROUP, ()) if member != channel]
     if not isinstance(layer, RedisChannelLayer):
-        return True
+        return None
     connection = layer.connection(layer.consistent_hash(HUB_GROUP))
     # Members whose refresh is older than group_expiry are dead: group_send would drop them too.
     live_since = int(time.time()) - layer.group_expiry
     members = await connection.zrangebyscore(layer._group_key(HUB_GROUP), live_since, "+inf")
-    return any(member.decode() != channel for member in members)
+    return [name for name in (member.decode() for member in members) if name != channel]
+
+
+async def _send_to_peers(layer: Any, channel: str | None, message: dict[str, Any]) -> None:
+    """To each other hub's channel: the sender's own hub never receives its copy back."""
+    peers = await hub_peers(layer, channel)
+    if peers is None:
+        await layer.group_send(HUB_GROUP, {**message, "taken_by": channel})  # which skips its copy
+        return
+    for peer in peers:
+        try:
+            await layer.send(peer, message)
+        except ChannelFull:  # a stalled peer: it reads what it missed from the database
+            logger.warning("hub: %s is full; it will read the changes from the database", peer)
 
 
 def _current_seq() -> int:

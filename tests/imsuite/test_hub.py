@@ -13,8 +13,8 @@ from django.conf import settings
 from accounts.services import friendship_create
 from chats import services
 from chats.models import Chat
-from imsuite.events import HUB_GROUP, HUB_MESSAGE_TYPE, DomainEvent, deliver_async
-from imsuite.hub import Hub, _current_seq, get_hub, hubs_besides
+from imsuite.events import HUB_GROUP, DomainEvent, deliver_async
+from imsuite.hub import Hub, _current_seq, get_hub, hub_peers
 
 
 class Recorder:
@@ -102,17 +102,17 @@ async def forget_earlier_hubs(layer: Any) -> None:
         await connection.delete(layer._group_key(HUB_GROUP))
 
 
-async def test_hubs_besides_sees_only_other_members_of_the_hub_group():
+async def test_hub_peers_are_the_other_members_of_the_hub_group():
     layer = get_channel_layer()
     await forget_earlier_hubs(layer)
     mine, other = await layer.new_channel(), await layer.new_channel()
-    assert await hubs_besides(layer, mine) is False  # nobody listens
+    assert await hub_peers(layer, mine) == []  # nobody listens
     await layer.group_add(HUB_GROUP, mine)
-    assert await hubs_besides(layer, mine) is False
+    assert await hub_peers(layer, mine) == []
     await layer.group_add(HUB_GROUP, other)
-    assert await hubs_besides(layer, mine) is True
+    assert await hub_peers(layer, mine) == [other]
     await layer.group_discard(HUB_GROUP, other)
-    assert await hubs_besides(layer, mine) is False
+    assert await hub_peers(layer, mine) == []
     await layer.group_discard(HUB_GROUP, mine)
 
 
@@ -125,42 +125,84 @@ async def test_a_hub_that_stopped_renewing_is_no_peer():
     renewed = time.time() - settings.HUB_GROUP_EXPIRY - 5  # its last group_add, longer ago than the expiry
     await connection.zadd(layer._group_key(HUB_GROUP), {dead: renewed})
     try:
-        assert await hubs_besides(layer, mine) is False
+        assert await hub_peers(layer, mine) == []
         await layer.group_add(HUB_GROUP, dead)  # renewed again
-        assert await hubs_besides(layer, mine) is True
+        assert await hub_peers(layer, mine) == [dead]
     finally:
         await layer.group_discard(HUB_GROUP, dead)
         await layer.group_discard(HUB_GROUP, mine)
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_process_alone_hands_events_out_without_the_channel_layer(monkeypatch):
+async def test_a_hub_sends_its_events_to_its_peers_only(monkeypatch):
     layer = get_channel_layer()
     await forget_earlier_hubs(layer)
     hub = await get_hub()
-    sent: list[dict[str, Any]] = []
-    group_send = layer.group_send
+    sent: list[tuple[str, dict[str, Any]]] = []
+    send = layer.send
 
-    async def counting_group_send(group: str, message: dict[str, Any]) -> None:
-        sent.append(message)
-        await group_send(group, message)
+    async def counting_send(channel: str, message: dict[str, Any]) -> None:
+        sent.append((channel, message))
+        await send(channel, message)
 
-    monkeypatch.setattr(layer, "group_send", counting_group_send)
+    async def no_group_send(group: str, message: dict[str, Any]) -> None:
+        raise AssertionError("a hub sends to its peers' channels")
+
+    monkeypatch.setattr(layer, "send", counting_send)
+    monkeypatch.setattr(layer, "group_send", no_group_send)
     listener = Notified()
     hub.attach(7, listener)
     await deliver_async([DomainEvent(name="typing", audience=frozenset({7}), data={"chat_id": 1})])
     assert listener.got == [("typing", {"chat_id": 1})]
+    await wait_until_published(hub)
     assert sent == []  # no other hub: nothing went to the layer
 
     peer = await layer.new_channel()  # another process's hub
     await layer.group_add(HUB_GROUP, peer)
+    typing = [{"event": "typing", "data": {"chat_id": n}, "seq": None, "audience": [7]} for n in (2, 3)]
     await deliver_async([DomainEvent(name="typing", audience=frozenset({7}), data={"chat_id": 2})])
-    assert listener.got[1:] == [("typing", {"chat_id": 2})]
-    expected = {
-        "type": HUB_MESSAGE_TYPE,
-        "events": [{"event": "typing", "data": {"chat_id": 2}, "seq": None, "audience": [7]}],
-        "taken_by": hub.channel,  # the sending hub skips its own copy
-    }
-    assert sent == [expected]
-    assert await asyncio.wait_for(layer.receive(peer), 5) == expected
+    await deliver_async([DomainEvent(name="typing", audience=frozenset({7}), data={"chat_id": 3})])
+    assert listener.got[1:] == [("typing", {"chat_id": 2}), ("typing", {"chat_id": 3})]
+    await wait_until_published(hub)
+    # One message for both: the second was queued while the first was on its way (or together).
+    got = [event for _, message in sent for event in message["events"]]
+    assert (got, {channel for channel, _ in sent}) == (typing, {peer})
+    received = []
+    for _ in sent:
+        received.extend((await asyncio.wait_for(layer.receive(peer), 5))["events"])
+    assert received == typing
+    assert hub.channel not in {channel for channel, _ in sent}  # never its own copy
+    await layer.group_discard(HUB_GROUP, peer)
+
+
+async def wait_until_published(hub: Hub) -> None:
+    for _ in range(100):
+        if hub.publishing is None and not hub.outgoing:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the hub's events never left")
+
+
+async def test_a_hub_coalesces_what_queues_while_a_send_is_under_way(monkeypatch):
+    layer = get_channel_layer()
+    await forget_earlier_hubs(layer)
+    hub = Hub()
+    hub.channel = await layer.new_channel()
+    peer = await layer.new_channel()
+    await layer.group_add(HUB_GROUP, peer)
+    release = asyncio.Event()
+    sent: list[list[int]] = []
+
+    async def slow_send(channel: str, message: dict[str, Any]) -> None:
+        sent.append([event["seq"] for event in message["events"]])
+        await release.wait()
+
+    monkeypatch.setattr(layer, "send", slow_send)
+    hub.publish([event(1, [1])])
+    await asyncio.sleep(0.05)  # the first send is under way
+    hub.publish([event(2, [1])])
+    hub.publish([event(3, [1]), event(4, [1])])
+    release.set()
+    await wait_until_published(hub)
+    assert sent == [[1], [2, 3, 4]]
     await layer.group_discard(HUB_GROUP, peer)
