@@ -60,9 +60,11 @@ return totals
 
 
 @cache
-def _add_uses_script(client: Any) -> Any:
-    """The script, registered once (its SHA is computed once; any client of the cache may run it)."""
-    return client.register_script(_ADD_USES_LUA)
+def _add_uses_script() -> Any:
+    """The script, registered once: its SHA is computed once, and each call names the client that
+    runs it (Django's cache makes a new client object per get_client(), so nothing may be keyed
+    on one)."""
+    return caches["default"]._cache.get_client(write=True).register_script(_ADD_USES_LUA)
 
 
 def _add_uses(counts: dict[str, int], timeout: int) -> dict[str, int]:
@@ -71,7 +73,7 @@ def _add_uses(counts: dict[str, int], timeout: int) -> dict[str, int]:
     if isinstance(cache, RedisCache):  # one round trip, one command (keys are per window)
         client = cache._cache.get_client(write=True)
         keys = [cache.make_and_validate_key(name) for name in counts]
-        totals = _add_uses_script(client)(keys=keys, args=[timeout, *counts.values()], client=client)
+        totals = _add_uses_script()(keys=keys, args=[timeout, *counts.values()], client=client)
         return dict(zip(counts, totals, strict=True))
     totals = {}
     for name, n in counts.items():
