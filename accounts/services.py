@@ -272,12 +272,13 @@ def _announce_presence(user: User, is_online: bool) -> None:
     publish("presence", presence_audience(user.pk), data)
 
 
-def connection_opened(*, actor: User, connection: str) -> None:
-    """A connection of the actor opened; their first one announces them online."""
+def connection_opened(*, actor: User, connection: str, call_waiting: bool | None = None) -> None:
+    """A connection of the actor opened; their first one announces them online. `call_waiting`,
+    if the caller has read it: a live call waits for the actor (calls.services.PARTY_WAITING_OF_U)."""
     from calls.services import call_party_returned
 
     was_online = presence.registry().renew(actor.pk, connection)
-    call_party_returned(user=actor, channel=connection)
+    call_party_returned(user=actor, channel=connection, waiting=call_waiting)
     if not was_online:
         _touch_last_seen(actor)
         _announce_presence(actor, True)

@@ -3,6 +3,7 @@ inherit, so signing out on one device can end exactly that device's connections 
 
 Revoked sessions are remembered in the cache for as long as an access token can live."""
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,10 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from imsuite import sql
 from imsuite.errors import DomainError, ErrorCode
 
 from .models import User
@@ -79,18 +82,25 @@ def read_access_token(raw: str | None) -> AccessClaims:
     )
 
 
-_USER_SQL = f"SELECT * FROM {User._meta.db_table} WHERE id = %s"  # noqa: S608  (our table name)
+@functools.cache
+def _user_sql(vendor: str, extras: tuple[str, ...]) -> str:
+    selected = ", ".join([sql.columns(User, "u"), *extras])
+    return f"SELECT {selected} FROM {User._meta.db_table} u WHERE u.id = %s"  # noqa: S608  (our own SQL)
 
 
-def open_session(claims: AccessClaims) -> Session:
+def open_session(claims: AccessClaims, *extras: str) -> tuple[Session, tuple[Any, ...]]:
     """The active user and live session behind checked claims, or AUTHENTICATION_FAILED with a
-    reason: user_inactive, session_revoked."""
-    user = next(iter(User.objects.raw(_USER_SQL, [claims.user_id])), None)  # every connection asks
+    reason: user_inactive, session_revoked. `extras` are SQL expressions over the user's row `u`,
+    whose values come back read in the same statement: every connection opening asks for its
+    last seq and waiting call too, and one round trip costs a third of three."""
+    row = sql.fetch_one(_user_sql(connection.vendor, extras), [claims.user_id])
+    width = len(User._meta.concrete_fields)
+    user = None if row is None else sql.instance(User, row[:width])
     if user is None or not user.is_active:
         raise _auth_failed("user_inactive", "This account is not active.")
     if session_revoked(claims.sid):
         raise _auth_failed("session_revoked", "This session has been signed out.")
-    return Session(user=user, sid=claims.sid, expires_at=claims.expires_at)
+    return Session(user=user, sid=claims.sid, expires_at=claims.expires_at), row[width:]
 
 
 class SessionJWTAuthentication(JWTAuthentication):

@@ -269,11 +269,14 @@ _PARTY_LEFT_SQL = (
     f" WHERE state IN ({_LIVE_SQL})"
     " AND ((caller_id = %s AND caller_lost_at IS NULL) OR (callee_id = %s AND callee_lost_at IS NULL))"
 )
-_PARTY_WAITING_SQL = (
-    f"SELECT 1 FROM {Call._meta.db_table} WHERE state IN ({_LIVE_SQL})"  # noqa: S608
-    " AND ((caller_id = %s AND caller_lost_at IS NOT NULL)"
-    " OR (callee_id = %s AND callee_lost_at IS NOT NULL)) LIMIT 1"
+# Whether a live call waits for the user of row `u` to come back: every connection opening asks,
+# with its user row (accounts.sessions.open_session).
+PARTY_WAITING_OF_U = (
+    f"EXISTS (SELECT 1 FROM {Call._meta.db_table} c WHERE c.state IN ({_LIVE_SQL})"  # noqa: S608
+    " AND ((c.caller_id = u.id AND c.caller_lost_at IS NOT NULL)"
+    " OR (c.callee_id = u.id AND c.callee_lost_at IS NOT NULL)))"
 )
+_PARTY_WAITING_SQL = f"SELECT {PARTY_WAITING_OF_U} FROM {User._meta.db_table} u WHERE u.id = %s"  # noqa: S608
 
 
 def call_party_left(*, user: User, now: datetime | None = None) -> None:
@@ -283,11 +286,13 @@ def call_party_left(*, user: User, now: datetime | None = None) -> None:
     sql.execute(_PARTY_LEFT_SQL, [user.pk, lost, user.pk, lost, user.pk, user.pk])
 
 
-def call_party_returned(*, user: User, channel: str) -> None:
+def call_party_returned(*, user: User, channel: str, waiting: bool | None = None) -> None:
     """The user reconnected within the grace period: the call resumes from the new connection.
-    Every connection opening asks, so the common answer (no call waiting) is one constant
-    indexed read."""
-    if sql.fetch_value(_PARTY_WAITING_SQL, [user.pk, user.pk]) is None:
+    `waiting` is PARTY_WAITING_OF_U if the caller read it with the user's row (a connection
+    opening does): the common answer, no call waiting, then costs nothing more."""
+    if waiting is None:
+        waiting = bool(sql.fetch_value(_PARTY_WAITING_SQL, [user.pk]))
+    if not waiting:
         return
     Call.objects.filter(caller=user, state__in=LIVE, caller_lost_at__isnull=False).update(
         caller_lost_at=None, caller_channel=channel

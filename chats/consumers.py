@@ -126,10 +126,15 @@ class ClientConsumer(FastWebsocketConsumer):
         self.watch_key = watchdog().watch(self)
 
     def _opened(self, claims: AccessClaims) -> tuple[Session, int]:
-        """One trip to the database threads: the session, the presence, and the last seq."""
-        session = open_session(claims)
-        account_services.connection_opened(actor=session.user, connection=self.connection_id)
-        return session, selectors.last_seq(session.user.pk)
+        """One trip to the database threads: the session, the presence, and the last seq, read
+        with the user's row as is whether a call waits for the user."""
+        session, (last_seq, call_waiting) = open_session(
+            claims, selectors.LAST_SEQ_OF_U, call_services.PARTY_WAITING_OF_U
+        )
+        account_services.connection_opened(
+            actor=session.user, connection=self.connection_id, call_waiting=bool(call_waiting)
+        )
+        return session, last_seq or 0
 
     async def _refuse(self, exc: DomainError) -> None:
         await self.send(text_data=client_frame("error", exc.as_dict()))

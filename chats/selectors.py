@@ -111,17 +111,13 @@ def message_delete_data(message: Message) -> dict[str, Any]:
     }
 
 
-_LAST_SEQ_SQL = (
-    f"SELECT MAX((SELECT m.seq FROM {Message._meta.db_table} m WHERE m.chat_id = cm.chat_id"  # noqa: S608
-    f" ORDER BY m.seq DESC LIMIT 1)) FROM {ChatMember._meta.db_table} cm WHERE cm.user_id = %s"
+# The newest seq among the changes the user of row `u` may see (NULL before any): one index probe
+# on (chat, seq) per chat, however long the histories. Every connection opening asks, with its
+# user row (accounts.sessions.open_session).
+LAST_SEQ_OF_U = (
+    f"(SELECT MAX((SELECT m.seq FROM {Message._meta.db_table} m WHERE m.chat_id = cm.chat_id"  # noqa: S608
+    f" ORDER BY m.seq DESC LIMIT 1)) FROM {ChatMember._meta.db_table} cm WHERE cm.user_id = u.id)"
 )
-
-
-def last_seq(user_id: int) -> int:
-    """The newest seq among the changes this user may see (0 before any): one index probe on
-    (chat, seq) per chat, however long the histories. Every connection opening asks, so it is
-    one constant statement (imsuite.sql)."""
-    return sql.fetch_value(_LAST_SEQ_SQL, [user_id]) or 0
 
 
 def changes_since(
