@@ -28,3 +28,16 @@ def test_an_expired_lease_does_not_count(settings: Any) -> None:
     assert store.renew(7003, "phone") is False
     assert store.online([7003]) == set()
     assert store.renew(7003, "laptop") is False
+
+
+def test_on_redis_a_renewal_sweeps_expired_leases_and_sets_the_ttl(settings: Any) -> None:
+    store = presence.registry()
+    if not isinstance(store, presence.RedisPresence):
+        pytest.skip("the lease set's TTL and sweeping are Redis's (the embedded leg keeps leases in-process)")
+    key = f"{store._prefix}7004"
+    store._redis.zadd(key, {"stale": 1.0})  # expired long ago
+    assert store.renew(7004, "phone") is False
+    assert store._redis.zrange(key, 0, -1) == [b"phone"]
+    assert 0 < store._redis.ttl(key) <= settings.IMSUITE["PRESENCE_TTL_SECONDS"]
+    assert store.drop(7004, "phone") is False
+    assert store._redis.exists(key) == 0  # the last lease gone, the set goes with it
