@@ -13,12 +13,20 @@ from imsuite.http_handler import SyncChainASGIHandler  # noqa: E402  (needs Djan
 django_asgi_app = SyncChainASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up first)
+from django.core.cache import caches  # noqa: E402
 
 from chats.history_fast import HistoryFastPath  # noqa: E402
 from imsuite.daphne_tuning import tune  # noqa: E402
 from imsuite.routing import websocket_urlpatterns  # noqa: E402
 
 tune()
+
+# Django keeps one cache object per context (an asgiref Local), and every connection's and every
+# request's task starts from a copy of this module's context. Made here, one cache object, with its
+# Redis connection pool, serves them all (redis-py's pools are thread-safe); otherwise each
+# connection and each request made its own, and with it a new Redis connection, left open until
+# the garbage collector found it.
+caches["default"]  # made now, for its side effect
 
 application = ProtocolTypeRouter(
     {
