@@ -55,16 +55,25 @@ def columns(model: type[Model], alias: str) -> str:
     )
 
 
-def instance(model: type[M], values: tuple[Any, ...]) -> M:
-    """A model instance from the values of `columns(model, ...)`, as the ORM would load it (SQLite
+def instances(model: type[M], rows: list[tuple[Any, ...]]) -> list[M]:
+    """Model instances from rows of `columns(model, ...)`, as the ORM would load them (SQLite
     keeps datetimes as text and booleans as integers; the fields' converters turn them back).
-    A RawQuerySet did the same for one row in twice the time: it resolves the columns per query."""
+    A RawQuerySet did the same in about twice the time: it resolves the columns per query."""
     wrapper = connections[connection.alias]
-    converted = list(values)
-    for index, column, convert in _converters(model, wrapper):
-        for converter in convert:
-            converted[index] = converter(converted[index], column, wrapper)
-    return model.from_db(wrapper.alias, _attnames(model), converted)
+    converters, names = _converters(model, wrapper), _attnames(model)
+    loaded = []
+    for row in rows:
+        if converters:
+            row = list(row)
+            for index, column, convert in converters:
+                for converter in convert:
+                    row[index] = converter(row[index], column, wrapper)
+        loaded.append(model.from_db(wrapper.alias, names, row))
+    return loaded
+
+
+def instance(model: type[M], values: tuple[Any, ...]) -> M:
+    return instances(model, [values])[0]
 
 
 @lru_cache(maxsize=64)
