@@ -83,10 +83,16 @@ async def _open_all(
     return await asyncio.gather(*(one(i, u) for i, u in enumerate(users)), return_exceptions=tolerate)
 
 
+# The timeline's step: the worst latency of the messages sent in each such stretch of time tells
+# a lone stall (one stretch) from a swell (several growing and shrinking).
+TIMELINE_NS = 250_000_000
+
+
 @dataclass
 class Tally:
     latencies_ms: list[float] = field(default_factory=list)
     per_message_max: dict[str, float] = field(default_factory=dict)
+    worst_by_send_time: dict[int, float] = field(default_factory=dict)  # send time // TIMELINE_NS
     received: int = 0
 
 
@@ -105,6 +111,9 @@ async def _reader(kind: str, ws: Any, user_id: int, tally: Tally) -> None:
             tally.latencies_ms.append(latency)
             if latency > tally.per_message_max.get(key, -1.0):
                 tally.per_message_max[key] = latency
+            stretch = int(sent_ns) // TIMELINE_NS
+            if latency > tally.worst_by_send_time.get(stretch, -1.0):
+                tally.worst_by_send_time[stretch] = latency
 
 
 def messaging_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
@@ -152,6 +161,7 @@ async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]
         "received": tally.received,
         "latencies_ms": tally.latencies_ms,
         "per_message_max": tally.per_message_max,
+        "worst_by_send_time": tally.worst_by_send_time,
         "cpu_seconds": cpu,
         "wall_seconds": time.time() - start,
         "worst_send_lag_ms": worst_lag * 1000,

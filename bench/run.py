@@ -338,6 +338,10 @@ def _messaging_summary(
                 worst[key] = max(value, worst.get(key, 0.0))
         latencies = list(worst.values())
     wall = max(r["wall_seconds"] for r in out)
+    worst_by_time: dict[int, float] = {}
+    for r in out:
+        for stretch, value in r["worst_by_send_time"].items():
+            worst_by_time[stretch] = max(value, worst_by_time.get(stretch, 0.0))
     return {
         "sent": sent,
         "delivered": received,
@@ -348,6 +352,8 @@ def _messaging_summary(
         "generator_cpu_cores": round(sum(r["cpu_seconds"] for r in out) / wall, 2),
         "server_cpu_cores": round(cpu_used / wall, 2),
         "worst_send_lag_ms": round(max(r["worst_send_lag_ms"] for r in out), 1),
+        # the worst latency of the messages sent in each quarter of a second, in order
+        "worst_ms_by_send_time": [round(worst_by_time[k], 1) for k in sorted(worst_by_time)],
     }
 
 
@@ -512,6 +518,11 @@ def _loadgen() -> Any:
     return loadgen
 
 
+def _print_result(name: str, result: dict) -> None:
+    """A scenario's figures as they come (its timeline only in the JSON)."""
+    print(f"  {name}: { {k: v for k, v in result.items() if k != 'worst_ms_by_send_time'} }", flush=True)
+
+
 # ---- the report ----------------------------------------------------------------------------
 
 ROWS = [
@@ -613,7 +624,7 @@ def main() -> None:
                     report.setdefault(kind, {})[name] = run_scenario(
                         name, kind, bases, data, procs, sizes, rates, q
                     )
-                    print(f"  {name}: {report[kind][name]}", flush=True)
+                    _print_result(name, report[kind][name])
         if "scaleout" in wanted:
             print("== imsuite on 2 daphne processes", flush=True)
             vacuum()
@@ -623,12 +634,12 @@ def main() -> None:
                     "imsuite", two, data, group_rate, seconds, procs, ["imsuite", "imsuite2"]
                 )
             }
-            print(f"  group: {report['imsuite_2_processes']['group']}", flush=True)
+            _print_result("group", report["imsuite_2_processes"]["group"])
             vacuum()
             report["imsuite_2_processes"]["private"] = private_scenario(
                 "imsuite", two, data, private_rate, seconds, procs, ["imsuite", "imsuite2"]
             )
-            print(f"  private: {report['imsuite_2_processes']['private']}", flush=True)
+            _print_result("private", report["imsuite_2_processes"]["private"])
     finally:
         stop_servers(procs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
