@@ -126,32 +126,38 @@ class Hub:
         """A lost event with nothing after it leaves no gap to notice: once a second, if the hub has
         made no progress while the database's counter is ahead, read what has not arrived. (A hub
         that is merely busy keeps advancing and is left to catch up from the channel layer.)"""
-        from imsuite.ws import db
-
-        last_position = self.position
-        last_counter = self.position
+        looked = (self.position, self.position)
         me = asyncio.current_task()
         while True:
             await asyncio.sleep(COUNTER_CHECK_SECONDS)
             if me is not None and me.cancelling():
                 raise asyncio.CancelledError
-            try:
-                counter = await db(_current_seq)()
-            except Exception:
-                logger.exception("hub: could not read the seq counter")
-                continue
-            if counter < self.position:  # the database was reset (restored, or flushed by tests)
-                logger.warning("hub: the seq counter went back from %s to %s", self.position, counter)
-                self.position = max(0, counter - RESET_REWIND)  # hand out the newest changes again
-                self.pending.clear()
-            stalled = self.position == last_position
-            last_position = self.position
-            # Stalled: no progress for a whole interval although the counter was already ahead at
-            # its start (a burst that merely began since the last look is still on its way).
-            if stalled and self.position < min(counter, last_counter):
-                await self.fill_gap(upto=counter)
-                last_position = self.position
-            last_counter = counter
+            looked = await self.look_at_counter(*looked)
+
+    async def look_at_counter(self, last_position: int, last_counter: int) -> tuple[int, int]:
+        """One look of _watch_counter, given the position and counter of the one before; returns
+        this one's."""
+        from imsuite.ws import db
+
+        # The counter is never behind the position the hub had when it asked, unless the database
+        # went back; the position it has when the answer comes may be ahead of it (the hub handed
+        # out batches meanwhile), and taking that for a reset rewound the hub and stalled it for a
+        # gap wait under load (docs/performance.md, step 29).
+        asked_at = self.position
+        try:
+            counter = await db(_current_seq)()
+        except Exception:
+            logger.exception("hub: could not read the seq counter")
+            return last_position, last_counter
+        if counter < asked_at:  # the database was reset (restored, or flushed by tests)
+            logger.warning("hub: the seq counter went back from %s to %s", asked_at, counter)
+            self.position = max(0, counter - RESET_REWIND)  # hand out the newest changes again
+            self.pending.clear()
+        # Stalled: no progress for a whole interval although the counter was already ahead at
+        # its start (a burst that merely began since the last look is still on its way).
+        if self.position == last_position and self.position < min(counter, last_counter):
+            await self.fill_gap(upto=counter)
+        return self.position, counter
 
     async def take(self, events: list[dict[str, Any]]) -> None:
         """Events from the channel layer ({event, data, seq, audience}), in any order. Those without

@@ -83,6 +83,34 @@ async def test_a_lost_event_is_read_from_the_database(alice, bob):
     assert hub.position == second.seq
 
 
+async def test_a_counter_read_behind_what_was_handed_out_meanwhile_is_no_reset(hub, monkeypatch, caplog):
+    """The counter is read in a database thread while the hub goes on handing out batches: an
+    answer below the position the hub reached meanwhile, but not below the one it asked at, is
+    stale, not a reset (it used to rewind the hub by RESET_REWIND and stall it for a gap wait)."""
+    alice = Recorder()
+    hub.attach(1, alice)
+
+    def counter_while_batches_arrive() -> int:
+        asyncio.run_coroutine_threadsafe(hub.take([event(11, [1]), event(12, [1])]), loop).result()
+        return 11  # read before seq 12 committed
+
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr("imsuite.hub._current_seq", counter_while_batches_arrive)
+    await hub.take([event(14, [1])])  # 13 is on its way
+    assert await hub.look_at_counter(10, 10) == (12, 11)
+    assert (hub.position, sorted(hub.pending)) == (12, [14])
+    assert alice.got == [("message.new", 11), ("message.new", 12)]
+    assert "went back" not in caplog.text
+
+
+async def test_a_counter_behind_the_position_asked_at_is_a_reset(hub, monkeypatch, caplog):
+    monkeypatch.setattr("imsuite.hub._current_seq", lambda: 3)
+    await hub.take([event(14, [1])])
+    assert await hub.look_at_counter(10, 10) == (0, 3)  # rewound: the newest changes go out again
+    assert (hub.position, hub.pending) == (0, {})
+    assert "the seq counter went back from 10 to 3" in caplog.text
+
+
 # ---- peers --------------------------------------------------------------------------------------
 
 
