@@ -206,14 +206,18 @@ async def _connections(job: dict[str, Any], ready: Any, go: Any) -> dict[str, An
 
 
 def history_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
-    """Fetch job["requests"] 50-message pages at random depths of a long chat, one at a time."""
+    """Fetch job["requests"] 50-message pages at random depths of a long chat, one at a time, or
+    as many as job["seconds"] allow (the reference's OFFSET pages can take seconds each)."""
     ready.put(job["worker"])
     go.wait()
     host, port = job["host"], job["port"]
     conn = http.client.HTTPConnection(host, port, timeout=30)
     rng = random.Random(job["worker"])  # noqa: S311  (page depths, not secrets)
     latencies, cpu0 = [], time.process_time()
+    deadline = time.monotonic() + job["seconds"]
     for _ in range(job["requests"]):
+        if time.monotonic() > deadline:
+            break
         depth = rng.randrange(job["depth"])
         if job["kind"] == "imsuite":
             path = f"/api/chats/{job['chat_id']}/messages?limit=50&before={job['top_id'] - depth + 1}"
