@@ -346,6 +346,15 @@ def _latency_summary(latencies: list[float]) -> dict[str, float]:
     }
 
 
+def _worst_across(out: list[dict], field: str) -> dict[Any, float]:
+    """The workers' worst latencies by key (a message, a stretch of send time), merged."""
+    worst: dict[Any, float] = {}
+    for r in out:
+        for key, value in r[field].items():
+            worst[key] = max(value, worst.get(key, 0.0))
+    return worst
+
+
 def _messaging_summary(
     out: list[dict], recipients_per_message: int, cpu_used: float, per_message: bool
 ) -> dict:
@@ -354,16 +363,9 @@ def _messaging_summary(
     seconds = max(r["sent_seconds"] for r in out)
     latencies = [x for r in out for x in r["latencies_ms"]]
     if per_message:  # time to the last member of each message
-        worst: dict[str, float] = {}
-        for r in out:
-            for key, value in r["per_message_max"].items():
-                worst[key] = max(value, worst.get(key, 0.0))
-        latencies = list(worst.values())
+        latencies = list(_worst_across(out, "per_message_max").values())
     wall = max(r["wall_seconds"] for r in out)
-    worst_by_time: dict[int, float] = {}
-    for r in out:
-        for stretch, value in r["worst_by_send_time"].items():
-            worst_by_time[stretch] = max(value, worst_by_time.get(stretch, 0.0))
+    worst_by_time = _worst_across(out, "worst_by_send_time")
     return {
         "sent": sent,
         "delivered": received,

@@ -126,8 +126,8 @@ class ClientConsumer(FastWebsocketConsumer):
         self.watch_key = watchdog().watch(self)
 
     def _opened(self, claims: AccessClaims) -> tuple[Session, int]:
-        """One trip to the database threads: the session, the presence, and the last seq, read
-        with the user's row as is whether a call waits for the user."""
+        """One trip to the database threads: the session, the presence, and the last seq. The last
+        seq and whether a call waits for the user come in one statement with the user's row."""
         session, (last_seq, call_waiting) = open_session(
             claims, selectors.LAST_SEQ_OF_U, call_services.PARTY_WAITING_OF_U
         )
