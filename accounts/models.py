@@ -71,6 +71,17 @@ class BotToken(models.Model):
         return f"{self.prefix}… ({self.bot})"
 
 
+class RevokedSession(models.Model):
+    """A signed-out session ("sid"), kept while an access token of it can live. The database is the
+    truth; the cache only speeds the check up (accounts.sessions), so a wiped cache forgets nothing."""
+
+    sid = models.CharField(max_length=64, primary_key=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.sid
+
+
 class Friendship(models.Model):
     """Stored in both directions (two rows), so "my friends" is one indexed lookup."""
 

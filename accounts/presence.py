@@ -38,14 +38,12 @@ class MemoryPresence:
         return was_online
 
     def renew_many(self, leases: Iterable[tuple[int, str]]) -> None:
-        """Extend leases that exist: one dropped meanwhile (its connection closed while the
-        renewal was on its way) stays dropped."""
+        """Extend the leases of live connections, recreating any that is gone. A closed connection's
+        is never among them: its close waits for renewals on their way (imsuite.watchdog)."""
         expires = time.time() + _ttl()
         with self._lock:
             for user_id, connection in leases:
-                held = self._leases.get(user_id, {})
-                if connection in held:
-                    held[connection] = expires
+                self._leases.setdefault(user_id, {})[connection] = expires
 
     def drop(self, user_id: int, connection: str) -> bool:
         now = time.time()
@@ -90,12 +88,14 @@ class RedisPresence:
         )
 
     def renew_many(self, leases: Iterable[tuple[int, str]]) -> None:
-        """Extend leases that exist (ZADD XX: one dropped meanwhile stays dropped), in one round trip."""
+        """Extend the leases of live connections in one round trip, recreating those Redis lost (a
+        restart): no XX, because a closed connection's renewal can no longer be on its way when its
+        lease is dropped (imsuite.watchdog orders the two)."""
         expires = time.time() + _ttl()
         pipe = self._redis.pipeline(transaction=False)
         for user_id, connection in leases:
             key = f"{self._prefix}{user_id}"
-            pipe.zadd(key, {connection: expires}, xx=True)
+            pipe.zadd(key, {connection: expires})
             pipe.expire(key, _ttl())
         pipe.execute()
 

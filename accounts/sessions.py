@@ -1,17 +1,24 @@
 """Sign-in sessions: every refresh token carries a session id ("sid") that its access tokens
 inherit, so signing out on one device can end exactly that device's connections and access tokens.
 
-Revoked sessions are remembered in the cache for as long as an access token can live."""
+Revoked sessions are stored in the database (RevokedSession) for as long as an access token can
+live; the cache holds the answer for each sid it has been asked about, so the hot path is one
+cache get. A sid missing from the cache (never asked, expired, or the cache wiped by a Redis
+restart) is read from the database and the answer cached: "revoked" until the tokens die,
+"not revoked" for NOT_REVOKED_TTL_SECONDS only (docs/architecture.md, "Security state")."""
 
 import functools
+import logging
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -19,9 +26,16 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from imsuite import sql
 from imsuite.errors import DomainError, ErrorCode
 
-from .models import User
+from .models import BotToken, RevokedSession, User
+
+logger = logging.getLogger(__name__)
 
 SID_CLAIM = "sid"
+# How long the cache may answer "not revoked" without the database. A sign-out overwrites the
+# entry at once; this bounds only the case where that write failed (the cache was unreachable
+# then, without losing its data), and costs one indexed read per active session per period.
+NOT_REVOKED_TTL_SECONDS = 60
+REVOKED, NOT_REVOKED = 1, 0
 
 
 def new_refresh_token(user: User) -> RefreshToken:
@@ -34,14 +48,76 @@ def _revoked_key(sid: str) -> str:
     return f"revoked-session:{sid}"
 
 
+def _token_lifetime() -> int:
+    return int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()) + 60
+
+
 def revoke_session(sid: str | None) -> None:
-    if sid:
-        lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()
-        cache.set(_revoked_key(sid), 1, timeout=int(lifetime) + 60)
+    """Sign a session out: stored first (the truth, which outlives the cache), then cached. Rows
+    whose tokens have all expired are pruned on the way."""
+    if not sid:
+        return
+    now = timezone.now()
+    RevokedSession.objects.filter(expires_at__lt=now).delete()
+    expires = now + timedelta(seconds=_token_lifetime())
+    RevokedSession.objects.update_or_create(sid=sid, defaults={"expires_at": expires})
+    try:
+        cache.set(_revoked_key(sid), REVOKED, timeout=_token_lifetime())
+    except Exception:  # the cache is down: a cold or stale entry is read from the database
+        logger.exception("could not cache the revocation of session %s", sid)
 
 
 def session_revoked(sid: str | None) -> bool:
-    return bool(sid) and cache.get(_revoked_key(sid)) is not None
+    """One cache get when the cache knows the sid; the database otherwise (and the answer cached).
+    "Not revoked" is cached with add, never set: a sign-out written meanwhile is not overwritten."""
+    if not sid:
+        return False
+    key = _revoked_key(sid)
+    known = cache.get(key)
+    if known is not None:
+        return known == REVOKED
+    revoked = RevokedSession.objects.filter(sid=sid, expires_at__gt=timezone.now()).exists()
+    if revoked:
+        cache.set(key, REVOKED, timeout=_token_lifetime())
+    else:
+        cache.add(key, NOT_REVOKED, timeout=NOT_REVOKED_TTL_SECONDS)
+    return revoked
+
+
+CHECK_CHUNK = 500  # values per IN list: SQLite limits a statement's parameters
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    ordered = sorted(set(values))
+    return (ordered[i : i + CHECK_CHUNK] for i in range(0, len(ordered), CHECK_CHUNK))
+
+
+def rights_lost(credentials: Sequence[tuple[int, str | None, str | None]]) -> list[str | None]:
+    """For each open connection's (user id, session id, bot token hash), why it may no longer stay
+    open ("deactivated", "logged_out", "token_revoked") or None, read from the database alone, one
+    query per kind (per CHECK_CHUNK values): each process's watchdog asks every few seconds, the
+    fallback for a closing event that the channel layer lost (imsuite.watchdog)."""
+    active: set[int] = set()
+    for ids in _chunks(user_id for user_id, _, _ in credentials):
+        active.update(User.objects.filter(pk__in=ids, is_active=True).values_list("pk", flat=True))
+    revoked: set[str] = set()
+    for sids in _chunks(sid for _, sid, _ in credentials if sid):
+        rows = RevokedSession.objects.filter(sid__in=sids, expires_at__gt=timezone.now())
+        revoked.update(rows.values_list("sid", flat=True))
+    live_tokens: set[str] = set()
+    for hashes in _chunks(key for _, _, key in credentials if key):
+        rows = BotToken.objects.filter(key_hash__in=hashes, revoked_at__isnull=True)
+        live_tokens.update(rows.values_list("key_hash", flat=True))
+    return [
+        "deactivated"
+        if user_id not in active
+        else "logged_out"
+        if sid in revoked
+        else "token_revoked"
+        if key is not None and key not in live_tokens
+        else None
+        for user_id, sid, key in credentials
+    ]
 
 
 @dataclass(frozen=True)

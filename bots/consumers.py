@@ -35,11 +35,13 @@ class BotConsumer(FastWebsocketConsumer):
     bot: User | None = None
 
     async def connect(self) -> None:
-        self.bot = await db(account_services.bot_authenticate)(bot_token_from_scope(self.scope))
+        token = bot_token_from_scope(self.scope)
+        self.bot = await db(account_services.bot_authenticate)(token)
         if self.bot is None:
             await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
             return
         audit.set_source(AuditEntry.Source.BOT)
+        self.token_hash = account_services.hash_bot_token(token)
         self.hub = await get_hub()
         self.outbox = EventOutbox(self._send_text)
         self.outbox.hold()  # what arrives before the handshake is accepted follows it
@@ -60,6 +62,10 @@ class BotConsumer(FastWebsocketConsumer):
     def lease(self) -> tuple[int, str]:
         return self.bot.pk, self.connection_id
 
+    def credentials(self) -> tuple[int, None, str]:
+        """What the watchdog re-checks in the database every few seconds (imsuite.watchdog)."""
+        return self.bot.pk, None, self.token_hash
+
     async def end(self, reason: str, code: int) -> None:
         await self.close(code=CLOSE_POLICY)
 
@@ -68,7 +74,7 @@ class BotConsumer(FastWebsocketConsumer):
             return
         self.hub.detach(self.bot.pk, self)
         if hasattr(self, "watch_key"):
-            watchdog().forget(self.watch_key)
+            await watchdog().release(self.watch_key)  # no renewal of its lease is on its way after this
         await db(account_services.connection_closed)(actor=self.bot, connection=self.connection_id)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

@@ -146,7 +146,7 @@ class ClientConsumer(FastWebsocketConsumer):
         if getattr(self, "hub", None) is not None:
             self.hub.detach(self.user.pk, self)
         if hasattr(self, "watch_key"):
-            watchdog().forget(self.watch_key)
+            await watchdog().release(self.watch_key)  # no renewal of its lease is on its way after this
         for task in self.typing.values():
             task.cancel()
         for chat_id in list(self.typing):
@@ -160,6 +160,10 @@ class ClientConsumer(FastWebsocketConsumer):
     def lease(self) -> tuple[int, str]:
         """Its presence lease, which the process's watchdog renews (imsuite.watchdog)."""
         return self.user.pk, self.connection_id
+
+    def credentials(self) -> tuple[int, str | None, None]:
+        """What the watchdog re-checks in the database every few seconds (imsuite.watchdog)."""
+        return self.user.pk, self.session.sid, None
 
     async def end(self, reason: str, code: int) -> None:
         """Tell the client why, and close (the watchdog's "timeout" and "token_expired" too)."""

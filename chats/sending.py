@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.models import User
 from groups.models import Group
 from imsuite import sql
-from imsuite.errors import DomainError, not_found, permission_denied, validation_error
+from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import DomainEvent, publish_events
 from imsuite.ratelimit import rate_limit_many
 
@@ -44,6 +44,7 @@ class Standing(NamedTuple):
     chat_type: str
     group_name: str | None
     dissolved_at: datetime | None
+    sender_active: bool  # read with the membership: the sender may have been deactivated since connecting
 
 
 @dataclass
@@ -63,8 +64,8 @@ def message_send_many(requests: Sequence[SendRequest]) -> list[SendResult]:
     """Store each message and announce it to its chat's members. Each result is (message, created)
     or the DomainError that refused it; a repeated client_msg_id returns the original message and
     stores nothing, so clients may retry safely. The checks run in this order for every request:
-    client_msg_id format, membership (NOT_FOUND), retry, type and content, the group's state and
-    mutes, reply_to, rate limit."""
+    client_msg_id format, membership (NOT_FOUND), the sender still active (AUTHENTICATION_FAILED),
+    retry, type and content, the group's state and mutes, reply_to, rate limit."""
     batch = _Batch(requests)
     batch.check_client_msg_ids()
     batch.load_memberships()
@@ -106,6 +107,12 @@ class _Batch:
             member = found.get((self.requests[i].actor.pk, self.requests[i].chat_id))
             if member is None:
                 self.results[i] = not_found("Chat")
+            elif not member.sender_active:
+                self.results[i] = DomainError(
+                    ErrorCode.AUTHENTICATION_FAILED,
+                    "This account is not active.",
+                    {"reason": "user_inactive"},
+                )
             else:
                 self.members[i] = member
 
@@ -248,10 +255,13 @@ class _Batch:
 
 
 def _memberships_sql(users: int, chats: int) -> str:
-    """The Standing of these users in these chats: constant SQL (the ORM compiled it per batch)."""
+    """The Standing of these users in these chats: constant SQL (the ORM compiled it per batch). It
+    reads each sender's is_active too: connections hold the User loaded when they opened."""
     return (
-        "SELECT cm.user_id, cm.chat_id, cm.role, cm.level, cm.card, c.type, g.name, g.dissolved_at"  # noqa: S608
+        "SELECT cm.user_id, cm.chat_id, cm.role, cm.level, cm.card, c.type, g.name, g.dissolved_at,"  # noqa: S608
+        " u.is_active"
         f" FROM {ChatMember._meta.db_table} cm JOIN {Chat._meta.db_table} c ON c.id = cm.chat_id"
+        f" JOIN {User._meta.db_table} u ON u.id = cm.user_id"
         f" LEFT JOIN {Group._meta.db_table} g ON g.chat_id = c.id"
         f" WHERE cm.user_id IN ({sql.placeholders(users)}) AND cm.chat_id IN ({sql.placeholders(chats)})"
     )

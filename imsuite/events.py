@@ -143,7 +143,7 @@ async def deliver_async(events: Sequence[DomainEvent]) -> None:
 
 
 async def _send_all(layer: Any, events: Sequence[DomainEvent]) -> None:
-    from .hub import running_hub
+    from .hub import running_hub, send_to_peers
 
     batch = [event.as_hub_event() for event in events]
     hub = running_hub()
@@ -151,4 +151,4 @@ async def _send_all(layer: Any, events: Sequence[DomainEvent]) -> None:
         await hub.take(batch)
         hub.publish(batch)  # to the other processes' hubs, in the background
         return
-    await layer.group_send(HUB_GROUP, {"type": HUB_MESSAGE_TYPE, "events": batch})
+    await send_to_peers(layer, None, {"type": HUB_MESSAGE_TYPE, "events": batch})  # every hub, with retries

@@ -35,6 +35,10 @@ COUNTER_CHECK_SECONDS = 1.0
 RECEIVE_SLICE_SECONDS = 1.0  # how long one receive waits before the hub looks around
 RESET_REWIND = 100
 GROUP_REFRESH_SECONDS = 60.0  # well within the layer's group_expiry (settings.HUB_GROUP_EXPIRY)
+# A send to the peers that fails (Redis restarting, a connection reset) is tried again after
+# each of these pauses, then given up and logged; meanwhile at most OUTGOING_LIMIT events wait.
+SEND_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
+OUTGOING_LIMIT = 10_000
 
 
 class Sink(Protocol):
@@ -233,6 +237,9 @@ class Hub:
         for a turn of its busy event loop, so a message per batch fell seconds behind across two
         processes (docs/performance.md). Lost ones are read from the database by the peers (seq)."""
         self.outgoing.extend(events)
+        if len(self.outgoing) > OUTGOING_LIMIT:  # the layer has been failing for a while
+            dropped, self.outgoing = self.outgoing[:-OUTGOING_LIMIT], self.outgoing[-OUTGOING_LIMIT:]
+            _log_dropped(dropped, "too many waiting")
         if self.publishing is None:
             self.publishing = asyncio.ensure_future(self._publish_outgoing())
 
@@ -242,10 +249,10 @@ class Hub:
             while self.outgoing:
                 events, self.outgoing = self.outgoing, []
                 try:
-                    await _send_to_peers(layer, self.channel, {"type": HUB_MESSAGE_TYPE, "events": events})
+                    await send_to_peers(layer, self.channel, {"type": HUB_MESSAGE_TYPE, "events": events})
                 except Exception:
-                    names = sorted({event["event"] for event in events})
-                    logger.exception("hub: could not send %d events (%s) to the peers", len(events), names)
+                    logger.exception("hub: the channel layer kept failing")
+                    _log_dropped(events, "the channel layer kept failing")
         finally:
             self.publishing = None
 
@@ -271,17 +278,38 @@ async def hub_peers(layer: Any, channel: str | None) -> list[str] | None:
     return [name for name in (member.decode() for member in members) if name != channel]
 
 
-async def _send_to_peers(layer: Any, channel: str | None, message: dict[str, Any]) -> None:
-    """To each other hub's channel: the sender's own hub never receives its copy back."""
-    peers = await hub_peers(layer, channel)
-    if peers is None:
-        await layer.group_send(HUB_GROUP, {**message, "taken_by": channel})  # which skips its copy
-        return
-    for peer in peers:
+async def send_to_peers(layer: Any, channel: str | None, message: dict[str, Any]) -> None:
+    """To each other hub's channel: the sender's own hub never receives its copy back. A failing
+    step is tried again (SEND_RETRY_SECONDS) from where it failed, so a peer that already has the
+    message does not get it twice; the last failure is raised."""
+    peers: list[str] | None = None  # not asked yet
+    for pause in (*SEND_RETRY_SECONDS, None):
         try:
-            await layer.send(peer, message)
-        except ChannelFull:  # a stalled peer: it reads what it missed from the database
-            logger.warning("hub: %s is full; it will read the changes from the database", peer)
+            if peers is None:
+                peers = await hub_peers(layer, channel)
+                if peers is None:
+                    await layer.group_send(HUB_GROUP, {**message, "taken_by": channel})  # skips its copy
+                    return
+            while peers:
+                try:
+                    await layer.send(peers[0], message)
+                except ChannelFull:  # a stalled peer: it reads what it missed from the database
+                    logger.warning("hub: %s is full; it will read the changes from the database", peers[0])
+                peers.pop(0)
+            return
+        except Exception:
+            if pause is None:
+                raise
+            logger.warning("hub: sending to the peers failed; trying again in %s s", pause)
+            await asyncio.sleep(pause)
+
+
+def _log_dropped(events: list[dict[str, Any]], why: str) -> None:
+    """What the peers will not hear from this process. Message changes they read from the database
+    (seq); closing events are enforced by each process's own checks (imsuite.watchdog, the send
+    path); presence, typing and the like are lost, and clients correct them on their next read."""
+    names = sorted({event["event"] for event in events})
+    logger.error("hub: dropped %d events for the peers (%s): %s", len(events), why, ", ".join(names))
 
 
 def _current_seq() -> int:

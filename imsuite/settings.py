@@ -261,6 +261,9 @@ IMSUITE = {
     # How many WebSocket connections of a process set up or clean up at once: a burst of
     # (re)connections waits its turn instead of exhausting the Redis and database pools.
     "WS_SETUP_CONCURRENCY": int(os.environ.get("WS_SETUP_CONCURRENCY", "32")),
+    # How often each process re-reads from the database whether its connections may stay open
+    # (active user, session not signed out, bot token live): the fallback for lost events.
+    "RIGHTS_CHECK_SECONDS": float(os.environ.get("RIGHTS_CHECK_SECONDS", "5")),
 }
 
 LOGGING = {

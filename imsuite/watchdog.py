@@ -1,6 +1,9 @@
 """One timer per process for every client connection's deadlines: silence (WS_IDLE_SECONDS), the
 access token's expiry, and the renewal of its presence lease (every third of
-PRESENCE_TTL_SECONDS).
+PRESENCE_TTL_SECONDS). Every RIGHTS_CHECK_SECONDS it also asks the database, in one batch, whether
+its connections may stay open (the user active, the session not signed out, the bot token live)
+and closes those that lost the right: the fallback for a `user.deactivated` or `user.logged_out`
+event that the channel layer lost on its way to this process.
 
 A task per connection, asleep until its next deadline, cost a task, a coroutine and a timer for
 each of ten thousand idle connections, and each renewal a trip of its own to the database
@@ -14,7 +17,7 @@ import heapq
 import itertools
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from django.conf import settings
@@ -33,18 +36,31 @@ class Watched(Protocol):
     def lease(self) -> tuple[int, str]:
         """(user id, connection id) of its presence lease."""
 
+    def credentials(self) -> "Credentials":
+        """What gives it the right to stay open."""
+
     async def end(self, reason: str, code: int) -> None:
-        """Tell the client why, and close (here "timeout" or "token_expired")."""
+        """Tell the client why, and close (here "timeout", "token_expired", or a lost right's reason)."""
+
+
+# (user id, session id, bot token hash): a client connection has a sid, a bot connection a hash.
+Credentials = tuple[int, str | None, str | None]
+# Given credentials, the reason each lost its right (None: it keeps it); run in a database thread.
+RightsCheck = Callable[[Sequence[Credentials]], list[str | None]]
+CLOSE_POLICY = 1008
 
 
 class Watchdog:
-    def __init__(self) -> None:
+    def __init__(self, rights_check: RightsCheck | None = None) -> None:
         self.heap: list[tuple[float, int]] = []  # (due, key); a forgotten key's entry is skipped
         self.watched: dict[int, Watched] = {}
         self.renewed: dict[int, float] = {}  # key -> time.monotonic() of the last renewal
         self.keys = itertools.count()
         self.timer: asyncio.TimerHandle | None = None
         self.tasks: set[asyncio.Task] = set()
+        self.renewing: set[asyncio.Task] = set()  # renewals on their way to the presence store
+        self.rights_check = rights_check
+        self.checking: asyncio.Task | None = None
 
     def watch(self, connection: Watched) -> int:
         """Start watching a connection whose lease was just taken; returns its key for forget."""
@@ -53,11 +69,21 @@ class Watchdog:
         self.renewed[key] = time.monotonic()
         self._push(key)
         self._arm()
+        if self.rights_check is not None and self.checking is None:
+            self.checking = asyncio.get_running_loop().create_task(self._check_rights())
         return key
 
     def forget(self, key: int) -> None:
         self.watched.pop(key, None)
         self.renewed.pop(key, None)
+
+    async def release(self, key: int) -> None:
+        """Forget a closing connection and wait for the renewals already on their way, which may
+        hold its lease: after this, dropping the lease is final (a renewal recreates a lease that
+        is gone, so that a Redis restart cannot leave live connections offline)."""
+        self.forget(key)
+        if self.renewing:
+            await asyncio.wait(list(self.renewing))
 
     def _due(self, key: int) -> float:
         connection = self.watched[key]
@@ -103,13 +129,39 @@ class Watchdog:
                 renewals.append(connection.lease())
             self._push(key)
         if renewals:
-            self._spawn(_renew(renewals))
+            renewal = self._spawn(_renew(renewals))
+            self.renewing.add(renewal)
+            renewal.add_done_callback(self.renewing.discard)
         self._arm()
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task:
         task = asyncio.get_running_loop().create_task(work)
         self.tasks.add(task)  # the loop keeps only a weak reference to a task
         task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def _check_rights(self) -> None:
+        """Every RIGHTS_CHECK_SECONDS while connections are watched: one batch for all of them."""
+        from .ws import db
+
+        try:
+            while self.watched:
+                await asyncio.sleep(settings.IMSUITE["RIGHTS_CHECK_SECONDS"])
+                watched = list(self.watched.items())
+                if not watched:
+                    break
+                try:
+                    reasons = await db(self.rights_check)([c.credentials() for _, c in watched])
+                except Exception:  # the next round asks again
+                    logger.exception("could not check the rights of %d connections", len(watched))
+                    continue
+                for (key, connection), reason in zip(watched, reasons, strict=True):
+                    if reason is not None and self.watched.get(key) is connection:
+                        logger.info("closing a connection of user %s: %s", connection.lease()[0], reason)
+                        self.forget(key)
+                        self._spawn(connection.end(reason, CLOSE_POLICY))
+        finally:
+            self.checking = None
 
 
 def _renew_every() -> float:
@@ -127,7 +179,13 @@ async def _renew(leases: list[tuple[int, str]]) -> None:
         logger.exception("could not renew %d presence leases", len(leases))
 
 
-_watchdogs: PerLoop[Watchdog] = PerLoop(lambda _loop: Watchdog())
+def _process_watchdog(_loop: asyncio.AbstractEventLoop) -> Watchdog:
+    from accounts.sessions import rights_lost
+
+    return Watchdog(rights_check=rights_lost)
+
+
+_watchdogs: PerLoop[Watchdog] = PerLoop(_process_watchdog)
 
 
 def watchdog() -> Watchdog:

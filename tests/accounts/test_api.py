@@ -8,6 +8,7 @@ from typing import Any
 
 import jwt
 import pytest
+from django.core.cache import cache
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -239,6 +240,15 @@ def test_logout_revokes_the_refresh_token(api, alice):
     assert blacklisted(pair["refresh"])
     assert_error(refresh(api, pair["refresh"]), 401, "AUTHENTICATION_FAILED", reason="token_not_valid")
     assert_error(post(api, "/api/auth/logout", {"refresh": pair["refresh"]}), 401, "AUTHENTICATION_FAILED")
+
+
+def test_a_signed_out_access_token_stays_refused_after_the_cache_is_wiped(api, alice):
+    pair = check(obtain(api), 200)
+    assert check(post(api, "/api/auth/logout", {"refresh": pair["refresh"]}), 204) is None
+    cache.clear()  # what a Redis restart does
+    assert_error(me(api, pair["access"]), 401, "AUTHENTICATION_FAILED", reason="session_revoked")
+    other = check(obtain(api), 200)  # another session of the same user is not affected
+    assert check(me(api, other["access"]), 200)["id"] == alice.pk
 
 
 @pytest.mark.parametrize("kind", ["access", "garbage"])

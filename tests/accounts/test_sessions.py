@@ -3,9 +3,20 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
+from django.utils import timezone
 
-from accounts.models import User
-from accounts.sessions import AccessClaims, open_session, revoke_session
+from accounts import services as account_services
+from accounts.models import BotToken, RevokedSession, User
+from accounts.sessions import (
+    NOT_REVOKED,
+    REVOKED,
+    AccessClaims,
+    open_session,
+    revoke_session,
+    rights_lost,
+    session_revoked,
+)
 from calls import services as call_services
 from calls.models import Call
 from chats import selectors
@@ -96,3 +107,58 @@ def test_refusals(alice, bob):
         with pytest.raises(DomainError) as refused:
             open_session(claims(user_id, sid), *EXTRAS)
         assert (refused.value.code, refused.value.details) == ("AUTHENTICATION_FAILED", {"reason": reason})
+
+
+@pytest.mark.django_db
+def test_a_signed_out_session_stays_refused_when_the_cache_is_wiped(alice):
+    revoke_session("gone")
+    cache.clear()  # what a Redis restart does
+    with pytest.raises(DomainError) as refused:
+        open_session(claims(alice.pk, "gone"))
+    assert refused.value.details == {"reason": "session_revoked"}
+    assert cache.get("revoked-session:gone") == REVOKED  # read from the database, cached again
+    assert session_revoked("gone") is True
+
+
+@pytest.mark.django_db
+def test_not_revoked_is_cached_briefly_and_a_sign_out_overrides_it(alice):
+    assert session_revoked("live") is False
+    assert cache.get("revoked-session:live") == NOT_REVOKED
+    revoke_session("live")
+    assert session_revoked("live") is True
+    cache.clear()
+    assert session_revoked("live") is True
+
+
+@pytest.mark.django_db
+def test_a_sign_out_prunes_rows_whose_tokens_have_expired(alice):
+    RevokedSession.objects.create(sid="old", expires_at=timezone.now() - timedelta(seconds=1))
+    revoke_session("new")
+    assert sorted(RevokedSession.objects.values_list("sid", flat=True)) == ["new"]
+
+
+@pytest.mark.django_db
+def test_rights_lost_reads_deactivation_sign_out_and_bot_tokens_from_the_database(alice, bob, carol):
+    bot, token = account_services.bot_create(actor=carol, username="helper")
+    old_hash = account_services.hash_bot_token(token)
+    _, new_token = account_services.bot_token_rotate(actor=carol, bot_id=bot.pk)
+    User.objects.filter(pk=bob.pk).update(is_active=False)
+    revoke_session("gone")
+    cache.clear()
+    credentials = [
+        (alice.pk, "fine", None),
+        (alice.pk, "gone", None),
+        (bob.pk, "fine", None),
+        (10**9, None, None),
+        (bot.pk, None, old_hash),
+        (bot.pk, None, account_services.hash_bot_token(new_token)),
+    ]
+    assert rights_lost(credentials) == [
+        None,
+        "logged_out",
+        "deactivated",
+        "deactivated",
+        "token_revoked",
+        None,
+    ]
+    assert BotToken.objects.filter(bot=bot).count() == 2

@@ -207,6 +207,24 @@ def test_dissolved_group_refuses_its_requests_only(pair, group, alice, bob):
     assert rows() == [(pair.pk, bob.pk, "hi", "text", None, None)]
 
 
+def test_a_sender_deactivated_since_connecting_is_refused_in_the_batch(pair, group, alice, bob):
+    """Connections hold the User loaded when they opened: the batch reads is_active itself."""
+    stale_bob = User.objects.get(pk=bob.pk)
+    User.objects.filter(pk=bob.pk).update(is_active=False)
+    assert stale_bob.is_active
+    results = message_send_many(
+        [
+            SendRequest(stale_bob, pair.pk, "still here?"),
+            SendRequest(alice, pair.pk, "hi"),
+            SendRequest(stale_bob, group.pk, "and here?"),
+        ]
+    )
+    inactive = (ErrorCode.AUTHENTICATION_FAILED, {"reason": "user_inactive"})
+    assert (error_of(results[0]), error_of(results[2])) == (inactive, inactive)
+    assert stored(results[1]).content == "hi"
+    assert rows() == [(pair.pk, alice.pk, "hi", "text", None, None)]
+
+
 def test_one_batch_takes_consecutive_seqs_in_request_order(pair, group, alice, bob, carol):
     send_one(bob, pair.pk, "warm-up")  # the counter exists and is not at 0
     seq_before = counter()

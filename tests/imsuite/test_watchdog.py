@@ -2,6 +2,7 @@
 presence renewals that fall due together sent to the real presence store of this leg as one batch."""
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -24,6 +25,9 @@ class Connection:
 
     def lease(self) -> tuple[int, str]:
         return self.user_id, self.name
+
+    def credentials(self) -> tuple[int, str, None]:
+        return self.user_id, f"sid-{self.name}", None
 
     async def end(self, reason: str, code: int) -> None:
         self.ended.append((reason, code))
@@ -64,13 +68,85 @@ async def test_due_renewals_go_to_the_store_as_one_batch(settings, batches):
     assert [connection.ended for connection in connections] == [[], [], []]
 
 
-async def test_a_renewal_never_brings_back_a_dropped_lease(settings):
-    settings.IMSUITE = {**settings.IMSUITE, "PRESENCE_TTL_SECONDS": 3}
+def wipe(store: Any) -> None:
+    """What a Redis restart does to the leases (the embedded store loses its own the same way)."""
+    if isinstance(store, presence.RedisPresence):
+        keys = list(store._redis.scan_iter(match=f"{store._prefix}*"))
+        if keys:
+            store._redis.delete(*keys)
+    else:
+        store._leases.clear()
+
+
+async def wait_for(condition: Any, timeout: float = 5.0) -> None:
+    """Poll (bounded) until condition() holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_renewal_recreates_the_wiped_lease_of_a_live_connection(settings, batches):
+    settings.IMSUITE = {**settings.IMSUITE, "PRESENCE_TTL_SECONDS": 3, "WS_IDLE_SECONDS": 60}
     store = presence.registry()
-    store.renew(8011, "phone")
-    assert store.drop(8011, "phone") is False
-    store.renew_many([(8011, "phone")])  # a renewal that was on its way when the connection closed
-    assert store.online([8011]) == set()
+    live, closed = Connection(8021, "live"), Connection(8022, "closed")
+    for connection in (live, closed):
+        store.renew(*connection.lease())
+    dog = Watchdog()
+    dog.watch(live)
+    await dog.release(dog.watch(closed))
+    assert store.drop(*closed.lease()) is False
+    wipe(store)
+    assert store.online([8021, 8022]) == set()
+    await wait_for(lambda: batches)  # the first renewal, a third of the lease after watch
+    assert batches == [[(8021, "live")]]
+    assert store.online([8021, 8022]) == {8021}
+
+
+async def test_a_close_waits_for_a_renewal_on_its_way_so_the_lease_stays_dropped(settings, monkeypatch):
+    settings.IMSUITE = {**settings.IMSUITE, "PRESENCE_TTL_SECONDS": 3, "WS_IDLE_SECONDS": 60}
+    store = presence.registry()
+    started, go_on = threading.Event(), threading.Event()
+    renew_many = store.renew_many
+
+    def slow(leases: Any) -> None:
+        started.set()
+        assert go_on.wait(10)
+        renew_many(leases)
+
+    monkeypatch.setattr(store, "renew_many", slow)
+    connection = Connection(8031, "phone")
+    store.renew(*connection.lease())
+    dog = Watchdog()
+    key = dog.watch(connection)
+    await wait_for(started.is_set)  # the renewal is in the database thread, not yet in the store
+    closing = asyncio.ensure_future(dog.release(key))
+    await asyncio.sleep(0.1)
+    assert not closing.done()  # the close waits for it ...
+    go_on.set()
+    await asyncio.wait_for(closing, 5)
+    assert store.drop(*connection.lease()) is False  # ... so the drop comes last and stays
+    assert store.online([8031]) == set()
+
+
+async def test_connections_that_lost_their_right_are_closed(settings):
+    settings.IMSUITE = {**settings.IMSUITE, "RIGHTS_CHECK_SECONDS": 0.1, "WS_IDLE_SECONDS": 60}
+    asked: list[list[tuple]] = []
+
+    def rights_check(credentials: Any) -> list[str | None]:
+        asked.append(list(credentials))
+        return ["deactivated" if user_id == 2 else None for user_id, _, _ in credentials]
+
+    keeps, loses = Connection(1, "k"), Connection(2, "l")
+    dog = Watchdog(rights_check=rights_check)
+    dog.watch(keeps)
+    dog.watch(loses)
+    await wait_for(lambda: loses.ended)
+    assert loses.ended == [("deactivated", 1008)]
+    assert asked[0] == [(1, "sid-k", None), (2, "sid-l", None)]  # one batch for all
+    await wait_for(lambda: len(asked) >= 2)
+    assert asked[1] == [(1, "sid-k", None)]  # a closed connection is not asked about again
+    assert keeps.ended == []
 
 
 async def test_silence_and_token_expiry_end_connections(timings, batches):
