@@ -1,12 +1,14 @@
 """Every change to accounts, friendships and bots. Adapters call these and nothing else."""
 
 import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -25,6 +27,8 @@ from .access import access_own_bot, access_user, require_moderator
 from .models import BotToken, FriendRequest, Friendship, Notification, Sex, User
 from .selectors import user_ref
 from .sessions import SID_CLAIM, revoke_session
+
+logger = logging.getLogger(__name__)
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
 PROFILE_FIELDS = ("nickname", "avatar_url", "sex", "age", "bio")
@@ -294,7 +298,12 @@ def connection_closed(*, actor: User, connection: str) -> None:
     """A connection closed; when it was the last one the actor is announced offline."""
     from calls.services import call_party_left
 
-    if not presence.registry().drop(actor.pk, connection):
+    try:
+        still_online = presence.registry().drop(actor.pk, connection)
+    except redis.RedisError as exc:  # the lease expires by itself; whether others are left is unknown
+        logger.warning("could not drop the presence lease of user %s: %s", actor.pk, exc)
+        return
+    if not still_online:
         call_party_left(user=actor)
         _touch_last_seen(actor)
         _announce_presence(actor, False)

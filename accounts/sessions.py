@@ -7,6 +7,7 @@ cache get. A sid missing from the cache (never asked, expired, or the cache wipe
 restart) is read from the database and the answer cached: "revoked" until the tokens die,
 "not revoked" for NOT_REVOKED_TTL_SECONDS only (docs/architecture.md, "Security state")."""
 
+import contextlib
 import functools
 import logging
 import uuid
@@ -63,8 +64,8 @@ def revoke_session(sid: str | None) -> None:
     RevokedSession.objects.update_or_create(sid=sid, defaults={"expires_at": expires})
     try:
         cache.set(_revoked_key(sid), REVOKED, timeout=_token_lifetime())
-    except Exception:  # the cache is down: a cold or stale entry is read from the database
-        logger.exception("could not cache the revocation of session %s", sid)
+    except Exception as exc:  # the cache is down: a cold or stale entry is read from the database
+        logger.warning("could not cache the revocation of session %s: %s", sid, exc)
 
 
 def session_revoked(sid: str | None) -> bool:
@@ -73,14 +74,19 @@ def session_revoked(sid: str | None) -> bool:
     if not sid:
         return False
     key = _revoked_key(sid)
-    known = cache.get(key)
+    try:
+        known = cache.get(key)
+    except Exception as exc:  # the cache is unreachable (Redis restarting): the database answers alone
+        logger.warning("revocation check of session %s: the cache failed (%s); asking the database", sid, exc)
+        known = None
     if known is not None:
         return known == REVOKED
     revoked = RevokedSession.objects.filter(sid=sid, expires_at__gt=timezone.now()).exists()
-    if revoked:
-        cache.set(key, REVOKED, timeout=_token_lifetime())
-    else:
-        cache.add(key, NOT_REVOKED, timeout=NOT_REVOKED_TTL_SECONDS)
+    with contextlib.suppress(Exception):  # warming the cache is optional
+        if revoked:
+            cache.set(key, REVOKED, timeout=_token_lifetime())
+        else:
+            cache.add(key, NOT_REVOKED, timeout=NOT_REVOKED_TTL_SECONDS)
     return revoked
 
 
