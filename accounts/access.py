@@ -10,8 +10,24 @@ def is_moderator(user: User) -> bool:
     return bool(user.is_active and user.is_staff and user.has_perm("accounts.change_user"))
 
 
+def inactive_actor() -> DomainError:
+    return DomainError(
+        ErrorCode.AUTHENTICATION_FAILED, "This account is not active.", {"reason": "user_inactive"}
+    )
+
+
+def require_active(actor: User) -> None:
+    """The actor is still active, asked of the database (one primary-key read): WebSocket and bot
+    connections act with the User they loaded when they opened, which a ban since has not changed.
+    The access helpers below fold this into their own query where they can, and ask only when
+    their lookup failed."""
+    if not User.objects.filter(pk=actor.pk, is_active=True).exists():
+        raise inactive_actor()
+
+
 def access_user(actor: User, user_id: int) -> User:
     """A profile anyone signed in may see; deactivated accounts are hidden except from moderators."""
+    require_active(actor)
     user = User.objects.filter(pk=user_id).first()
     if user is None or (not user.is_active and not is_moderator(actor)):
         raise not_found("User")
@@ -19,13 +35,15 @@ def access_user(actor: User, user_id: int) -> User:
 
 
 def access_own_bot(actor: User, bot_id: int) -> User:
-    bot = User.objects.filter(pk=bot_id, is_bot=True, owner=actor).first()
+    bot = User.objects.filter(pk=bot_id, is_bot=True, owner=actor, owner__is_active=True).first()
     if bot is None:
+        require_active(actor)
         raise not_found("Bot")
     return bot
 
 
 def require_moderator(actor: User) -> None:
+    require_active(actor)
     if not is_moderator(actor):
         raise DomainError(
             ErrorCode.PERMISSION_DENIED, "Only moderators may do this.", {"reason": "not_moderator"}

@@ -23,7 +23,7 @@ from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 from imsuite.events import publish, publish_broadcast
 
 from . import presence
-from .access import access_own_bot, access_user, require_moderator
+from .access import access_own_bot, access_user, require_active, require_moderator
 from .models import BotToken, FriendRequest, Friendship, Notification, Sex, User
 from .selectors import user_ref
 from .sessions import SID_CLAIM, revoke_session
@@ -311,6 +311,7 @@ def connection_closed(*, actor: User, connection: str) -> None:
 
 def presence_announce(*, actor: User, is_online: bool) -> None:
     """An explicit presence from a client (e.g. the app going to the background)."""
+    require_active(actor)
     _touch_last_seen(actor)
     _announce_presence(actor, is_online)
 
@@ -356,6 +357,7 @@ def friend_request_send(*, actor: User, user_id: int, comment: str = "") -> Frie
 def friend_request_answer(*, actor: User, request_id: int, accept: bool) -> FriendRequest:
     """The person asked accepts (they become friends, with a private chat) or rejects."""
     with transaction.atomic():
+        require_active(actor)
         request = (
             FriendRequest.objects.select_for_update()
             .select_related("from_user", "to_user")
@@ -384,6 +386,7 @@ def friend_request_answer(*, actor: User, request_id: int, accept: bool) -> Frie
 def friend_remove(*, actor: User, user_id: int) -> None:
     """End a friendship (both directions). Their private chat and its history stay."""
     with transaction.atomic():
+        require_active(actor)
         deleted, _ = Friendship.objects.filter(
             models.Q(user=actor, friend_id=user_id) | models.Q(user_id=user_id, friend=actor)
         ).delete()

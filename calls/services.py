@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import presence
+from accounts.access import require_active
 from accounts.models import Friendship, User
 from chats.models import Chat
 from imsuite import sql
@@ -112,6 +113,7 @@ def call_offer(
         raise DomainError(ErrorCode.CONFLICT, "You are already in a call.", {"reason": "in_call"})
     now = timezone.now()
     with transaction.atomic():
+        require_active(actor)
         call = Call.objects.create(
             call_id=_new_call_id(), caller=actor, callee=callee, call_type=call_type, caller_channel=channel
         )
@@ -153,6 +155,7 @@ def _access_call(actor: User, call_id: Any) -> Call:
     call = Call.objects.select_for_update().filter(call_id=call_id).first()
     if call is None or actor.pk not in (call.caller_id, call.callee_id):
         raise not_found("Call")
+    require_active(actor)
     return call
 
 

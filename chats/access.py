@@ -1,6 +1,6 @@
 """Fetch-and-authorize for chats and messages. What the actor may not see does not exist (NOT_FOUND)."""
 
-from accounts.access import is_moderator
+from accounts.access import is_moderator, require_active
 from accounts.models import User
 from imsuite.errors import not_found
 
@@ -8,9 +8,15 @@ from .models import Chat, ChatMember, Message, Role
 
 
 def access_chat(actor: User, chat_id: int) -> ChatMember:
-    """The actor's membership of a chat, with the chat loaded."""
-    member = ChatMember.objects.select_related("chat").filter(chat_id=chat_id, user=actor).first()
+    """The actor's membership of a chat, with the chat loaded (and the actor still active:
+    accounts.access.require_active)."""
+    member = (
+        ChatMember.objects.select_related("chat")
+        .filter(chat_id=chat_id, user=actor, user__is_active=True)
+        .first()
+    )
     if member is None:
+        require_active(actor)
         raise not_found("Chat")
     return member
 
@@ -20,9 +26,11 @@ def access_message(actor: User, message_id: int) -> tuple[Message, ChatMember | 
     message = Message.objects.select_related("chat").filter(pk=message_id).first()
     if message is None:
         raise not_found("Message")
-    member = ChatMember.objects.filter(chat_id=message.chat_id, user=actor).first()
-    if member is None and not is_moderator(actor):
-        raise not_found("Message")
+    member = ChatMember.objects.filter(chat_id=message.chat_id, user=actor, user__is_active=True).first()
+    if member is None:
+        require_active(actor)
+        if not is_moderator(actor):
+            raise not_found("Message")
     return message, member
 
 

@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.access import require_active
 from accounts.models import Friendship, User
 from accounts.presence import online_user_ids
 from accounts.selectors import user_ref
@@ -147,6 +148,7 @@ def typing_relay(*, actor: User, chat_id: int, is_typing: bool) -> bool:
 
 def private_chat_open(*, actor: User, user_id: int) -> Chat:
     """Get or create the private chat with a friend or one's own bot; anyone else is refused."""
+    require_active(actor)
     other = User.objects.filter(pk=user_id, is_active=True).first()
     allowed = (
         other is not None

@@ -1,6 +1,6 @@
 """Fetch-and-authorize for groups, and who outranks whom."""
 
-from accounts.access import is_moderator
+from accounts.access import is_moderator, require_active
 from accounts.models import User
 from chats.models import ChatMember, Role
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
@@ -17,7 +17,13 @@ def access_group(
     """The group and the actor's membership. Non-members get NOT_FOUND, except site moderators
     (membership None). Changes to a dissolved group are a CONFLICT."""
     group = Group.objects.select_related("chat").filter(pk=group_id).first()
-    member = ChatMember.objects.filter(chat_id=group_id, user=actor).first() if group else None
+    member = (
+        ChatMember.objects.filter(chat_id=group_id, user=actor, user__is_active=True).first()
+        if group
+        else None
+    )
+    if member is None:
+        require_active(actor)  # (accounts.access.require_active)
     if group is None or (member is None and not is_moderator(actor)):
         raise not_found("Group")
     if group.dissolved_at is not None and not allow_dissolved:

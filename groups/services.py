@@ -9,6 +9,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.access import require_active
 from accounts.models import Friendship, User
 from accounts.selectors import user_ref
 from chats.access import chat_audience
@@ -55,6 +56,7 @@ def group_create(*, actor: User, name: str, avatar_url: str = "", member_ids: It
             user_ids=sorted(wanted - allowed),
         )
     with transaction.atomic():
+        require_active(actor)
         chat = Chat.objects.create(type=Chat.Type.GROUP)
         group = Group.objects.create(chat=chat, name=name, avatar_url=avatar_url or "", owner=actor)
         ChatMember.objects.bulk_create(
