@@ -14,7 +14,7 @@ from accounts.services import friendship_create
 from chats import services
 from chats.models import Chat
 from imsuite.events import HUB_GROUP, DomainEvent, deliver_async
-from imsuite.hub import Hub, _current_seq, get_hub, hub_peers
+from imsuite.hub import Hub, _current_seq, get_hub, hub_peers, send_to_peers
 
 
 class Recorder:
@@ -234,3 +234,75 @@ async def test_a_hub_coalesces_what_queues_while_a_send_is_under_way(monkeypatch
     await wait_until_published(hub)
     assert sent == [[1], [2, 3, 4]]
     await layer.group_discard(HUB_GROUP, peer)
+
+
+# ---- a failing channel layer --------------------------------------------------------------------
+
+
+def failing_sends(monkeypatch: Any, layer: Any, fail_at: set[int]) -> list[str]:
+    """The layer's send fails (as a Redis restart makes it) on the calls numbered in fail_at
+    (0-based), and works otherwise; returns the channels each working send went to."""
+    send, calls, reached = layer.send, iter(range(10_000)), []
+
+    async def flaky(channel: str, message: dict[str, Any]) -> None:
+        if next(calls) in fail_at:
+            raise ConnectionError("Connection reset by peer")
+        await send(channel, message)
+        reached.append(channel)
+
+    monkeypatch.setattr(layer, "send", flaky)
+    monkeypatch.setattr("imsuite.hub.SEND_RETRY_SECONDS", (0.01, 0.01, 0.01))
+    return reached
+
+
+async def test_a_failed_send_to_the_peers_is_tried_again_and_no_peer_gets_it_twice(monkeypatch):
+    layer = get_channel_layer()
+    await forget_earlier_hubs(layer)
+    mine, first, second = [await layer.new_channel() for _ in range(3)]
+    for channel in (mine, first, second):
+        await layer.group_add(HUB_GROUP, channel)
+    try:
+        peers = await hub_peers(layer, mine)
+        reached = failing_sends(monkeypatch, layer, fail_at={1, 2})  # the second peer, twice
+        message = {"type": "hub.event", "events": [event(11, [1])]}
+        await send_to_peers(layer, mine, message)
+        assert reached == peers  # each once, in order
+        for peer in peers:
+            assert await asyncio.wait_for(layer.receive(peer), 5) == message
+    finally:
+        for channel in (mine, first, second):
+            await layer.group_discard(HUB_GROUP, channel)
+
+
+async def test_what_keeps_failing_is_dropped_with_a_log_and_the_next_batch_goes_out(monkeypatch, caplog):
+    layer = get_channel_layer()
+    await forget_earlier_hubs(layer)
+    hub, peer = Hub(), await layer.new_channel()
+    hub.channel = await layer.new_channel()
+    for channel in (hub.channel, peer):
+        await layer.group_add(HUB_GROUP, channel)
+    try:
+        reached = failing_sends(monkeypatch, layer, fail_at={0, 1, 2, 3})  # every attempt of the first
+        hub.publish([event(11, [1], name="user.deactivated")])
+        await asyncio.wait_for(hub.publishing, 5)
+        assert (
+            "dropped 1 events for the peers (the channel layer kept failing): user.deactivated" in caplog.text
+        )
+        hub.publish([event(12, [1])])
+        await asyncio.wait_for(hub.publishing, 5)
+        assert reached == [peer]
+        got = await asyncio.wait_for(layer.receive(peer), 5)
+        assert got["events"] == [event(12, [1])]
+    finally:
+        for channel in (hub.channel, peer):
+            await layer.group_discard(HUB_GROUP, channel)
+
+
+async def test_too_many_waiting_events_drop_the_oldest_with_a_log(monkeypatch, caplog):
+    monkeypatch.setattr("imsuite.hub.OUTGOING_LIMIT", 2)
+    hub = Hub()
+    hub.publishing = asyncio.get_running_loop().create_future()  # a send is under way
+    hub.publish([event(11, [1]), event(12, [1], name="presence")])
+    hub.publish([event(13, [1])])
+    assert hub.outgoing == [event(12, [1], name="presence"), event(13, [1])]
+    assert "dropped 1 events for the peers (too many waiting): message.new" in caplog.text
