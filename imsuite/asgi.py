@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs
 from django.core.cache import caches  # noqa: E402
 
 from chats.history_fast import HistoryFastPath  # noqa: E402
+from imsuite.body_limit import BodyLimit  # noqa: E402
 from imsuite.daphne_tuning import tune  # noqa: E402
 from imsuite.routing import websocket_urlpatterns  # noqa: E402
 
@@ -30,7 +31,7 @@ caches["default"]  # made now, for its side effect
 
 application = ProtocolTypeRouter(
     {
-        "http": HistoryFastPath(django_asgi_app),
+        "http": BodyLimit(HistoryFastPath(django_asgi_app)),
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

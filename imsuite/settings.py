@@ -204,7 +204,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.sessions.SessionJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["imsuite.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "imsuite.api_errors.exception_handler",
@@ -261,12 +261,21 @@ IMSUITE = {
     # How many WebSocket connections of a process set up or clean up at once: a burst of
     # (re)connections waits its turn instead of exhausting the Redis and database pools.
     "WS_SETUP_CONCURRENCY": int(os.environ.get("WS_SETUP_CONCURRENCY", "32")),
+    # Hostile input (imsuite.safe_json): the deepest JSON any door parses, and the largest
+    # WebSocket frame (bigger ones are refused by the transport before they are buffered whole).
+    "JSON_MAX_DEPTH": int(os.environ.get("JSON_MAX_DEPTH", "32")),
+    "WS_MAX_FRAME_BYTES": int(os.environ.get("WS_MAX_FRAME_BYTES", str(64 * 1024))),
 }
+
+# The largest HTTP request body; a larger one is answered 413 before it is read (imsuite.body_limit).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("REQUEST_MAX_BYTES", str(1024 * 1024)))
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A refused Host header or another suspicious request is one line, not a traceback per request.
+    "filters": {"no_security_tracebacks": {"()": "imsuite.log_filters.NoSecurityTracebacks"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["no_security_tracebacks"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
