@@ -22,7 +22,9 @@ _BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def _malformed(what: str) -> DomainError:
-    return DomainError(ErrorCode.VALIDATION_ERROR, f"The {what} is not valid JSON.", {"reason": "malformed_json"})
+    return DomainError(
+        ErrorCode.VALIDATION_ERROR, f"The {what} is not valid JSON.", {"reason": "malformed_json"}
+    )
 
 
 def _bad_number(_text: str) -> float:
