@@ -34,7 +34,7 @@ from chats import schemas
 from chats.consumers import ClientConsumer
 from imsuite.errors import ErrorCode
 from tests.e2e.conftest import WS_TIMEOUT_SECONDS
-from tests.e2e.test_hostile_input import port_of
+from tests.e2e.test_hostile_input import open_bot, port_of
 from tests.e2e.test_ws import (  # noqa: F401  (no_server_tracebacks: autouse, applies here too)
     Person,
     http,
@@ -148,6 +148,8 @@ class Hostile:
         return {name: self.plausible(name) if self.chance(0.7) else self.value(1) for name in chosen}
 
     def plausible(self, name: str) -> Any:
+        if name == "client_msg_id":
+            return f"fuzz-{self.rng.getrandbits(32)}"
         if name.lower().endswith("id") or name.endswith("_seq"):
             return self.rng.choice(self.ids)
         if name in ("is_typing", "approve"):
@@ -297,14 +299,7 @@ def bot_frame(h: Hostile, echo: int) -> tuple[str | bytes, int | None]:
 
 
 async def fuzz_bot(base_url: str, token: str, h: Hostile, seen: Counter) -> None:
-    url = f"ws://127.0.0.1:{port_of(base_url)}/ws/bot?token={token}"
-
-    async def open_bot() -> ClientConnection:
-        return await connect(
-            url, proxy=None, open_timeout=WS_TIMEOUT_SECONDS, close_timeout=WS_TIMEOUT_SECONDS
-        )
-
-    bot = await open_bot()
+    bot = await open_bot(base_url, token)
     sent = 0
     while sent < BOT_FRAMES:
         frame, closing = bot_frame(h, sent)
@@ -315,7 +310,7 @@ async def fuzz_bot(base_url: str, token: str, h: Hostile, seen: Counter) -> None
                 await asyncio.wait_for(bot.recv(), WS_TIMEOUT_SECONDS)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == closing
             seen[f"bot close {closing}"] += 1
-            bot = await open_bot()
+            bot = await open_bot(base_url, token)
             continue
         while True:  # exactly one response per action; events may come before it
             answer = strict_json(await asyncio.wait_for(bot.recv(), WS_TIMEOUT_SECONDS))
