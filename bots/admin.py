@@ -12,9 +12,10 @@ from .models import ReverseEndpoint
 class ReverseEndpointAdmin(admin.ModelAdmin):
     """Register or remove a bot's reverse endpoints; `runbots` picks changes up without a restart."""
 
-    list_display = ["bot", "url", "created_at"]
+    list_display = ["bot", "url", "created_at", "last_error", "last_error_at"]
     search_fields = ["bot__username", "url"]
-    fields = ["bot", "url", "access_token"]
+    fields = ["bot", "url", "access_token", "last_error", "last_error_at"]
+    readonly_fields = ["last_error", "last_error_at"]
     autocomplete_fields = ["bot"]
 
     def has_change_permission(self, request: HttpRequest, obj: ReverseEndpoint | None = None) -> bool:
