@@ -36,15 +36,24 @@ def _endpoint_ids() -> set[int]:
     return set(ReverseEndpoint.objects.filter(bot__is_active=True).values_list("pk", flat=True))
 
 
+class RedirectNotFollowed(ConnectionError):
+    """The backend answered the handshake with a redirect: its target was never checked."""
+
+
 async def _connect(endpoint: ReverseEndpoint, headers: dict[str, str]) -> websockets.ClientConnection:
-    """The WebSocket to the backend, over a socket to an address the outbound guard checked."""
+    """The WebSocket to the backend, over a socket to an address the outbound guard checked. Given a
+    ready socket, websockets refuses to follow a redirect (with a ValueError caused by the 3xx)."""
     sock = await outbound.open_socket(*endpoint_address(endpoint.url), timeout=OPEN_TIMEOUT_SECONDS)
     try:
         return await websockets.connect(
             endpoint.url, sock=sock, additional_headers=headers, open_timeout=OPEN_TIMEOUT_SECONDS
         )
-    except BaseException:
+    except BaseException as exc:
         sock.close()
+        redirect = exc.__cause__ if isinstance(exc, ValueError) else None
+        if isinstance(redirect, websockets.InvalidStatus):
+            status, location = redirect.response.status_code, redirect.response.headers.get("Location")
+            raise RedirectNotFollowed(f"redirect_not_followed: answered {status} to {location}") from exc
         raise
 
 

@@ -47,7 +47,7 @@ def is_public(ip: IPAddress) -> bool:
 
 
 def is_allowed(ip: IPAddress) -> bool:
-    return is_public(ip) or within(ip, networks(settings.OUTBOUND_ALLOWED_NETWORKS))
+    return within(ip, networks(settings.OUTBOUND_ALLOWED_NETWORKS)) or is_public(ip)
 
 
 def check(host: str, answers: Iterable[IPAddress]) -> list[IPAddress]:
