@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from imsuite.errors import DomainError
 
@@ -34,6 +35,18 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
             obj.pk = created.pk
         except DomainError as exc:
             messages.error(request, f"{exc.message} ({exc.code})")
+
+    def log_addition(self, request: HttpRequest, obj: ReverseEndpoint, message: object) -> None:
+        if obj.pk is not None:  # a refusal added nothing
+            super().log_addition(request, obj, message)
+
+    def response_add(
+        self, request: HttpRequest, obj: ReverseEndpoint, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """After a refusal, back to the list with the service's message only (not "added successfully")."""
+        if obj.pk is None:
+            return HttpResponseRedirect(reverse("admin:bots_reverseendpoint_changelist"))
+        return super().response_add(request, obj, post_url_continue)
 
     def delete_model(self, request: HttpRequest, obj: ReverseEndpoint) -> None:
         services.reverse_endpoint_delete(actor=request.user, bot_id=obj.bot_id, endpoint_id=obj.pk)

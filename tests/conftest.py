@@ -17,6 +17,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import services as account_services
 from accounts.models import User
 from imsuite.events import HUB_GROUP
+from imsuite.settings import env_list
 from tests.layer_receiving import Receives, receive_within, stop_receiving
 from tests.shared_state import forget_shared_state
 
@@ -25,7 +26,7 @@ PASSWORD = "a-Strong-passw0rd"
 # The tests' bot backends and servers listen on loopback, which the outbound address guard refuses
 # by default. Set in the environment too, for the daphne processes the end-to-end tests start.
 os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
-settings.OUTBOUND_ALLOWED_NETWORKS = os.environ["OUTBOUND_ALLOWED_NETWORKS"].split(",")
+settings.OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", "")
 
 
 def _cancel_all_tasks_until_done(loop: asyncio.AbstractEventLoop) -> None:
