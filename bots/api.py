@@ -32,6 +32,10 @@ class EndpointOut(serializers.Serializer):
     url = serializers.CharField()
     has_access_token = serializers.BooleanField(help_text="The token itself is never shown again.")
     created_at = serializers.DateTimeField()
+    last_error = serializers.CharField(
+        help_text='Why the last connection attempt failed ("address_not_allowed: ..."); "" once one opened.'
+    )
+    last_error_at = serializers.DateTimeField(allow_null=True, help_text="When it failed; null if not.")
 
 
 def _out(endpoint: ReverseEndpoint) -> dict:
@@ -42,6 +46,8 @@ def _out(endpoint: ReverseEndpoint) -> dict:
             "url": endpoint.url,
             "has_access_token": bool(endpoint.access_token),
             "created_at": endpoint.created_at,
+            "last_error": endpoint.last_error,
+            "last_error_at": endpoint.last_error_at,
         }
     ).data
 
