@@ -11,9 +11,8 @@ from accounts.models import User
 from accounts.selectors import user_ref
 from imsuite import sql
 
-from .events import message_data
-from .models import Chat, ChatMember, Membership, Message
-from .realtime import message_for_viewer
+from .events import message_data, message_for_viewer
+from .models import Chat, ChatMember, Membership, Message, SeqCounter
 
 SYNC_BATCH = 500
 
@@ -254,6 +253,11 @@ def sender_profile(sender: User | None, member: Membership | None) -> dict[str, 
         "level": member.level if member else "0",
         "card": member.card if member else "",
     }
+
+
+def current_seq() -> int:
+    """The highest seq handed out so far (0 before the first message)."""
+    return SeqCounter.objects.filter(pk=1).values_list("value", flat=True).first() or 0
 
 
 def changes_in_range(after: int, upto: int) -> list[tuple[str, dict[str, Any], list[int]]]:
