@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from chats.selectors import member_count
 from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each
 from imsuite.models import AuditEntry
 
@@ -51,7 +52,7 @@ class GroupAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = ["chat", "name", "avatar_url", "owner", "created_at", "dissolved_at", "members"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Group]:
-        return super().get_queryset(request).annotate(members_total=selectors.member_count())
+        return super().get_queryset(request).annotate(members_total=member_count("pk"))
 
     @admin.display(description="members", ordering="members_total")
     def member_count(self, group: Group) -> int:

@@ -5,10 +5,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from chats.models import ChatMember, Membership, Role
+from chats.selectors import member_count
 
 from .models import Group, JoinRequest, Mute, Notice
 
@@ -42,24 +43,15 @@ def mute_until(member: Membership, mutes: Iterable[Mute]) -> datetime | None:
     )
 
 
-def member_count() -> Subquery:
-    """An annotation: how many members the group (the outer row, a Group) has."""
-    members = ChatMember.objects.filter(chat_id=OuterRef("pk")).values("chat_id").annotate(n=Count("pk"))
-    return Subquery(members.values("n")[:1])
-
-
 def _summaries(groups: QuerySet[Group], viewer_id: int) -> list[dict[str, Any]]:
     """Groups as their members see them in REST, with one query however many there are."""
+    everyone = Mute.objects.filter(group_id=OuterRef("pk"), user__isnull=True, until__gt=timezone.now())
     rows = groups.annotate(
         my_role=Subquery(
             ChatMember.objects.filter(chat_id=OuterRef("pk"), user_id=viewer_id).values("role")[:1]
         ),
-        members=member_count(),
-        everyone_muted_until=Subquery(  # at most one whole-group mute (constraint one_group_mute)
-            Mute.objects.filter(group_id=OuterRef("pk"), user__isnull=True, until__gt=timezone.now()).values(
-                "until"
-            )[:1]
-        ),
+        members=member_count("pk"),
+        everyone_muted_until=Subquery(everyone.values("until")[:1]),  # at most one (one_group_mute)
     )
     return [
         {
@@ -91,7 +83,7 @@ def group_list(viewer_id: int) -> list[dict[str, Any]]:
 def live_groups_of(user_id: int) -> QuerySet[Group]:
     """The groups a user is in and that still exist, by id, each with .member_count."""
     groups = Group.objects.filter(chat__members__user_id=user_id, dissolved_at__isnull=True)
-    return groups.annotate(member_count=member_count()).order_by("pk")
+    return groups.annotate(member_count=member_count("pk")).order_by("pk")
 
 
 def group_exists(group_id: int) -> bool:
