@@ -93,14 +93,22 @@ def test_groups(alice, bob, client_for, same_queries_for_one_and_ten, names):
     }
 
 
-def test_chats(alice, client_for, friend_of, same_queries_for_one_and_ten):
+def test_chats(alice, client_for, friend_of, same_queries_for_one_and_ten, names):
+    """Each round adds a private chat and a group, each with an unread message."""
+
     def add() -> None:
         friend = friend_of(alice)
         chat = Chat.objects.get(type=Chat.Type.PRIVATE, members__user=friend)
         message_send(actor=friend, chat_id=chat.pk, content="hello")
+        group = group_create(actor=friend, name=names("team"), member_ids=[alice.pk])
+        message_send(actor=friend, chat_id=group.pk, content="hello all")
 
-    same_queries_for_one_and_ten(add, listed(client_for(alice), "/api/chats"))
-    assert {c["unread_count"] for c in listed(client_for(alice), "/api/chats")()} == {1}
+    chats = listed(client_for(alice), "/api/chats")
+    same_queries_for_one_and_ten(add, lambda: [c for c in chats() if c["type"] == "private"])
+    assert sorted((c["type"], c["unread_count"], c["member_count"]) for c in chats()) == [
+        *[("group", 1, 2)] * 10,
+        *[("private", 1, 2)] * 10,
+    ]
 
 
 def test_friends(alice, client_for, friend_of, same_queries_for_one_and_ten):
