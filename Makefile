@@ -24,6 +24,7 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports  # the layering contracts in .importlinter
 
 test: lint test-embedded test-pg
 

@@ -14,6 +14,7 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
     """Register or remove a bot's reverse endpoints; `runbots` picks changes up without a restart."""
 
     list_display = ["bot", "url", "created_at", "last_error", "last_error_at"]
+    list_select_related = ["bot"]
     search_fields = ["bot__username", "url"]
     fields = ["bot", "url", "access_token", "last_error", "last_error_at"]
     readonly_fields = ["last_error", "last_error_at"]

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from imsuite.api_fields import ERROR_RESPONSES, InputSerializer, StrictCharField
 from imsuite.validation import validate
 
-from . import services
+from . import selectors, services
 from .models import ReverseEndpoint
 
 TAGS = ["bots"]
@@ -56,7 +56,7 @@ class EndpointsView(APIView):
     @extend_schema(responses={200: EndpointOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
     def get(self, request: Request, bot_id: int) -> Response:
         bot = services.access_bot(request.user, bot_id)
-        return Response([_out(e) for e in ReverseEndpoint.objects.filter(bot=bot).order_by("pk")])
+        return Response([_out(e) for e in selectors.reverse_endpoints_of(bot)])
 
     @extend_schema(request=EndpointInput, responses={201: EndpointOut, **ERROR_RESPONSES}, tags=TAGS)
     def post(self, request: Request, bot_id: int) -> Response:
