@@ -19,6 +19,7 @@ from imsuite.ws import db
 
 from .models import ReverseEndpoint
 from .protocol import EventOutbox, handle_frame, render_event, render_shared
+from .selectors import live_reverse_endpoint, live_reverse_endpoint_ids
 from .services import endpoint_address, reverse_endpoint_attempted
 
 logger = logging.getLogger(__name__)
@@ -26,14 +27,6 @@ POLL_SECONDS = 3.0
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
 OPEN_TIMEOUT_SECONDS = 10.0
-
-
-def _load(endpoint_id: int) -> ReverseEndpoint | None:
-    return ReverseEndpoint.objects.select_related("bot").filter(pk=endpoint_id, bot__is_active=True).first()
-
-
-def _endpoint_ids() -> set[int]:
-    return set(ReverseEndpoint.objects.filter(bot__is_active=True).values_list("pk", flat=True))
 
 
 class RedirectNotFollowed(ConnectionError):
@@ -112,7 +105,7 @@ async def run_endpoint(endpoint_id: int) -> None:
     audit.set_source(AuditEntry.Source.BOT)
     delay = FIRST_RETRY_SECONDS
     while True:
-        endpoint = await db(_load)(endpoint_id)
+        endpoint = await db(live_reverse_endpoint)(endpoint_id)
         if endpoint is None:
             return
         opened = asyncio.Event()
@@ -136,7 +129,7 @@ async def supervise(poll_seconds: float = POLL_SECONDS) -> None:
     running: dict[int, asyncio.Task] = {}
     try:
         while True:
-            wanted = await db(_endpoint_ids)()
+            wanted = await db(live_reverse_endpoint_ids)()
             for endpoint_id in wanted - running.keys():
                 running[endpoint_id] = asyncio.create_task(run_endpoint(endpoint_id))
             for endpoint_id in [e for e in running if e not in wanted or running[e].done()]:
