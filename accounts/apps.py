@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Hand the realtime core's watchdog the lease renewal and the check of open connections'
+        rights (it may not import the apps)."""
+        from imsuite.app_hooks import hooks
+
+        from . import services, sessions
+
+        hooks.connections_renewed = services.connections_renewed
+        hooks.rights_lost = sessions.rights_lost

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from .app_hooks import hooks
 from .per_loop import PerLoop
 
 logger = logging.getLogger(__name__)
@@ -169,23 +170,15 @@ def _renew_every() -> float:
 
 
 async def _renew(leases: list[tuple[int, str]]) -> None:
-    from accounts.services import connections_renewed
-
     from .ws import db
 
     try:
-        await db(connections_renewed)(leases=leases)
+        await db(hooks.connections_renewed)(leases=leases)
     except Exception:  # the next round renews them again, well within the lease's life
         logger.exception("could not renew %d presence leases", len(leases))
 
 
-def _process_watchdog(_loop: asyncio.AbstractEventLoop) -> Watchdog:
-    from accounts.sessions import rights_lost
-
-    return Watchdog(rights_check=rights_lost)
-
-
-_watchdogs: PerLoop[Watchdog] = PerLoop(_process_watchdog)
+_watchdogs: PerLoop[Watchdog] = PerLoop(lambda _loop: Watchdog(rights_check=hooks.rights_lost))
 
 
 def watchdog() -> Watchdog:
