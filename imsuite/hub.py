@@ -152,6 +152,11 @@ class Hub:
             return last_position, last_counter
         if counter < asked_at:  # the database was reset (restored, or flushed by tests)
             logger.warning("hub: the seq counter went back from %s to %s", asked_at, counter)
+            try:  # a counter alone gone back, below the stored seqs, is raised to them first
+                counter = await db(_repaired_seq)()
+            except Exception:
+                logger.exception("hub: could not repair the seq counter")
+        if counter < asked_at:  # the stored changes went back with it
             self.position = max(0, counter - RESET_REWIND)  # hand out the newest changes again
             self.pending.clear()
         # Stalled: no progress for a whole interval although the counter was already ahead at
@@ -286,6 +291,14 @@ async def _send_to_peers(layer: Any, channel: str | None, message: dict[str, Any
 
 def _current_seq() -> int:
     return hooks.current_seq()
+
+
+def _repaired_seq() -> int:
+    """The counter, raised first to the highest stored seq if it is below it."""
+    from chats.seq_counter import seq_counter_repair
+
+    seq_counter_repair()
+    return _current_seq()
 
 
 def _start_hub(loop: asyncio.AbstractEventLoop) -> Hub:
