@@ -295,9 +295,7 @@ def _current_seq() -> int:
 
 def _repaired_seq() -> int:
     """The counter, raised first to the highest stored seq if it is below it."""
-    from chats.seq_counter import seq_counter_repair
-
-    seq_counter_repair()
+    hooks.seq_counter_repair()
     return _current_seq()
 
 

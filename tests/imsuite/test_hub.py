@@ -83,6 +83,7 @@ async def test_a_lost_event_is_read_from_the_database(alice, bob):
     assert hub.position == second.seq
 
 
+@pytest.mark.django_db  # the database threads close stale connections around each call
 async def test_a_counter_read_behind_what_was_handed_out_meanwhile_is_no_reset(hub, monkeypatch, caplog):
     """The counter is read in a database thread while the hub goes on handing out batches: an
     answer below the position the hub reached meanwhile, but not below the one it asked at, is
@@ -103,6 +104,7 @@ async def test_a_counter_read_behind_what_was_handed_out_meanwhile_is_no_reset(h
     assert "went back" not in caplog.text
 
 
+@pytest.mark.django_db  # the database threads close stale connections around each call
 async def test_a_counter_behind_the_position_asked_at_is_a_reset(hub, monkeypatch, caplog):
     monkeypatch.setattr("imsuite.hub._current_seq", lambda: 3)
     monkeypatch.setattr("imsuite.hub._repaired_seq", lambda: 3)  # no stored seq above it either
