@@ -4,14 +4,18 @@ PY := $(VENV)/bin/python
 HOST ?= 0.0.0.0
 PORT ?= 8080
 STAMP := $(VENV)/.installed-stamp
+LOCK := requirements/lock.txt
+PIP_QUIET := -q --disable-pip-version-check
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint test-embedded test-pg bench
+.PHONY: install run test lint test-embedded test-pg bench lock upgrade-check
 
-$(STAMP): pyproject.toml
+# Exactly the locked versions (with their hashes), then IM-Suite itself without touching them.
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install $(PIP_QUIET) --require-hashes -r $(LOCK)
+	$(PY) -m pip install $(PIP_QUIET) --no-deps -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -47,3 +51,23 @@ test-pg: install
 # BENCH_ARGS=--quick for a one-minute smoke run. Results: the table below and var/bench.json.
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# The lock file anew from pyproject.toml (pip-tools, in a venv of its own). Versions already locked
+# are kept while pyproject.toml allows them; LOCK_ARGS=--upgrade takes the newest allowed.
+TOOLS_VENV ?= var/tools-venv
+lock:
+	@test -x $(TOOLS_VENV)/bin/pip-compile || { python3 -m venv $(TOOLS_VENV) \
+		&& $(TOOLS_VENV)/bin/pip install $(PIP_QUIET) 'pip-tools>=7.4,<8'; }
+	CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS_VENV)/bin/pip-compile -q --extra test --generate-hashes \
+		--strip-extras --no-emit-find-links --no-emit-index-url $(LOCK_ARGS) -o $(LOCK) pyproject.toml
+
+# The newest versions pyproject.toml allows, ignoring the lock, in a scratch venv, against the tests
+# marked `internals` (those of imsuite.patches' internals): run before moving the bounds or the lock.
+UPGRADE_VENV ?= var/upgrade-venv
+upgrade-check:
+	rm -rf $(UPGRADE_VENV)
+	python3 -m venv $(UPGRADE_VENV)
+	$(UPGRADE_VENV)/bin/pip install $(PIP_QUIET) -e '.[test]'
+	@echo "== newest allowed versions of the patched libraries:"
+	@$(UPGRADE_VENV)/bin/pip list $(PIP_QUIET) | grep -iE '^(daphne|autobahn|twisted|channels|channels.redis|django|djangorestframework) '
+	env -u DATABASE_URL -u REDIS_URL $(UPGRADE_VENV)/bin/pytest -m internals -p no:cacheprovider
