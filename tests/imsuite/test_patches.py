@@ -1,0 +1,197 @@
+"""imsuite.patches: every patch's check passes on the locked versions, and a library whose internal
+changed (a stand-in of a later release, put in place with monkeypatch) turns the patch off with ONE
+warning naming the patch, the library and its version, while the product works through the
+library's own path: frames still go out, connections still close, events still reach the peers."""
+
+import asyncio
+import pprint
+from importlib.metadata import version
+
+import pytest
+from autobahn.websocket import protocol as autobahn_protocol
+from channels.layers import InMemoryChannelLayer
+from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
+from django.core.handlers.asgi import ASGIHandler
+
+import imsuite.asgi  # noqa: F401  (patches daphne and autobahn, and checks every patch, as at startup)
+from imsuite import patches
+from imsuite.daphne_tuning import allow_protocol_close_codes, format_debug_lines_lazily, send_frames_at_once
+from imsuite.events import HUB_GROUP, HUB_MESSAGE_TYPE
+from imsuite.http_handler import SyncChainASGIHandler
+from imsuite.hub import _send_to_peers, hub_peers
+from imsuite.ws import SharedFrame
+from tests.imsuite.test_daphne_tuning import (  # the real twisted connection over a socket pair
+    consumer_on,
+    pair,  # noqa: F401  (a fixture)
+    read_available,
+    websocket_on,
+)
+
+pytestmark = pytest.mark.internals
+
+AutobahnProtocol = autobahn_protocol.WebSocketProtocol
+
+
+@pytest.fixture(autouse=True)
+def checked_anew():
+    """Each test checks afresh, and leaves the real libraries' verdicts to be checked afresh too."""
+    patches.forget()
+    yield
+    patches.forget()
+
+
+def warned_once(caplog: pytest.LogCaptureFixture, name: str, *libraries: str) -> str:
+    lines = [record.getMessage() for record in caplog.records if record.name == "imsuite.patches"]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"patch {name} is off: ")
+    assert lines[0].endswith("; using the library's own path")
+    for library in libraries:
+        assert f"{library} {version(library)}" in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("name", sorted(patches.PATCHES))
+def test_every_patch_checks_out_on_the_installed_versions(name, caplog):
+    patches.PATCHES[name].check()  # raises what does not match
+    assert patches.active(name) is True
+    assert caplog.records == []
+
+
+def test_startup_checks_every_patch():
+    assert patches.check_all() == dict.fromkeys(patches.PATCHES, True)
+    assert set(patches.PATCHES) == {
+        "send_frames_at_once",
+        "lazy_debug_lines",
+        "protocol_close_codes",
+        "shared_frames",
+        "hub_peers",
+        "sync_middleware_chain",
+    }
+
+
+def test_a_changed_send_data_leaves_autobahn_sending_its_own_way(pair, monkeypatch, caplog):  # noqa: F811
+    connection, peer = pair
+    own = AutobahnProtocol.sendData.__wrapped__  # autobahn's, kept by the patch
+
+    def send_data(self, data, sync=False, chopsize=None):  # a release that queues elsewhere
+        own(self, data, sync, chopsize)
+
+    monkeypatch.setattr(AutobahnProtocol, "sendData", send_data)
+    send_frames_at_once()
+    send_frames_at_once()
+    assert AutobahnProtocol.sendData is send_data
+    line = warned_once(caplog, "send_frames_at_once", "autobahn", "Twisted")
+    assert "no longer uses send_queue" in line
+    websocket_on(connection).sendMessage(b"hi")
+    assert connection._tempDataBuffer == [b"\x81\x02hi"]  # twisted buffers it for the loop's next turn
+    connection.doWrite()
+    assert peer.recv(100) == b"\x81\x02hi"
+
+
+def test_changed_timings_leave_autobahns_debug_lines_as_they_are(pair, monkeypatch, caplog):  # noqa: F811
+    connection, peer = pair
+
+    class Timings:  # a release that keeps its timings elsewhere
+        def __init__(self) -> None:
+            self.marks: dict[str, float] = {}
+
+        def __str__(self) -> str:
+            return str(self.marks)
+
+    own_pformat = pprint.pformat  # what autobahn imports
+    monkeypatch.setattr(autobahn_protocol, "Timings", Timings)
+    monkeypatch.setattr(autobahn_protocol, "pformat", own_pformat)  # autobahn's own, as imported
+    format_debug_lines_lazily()
+    format_debug_lines_lazily()
+    assert autobahn_protocol.pformat is own_pformat
+    assert str(Timings()) == "{}"
+    assert "Timings.__init__ no longer uses _timings" in warned_once(caplog, "lazy_debug_lines", "autobahn")
+    websocket_on(connection).sendMessage(b"hi")  # the connection's setup formats its options eagerly
+    assert peer.recv(100) == b"\x81\x02hi"
+
+
+def test_a_changed_close_frame_leaves_daphnes_own_server_close(pair, monkeypatch, caplog):  # noqa: F811
+    connection, peer = pair
+    daphne_own = DaphneProtocol.serverClose.__wrapped__
+    autobahn_own = AutobahnProtocol.sendCloseFrame
+
+    def send_close_frame(self, code=None, reasonUtf8=None, **options):  # isReply renamed
+        autobahn_own(self, code, reasonUtf8, **options)
+
+    monkeypatch.setattr(DaphneProtocol, "serverClose", daphne_own)
+    monkeypatch.setattr(AutobahnProtocol, "sendCloseFrame", send_close_frame)
+    allow_protocol_close_codes()
+    allow_protocol_close_codes()
+    assert DaphneProtocol.serverClose is daphne_own
+    assert "sendCloseFrame takes" in warned_once(caplog, "protocol_close_codes", "daphne", "autobahn")
+    ws = websocket_on(connection)
+    daphne_own(ws, 1000)  # what daphne does for a consumer's close
+    assert read_available(peer) == b"\x88\x02\x03\xe8"  # a close frame with code 1000
+
+
+async def test_a_changed_prepared_message_sends_shared_frames_one_by_one(pair, monkeypatch, caplog):  # noqa: F811
+    connection, peer = pair
+
+    class PreparedMessage(autobahn_protocol.PreparedMessage):  # parameters renamed
+        def __init__(self, payload, is_binary, apply_mask, do_not_compress):
+            super().__init__(payload, is_binary, apply_mask, do_not_compress)
+
+    monkeypatch.setattr(autobahn_protocol, "PreparedMessage", PreparedMessage)
+    first, second = consumer_on(websocket_on(connection)), consumer_on(websocket_on(connection))
+    await first.send_shared(SharedFrame("hi"))
+    await second.send_shared(SharedFrame("ho"))
+    assert read_available(peer) == b"\x81\x02hi\x81\x02ho"  # through Channels' send and daphne's reply
+    assert first._daphne() is None
+    assert "PreparedMessage.__init__ takes" in warned_once(caplog, "shared_frames", "daphne", "autobahn")
+
+
+async def test_a_changed_redis_layer_sends_hub_events_by_group_send(monkeypatch, caplog):
+    import channels_redis.core
+
+    class RedisChannelLayer(channels_redis.core.RedisChannelLayer):
+        _group_key = None  # renamed
+
+    monkeypatch.setattr(channels_redis.core, "RedisChannelLayer", RedisChannelLayer)
+    layer = InMemoryChannelLayer()
+    mine, other = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add(HUB_GROUP, mine)
+    await layer.group_add(HUB_GROUP, other)
+    assert await hub_peers(layer, mine) is None
+    message = {"type": HUB_MESSAGE_TYPE, "events": [{"event": "x", "data": {}, "seq": None, "audience": []}]}
+    await _send_to_peers(layer, mine, message)
+    assert await asyncio.wait_for(layer.receive(other), 5) == {**message, "taken_by": mine}
+    assert await asyncio.wait_for(layer.receive(mine), 5) == {**message, "taken_by": mine}  # which it skips
+    assert await hub_peers(layer, mine) is None
+    assert "_group_key is missing" in warned_once(caplog, "hub_peers", "channels", "channels-redis")
+
+
+async def test_a_changed_django_handler_keeps_its_own_middleware_chain(monkeypatch, caplog):
+    own = ASGIHandler.get_response_async
+
+    async def get_response_async(self, request):  # a release that keeps its chain elsewhere
+        return await own(self, request)
+
+    monkeypatch.setattr(ASGIHandler, "get_response_async", get_response_async)
+    handler = SyncChainASGIHandler()
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/no-such-page",
+        "query_string": b"",
+        "headers": [(b"host", b"localhost")],
+    }
+    sent: list[dict] = []
+    incoming = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict:
+        if incoming:
+            return incoming.pop()
+        return await asyncio.Future()  # the client stays: Django cancels this once it has answered
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await handler(scope, receive, send)
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 404
+    assert "no longer uses _middleware_chain" in warned_once(caplog, "sync_middleware_chain", "Django")
