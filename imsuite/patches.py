@@ -11,6 +11,7 @@ versions, and answers False; the caller then takes the library's own path. The c
 unrelated change in the same function passes. imsuite.asgi runs them all at startup.
 """
 
+import functools
 import inspect
 import logging
 from collections.abc import Callable
@@ -60,11 +61,11 @@ def installs(name: str) -> Callable[[Installer], Installer]:
     """Decorates a function that patches a library at startup: it runs only if the check passes."""
 
     def decorate(install: Installer) -> Installer:
+        @functools.wraps(install)
         def guarded() -> None:
             if active(name):
                 install()
 
-        guarded.__doc__, guarded.__name__ = install.__doc__, install.__name__
         return guarded  # type: ignore[return-value]
 
     return decorate
@@ -74,8 +75,9 @@ def _passes(patch: Patch) -> bool:
     try:
         patch.check()
     except Exception as error:  # Mismatch, or an import or attribute that moved
+        what = error if isinstance(error, Mismatch) else f"{type(error).__name__}: {error}"
         found = ", ".join(f"{library} {_version(library)}" for library in patch.libraries)
-        logger.warning("patch %s is off: %s (%s); using the library's own path", patch.name, error, found)
+        logger.warning("patch %s is off: %s (%s); using the library's own path", patch.name, what, found)
         return False
     return True
 

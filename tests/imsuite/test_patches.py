@@ -4,6 +4,7 @@ warning naming the patch, the library and its version, while the product works t
 library's own path: frames still go out, connections still close, events still reach the peers."""
 
 import asyncio
+import functools
 import pprint
 from importlib.metadata import version
 
@@ -12,6 +13,7 @@ from autobahn.websocket import protocol as autobahn_protocol
 from channels.layers import InMemoryChannelLayer
 from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
 from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.base import BaseHandler
 
 import imsuite.asgi  # noqa: F401  (patches daphne and autobahn, and checks every patch, as at startup)
 from imsuite import patches
@@ -172,7 +174,17 @@ async def test_a_changed_django_handler_keeps_its_own_middleware_chain(monkeypat
         return await own(self, request)
 
     monkeypatch.setattr(ASGIHandler, "get_response_async", get_response_async)
+    built_async = []
+    own_load = BaseHandler.load_middleware
+
+    @functools.wraps(own_load)
+    def load_middleware(self, is_async=False):  # a spy: how the chain is built
+        built_async.append(is_async)
+        own_load(self, is_async)
+
+    monkeypatch.setattr(BaseHandler, "load_middleware", load_middleware)
     handler = SyncChainASGIHandler()
+    assert built_async == [True]  # Django's own asynchronous chain (the patch builds it as under WSGI)
     scope = {
         "type": "http",
         "method": "GET",
@@ -195,3 +207,13 @@ async def test_a_changed_django_handler_keeps_its_own_middleware_chain(monkeypat
     assert sent[0]["type"] == "http.response.start"
     assert sent[0]["status"] == 404
     assert "no longer uses _middleware_chain" in warned_once(caplog, "sync_middleware_chain", "Django")
+
+
+def test_an_internal_that_moved_away_turns_its_patch_off_once(monkeypatch, caplog):
+    def check() -> None:
+        from daphne.server import handle_everything  # noqa: F401  (a module-level name a release dropped)
+
+    monkeypatch.setitem(patches.PATCHES, "moved", patches.Patch("moved", ("daphne",), check))
+    assert (patches.active("moved"), patches.active("moved")) == (False, False)
+    line = warned_once(caplog, "moved", "daphne")
+    assert "ImportError: cannot import name 'handle_everything'" in line
