@@ -105,23 +105,26 @@ def require(condition: bool, what: str) -> None:
         raise Mismatch(what)
 
 
-def method(owner: Any, name: str, *params: str, positional: bool = False) -> Callable[..., Any]:
+def method(owner: Any, name: str, *params: str, positional: bool = False) -> None:
     """owner.name, callable, taking `params` (as its leading parameters if called positionally).
     A patch's replacement carries the original as __wrapped__ (functools.wraps): it is what is checked."""
     member = inspect.unwrap(getattr(owner, name, None))
-    label = f"{getattr(owner, '__name__', owner)}.{name}"
+    label = _label(owner, name)
     require(callable(member), f"{label} is missing")
     found = list(inspect.signature(member).parameters)
     fits = found[: len(params)] == list(params) if positional else set(params) <= set(found)
     require(fits, f"{label} takes ({', '.join(found)}), not ({', '.join(params)})")
-    return member
 
 
-def uses(function: Callable[..., Any], *names: str) -> None:
-    """The function's own code still reads (or sets) these attributes or globals."""
-    code = inspect.unwrap(function).__code__
+def uses(owner: Any, function: str, *names: str) -> None:
+    """owner.function's own code still reads (or sets) these attributes or globals."""
+    code = inspect.unwrap(getattr(owner, function)).__code__
     missing = [name for name in names if name not in code.co_names]
-    require(not missing, f"{function.__qualname__} no longer uses {', '.join(missing)}")
+    require(not missing, f"{_label(owner, function)} no longer uses {', '.join(missing)}")
+
+
+def _label(owner: Any, name: str) -> str:
+    return f"{getattr(owner, '__name__', owner)}.{name}"
 
 
 def attributes(owner: Any, *names: str) -> None:
@@ -138,13 +141,13 @@ def _send_frames_at_once() -> None:
     from autobahn.websocket.protocol import WebSocketProtocol
     from twisted.internet import abstract, tcp
 
-    send_data = method(WebSocketProtocol, "sendData", "self", "data", "sync", "chopsize", positional=True)
-    uses(send_data, "send_queue", "logOctets", "trafficStats", "transport", "state")
+    method(WebSocketProtocol, "sendData", "self", "data", "sync", "chopsize", positional=True)
+    uses(WebSocketProtocol, "sendData", "send_queue", "logOctets", "trafficStats", "transport", "state")
     attributes(WebSocketProtocol, "STATE_OPEN", "STATE_CONNECTING", "STATE_PROXY_CONNECTING")
     method(tcp.Connection, "writeSomeData", "self", "data", positional=True)
     attributes(tcp.Connection, "TLS", "connected", "disconnecting", "_writeDisconnected", "dataBuffer")
-    uses(abstract.FileDescriptor.__init__, "_tempDataBuffer")
-    uses(abstract.FileDescriptor.write, "_tempDataBuffer", "_writeDisconnected")
+    uses(abstract.FileDescriptor, "__init__", "_tempDataBuffer")
+    uses(abstract.FileDescriptor, "write", "_tempDataBuffer", "_writeDisconnected")
 
 
 @_relies_on("lazy_debug_lines", "autobahn")
@@ -153,8 +156,8 @@ def _lazy_debug_lines() -> None:
     from autobahn.websocket import protocol
 
     attributes(protocol, "pformat")
-    uses(protocol.WebSocketProtocol._connectionMade, "pformat")
-    uses(inspect.unwrap(protocol.Timings.__init__), "_timings")
+    uses(protocol.WebSocketProtocol, "_connectionMade", "pformat")
+    uses(protocol.Timings, "__init__", "_timings")
 
 
 @_relies_on("protocol_close_codes", "daphne", "autobahn")
@@ -179,7 +182,7 @@ def _shared_frames() -> None:
     method(WebSocketProtocol, "sendPreparedMessage", "self", "preparedMsg", positional=True)
     attributes(WebSocketProtocol, "STATE_OPEN", "STATE_CLOSING", "STATE_CLOSED")
     method(Server, "handle_reply", "self", "protocol", "message", positional=True)
-    uses(Server.create_application, "partial", "handle_reply")
+    uses(Server, "create_application", "partial", "handle_reply")
 
 
 @_relies_on("hub_peers", "channels", "channels-redis")
@@ -188,11 +191,11 @@ def _hub_peers() -> None:
     from channels.layers import InMemoryChannelLayer
     from channels_redis.core import RedisChannelLayer
 
-    uses(InMemoryChannelLayer.__init__, "groups")
+    uses(InMemoryChannelLayer, "__init__", "groups")
     method(RedisChannelLayer, "_group_key", "self", "group", positional=True)
     method(RedisChannelLayer, "connection", "self", "index", positional=True)
     method(RedisChannelLayer, "consistent_hash", "self", "value", positional=True)
-    uses(RedisChannelLayer.__init__, "group_expiry")
+    uses(RedisChannelLayer, "__init__", "group_expiry")
 
 
 @_relies_on("sync_middleware_chain", "Django")
@@ -200,5 +203,57 @@ def _sync_middleware_chain() -> None:
     """imsuite.http_handler: the middleware chain built as under WSGI and wrapped once."""
     from django.core.handlers.asgi import ASGIHandler
 
-    uses(method(ASGIHandler, "load_middleware", "self", "is_async", positional=True), "_middleware_chain")
-    uses(ASGIHandler.get_response_async, "_middleware_chain")
+    method(ASGIHandler, "load_middleware", "self", "is_async", positional=True)
+    uses(ASGIHandler, "load_middleware", "_middleware_chain")
+    uses(ASGIHandler, "get_response_async", "_middleware_chain")
+
+
+@_relies_on("serializer_copies", "djangorestframework")
+def _serializer_copies() -> None:
+    """imsuite.validation: each frame validated by a shallow copy of a serializer built once, which is
+    safe only while a serializer keeps its fields in a cached property and its results in its own
+    attributes (a copy starts without them)."""
+    from functools import cached_property as functools_cached_property
+
+    from django.utils.functional import cached_property
+    from rest_framework import serializers
+
+    fields = inspect.getattr_static(serializers.Serializer, "fields", None)
+    require(
+        isinstance(fields, cached_property | functools_cached_property), "Serializer.fields is not cached"
+    )
+    uses(serializers.BaseSerializer, "is_valid", "_validated_data", "_errors")
+
+
+@_relies_on("plain_accept", "djangorestframework")
+def _plain_accept() -> None:
+    """imsuite.plain_accept: certainly valid input accepted from the fields' own settings."""
+    from rest_framework import fields, serializers
+
+    attributes(fields, "empty")
+    uses(serializers.ChoiceField, "_set_choices", "choice_strings_to_values")
+    uses(serializers.JSONField, "__init__", "binary", "encoder")
+    uses(serializers.CharField, "__init__", "trim_whitespace", "allow_blank", "min_length", "max_length")
+    uses(serializers.IntegerField, "__init__", "min_value", "max_value")
+
+
+@_relies_on("compiled_rendering", "djangorestframework")
+def _compiled_rendering() -> None:
+    """imsuite.rendering: an output schema compiled from the serializer's readable fields."""
+    from rest_framework import serializers
+
+    readable = inspect.getattr_static(serializers.Serializer, "_readable_fields", None)
+    require(isinstance(readable, property), "Serializer._readable_fields is not a property")
+    uses(serializers.Serializer, "to_representation", "_readable_fields")
+
+
+@_relies_on("redis_cache_script", "Django")
+def _redis_cache_script() -> None:
+    """imsuite.ratelimit: the rate counters added by one Lua script on the cache's own Redis client."""
+    from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+    from django.utils.functional import cached_property
+
+    require(
+        isinstance(inspect.getattr_static(RedisCache, "_cache", None), cached_property), "RedisCache._cache"
+    )
+    method(RedisCacheClient, "get_client", "key", "write")

@@ -1,7 +1,8 @@
 """imsuite.patches: every patch's check passes on the locked versions, and a library whose internal
 changed (a stand-in of a later release, put in place with monkeypatch) turns the patch off with ONE
 warning naming the patch, the library and its version, while the product works through the
-library's own path: frames still go out, connections still close, events still reach the peers."""
+library's own path: frames still go out, connections still close, events still reach the peers,
+input is still validated and output rendered, rate counters still count."""
 
 import asyncio
 import functools
@@ -12,15 +13,22 @@ import pytest
 from autobahn.websocket import protocol as autobahn_protocol
 from channels.layers import InMemoryChannelLayer
 from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.base import BaseHandler
+from rest_framework import serializers
 
 import imsuite.asgi  # noqa: F401  (patches daphne and autobahn, and checks every patch, as at startup)
-from imsuite import patches
+from chats.schemas import PingInput, TypingInput
+from chats.serializers import HistoryPage
+from imsuite import patches, ratelimit, validation
 from imsuite.daphne_tuning import allow_protocol_close_codes, format_debug_lines_lazily, send_frames_at_once
+from imsuite.errors import DomainError
 from imsuite.events import HUB_GROUP, HUB_MESSAGE_TYPE
 from imsuite.http_handler import SyncChainASGIHandler
 from imsuite.hub import _send_to_peers, hub_peers
+from imsuite.plain_accept import acceptor
+from imsuite.rendering import renderer
 from imsuite.ws import SharedFrame
 from tests.imsuite.test_daphne_tuning import (  # the real twisted connection over a socket pair
     consumer_on,
@@ -68,6 +76,10 @@ def test_startup_checks_every_patch():
         "shared_frames",
         "hub_peers",
         "sync_middleware_chain",
+        "serializer_copies",
+        "plain_accept",
+        "compiled_rendering",
+        "redis_cache_script",
     }
 
 
@@ -217,3 +229,79 @@ def test_an_internal_that_moved_away_turns_its_patch_off_once(monkeypatch, caplo
     assert (patches.active("moved"), patches.active("moved")) == (False, False)
     line = warned_once(caplog, "moved", "daphne")
     assert "ImportError: cannot import name 'handle_everything'" in line
+
+
+def test_a_changed_is_valid_validates_with_a_new_serializer_each_time(monkeypatch, caplog):
+    own = serializers.BaseSerializer.is_valid
+
+    def is_valid(self, *, raise_exception=False):  # a release that keeps its results elsewhere
+        return own(self, raise_exception=raise_exception)
+
+    monkeypatch.setattr(serializers.BaseSerializer, "is_valid", is_valid)
+    monkeypatch.setattr(validation, "_prototypes", {})
+    for _ in range(2):
+        with pytest.raises(DomainError) as refused:
+            validation.validate(TypingInput, {"chat_id": "seven", "is_typing": True})
+        assert refused.value.code == "VALIDATION_ERROR"
+        assert refused.value.details["field"] == "chat_id"
+    assert validation._prototypes == {}  # no serializer copied: a new one each time
+    assert "is_valid no longer uses _validated_data" in warned_once(
+        caplog, "serializer_copies", "djangorestframework"
+    )
+
+
+def test_changed_fields_leave_every_input_to_drf(monkeypatch, caplog):
+    own = serializers.JSONField.__init__
+
+    def json_field_init(self, **options):  # a release that keeps its options elsewhere
+        own(self, **options)
+
+    monkeypatch.setattr(serializers.JSONField, "__init__", json_field_init)
+    monkeypatch.setattr(validation, "_acceptors", {})
+    assert (acceptor(PingInput), acceptor(TypingInput)) == (None, None)
+    assert validation.validate(PingInput, {"timestamp": 5}) == {"timestamp": 5}  # by DRF
+    assert "JSONField.__init__ no longer uses binary" in warned_once(
+        caplog, "plain_accept", "djangorestframework"
+    )
+
+
+@pytest.fixture
+def renderers_anew():
+    renderer.cache_clear()
+    yield
+    renderer.cache_clear()
+
+
+def test_a_changed_serializer_renders_output_itself(renderers_anew, monkeypatch, caplog):
+    from tests.imsuite.test_rendering import MESSAGES
+
+    page = {"results": MESSAGES, "next_before": 41}
+    compiled = renderer(HistoryPage)(page)
+    renderer.cache_clear()
+    patches.forget()
+    own = serializers.Serializer.to_representation
+
+    def to_representation(self, instance):  # a release that lists its fields another way
+        return own(self, instance)
+
+    monkeypatch.setattr(serializers.Serializer, "to_representation", to_representation)
+    assert renderer(HistoryPage)(page) == compiled  # rendered by DRF, field for field the same
+    assert renderer(HistoryPage) is renderer(HistoryPage)
+    line = warned_once(caplog, "compiled_rendering", "djangorestframework")
+    assert "to_representation no longer uses _readable_fields" in line
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="Django's Redis cache")
+def test_a_changed_redis_cache_counts_by_add_and_incr(monkeypatch, caplog):
+    from django.core.cache.backends.redis import RedisCacheClient
+
+    own = RedisCacheClient.get_client
+
+    def get_client(self, key=None, *, for_writing=False):  # `write` renamed
+        return own(self, key, write=for_writing)
+
+    monkeypatch.setattr(RedisCacheClient, "get_client", get_client)
+    key = f"test-patches-{id(caplog)}"
+    assert ratelimit._add_uses({key: 2}, 60) == {key: 2}
+    assert ratelimit._add_uses({key: 3}, 60) == {key: 5}
+    assert "get_client takes" in warned_once(caplog, "redis_cache_script", "Django")
