@@ -33,14 +33,14 @@ test: lint test-embedded test-pg
 
 test-embedded: install
 	@echo "== leg 1 of 2: embedded (SQLite + in-memory channel layer)"
-	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest
+	env -u DATABASE_URL -u REDIS_URL $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test-pg: install
 	@echo "== leg 2 of 2: PostgreSQL + Redis ($(TEST_DATABASE_URL), $(TEST_REDIS_URL))"
 	@if $(PY) tests/servers_up.py "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
 		DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" DB_CONN_MAX_AGE=0 \
 		SECRET_KEY="test-$$($(PY) -c 'import secrets; print(secrets.token_hex(16))')" \
-		CHANNEL_LAYER_PREFIX="imsuite-test-$$$$" $(VENV)/bin/pytest; \
+		CHANNEL_LAYER_PREFIX="imsuite-test-$$$$" $(VENV)/bin/pytest $(PYTEST_ARGS); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "FAILED: PostgreSQL or Redis is not answering, and CI=true makes leg 2 mandatory."; exit 1; \
 	else \
@@ -62,12 +62,15 @@ lock:
 		--strip-extras --no-emit-find-links --no-emit-index-url $(LOCK_ARGS) -o $(LOCK) pyproject.toml
 
 # The newest versions pyproject.toml allows, ignoring the lock, in a scratch venv, against the tests
-# marked `internals` (those of imsuite.patches' internals): run before moving the bounds or the lock.
+# marked `internals` (those of imsuite.patches' internals) on both legs: run it before moving a
+# bound or the lock. The stamp keeps the two legs from installing the lock over it.
 UPGRADE_VENV ?= var/upgrade-venv
 upgrade-check:
 	rm -rf $(UPGRADE_VENV)
 	python3 -m venv $(UPGRADE_VENV)
 	$(UPGRADE_VENV)/bin/pip install $(PIP_QUIET) -e '.[test]'
-	@echo "== newest allowed versions of the patched libraries:"
-	@$(UPGRADE_VENV)/bin/pip list $(PIP_QUIET) | grep -iE '^(daphne|autobahn|twisted|channels|channels.redis|django|djangorestframework) '
-	env -u DATABASE_URL -u REDIS_URL $(UPGRADE_VENV)/bin/pytest -m internals -p no:cacheprovider
+	@touch $(UPGRADE_VENV)/.installed-stamp
+	@echo "== the newest allowed versions of the patched libraries:"
+	@$(UPGRADE_VENV)/bin/pip list --disable-pip-version-check \
+		| grep -iE '^(daphne|autobahn|twisted|channels|channels.redis|django|djangorestframework) '
+	$(MAKE) test-embedded test-pg VENV=$(UPGRADE_VENV) PYTEST_ARGS="-m internals -p no:cacheprovider"

@@ -297,10 +297,11 @@ def test_a_changed_redis_cache_counts_by_add_and_incr(monkeypatch, caplog):
 
     own = RedisCacheClient.get_client
 
-    def get_client(self, key=None, *, for_writing=False):  # `write` renamed
-        return own(self, key, write=for_writing)
+    def get_client(self, key=None, **options):  # a release that takes its options as a whole
+        return own(self, key, **options)
 
     monkeypatch.setattr(RedisCacheClient, "get_client", get_client)
+    monkeypatch.setattr(ratelimit, "_add_uses_script", lambda: pytest.fail("the script path was taken"))
     key = f"test-patches-{id(caplog)}"
     assert ratelimit._add_uses({key: 2}, 60) == {key: 2}
     assert ratelimit._add_uses({key: 3}, 60) == {key: 5}
