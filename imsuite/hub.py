@@ -26,6 +26,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
 from . import patches
+from .app_hooks import hooks
 from .events import HUB_GROUP, HUB_MESSAGE_TYPE
 from .per_loop import PerLoop
 
@@ -188,7 +189,6 @@ class Hub:
 
     async def fill_gap(self, upto: int | None = None) -> None:
         """Read the missing seqs (by default up to the lowest pending one) from the database."""
-        from chats.selectors import changes_in_range
         from imsuite.ws import db
 
         if upto is None:
@@ -199,7 +199,7 @@ class Hub:
         if upto <= self.position:
             return
         try:
-            changes = await db(changes_in_range)(self.position, upto)
+            changes = await db(hooks.changes_in_range)(self.position, upto)
         except Exception:
             logger.exception("hub: could not read seqs %s..%s; trying again", self.position + 1, upto)
             self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
@@ -288,9 +288,7 @@ async def _send_to_peers(layer: Any, channel: str | None, message: dict[str, Any
 
 
 def _current_seq() -> int:
-    from chats.models import SeqCounter
-
-    return SeqCounter.objects.filter(pk=1).values_list("value", flat=True).first() or 0
+    return hooks.current_seq()
 
 
 def _start_hub(loop: asyncio.AbstractEventLoop) -> Hub:

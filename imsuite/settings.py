@@ -42,6 +42,11 @@ if not SECRET_KEY:
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# Networks the outbound address guard (imsuite/outbound.py) lets through although they are not public
+# (loopback, private, link-local...): none in production; development and the tests allow loopback.
+OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", "")
+# Direct peers whose X-Forwarded-For/-Proto and X-Real-IP are believed (imsuite/proxy_headers.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 
 INSTALLED_APPS = [
     "daphne",
