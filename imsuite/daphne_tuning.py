@@ -10,8 +10,11 @@ and leaves every other path (compression, chopped writes, other close codes, deb
 turned on) to the original.
 """
 
+import functools
 import pprint
 from typing import Any
+
+from . import patches
 
 
 def write_now(transport: Any, data: bytes) -> None:
@@ -35,6 +38,7 @@ def write_now(transport: Any, data: bytes) -> None:
         transport.write(data)
 
 
+@patches.installs("send_frames_at_once")
 def send_frames_at_once() -> None:
     """autobahn's sendData, through write_now for the plain case: a frame without a queue ahead
     of it (sync writes and chopped writes are queued by autobahn). The original also formatted a
@@ -44,6 +48,7 @@ def send_frames_at_once() -> None:
     original = WebSocketProtocol.sendData
     connecting = (WebSocketProtocol.STATE_CONNECTING, WebSocketProtocol.STATE_PROXY_CONNECTING)
 
+    @functools.wraps(original)
     def send_data(
         self: WebSocketProtocol, data: bytes, sync: bool = False, chopsize: int | None = None
     ) -> None:
@@ -74,6 +79,7 @@ class _Formatted:
         return format(str(self), spec)
 
 
+@patches.installs("lazy_debug_lines")
 def format_debug_lines_lazily() -> None:
     """autobahn pretty-prints its options on every connection and the transport's details on every
     handshake as arguments of debug lines that are almost never written: 5 % of the time of a burst
@@ -90,11 +96,13 @@ def format_debug_lines_lazily() -> None:
 SERVER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011})
 
 
+@patches.installs("protocol_close_codes")
 def allow_protocol_close_codes() -> None:
     """Let daphne close with the protocol's codes (1008 policy, 1003 binary, 1009 too big) by sending
     autobahn's close frame directly for them; other codes keep autobahn's own checks."""
     from daphne.ws_protocol import WebSocketProtocol
 
+    @functools.wraps(WebSocketProtocol.serverClose)
     def server_close(self: WebSocketProtocol, code: int | None = None) -> None:
         code = 1000 if code is None else code
         if code in SERVER_CLOSE_CODES:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http.request import split_domain_port, validate_host
 
+from . import patches
 from .per_loop import PerLoop
 
 
@@ -139,7 +140,7 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
         """The daphne WebSocket protocol behind base_send, or None (a test communicator); looked
         up once per connection: a fifth of a group delivery's time."""
         if self._protocol is _UNKNOWN:
-            self._protocol = _daphne_protocol(self.base_send)
+            self._protocol = _daphne_protocol(self.base_send) if patches.active("shared_frames") else None
         return self._protocol
 
     async def send(

@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
 
 JSON = "application/json"
 HEALTHY = {"status": "ok", "database": "ok", "channel_layer": "ok"}

@@ -30,6 +30,8 @@ from tests.conftest import PASSWORD
 from tests.e2e.conftest import WS_TIMEOUT_SECONDS, daphne_log_path, recv_frame, send_frame
 from tests.e2e.test_http import ISO_UTC, call
 
+pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
+
 CLOSE_POLICY = 1008
 CLOSE_UNSUPPORTED = 1003
 CLOSE_TOO_BIG = 1009

@@ -16,6 +16,8 @@ from chats.models import Chat
 from imsuite.events import HUB_GROUP, DomainEvent, deliver_async
 from imsuite.hub import Hub, _current_seq, get_hub, hub_peers
 
+pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
+
 
 class Recorder:
     def __init__(self) -> None:
