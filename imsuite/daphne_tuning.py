@@ -113,6 +113,7 @@ def allow_protocol_close_codes() -> None:
     WebSocketProtocol.serverClose = server_close
 
 
+@patches.installs("frame_limits")
 def refuse_bad_frames_with_a_close() -> None:
     """autobahn fails a connection whose client breaks the protocol (a text frame that is not UTF-8,
     a frame over the size limit) by dropping the TCP connection (`failByDrop`, on by default): the
@@ -125,6 +126,7 @@ def refuse_bad_frames_with_a_close() -> None:
     original = WebSocketFactory.setProtocolOptions
     limit = settings.IMSUITE["WS_MAX_FRAME_BYTES"]
 
+    @functools.wraps(original)
     def set_protocol_options(self: WebSocketFactory, **options: Any) -> None:
         for size in ("maxFramePayloadSize", "maxMessagePayloadSize"):
             options[size] = min(options.get(size) or limit, limit)  # autobahn's 0 means no limit

@@ -171,6 +171,17 @@ def _protocol_close_codes() -> None:
     method(Autobahn, "sendClose", "code")
 
 
+@_relies_on("frame_limits", "daphne", "autobahn")
+def _frame_limits() -> None:
+    """imsuite.daphne_tuning: daphne's factory options lowered and failByDrop turned off."""
+    from autobahn.websocket.protocol import WebSocketServerFactory
+    from daphne.ws_protocol import WebSocketFactory
+
+    method(WebSocketFactory, "setProtocolOptions", "self")
+    method(WebSocketServerFactory, "setProtocolOptions", "maxFramePayloadSize", "maxMessagePayloadSize")
+    method(WebSocketServerFactory, "setProtocolOptions", "failByDrop")
+
+
 @_relies_on("shared_frames", "daphne", "autobahn")
 def _shared_frames() -> None:
     """imsuite.ws: a frame prepared once is sent to daphne's protocol, found in its send partial."""

@@ -22,7 +22,12 @@ import imsuite.asgi  # noqa: F401  (patches daphne and autobahn, and checks ever
 from chats.schemas import PingInput, TypingInput
 from chats.serializers import HistoryPage
 from imsuite import patches, ratelimit, validation
-from imsuite.daphne_tuning import allow_protocol_close_codes, format_debug_lines_lazily, send_frames_at_once
+from imsuite.daphne_tuning import (
+    allow_protocol_close_codes,
+    format_debug_lines_lazily,
+    refuse_bad_frames_with_a_close,
+    send_frames_at_once,
+)
 from imsuite.errors import DomainError
 from imsuite.events import HUB_GROUP, HUB_MESSAGE_TYPE
 from imsuite.http_handler import SyncChainASGIHandler
@@ -73,6 +78,7 @@ def test_startup_checks_every_patch():
         "send_frames_at_once",
         "lazy_debug_lines",
         "protocol_close_codes",
+        "frame_limits",
         "shared_frames",
         "hub_peers",
         "sync_middleware_chain",
@@ -306,3 +312,21 @@ def test_a_changed_redis_cache_counts_by_add_and_incr(monkeypatch, caplog):
     assert ratelimit._add_uses({key: 2}, 60) == {key: 2}
     assert ratelimit._add_uses({key: 3}, 60) == {key: 5}
     assert "get_client takes" in warned_once(caplog, "redis_cache_script", "Django")
+
+
+def test_a_factory_without_those_options_keeps_its_own_limits(monkeypatch, caplog):
+    from autobahn.websocket.protocol import WebSocketServerFactory
+    from daphne.ws_protocol import WebSocketFactory
+
+    own = WebSocketServerFactory.setProtocolOptions
+
+    def set_protocol_options(self, versions=None, maxFramePayloadSize=None):  # a release without them
+        own(self, versions=versions, maxFramePayloadSize=maxFramePayloadSize)
+
+    monkeypatch.setattr(WebSocketServerFactory, "setProtocolOptions", set_protocol_options)
+    monkeypatch.setattr(WebSocketFactory, "setProtocolOptions", set_protocol_options)
+    refuse_bad_frames_with_a_close()
+    refuse_bad_frames_with_a_close()
+    assert WebSocketFactory.setProtocolOptions is set_protocol_options  # daphne's own options stand
+    line = warned_once(caplog, "frame_limits", "daphne", "autobahn")
+    assert "takes (self, versions, maxFramePayloadSize)" in line
