@@ -2,7 +2,7 @@
 
 The server runs on a PostgreSQL cluster of this test's own (tests/faults/pg_cluster.py) and the
 shared Redis; two people are connected. The cluster is stopped as a crash would stop it, for ten
-seconds: every send is answered SERVICE_UNAVAILABLE within 5 s, a REST send 503 with Retry-After, a
+seconds: every send is answered SERVICE_UNAVAILABLE within 5 s, a REST send and a history page 503, a
 new socket gets the error frame and close 1013, health names the database. The cluster starts again:
 a send succeeds within 2 s, reaches a connection that lived through it, and every message
 acknowledged before or after is stored once, none that was refused.
@@ -132,12 +132,15 @@ async def the_outage(url: str, cluster: PgCluster, ann: Person, ben: Person, cha
         unavailable(await answer(ann_ws, client_msg_id), client_msg_id)
     refused += burst
     await a_new_socket_is_told_to_try_again(url, ben)
-    reply = await asyncio.to_thread(
-        call, url, "POST", f"/api/chats/{chat_id}/messages", {"content": "rest"}, token=ann.token
+    history = f"/api/chats/{chat_id}/messages"
+    sent, paged, health = await asyncio.gather(  # at once: each waits for the database's answer
+        asyncio.to_thread(call, url, "POST", history, {"content": "rest"}, token=ann.token),
+        asyncio.to_thread(call, url, "GET", history, token=ann.token),  # chats.history_fast's door
+        asyncio.to_thread(call, url, "GET", "/api/health"),
     )
-    assert (reply.status, reply.json()["error_code"]) == (503, "SERVICE_UNAVAILABLE")
-    assert reply.json()["details"]["retry_after"] >= 1
-    health = await asyncio.to_thread(call, url, "GET", "/api/health")
+    for reply in (sent, paged):
+        assert (reply.status, reply.json()["error_code"]) == (503, "SERVICE_UNAVAILABLE")
+        assert reply.json()["details"]["retry_after"] >= 1
     assert (health.status, health.json()) == (
         503,
         {"status": "error", "database": "error", "channel_layer": "ok", "cache": "ok"},
