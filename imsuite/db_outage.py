@@ -98,6 +98,13 @@ def succeeded() -> None:
         logger.warning("database available again")
 
 
+class OutageAnswers(logging.Filter):
+    """Drops django.request's error line for each 503 answer: failed() has logged the outage once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(record, "status_code", None) != 503
+
+
 def fail_fast() -> None:
     """Raise ServiceUnavailable at once while a failure is fresh, instead of queueing for the
     database: the work that comes after a failure would only wait out the pool's timeout too."""

@@ -281,9 +281,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"outage_answers": {"()": "imsuite.db_outage.OutageAnswers"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # psycopg_pool logs every failed reconnection; imsuite.db_outage logs an outage once.
-    "loggers": {"django.request": {"level": "ERROR"}, "psycopg.pool": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR", "filters": ["outage_answers"]},
+        "psycopg.pool": {"level": "ERROR"},
+    },
 }
 
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)

@@ -1,15 +1,17 @@
 """PostgreSQL goes away under a real daphne and comes back (issue 17, point 4).
 
 The server runs on a PostgreSQL cluster of this test's own (tests/faults/pg_cluster.py) and the
-shared Redis; two people are connected. The cluster is stopped as a crash would stop it, for ten
-seconds: every send is answered SERVICE_UNAVAILABLE within 5 s, a REST send and a history page 503, a
-new socket gets the error frame and close 1013, health names the database. The cluster starts again:
-a send succeeds within 2 s, reaches a connection that lived through it, and every message
-acknowledged before or after is stored once, none that was refused.
-The server logs no traceback, and each kind of failure once. PostgreSQL + Redis leg only.
+shared Redis; two people and a bot are connected. The cluster is stopped as a crash would stop it,
+for ten seconds: every send is answered SERVICE_UNAVAILABLE within 5 s, a REST send and a history
+page 503, a new socket gets the error frame and close 1013, a bot's action retcode 1503 (a new bot
+socket, close 1013 too), health names the database. The cluster starts again: a send succeeds
+within 2 s and reaches a connection that lived through the outage, and every message acknowledged
+before or after is stored once, none that was refused. The server logs no traceback, and each kind
+of failure once. PostgreSQL + Redis leg only.
 """
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -17,10 +19,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
-from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.conftest import ROOT, base_env, recv_frame, run_daphne, send_frame, ws_open
@@ -108,6 +111,24 @@ async def send(ws: ClientConnection, chat_id: int, client_msg_id: str) -> dict[s
     return await answer(ws, client_msg_id)
 
 
+def bot_url(url: str, token: str) -> str:
+    return f"ws://127.0.0.1:{urlsplit(url).port}/ws/bot?token={token}"
+
+
+async def a_bot_is_told_to_try_again(bot_ws: ClientConnection, url: str, bot_token: str, to: int) -> None:
+    """A connected bot's action is answered retcode 1503; a new bot socket gets 1503 and close 1013."""
+    action = {"action": "send_private_msg", "userId": to, "message": "x", "echo": "during"}
+    await asyncio.wait_for(bot_ws.send(json.dumps(action)), ANSWER_SECONDS)
+    failed = json.loads(await asyncio.wait_for(bot_ws.recv(), ANSWER_SECONDS))
+    assert (failed["status"], failed["retcode"], failed["echo"]) == ("failed", 1503, "during"), failed
+    fresh = await connect(bot_url(url, bot_token), proxy=None, open_timeout=ANSWER_SECONDS)
+    refused = json.loads(await asyncio.wait_for(fresh.recv(), ANSWER_SECONDS))
+    assert (refused["status"], refused["retcode"], refused["echo"]) == ("failed", 1503, None), refused
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(fresh.recv(), ANSWER_SECONDS)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+
+
 async def a_new_socket_is_told_to_try_again(url: str, person: Person) -> None:
     ws = await ws_open(url, additional_headers={"Authorization": f"Bearer {person.token}"})
     frame = await recv_frame(ws, timeout=ANSWER_SECONDS)
@@ -120,6 +141,8 @@ async def a_new_socket_is_told_to_try_again(url: str, person: Person) -> None:
 async def the_outage(url: str, cluster: PgCluster, ann: Person, ben: Person, chat_id: int) -> list[str]:
     """Stop the cluster and try everything against it; the client_msg_ids refused."""
     ann_ws = await connected(url, ann)
+    robo = await http(url, "POST", "/api/bots", {"username": "robo"}, token=ann.token, expect=201)
+    bot_ws = await connect(bot_url(url, robo["token"]), proxy=None, open_timeout=ANSWER_SECONDS)
     cluster.stop()
     stopped, refused = time.monotonic(), []
     # A burst: queued batches are answered together, not each after the pool's timeout in turn.
@@ -132,6 +155,7 @@ async def the_outage(url: str, cluster: PgCluster, ann: Person, ben: Person, cha
         unavailable(await answer(ann_ws, client_msg_id), client_msg_id)
     refused += burst
     await a_new_socket_is_told_to_try_again(url, ben)
+    await a_bot_is_told_to_try_again(bot_ws, url, robo["token"], ann.id)
     history = f"/api/chats/{chat_id}/messages"
     sent, paged, health = await asyncio.gather(  # at once: each waits for the database's answer
         asyncio.to_thread(call, url, "POST", history, {"content": "rest"}, token=ann.token),
@@ -150,7 +174,8 @@ async def the_outage(url: str, cluster: PgCluster, ann: Person, ben: Person, cha
         unavailable(await send(ann_ws, chat_id, client_msg_id), client_msg_id)
         refused.append(client_msg_id)
         await asyncio.sleep(TRY_PAUSE_SECONDS)
-    await ann_ws.close()
+    for ws in (ann_ws, bot_ws):
+        await ws.close()
     return refused
 
 
@@ -194,6 +219,7 @@ async def test_sends_fail_fast_during_an_outage_and_succeed_within_2_s_after_it(
     warnings = [line for line in written.splitlines() if "database unavailable (" in line]
     assert warnings and len(warnings) == len(set(warnings)), warnings  # each kind of failure once
     assert "database available again" in written
+    assert "Service Unavailable:" not in written  # django.request's line per 503: the warning says it once
 
 
 async def a_connection_works_again(url: str, person: Person) -> None:

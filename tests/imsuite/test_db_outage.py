@@ -117,3 +117,10 @@ def test_a_bot_gets_retcode_1503() -> None:
         '{"status":"failed","retcode":1503,"data":null,'
         '"message":"The service is briefly unavailable; try again shortly.","echo":"e1"}'
     )
+
+
+@pytest.mark.parametrize(("status", "logged"), [(503, False), (500, True)])
+def test_django_request_logs_no_line_per_503(status: int, logged: bool) -> None:
+    record = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Service Unavailable", (), None)
+    record.status_code = status
+    assert bool(logging.getLogger("django.request").filter(record)) is logged
