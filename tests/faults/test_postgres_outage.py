@@ -143,6 +143,12 @@ async def the_outage(url: str, cluster: PgCluster, ann: Person, ben: Person, cha
     ann_ws = await connected(url, ann)
     robo = await http(url, "POST", "/api/bots", {"username": "robo"}, token=ann.token, expect=201)
     bot_ws = await connect(bot_url(url, robo["token"]), proxy=None, open_timeout=ANSWER_SECONDS)
+    # Answered only once the bot's connection is set up: the outage must not catch it half-way.
+    await asyncio.wait_for(
+        bot_ws.send(json.dumps({"action": "get_login_info", "echo": "ready"})), ANSWER_SECONDS
+    )
+    ready = json.loads(await asyncio.wait_for(bot_ws.recv(), ANSWER_SECONDS))
+    assert (ready["status"], ready["echo"]) == ("ok", "ready"), ready
     cluster.stop()
     stopped, refused = time.monotonic(), []
     # A burst: queued batches are answered together, not each after the pool's timeout in turn.
