@@ -15,7 +15,7 @@ from django.http.request import split_domain_port, validate_host
 from accounts import services as account_services
 from accounts.sessions import AccessClaims, Session, open_session, read_access_token
 from calls import services as call_services
-from imsuite import audit, safe_json
+from imsuite import audit, db_outage, safe_json
 from imsuite.errors import DomainError, ErrorCode
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
@@ -105,6 +105,7 @@ class ClientConsumer(FastWebsocketConsumer):
         self.hub = await get_hub()
         self.hub.attach(claims.user_id, self)
         try:
+            db_outage.fail_fast()
             self.session, self.last_sent = await db(self._opened)(claims)
         except Exception as exc:  # nothing of a connection that never opened may stay behind
             self.hub.detach(claims.user_id, self)
@@ -137,8 +138,10 @@ class ClientConsumer(FastWebsocketConsumer):
         return session, last_seq or 0
 
     async def _refuse(self, exc: DomainError) -> None:
+        """The error, then the close: 1013 (try again later) while the database is away, else 1008."""
         await self.send(text_data=client_frame("error", exc.as_dict()))
-        await self.close(code=CLOSE_POLICY)
+        unavailable = exc.code == ErrorCode.SERVICE_UNAVAILABLE
+        await self.close(code=db_outage.CLOSE_TRY_AGAIN if unavailable else CLOSE_POLICY)
 
     async def disconnect(self, code: int) -> None:
         if self.session is None:
@@ -153,7 +156,9 @@ class ClientConsumer(FastWebsocketConsumer):
             with contextlib.suppress(DomainError):
                 await self._relay_typing(chat_id, False)
         async with setup_gate():
-            await db(account_services.connection_closed)(actor=self.user, connection=self.connection_id)
+            # With the database away the lease still goes (Redis); the offline announcement is lost.
+            with contextlib.suppress(db_outage.ServiceUnavailable):
+                await db(account_services.connection_closed)(actor=self.user, connection=self.connection_id)
 
     # ---- the connection's life ------------------------------------------------------------
 

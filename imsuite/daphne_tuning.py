@@ -1,7 +1,7 @@
 """Changes to how daphne and autobahn run a WebSocket, made once at startup (imsuite.asgi):
 
 - frames go out at once (`write_now`) instead of waiting for the event loop's next turn;
-- the protocol's close codes (1008, 1003, 1009) can be sent;
+- the protocol's close codes (1008, 1003, 1009, 1013) can be sent;
 - a new connection no longer pretty-prints its 29 options for a debug line that is off;
 - a frame autobahn refuses (invalid UTF-8, too big) closes with its code instead of a dropped socket.
 
@@ -93,13 +93,14 @@ def format_debug_lines_lazily() -> None:
 
 # Close codes RFC 6455 lets a server send. autobahn's sendClose, which daphne's close uses, takes
 # only 1000 and 3000-4999 from an application and raises for the rest (the client then sees 1011).
-SERVER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011})
+SERVER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1013})
 
 
 @patches.installs("protocol_close_codes")
 def allow_protocol_close_codes() -> None:
-    """Let daphne close with the protocol's codes (1008 policy, 1003 binary, 1009 too big) by sending
-    autobahn's close frame directly for them; other codes keep autobahn's own checks."""
+    """Let daphne close with the protocol's codes (1008 policy, 1003 binary, 1009 too big, 1013 try
+    again later) by sending autobahn's close frame directly for them; other codes keep autobahn's
+    own checks."""
     from daphne.ws_protocol import WebSocketProtocol
 
     @functools.wraps(WebSocketProtocol.serverClose)

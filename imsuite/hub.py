@@ -27,6 +27,7 @@ from channels_redis.core import RedisChannelLayer
 
 from . import patches
 from .app_hooks import hooks
+from .db_outage import ServiceUnavailable
 from .events import HUB_GROUP, HUB_MESSAGE_TYPE
 from .per_loop import PerLoop
 
@@ -84,6 +85,8 @@ class Hub:
                 await self._listen()
             except asyncio.CancelledError:
                 raise
+            except ServiceUnavailable:  # the database is away (logged once by imsuite.db_outage)
+                await asyncio.sleep(1)
             except Exception:
                 logger.exception("hub: listening failed; starting again")
                 await asyncio.sleep(1)
@@ -148,8 +151,9 @@ class Hub:
         asked_at = self.position
         try:
             counter = await db(_current_seq)()
-        except Exception:
-            logger.exception("hub: could not read the seq counter")
+        except Exception as exc:
+            if not isinstance(exc, ServiceUnavailable):  # an outage is logged once by imsuite.db_outage
+                logger.exception("hub: could not read the seq counter")
             return last_position, last_counter
         if counter < asked_at:  # the database was reset (restored, or flushed by tests)
             logger.warning("hub: the seq counter went back from %s to %s", asked_at, counter)
@@ -205,8 +209,9 @@ class Hub:
             return
         try:
             changes = await db(hooks.changes_in_range)(self.position, upto)
-        except Exception:
-            logger.exception("hub: could not read seqs %s..%s; trying again", self.position + 1, upto)
+        except Exception as exc:
+            if not isinstance(exc, ServiceUnavailable):  # an outage is logged once by imsuite.db_outage
+                logger.exception("hub: could not read seqs %s..%s; trying again", self.position + 1, upto)
             self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
             return
         for name, data, audience in changes:

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http.request import split_domain_port, validate_host
 
-from . import patches
+from . import db_outage, patches
 from .per_loop import PerLoop
 
 
@@ -29,8 +29,21 @@ def db(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """Run ORM work from a consumer in the database thread pool. Channels' database_sync_to_async
     is thread-sensitive: every call of every connection of the process would queue for ONE thread.
     Each call is self-contained (its own transaction) and, like Channels' wrapper, closes stale
-    database connections before and after itself."""
-    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_db_threads())
+    database connections before and after itself. An unreachable database raises
+    ServiceUnavailable (imsuite.db_outage), which every WebSocket adapter answers like any refusal."""
+    run = DatabaseSyncToAsync(func, thread_sensitive=False, executor=_db_threads())
+
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = await run(*args, **kwargs)
+        except Exception as exc:
+            if db_outage.is_unavailable(exc):
+                raise db_outage.failed(exc) from exc
+            raise
+        db_outage.succeeded()
+        return result
+
+    return call
 
 
 @cache
