@@ -261,6 +261,11 @@ IMSUITE = {
     # How many WebSocket connections of a process set up or clean up at once: a burst of
     # (re)connections waits its turn instead of exhausting the Redis and database pools.
     "WS_SETUP_CONCURRENCY": int(os.environ.get("WS_SETUP_CONCURRENCY", "32")),
+    # Bytes a WebSocket may have waiting to go out before the server closes it as a slow consumer.
+    "WS_SEND_BUFFER_MAX_BYTES": int(os.environ.get("WS_SEND_BUFFER_MAX_BYTES", str(4 * 1024 * 1024))),
+    # Frames of one WebSocket being handled (or waiting unread) before the server stops reading it.
+    "WS_MAX_IN_FLIGHT": int(os.environ.get("WS_MAX_IN_FLIGHT", "64")),
+    "RATE_LIMIT_SYNCS": int(os.environ.get("RATE_LIMIT_SYNCS", "30")),
 }
 
 LOGGING = {
