@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from typing import Any
 
 from autobahn.websocket.protocol import PreparedMessage
@@ -132,7 +132,6 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
         self.channel_layer = None
         self.connection_id = new_connection_id()
         self.base_send = send
-        self.send_buffer_max = settings.IMSUITE["WS_SEND_BUFFER_MAX_BYTES"]
         try:
             while True:
                 message = await receive()
@@ -148,6 +147,10 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    @cached_property
+    def send_buffer_max(self) -> int:
+        return settings.IMSUITE["WS_SEND_BUFFER_MAX_BYTES"]
 
     def _daphne(self) -> Any:
         """The daphne WebSocket protocol behind base_send, or None (a test communicator); looked
