@@ -9,27 +9,27 @@ from chats.models import Chat, Message
 
 from . import test_ws
 from .test_ws import post, send_now
-from .ws_helpers import Connections, call, edit_frame, error_frame, new_frame
+from .ws_helpers import Connections, edit_frame, error_frame, new_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 fresh, ws, pair = test_ws.fresh, test_ws.ws, test_ws.pair  # the fixtures of the protocol's tests
 
 
-def sent_with_seqs(alice: User, chat: Chat) -> list[tuple[int, int]]:
-    """Alice sends m1-m4, then edits m1: (message id, seq of its latest change), in seq order
-    (m2, m3, m4, m1)."""
-    ids = [send_now(alice, chat.pk, f"m{n}").pk for n in range(1, 5)]
+@pytest.fixture
+def changes(pair: Chat, alice: User, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Pages of two changes. Alice sends m1-m4 to Bob, then edits m1: (message id, seq of its
+    latest change) of m2, m3, m4 and m1, in seq order."""
+    monkeypatch.setattr(selectors, "SYNC_BATCH", 2)
+    ids = [send_now(alice, pair.pk, f"m{n}").pk for n in range(1, 5)]
     services.message_edit(actor=alice, message_id=ids[0], content="m1, edited")
     return [(pk, Message.objects.get(pk=pk).seq) for pk in (*ids[1:], ids[0])]
 
 
 async def test_sync_replays_in_pages_and_holds_live_frames_until_the_last(
-    ws: Connections, pair: Chat, alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+    ws: Connections, pair: Chat, alice: User, bob: User, changes: list[tuple[int, int]]
 ) -> None:
-    monkeypatch.setattr(selectors, "SYNC_BATCH", 2)
-    changes = await call(sent_with_seqs, alice=alice, chat=pair)
-    seq_of = {message_id: seq for message_id, seq in changes}
+    seq_of = dict(changes)
     m2, m3, m4, m1 = (message_id for message_id, _ in changes)
     a1, b1 = await ws.connect(alice), await ws.connect(bob)
 
@@ -58,12 +58,10 @@ async def test_sync_replays_in_pages_and_holds_live_frames_until_the_last(
 
 
 async def test_a_sync_from_elsewhere_starts_over_and_an_edit_is_an_edit(
-    ws: Connections, pair: Chat, alice: User, bob: User, monkeypatch: pytest.MonkeyPatch
+    ws: Connections, pair: Chat, alice: User, bob: User, changes: list[tuple[int, int]]
 ) -> None:
     """A sync that does not continue the last page (another since_seq) is a sync of its own."""
-    monkeypatch.setattr(selectors, "SYNC_BATCH", 2)
-    changes = await call(sent_with_seqs, alice=alice, chat=pair)
-    seq_of = {message_id: seq for message_id, seq in changes}
+    seq_of = dict(changes)
     m2, m3, m4, m1 = (message_id for message_id, _ in changes)
     b1 = await ws.connect(bob)
     await b1.send("sync", {"since_seq": seq_of[m2]})
