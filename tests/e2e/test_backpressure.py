@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from chats.sending import SendRequest, message_send_many
 from tests.e2e.conftest import WS_TIMEOUT_SECONDS, daphne_log_path, recv_frame, send_frame
 
 from . import test_ws
-from .test_ws import Opener, expect_connect, log_once, two_friends
+from .test_ws import Opener, Person, expect_connect, http, log_once, sign_up, two_friends
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("DATABASE_URL")), reason="memory bounds: checked on the embedded leg"
@@ -68,7 +69,7 @@ class SlowClient:
     """A WebSocket client on a plain blocking socket with a small receive buffer, which reads only
     when told to: what the server sends it piles up in the server."""
 
-    def __init__(self, base_url: str, token: str) -> None:
+    def __init__(self, base_url: str, token: str, path: str = "/ws") -> None:
         port = urlsplit(base_url).port
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -76,7 +77,7 @@ class SlowClient:
         self.sock.connect(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
-            f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"GET {path}?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
         )
         self.buffer = b""
@@ -113,7 +114,10 @@ class SlowClient:
         return json.loads(data)
 
     def send(self, event_type: str, payload: dict[str, Any]) -> None:
-        data = json.dumps({"type": event_type, "payload": payload}).encode()
+        self.send_raw({"type": event_type, "payload": payload})
+
+    def send_raw(self, frame: dict[str, Any]) -> None:
+        data = json.dumps(frame).encode()
         size = bytes([0x80 | len(data)]) if len(data) < 126 else bytes([0x80 | 126]) + len(data).to_bytes(2)
         self.sock.sendall(bytes([0x81]) + size + b"\0\0\0\0" + data)  # a zero mask leaves the data as is
 
@@ -140,19 +144,61 @@ def slow_clients() -> Iterator[list[SlowClient]]:
 
 async def slow_consumer_is_closed(
     url: str, log: Path, client: SlowClient, flood: Callable[[], None]
-) -> tuple[int, list[dict[str, Any]]]:
-    """Flood a client that does not read; wait until the server says it closed it; the growth of the
-    server's peak memory (bytes) and the text frames the client then reads up to the close."""
+) -> list[dict[str, Any]]:
+    """Flood a client that does not read; wait until the server says it closed it (its peak memory
+    grown by less than GROWTH_BOUND); the text frames the client then reads up to the close (4008)."""
     pid = server_pid(url)
     before = memory_kb(pid, "VmHWM")
     await asyncio.to_thread(flood)
     await log_once(log, lambda lines: any("closing a slow consumer" in line for line in lines))
     growth = (memory_kb(pid, "VmHWM") - before) * 1024
     frames, code = await asyncio.to_thread(client.until_closed)
+    client.close()
     assert code == CLOSE_SLOW_CONSUMER
+    assert growth < GROWTH_BOUND, f"the server grew by {growth} bytes"
+    return frames
+
+
+async def offline_to(url: str, friend: Person, user_id: int) -> None:
+    """Wait (bounded) until the user shows offline in the friend's list: the server has cleaned up
+    after the closed connection (and is not stopped in the middle of it)."""
+    deadline = time.monotonic() + WS_TIMEOUT_SECONDS
+    while True:
+        friends = await http(url, "GET", "/api/friends", token=friend.token, expect=200)
+        if [f["is_online"] for f in friends if f["id"] == user_id] == [False]:
+            return
+        assert time.monotonic() < deadline, f"user {user_id} still online"
+        await asyncio.sleep(0.05)  # polling, bounded by the deadline
+
+
+def told_why(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """/ws says why before it closes: the frames before that."""
     assert frames[-1]["type"] == "disconnect"
     assert frames[-1]["payload"] == {"status": "disconnected", "reason": "slow_consumer"}
-    return growth, frames[:-1]
+    return frames[:-1]
+
+
+async def test_a_bot_that_does_not_read_its_answers_is_closed_with_bounded_memory(
+    daphne_url: str,
+    start_daphne: Callable[[dict[str, str]], str],
+    server_env: dict[str, str],
+    e2e_log_dir: Path,
+    slow_clients: list[SlowClient],
+) -> None:
+    """The same on /ws/bot, whose protocol has no frame for it: the close (4008) alone."""
+    url = start_daphne({**server_env, "WS_SEND_BUFFER_MAX_BYTES": str(CAP)})
+    owner = await sign_up(url, "ann", "Ann")
+    bot = await http(url, "POST", "/api/bots", {"username": "echo_bot"}, token=owner.token, expect=201)
+    client = SlowClient(url, bot["token"], path="/ws/bot")
+    slow_clients.append(client)
+
+    def flood() -> None:
+        for _ in range(PINGS):
+            client.send_raw({"action": "no_such_action", "params": {}, "echo": PING_TEXT})
+
+    frames = await slow_consumer_is_closed(url, daphne_log_path(e2e_log_dir, url), client, flood)
+    assert 0 < len(frames) < PINGS
+    assert {(frame["status"], frame["echo"] == PING_TEXT) for frame in frames} == {("failed", True)}
 
 
 async def test_a_client_that_does_not_read_its_pongs_is_closed_with_bounded_memory(
@@ -163,7 +209,7 @@ async def test_a_client_that_does_not_read_its_pongs_is_closed_with_bounded_memo
     slow_clients: list[SlowClient],
 ) -> None:
     url = start_daphne({**server_env, "WS_SEND_BUFFER_MAX_BYTES": str(CAP), "WS_IDLE_SECONDS": "600"})
-    ann, _ben, _chat = await two_friends(url)
+    ann, ben, _chat = await two_friends(url)
     client = SlowClient(url, ann.token)
     slow_clients.append(client)
     assert client.json_frame()["type"] == "connect"
@@ -172,10 +218,11 @@ async def test_a_client_that_does_not_read_its_pongs_is_closed_with_bounded_memo
         for _ in range(PINGS):
             client.send("ping", {"timestamp": PING_TEXT})
 
-    growth, frames = await slow_consumer_is_closed(url, daphne_log_path(e2e_log_dir, url), client, flood)
-    assert growth < GROWTH_BOUND, f"the server grew by {growth} bytes"
+    frames = await slow_consumer_is_closed(url, daphne_log_path(e2e_log_dir, url), client, flood)
+    frames = told_why(frames)
     assert {frame["type"] for frame in frames} == {"pong"}
     assert 0 < len(frames) < PINGS  # those waiting past the cap were dropped
+    await offline_to(url, ben, ann.id)
 
 
 async def test_a_sync_flood_is_paged_rate_limited_and_bounded(
@@ -232,10 +279,11 @@ async def test_a_sync_flood_is_paged_rate_limited_and_bounded(
         for _ in range(8):
             client.send("sync", {"since_seq": 0})
 
-    growth, frames = await slow_consumer_is_closed(url, daphne_log_path(e2e_log_dir, url), client, flood)
-    assert growth < GROWTH_BOUND, f"the server grew by {growth} bytes"
+    frames = await slow_consumer_is_closed(url, daphne_log_path(e2e_log_dir, url), client, flood)
+    frames = told_why(frames)
     assert {frame["type"] for frame in frames} <= {"message.new", "sync.done"}
     assert len(frames) < 8 * 501
+    await offline_to(url, ben, ann.id)
 
 
 FLOOD = 20_000
@@ -285,3 +333,6 @@ async def test_a_flood_of_sends_is_read_no_faster_than_it_is_answered(
     assert [frame["payload"] for frame in to_ben if frame["type"] == "pong"] == [{"timestamp": "mid-flood"}]
     assert sum(frame["type"] == "message.new" for frame in to_ben) == stored
     assert growth < FLOOD_GROWTH_BOUND, f"the server grew by {growth} bytes"
+    for ws, person, friend in ((flooder, ann, ben), (other, ben, ann)):  # cleaned up before the server stops
+        await asyncio.wait_for(ws.close(), WS_TIMEOUT_SECONDS)
+        await offline_to(url, friend, person.id)
