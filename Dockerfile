@@ -21,4 +21,4 @@ RUN pip install . \
 USER imsuite
 EXPOSE 8080
 
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec daphne -b 0.0.0.0 -p 8080 --proxy-headers imsuite.asgi:application"]
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec daphne -b 0.0.0.0 -p 8080 imsuite.asgi:application"]

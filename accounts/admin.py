@@ -38,6 +38,7 @@ class UserAdmin(DjangoUserAdmin):
         "date_joined",
     ]
     list_filter = ["is_bot", "is_active", "is_staff", "sex"]
+    list_select_related = ["owner"]
     search_fields = ["username", "nickname", "email"]
     readonly_fields = ["is_active", "last_seen", "last_login", "date_joined", "is_bot", "owner"]
     fieldsets = [
@@ -97,6 +98,7 @@ class UserAdmin(DjangoUserAdmin):
 @admin.register(BotToken)
 class BotTokenAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["prefix", "bot", "created_at", "revoked_at"]
+    list_select_related = ["bot"]
     search_fields = ["bot__username", "prefix"]
     exclude = ["key_hash"]
 
@@ -121,6 +123,7 @@ class NotificationAdmin(admin.ModelAdmin):
     """Staff send notifications from here; saving goes through the service, which delivers them."""
 
     list_display = ["title", "type", "sent_by", "created_at"]
+    list_select_related = ["sent_by"]
     search_fields = ["title", "message"]
     list_filter = ["type"]
     fields = ["title", "message", "type", "action_url", "recipients"]

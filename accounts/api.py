@@ -1,6 +1,5 @@
 """REST adapter for accounts: thin views that validate input, call a service, render output."""
 
-from django.db.models import Q
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -13,9 +12,9 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from imsuite.api_fields import ERROR_RESPONSES, query_input
 from imsuite.validation import validate
 
-from . import services
+from . import selectors, services
 from .access import access_user
-from .models import FriendRequest, User
+from .models import User
 from .presence import online_user_ids
 from .serializers import (
     BotCreateInput,
@@ -116,11 +115,7 @@ class UserSearchView(APIView):
     def get(self, request: Request) -> Response:
         query = query_input(UserSearchQuery, request, int_fields=("limit",), defaults={"search": ""})
         term = query["search"].strip()
-        users = list(
-            User.objects.filter(is_active=True)
-            .filter(Q(username__icontains=term) | Q(nickname__icontains=term))
-            .order_by("username")[: query["limit"]]
-        )
+        users = selectors.user_search(term, query["limit"])
         context = {"online": online_user_ids([u.pk for u in users])}
         return Response(PublicUser(users, many=True, context=context).data)
 
@@ -128,7 +123,7 @@ class UserSearchView(APIView):
 class BotListView(APIView):
     @extend_schema(responses={200: BotItem(many=True), **ERROR_RESPONSES}, tags=["bots"])
     def get(self, request: Request) -> Response:
-        bots = User.objects.filter(owner=request.user, is_bot=True).order_by("pk")
+        bots = selectors.bots_of(request.user)
         return Response(BotItem(bots, many=True).data)
 
     @extend_schema(request=BotCreateInput, responses={201: BotWithToken, **ERROR_RESPONSES}, tags=["bots"])
@@ -150,13 +145,7 @@ class FriendRequestsView(APIView):
     @extend_schema(responses={200: FriendRequestOut(many=True), **ERROR_RESPONSES}, tags=["friends"])
     def get(self, request: Request) -> Response:
         """Pending requests, sent and received (compare from_user.id with your own id)."""
-        pending = (
-            FriendRequest.objects.filter(
-                Q(from_user=request.user) | Q(to_user=request.user), status="pending"
-            )
-            .select_related("from_user", "to_user")
-            .order_by("-created_at")
-        )
+        pending = selectors.pending_friend_requests(request.user)
         return Response(FriendRequestOut([services.friend_request_data(r) for r in pending], many=True).data)
 
     @extend_schema(
@@ -183,7 +172,7 @@ class FriendRequestAnswerView(APIView):
 class FriendsView(APIView):
     @extend_schema(responses={200: PublicUser(many=True), **ERROR_RESPONSES}, tags=["friends"])
     def get(self, request: Request) -> Response:
-        friends = list(User.objects.filter(friendships__friend=request.user).order_by("nickname", "username"))
+        friends = selectors.friends_of(request.user, "nickname", "username")
         context = {"online": online_user_ids([u.pk for u in friends])}
         return Response(PublicUser(friends, many=True, context=context).data)
 
@@ -209,7 +198,7 @@ class NotificationsView(APIView):
             "message": note.message,
             "type": note.type,
             "action_url": note.action_url,
-            "recipient_count": note.recipients.count(),
+            "recipient_count": selectors.recipient_count(note),
             "created_at": note.created_at,
         }
         return Response(NotificationOut(body).data, status=201)

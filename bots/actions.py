@@ -7,13 +7,12 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts import services as accounts
-from accounts.models import FriendRequest, Friendship, User
+from accounts.models import User
+from accounts.selectors import active_friend, friends_of, pending_friend_request_id
 from chats import services as chats
-from chats.models import ChatMember
+from groups import selectors as group_selectors
 from groups import services as groups
 from groups.access import access_group
-from groups.models import Group, JoinRequest
-from groups.selectors import group_members
 from imsuite.api_fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
 
@@ -91,8 +90,8 @@ class GroupAnswer(FriendAnswer):
 
 def send_private_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
     """Friends only, like the document says."""
-    friend = User.objects.filter(pk=p["userId"], is_active=True).first()
-    if friend is None or not Friendship.objects.filter(user=bot, friend=friend).exists():
+    friend = active_friend(bot, p["userId"])
+    if friend is None:
         raise permission_denied("not_friends", "A bot sends private messages to its friends only.")
     chat = chats.private_chat_ensure(user_a=bot, user_b=friend)
     message, _ = chats.message_send(actor=bot, chat_id=chat.pk, content=p["message"])
@@ -100,7 +99,7 @@ def send_private_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def send_group_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
-    if not Group.objects.filter(pk=p["groupId"]).exists():
+    if not group_selectors.group_exists(p["groupId"]):
         raise not_found("Group")
     message, _ = chats.message_send(actor=bot, chat_id=p["groupId"], content=p["message"])
     return {"messageId": message.pk}
@@ -166,12 +165,9 @@ def set_friend_add_request(bot: User, p: dict[str, Any]) -> None:
                 "userId or flag is required.",
                 {"field": "userId", "reason": "required"},
             )
-        pending = FriendRequest.objects.filter(
-            from_user_id=p["userId"], to_user=bot, status="pending"
-        ).first()
-        if pending is None:
+        request_id = pending_friend_request_id(p["userId"], bot)
+        if request_id is None:
             raise not_found("Friend request")
-        request_id = pending.pk
     accounts.friend_request_answer(actor=bot, request_id=request_id, accept=p["approve"])
 
 
@@ -185,13 +181,10 @@ def set_group_add_request(bot: User, p: dict[str, Any]) -> None:
                 f"{missing} or flag is required.",
                 {"field": missing, "reason": "required"},
             )
-        pending = JoinRequest.objects.filter(
-            group_id=p["groupId"], user_id=p["userId"], status="pending"
-        ).first()
-        if pending is None:
+        request_id = group_selectors.pending_join_request_id(p["groupId"], p["userId"])
+        if request_id is None:
             raise not_found("Join request")
-        request_id = pending.pk
-    group_id = JoinRequest.objects.filter(pk=request_id).values_list("group_id", flat=True).first()
+    group_id = group_selectors.join_request_group_id(request_id)
     if group_id is None:
         raise not_found("Join request")
     groups.join_request_decide(actor=bot, group_id=group_id, request_id=request_id, approve=p["approve"])
@@ -202,15 +195,14 @@ def get_login_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_friend_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
-    friends = User.objects.filter(friendships__friend=bot).order_by("pk")
+    friends = friends_of(bot)
     return [{"userId": f.pk, "nickname": f.display_name, "sex": f.sex, "age": f.age or 0} for f in friends]
 
 
 def get_group_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = Group.objects.filter(chat__members__user=bot, dissolved_at__isnull=True).order_by("pk")
     return [
-        {"groupId": g.pk, "groupName": g.name, "memberCount": ChatMember.objects.filter(chat_id=g.pk).count()}
-        for g in rows
+        {"groupId": g.pk, "groupName": g.name, "memberCount": g.member_count}
+        for g in group_selectors.live_groups_of(bot.pk)
     ]
 
 
@@ -228,7 +220,7 @@ def get_group_member_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
             "title": m.card or m.user.display_name,
             "card": m.card,
         }
-        for m in group_members(group)
+        for m in group_selectors.group_members(group)
     ]
 
 

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from imsuite.errors import DomainError
 
@@ -12,9 +13,11 @@ from .models import ReverseEndpoint
 class ReverseEndpointAdmin(admin.ModelAdmin):
     """Register or remove a bot's reverse endpoints; `runbots` picks changes up without a restart."""
 
-    list_display = ["bot", "url", "created_at"]
+    list_display = ["bot", "url", "created_at", "last_error", "last_error_at"]
+    list_select_related = ["bot"]
     search_fields = ["bot__username", "url"]
-    fields = ["bot", "url", "access_token"]
+    fields = ["bot", "url", "access_token", "last_error", "last_error_at"]
+    readonly_fields = ["last_error", "last_error_at"]
     autocomplete_fields = ["bot"]
 
     def has_change_permission(self, request: HttpRequest, obj: ReverseEndpoint | None = None) -> bool:
@@ -33,6 +36,18 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
             obj.pk = created.pk
         except DomainError as exc:
             messages.error(request, f"{exc.message} ({exc.code})")
+
+    def log_addition(self, request: HttpRequest, obj: ReverseEndpoint, message: object) -> None:
+        if obj.pk is not None:  # a refusal added nothing
+            super().log_addition(request, obj, message)
+
+    def response_add(
+        self, request: HttpRequest, obj: ReverseEndpoint, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        """After a refusal, back to the list with the service's message only (not "added successfully")."""
+        if obj.pk is None:
+            return HttpResponseRedirect(reverse("admin:bots_reverseendpoint_changelist"))
+        return super().response_add(request, obj, post_url_continue)
 
     def delete_model(self, request: HttpRequest, obj: ReverseEndpoint) -> None:
         services.reverse_endpoint_delete(actor=request.user, bot_id=obj.bot_id, endpoint_id=obj.pk)

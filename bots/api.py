@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from imsuite.api_fields import ERROR_RESPONSES, InputSerializer, StrictCharField
 from imsuite.validation import validate
 
-from . import services
+from . import selectors, services
 from .models import ReverseEndpoint
 
 TAGS = ["bots"]
@@ -32,6 +32,10 @@ class EndpointOut(serializers.Serializer):
     url = serializers.CharField()
     has_access_token = serializers.BooleanField(help_text="The token itself is never shown again.")
     created_at = serializers.DateTimeField()
+    last_error = serializers.CharField(
+        help_text='Why the last connection attempt failed ("address_not_allowed: ..."); "" once one opened.'
+    )
+    last_error_at = serializers.DateTimeField(allow_null=True, help_text="When it failed; null if not.")
 
 
 def _out(endpoint: ReverseEndpoint) -> dict:
@@ -42,6 +46,8 @@ def _out(endpoint: ReverseEndpoint) -> dict:
             "url": endpoint.url,
             "has_access_token": bool(endpoint.access_token),
             "created_at": endpoint.created_at,
+            "last_error": endpoint.last_error,
+            "last_error_at": endpoint.last_error_at,
         }
     ).data
 
@@ -50,7 +56,7 @@ class EndpointsView(APIView):
     @extend_schema(responses={200: EndpointOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
     def get(self, request: Request, bot_id: int) -> Response:
         bot = services.access_bot(request.user, bot_id)
-        return Response([_out(e) for e in ReverseEndpoint.objects.filter(bot=bot).order_by("pk")])
+        return Response([_out(e) for e in selectors.reverse_endpoints_of(bot)])
 
     @extend_schema(request=EndpointInput, responses={201: EndpointOut, **ERROR_RESPONSES}, tags=TAGS)
     def post(self, request: Request, bot_id: int) -> Response:

@@ -1,7 +1,10 @@
 """Reverse mode, the document's own direction: IM-Suite is the WebSocket client. For every
 registered endpoint it connects to the bot backend, sends the bot's Events and carries out the
 Actions it receives; after a drop it waits 1 s, doubling up to 30 s. Endpoints added or deleted
-are picked up within POLL_SECONDS, without a restart."""
+are picked up within POLL_SECONDS, without a restart. Every attempt passes the outbound address
+guard: the backend's name is resolved and checked each time and the connection goes to the checked
+address; a redirect is never followed (websockets refuses to with a ready socket). Why the last
+attempt failed is kept on the endpoint for its owner and the admin."""
 
 import asyncio
 import contextlib
@@ -9,26 +12,42 @@ import logging
 
 import websockets
 
-from imsuite import audit
+from imsuite import audit, outbound
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.ws import db
 
 from .models import ReverseEndpoint
 from .protocol import EventOutbox, handle_frame, render_event, render_shared
+from .selectors import live_reverse_endpoint, live_reverse_endpoint_ids
+from .services import endpoint_address, reverse_endpoint_attempted
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 3.0
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
+OPEN_TIMEOUT_SECONDS = 10.0
 
 
-def _load(endpoint_id: int) -> ReverseEndpoint | None:
-    return ReverseEndpoint.objects.select_related("bot").filter(pk=endpoint_id, bot__is_active=True).first()
+class RedirectNotFollowed(ConnectionError):
+    """The backend answered the handshake with a redirect: its target was never checked."""
 
 
-def _endpoint_ids() -> set[int]:
-    return set(ReverseEndpoint.objects.filter(bot__is_active=True).values_list("pk", flat=True))
+async def _connect(endpoint: ReverseEndpoint, headers: dict[str, str]) -> websockets.ClientConnection:
+    """The WebSocket to the backend, over a socket to an address the outbound guard checked. Given a
+    ready socket, websockets refuses to follow a redirect (with a ValueError caused by the 3xx)."""
+    sock = await outbound.open_socket(*endpoint_address(endpoint.url), timeout=OPEN_TIMEOUT_SECONDS)
+    try:
+        return await websockets.connect(
+            endpoint.url, sock=sock, additional_headers=headers, open_timeout=OPEN_TIMEOUT_SECONDS
+        )
+    except BaseException as exc:
+        sock.close()
+        redirect = exc.__cause__ if isinstance(exc, ValueError) else None
+        if isinstance(redirect, websockets.InvalidStatus):
+            status, location = redirect.response.status_code, redirect.response.headers.get("Location")
+            raise RedirectNotFollowed(f"redirect_not_followed: answered {status} to {location}") from exc
+        raise
 
 
 async def _session(endpoint: ReverseEndpoint, opened: asyncio.Event) -> None:
@@ -37,8 +56,10 @@ async def _session(endpoint: ReverseEndpoint, opened: asyncio.Event) -> None:
     headers = {"X-Self-ID": str(endpoint.bot_id)}
     if endpoint.access_token:
         headers["Authorization"] = f"Bearer {endpoint.access_token}"
-    async with websockets.connect(endpoint.url, additional_headers=headers, open_timeout=10) as ws:
+    async with await _connect(endpoint, headers) as ws:
         opened.set()
+        if endpoint.last_error:
+            await db(reverse_endpoint_attempted)(endpoint_id=endpoint.pk, error="")
         hub, sink = await get_hub(), HubSink(ws, endpoint.bot_id)
         hub.attach(endpoint.bot_id, sink)
         try:
@@ -84,14 +105,19 @@ async def run_endpoint(endpoint_id: int) -> None:
     audit.set_source(AuditEntry.Source.BOT)
     delay = FIRST_RETRY_SECONDS
     while True:
-        endpoint = await db(_load)(endpoint_id)
+        endpoint = await db(live_reverse_endpoint)(endpoint_id)
         if endpoint is None:
             return
         opened = asyncio.Event()
         try:
             await _session(endpoint, opened)
         except* (OSError, ConnectionError, websockets.WebSocketException, TimeoutError) as group:
-            logger.info("bot %s: reverse endpoint %s: %s", endpoint.bot_id, endpoint.url, group.exceptions[0])
+            error = group.exceptions[0]
+            level = logging.WARNING if isinstance(error, outbound.AddressNotAllowed) else logging.INFO
+            logger.log(level, "bot %s: reverse endpoint %s: %s", endpoint.bot_id, endpoint.url, error)
+            await db(reverse_endpoint_attempted)(
+                endpoint_id=endpoint_id, error=str(error) or type(error).__name__
+            )
         if opened.is_set():  # a drop after a working connection starts the backoff afresh
             delay = FIRST_RETRY_SECONDS
         await asyncio.sleep(delay)
@@ -103,7 +129,7 @@ async def supervise(poll_seconds: float = POLL_SECONDS) -> None:
     running: dict[int, asyncio.Task] = {}
     try:
         while True:
-            wanted = await db(_endpoint_ids)()
+            wanted = await db(live_reverse_endpoint_ids)()
             for endpoint_id in wanted - running.keys():
                 running[endpoint_id] = asyncio.create_task(run_endpoint(endpoint_id))
             for endpoint_id in [e for e in running if e not in wanted or running[e].done()]:

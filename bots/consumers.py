@@ -12,7 +12,7 @@ from imsuite import audit
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.watchdog import watchdog
-from imsuite.ws import FastWebsocketConsumer, db, header
+from imsuite.ws import FastWebsocketConsumer, db, header, host_allowed
 
 from .protocol import CLOSING_EVENTS, EventOutbox, handle_frame, render_event, render_shared
 
@@ -35,6 +35,9 @@ class BotConsumer(FastWebsocketConsumer):
     bot: User | None = None
 
     async def connect(self) -> None:
+        if not host_allowed(self.scope):
+            await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
+            return
         self.bot = await db(account_services.bot_authenticate)(bot_token_from_scope(self.scope))
         if self.bot is None:
             await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)

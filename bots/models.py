@@ -12,6 +12,9 @@ class ReverseEndpoint(models.Model):
     # Sent as "Authorization: Bearer"; it is the bot backend's secret, so it is kept to be sent, never shown.
     access_token = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Why the last connection attempt failed ("" once one succeeds): what an operator looks at first.
+    last_error = models.CharField(max_length=500, blank=True, editable=False)
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["bot", "url"], name="reverse_endpoint_unique")]

@@ -2,12 +2,14 @@
 the reverse bridge (runbots): decode an Action frame, carry it out as the bot, answer with exactly
 one response frame; render domain events as Events."""
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from django.conf import settings
+
 from accounts.models import User
+from imsuite import safe_json
 from imsuite.errors import DomainError, ErrorCode
 from imsuite.validation import validate
 from imsuite.ws import db, dumps
@@ -19,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 RETCODES = {
     ErrorCode.VALIDATION_ERROR: 1400,
+    ErrorCode.PAYLOAD_TOO_LARGE: 1400,
     ErrorCode.AUTHENTICATION_FAILED: 1401,
     ErrorCode.PERMISSION_DENIED: 1403,
     ErrorCode.NOT_FOUND: 1404,
@@ -44,15 +47,10 @@ def response(data: Any = None, echo: Any = None, error: DomainError | None = Non
 
 
 def decode(text: str | None) -> dict[str, Any]:
-    """The frame as a JSON object, or VALIDATION_ERROR."""
+    """The frame as a JSON object, or VALIDATION_ERROR (PAYLOAD_TOO_LARGE: bad request too)."""
     if text is None:
         raise DomainError(ErrorCode.VALIDATION_ERROR, "Frames are JSON text.", {"reason": "binary"})
-    try:
-        frame = json.loads(text)
-    except ValueError as exc:
-        raise DomainError(
-            ErrorCode.VALIDATION_ERROR, "The frame is not valid JSON.", {"reason": "malformed_json"}
-        ) from exc
+    frame = safe_json.loads(text, settings.IMSUITE["WS_MAX_FRAME_BYTES"], "frame")
     if not isinstance(frame, dict):
         raise DomainError(ErrorCode.VALIDATION_ERROR, "A frame is a JSON object.", {"reason": "not_object"})
     return frame

@@ -3,9 +3,11 @@
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.access import access_own_bot, is_moderator
 from accounts.models import User
+from imsuite import outbound
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 
 from .models import ReverseEndpoint
@@ -22,11 +24,30 @@ def access_bot(actor: User, bot_id: int) -> User:
     return access_own_bot(actor, bot_id)
 
 
+def endpoint_address(url: str) -> tuple[str, int]:
+    """The host and port a ws:// or wss:// URL connects to."""
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "wss" else 80)
+
+
 def _check_url(url: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+    """A ws:// or wss:// URL to an address the outbound guard allows. A name that does not resolve
+    (yet) is accepted: the bridge checks the address again before every connection anyway."""
+    url = url.strip()
+    try:
+        scheme, (host, port) = urlsplit(url).scheme, endpoint_address(url)
+        host.encode("idna")
+    except ValueError as exc:  # a bad port, a bracketed host that is no IPv6 address, a bad name
+        raise validation_error("url", "format", "This is not a valid URL.") from exc
+    if scheme not in ("ws", "wss") or not host:
         raise validation_error("url", "scheme", "A reverse endpoint is a ws:// or wss:// URL.")
-    return url.strip()
+    try:
+        outbound.check_host(host, port)
+    except outbound.AddressNotAllowed as exc:
+        raise validation_error("url", outbound.REASON, str(exc)) from exc
+    except OSError:  # does not resolve (yet): the bridge checks again, and says why it cannot connect
+        pass
+    return url
 
 
 def reverse_endpoint_create(*, actor: User, bot_id: int, url: str, access_token: str = "") -> ReverseEndpoint:
@@ -47,6 +68,13 @@ def reverse_endpoint_create(*, actor: User, bot_id: int, url: str, access_token:
         raise DomainError(
             ErrorCode.CONFLICT, "This endpoint is registered already.", {"reason": "duplicate"}
         ) from exc
+
+
+def reverse_endpoint_attempted(*, endpoint_id: int, error: str) -> None:
+    """Keep why the bridge's last connection attempt failed, or "" once one opened, for the operator."""
+    ReverseEndpoint.objects.filter(pk=endpoint_id).update(
+        last_error=error[:500], last_error_at=timezone.now() if error else None
+    )
 
 
 def reverse_endpoint_delete(*, actor: User, bot_id: int, endpoint_id: int) -> None:

@@ -1,6 +1,5 @@
 """REST for the signed-in user's call history."""
 
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -11,6 +10,7 @@ from accounts.selectors import user_ref
 from accounts.serializers import UserRef
 from imsuite.api_fields import ERROR_RESPONSES, InputSerializer, StrictIntegerField, query_input
 
+from . import selectors
 from .models import Call
 
 
@@ -67,14 +67,6 @@ class CallHistoryView(APIView):
     def get(self, request: Request) -> Response:
         """Your finished calls, newest first."""
         query = query_input(CallQuery, request, ("before", "limit"))
-        rows = Call.objects.filter(Q(caller=request.user) | Q(callee=request.user), state=Call.State.ENDED)
-        if "before" in query:
-            rows = rows.filter(pk__lt=query["before"])
-        page = list(rows.select_related("caller", "callee").order_by("-pk")[: query["limit"] + 1])
-        more = len(page) > query["limit"]
-        page = page[: query["limit"]]
-        body = {
-            "results": [call_data(c, request.user.pk) for c in page],
-            "next_before": page[-1].pk if more else None,
-        }
+        page, next_before = selectors.call_history_page(request.user, query.get("before"), query["limit"])
+        body = {"results": [call_data(c, request.user.pk) for c in page], "next_before": next_before}
         return Response(CallPage(body).data)

@@ -12,8 +12,7 @@ from imsuite.validation import validate
 
 from . import schemas, selectors, services
 from .access import access_chat
-from .events import message_data
-from .realtime import message_for_viewer
+from .events import message_data, message_for_viewer
 from .serializers import ChatOut, HistoryPage, HistoryQuery, MessageOut, PrivateChatInput, ReadOut
 
 TAGS = ["chats"]

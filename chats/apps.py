@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class ChatsConfig(AppConfig):
     name = "chats"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Hand the realtime core the reads it needs (it may not import the apps)."""
+        from imsuite.app_hooks import hooks
+
+        from . import selectors
+
+        hooks.current_seq = selectors.current_seq
+        hooks.changes_in_range = selectors.changes_in_range

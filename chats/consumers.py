@@ -3,7 +3,6 @@ domain events as client-protocol frames. See docs/protocol.md."""
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,7 +15,7 @@ from django.http.request import split_domain_port, validate_host
 from accounts import services as account_services
 from accounts.sessions import AccessClaims, Session, open_session, read_access_token
 from calls import services as call_services
-from imsuite import audit
+from imsuite import audit, safe_json
 from imsuite.errors import DomainError, ErrorCode
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
@@ -28,6 +27,7 @@ from imsuite.ws import (
     client_frame,
     db,
     header,
+    host_allowed,
     setup_gate,
     utc_now_iso,
 )
@@ -39,7 +39,7 @@ from .sending import SendRequest
 
 logger = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 64 * 1024
+MAX_FRAME_BYTES = settings.IMSUITE["WS_MAX_FRAME_BYTES"]
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
 CLOSE_UNSUPPORTED = 1003
@@ -80,7 +80,7 @@ class ClientConsumer(FastWebsocketConsumer):
     paging: tuple[int, int] | None = None
 
     async def connect(self) -> None:
-        if not origin_allowed(self.scope):
+        if not origin_allowed(self.scope) or not host_allowed(self.scope):
             await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
             return
         token, subprotocol = token_from_scope(self.scope)
@@ -213,12 +213,7 @@ class ClientConsumer(FastWebsocketConsumer):
 
     @staticmethod
     def _decode(text_data: str) -> tuple[str, Any]:
-        try:
-            frame = json.loads(text_data)
-        except ValueError as exc:
-            raise DomainError(
-                ErrorCode.VALIDATION_ERROR, "The frame is not valid JSON.", {"reason": "malformed_json"}
-            ) from exc
+        frame = safe_json.loads(text_data, MAX_FRAME_BYTES, "frame")
         if not isinstance(frame, dict):
             raise DomainError(
                 ErrorCode.VALIDATION_ERROR, "A frame is a JSON object.", {"reason": "not_object"}

@@ -22,3 +22,10 @@ def message_data(message: Message) -> dict[str, Any]:
         "deleted_by": message.deleted_by_id,
         "deleted_at": message.deleted_at,
     }
+
+
+def message_for_viewer(message: dict[str, Any], viewer_id: int) -> dict[str, Any]:
+    """client_msg_id is the sender's own correlation id; nobody else needs it."""
+    if message.get("sender_id") == viewer_id:
+        return message
+    return {k: v for k, v in message.items() if k != "client_msg_id"}

@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from .events import message_for_viewer
+
 SEQ_EVENTS = frozenset({"message.new", "message.edit", "message.delete"})
 
 
@@ -9,13 +11,6 @@ def _chat_for(chat: dict[str, Any], viewer_id: int) -> dict[str, Any]:
     """A private chat's title is the other person's nickname, as the viewer sees it."""
     title = (chat.get("titles") or {}).get(str(viewer_id), chat.get("title"))
     return {"id": chat["id"], "type": chat["type"], "title": title}
-
-
-def message_for_viewer(message: dict[str, Any], viewer_id: int) -> dict[str, Any]:
-    """client_msg_id is the sender's own correlation id; nobody else needs it."""
-    if message.get("sender_id") == viewer_id:
-        return message
-    return {k: v for k, v in message.items() if k != "client_msg_id"}
 
 
 def _message_new(data: dict[str, Any], viewer_id: int) -> dict[str, Any]:

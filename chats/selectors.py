@@ -11,9 +11,8 @@ from accounts.models import User
 from accounts.selectors import user_ref
 from imsuite import sql
 
-from .events import message_data
-from .models import Chat, ChatMember, Membership, Message
-from .realtime import message_for_viewer
+from .events import message_data, message_for_viewer
+from .models import Chat, ChatMember, Membership, Message, SeqCounter
 
 SYNC_BATCH = 500
 
@@ -152,12 +151,7 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
     if chat_id is not None:
         memberships = memberships.filter(chat_id=chat_id)
     memberships = memberships.select_related("chat", "chat__group").annotate(
-        member_count=Subquery(
-            ChatMember.objects.filter(chat_id=OuterRef("chat_id"))
-            .values("chat_id")
-            .annotate(n=Count("pk"))
-            .values("n")[:1]
-        ),
+        member_count=member_count("chat_id"),
         unread_count=Subquery(
             Message.objects.filter(chat_id=OuterRef("chat_id"), id__gt=OuterRef("last_read_message_id"))
             .filter(deleted_at__isnull=True)
@@ -254,6 +248,17 @@ def sender_profile(sender: User | None, member: Membership | None) -> dict[str, 
         "level": member.level if member else "0",
         "card": member.card if member else "",
     }
+
+
+def member_count(chat_field: str) -> Subquery:
+    """An annotation: how many members the chat named by the outer row's `chat_field` has."""
+    members = ChatMember.objects.filter(chat_id=OuterRef(chat_field)).values("chat_id")
+    return Subquery(members.annotate(n=Count("pk")).values("n")[:1])
+
+
+def current_seq() -> int:
+    """The highest seq handed out so far (0 before the first message)."""
+    return SeqCounter.objects.filter(pk=1).values_list("value", flat=True).first() or 0
 
 
 def changes_in_range(after: int, upto: int) -> list[tuple[str, dict[str, Any], list[int]]]:

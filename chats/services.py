@@ -60,20 +60,22 @@ def message_send(
 
 
 def message_edit(*, actor: User, message_id: int, content: Any) -> Message:
-    """The sender edits their own text within the edit window."""
-    message, _member = access_message(actor, message_id)
-    if message.sender_id != actor.pk:
-        raise permission_denied("not_sender", "Only the sender can edit a message.")
-    if message.is_deleted:
-        raise DomainError(ErrorCode.CONFLICT, "This message was deleted.", {"reason": "deleted"})
-    window = settings.IMSUITE["MESSAGE_EDIT_WINDOW_SECONDS"]
-    if (timezone.now() - message.created_at).total_seconds() > window:
-        raise permission_denied("edit_window", "This message is too old to edit.", window_seconds=window)
-    message.content = clean_content(content, message.message_type)
-    message.is_edited = True
-    message.updated_at = timezone.now()
-    ref = chat_ref(message.chat)
+    """The sender edits their own text within the edit window. Checked on the locked row, in the
+    writing transaction: a delete committed between a check and the write would otherwise be
+    overwritten with new text and announced as not deleted."""
     with transaction.atomic():
+        message, _member = access_message(actor, message_id, lock=True)
+        if message.sender_id != actor.pk:
+            raise permission_denied("not_sender", "Only the sender can edit a message.")
+        if message.is_deleted:
+            raise DomainError(ErrorCode.CONFLICT, "This message was deleted.", {"reason": "deleted"})
+        window = settings.IMSUITE["MESSAGE_EDIT_WINDOW_SECONDS"]
+        if (timezone.now() - message.created_at).total_seconds() > window:
+            raise permission_denied("edit_window", "This message is too old to edit.", window_seconds=window)
+        message.content = clean_content(content, message.message_type)
+        message.is_edited = True
+        message.updated_at = timezone.now()
+        ref = chat_ref(message.chat)
         message.seq = next_seq()
         message.save(update_fields=["content", "is_edited", "updated_at", "seq"])
         publish("message.edit", chat_audience(message.chat_id), message_event_data(message, ref))
@@ -82,16 +84,16 @@ def message_edit(*, actor: User, message_id: int, content: Any) -> Message:
 
 def message_delete(*, actor: User, message_id: int) -> Message:
     """Recall a message: its sender, a group owner or admin, or a moderator. The row stays in
-    history under its id; its content is erased."""
-    message, member = access_message(actor, message_id)
-    if message.sender_id != actor.pk and not can_moderate_chat(actor, member, message.chat):
-        raise permission_denied("not_allowed", "You cannot delete this message.")
-    if message.is_deleted:
-        return message
-    message.deleted_at = timezone.now()
-    message.deleted_by = actor
-    message.content = ""
+    history under its id; its content is erased. Checked on the locked row, like message_edit."""
     with transaction.atomic():
+        message, member = access_message(actor, message_id, lock=True)
+        if message.sender_id != actor.pk and not can_moderate_chat(actor, member, message.chat):
+            raise permission_denied("not_allowed", "You cannot delete this message.")
+        if message.is_deleted:
+            return message
+        message.deleted_at = timezone.now()
+        message.deleted_by = actor
+        message.content = ""
         message.seq = next_seq()
         message.save(update_fields=["deleted_at", "deleted_by", "content", "seq"])
         if actor.pk != message.sender_id:  # a recall by a moderator is a moderation step

@@ -6,14 +6,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from chats.models import ChatMember
+from chats.selectors import member_count
 from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each
 from imsuite.models import AuditEntry
 
-from . import services
+from . import selectors, services
 from .models import Group, GroupMember, JoinRequest, Mute, Notice
 
 
@@ -52,20 +51,23 @@ class GroupAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["owner"]
     readonly_fields = ["chat", "name", "avatar_url", "owner", "created_at", "dissolved_at", "members"]
 
-    @admin.display(description="members")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Group]:
+        return super().get_queryset(request).annotate(members_total=member_count("pk"))
+
+    @admin.display(description="members", ordering="members_total")
     def member_count(self, group: Group) -> int:
-        return ChatMember.objects.filter(chat_id=group.pk).count()
+        return group.members_total or 0
 
     @admin.display(description="members")
     def members(self, group: Group) -> str:
         """The group's members inline, with role, level, card and any running mute."""
-        mutes = {m.user_id: m.until for m in Mute.objects.filter(group=group, until__gt=timezone.now())}
+        mutes = {m.user_id: m.until for m in selectors.active_mutes([group.pk]).get(group.pk, [])}
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (m.user.username, m.role, m.level, m.card, mutes.get(m.user_id) or "")
-                for m in ChatMember.objects.filter(chat_id=group.pk).select_related("user").order_by("pk")
+                for m in selectors.member_rows(group)
             ),
         )
         everyone = format_html("<p>Whole group muted until {}</p>", mutes[None]) if None in mutes else ""

@@ -38,8 +38,7 @@ class GroupListView(APIView):
     @extend_schema(responses={200: GroupOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
     def get(self, request: Request) -> Response:
         """The groups you are in, dissolved ones included (their history stays readable)."""
-        groups = Group.objects.filter(chat__members__user=request.user).order_by("-created_at")
-        return Response([_group_out(g, request.user.pk) for g in groups])
+        return Response(GroupOut(selectors.group_list(request.user.pk), many=True).data)
 
     @extend_schema(request=GroupCreateInput, responses={201: GroupOut, **ERROR_RESPONSES}, tags=TAGS)
     def post(self, request: Request) -> Response:
@@ -108,9 +107,7 @@ class JoinRequestsView(APIView):
         """Pending requests and invitations: owner and admins."""
         group, member = access_group(request.user, group_id)
         require_manager(member)
-        pending = (
-            JoinRequest.objects.filter(group=group, status="pending").select_related("user").order_by("pk")
-        )
+        pending = selectors.pending_join_requests(group)
         return Response([JoinRequestOut(services.join_request_data(r)).data for r in pending])
 
     @extend_schema(request=JoinRequestInput, responses={201: JoinRequestOut, **ERROR_RESPONSES}, tags=TAGS)
@@ -160,7 +157,7 @@ class NoticesView(APIView):
     @extend_schema(responses={200: NoticeOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
     def get(self, request: Request, group_id: int) -> Response:
         group, _ = access_group(request.user, group_id, allow_dissolved=True)
-        notices = group.notices.order_by("-created_at", "-pk")
+        notices = selectors.group_notices(group)
         return Response([NoticeOut(services.notice_data(n)).data for n in notices])
 
     @extend_schema(request=NoticeInput, responses={201: NoticeOut, **ERROR_RESPONSES}, tags=TAGS)

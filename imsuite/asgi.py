@@ -13,10 +13,13 @@ from imsuite.http_handler import SyncChainASGIHandler  # noqa: E402  (needs Djan
 django_asgi_app = SyncChainASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up first)
+from django.conf import settings  # noqa: E402
 from django.core.cache import caches  # noqa: E402
 
 from chats.history_fast import HistoryFastPath  # noqa: E402
+from imsuite.body_limit import BodyLimit  # noqa: E402
 from imsuite.daphne_tuning import tune  # noqa: E402
+from imsuite.proxy_headers import TrustedProxyHeaders  # noqa: E402
 from imsuite.routing import websocket_urlpatterns  # noqa: E402
 
 tune()
@@ -28,11 +31,15 @@ tune()
 # the garbage collector found it.
 caches["default"]  # made now, for its side effect
 
-application = ProtocolTypeRouter(
-    {
-        "http": HistoryFastPath(django_asgi_app),
-        "websocket": URLRouter(websocket_urlpatterns),
-    }
+# Proxy headers are read here, from TRUSTED_PROXIES only; daphne runs without --proxy-headers.
+application = TrustedProxyHeaders(
+    ProtocolTypeRouter(
+        {
+            "http": BodyLimit(HistoryFastPath(django_asgi_app)),
+            "websocket": URLRouter(websocket_urlpatterns),
+        }
+    ),
+    settings.TRUSTED_PROXIES,
 )
 
 # What is loaded by now (Django, the apps, the URLconf: several hundred thousand objects) lives as

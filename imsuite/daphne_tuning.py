@@ -3,7 +3,8 @@
 - frames go out at once (`write_now`) instead of waiting for the event loop's next turn;
 - the protocol's close codes (1008, 1003, 1009) can be sent;
 - a new connection no longer pretty-prints its 29 options for a debug line that is off;
-- a socket whose frames pile up unread is no longer read until the application catches up.
+- a socket whose frames pile up unread is no longer read until the application catches up;
+- a frame autobahn refuses (invalid UTF-8, too big) closes with its code instead of a dropped socket.
 
 Each one replaces an autobahn or daphne method with the same behaviour on the path it changes
 and leaves every other path (compression, chopped writes, other close codes, debug logging
@@ -154,6 +155,26 @@ def allow_protocol_close_codes() -> None:
     WebSocketProtocol.serverClose = server_close
 
 
+def refuse_bad_frames_with_a_close() -> None:
+    """autobahn fails a connection whose client breaks the protocol (a text frame that is not UTF-8,
+    a frame over the size limit) by dropping the TCP connection (`failByDrop`, on by default): the
+    client cannot tell why. With it off, autobahn sends the close code (1007, 1009, 1002) first.
+    daphne's frame and message size limits (1 MiB unless its command line says otherwise) are
+    lowered to WS_MAX_FRAME_BYTES, so a larger frame is refused as it arrives, not buffered whole."""
+    from daphne.ws_protocol import WebSocketFactory
+    from django.conf import settings
+
+    original = WebSocketFactory.setProtocolOptions
+    limit = settings.IMSUITE["WS_MAX_FRAME_BYTES"]
+
+    def set_protocol_options(self: WebSocketFactory, **options: Any) -> None:
+        for size in ("maxFramePayloadSize", "maxMessagePayloadSize"):
+            options[size] = min(options.get(size) or limit, limit)  # autobahn's 0 means no limit
+        original(self, **options, failByDrop=False)
+
+    WebSocketFactory.setProtocolOptions = set_protocol_options
+
+
 def tune() -> None:
     """All of the above: call once, before daphne accepts a connection."""
     from django.conf import settings
@@ -162,3 +183,4 @@ def tune() -> None:
     format_debug_lines_lazily()
     allow_protocol_close_codes()
     pause_reading_when_behind(settings.IMSUITE["WS_MAX_IN_FLIGHT"])
+    refuse_bad_frames_with_a_close()

@@ -25,6 +25,7 @@ from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
+from .app_hooks import hooks
 from .events import HUB_GROUP, HUB_MESSAGE_TYPE
 from .per_loop import PerLoop
 
@@ -151,6 +152,11 @@ class Hub:
             return last_position, last_counter
         if counter < asked_at:  # the database was reset (restored, or flushed by tests)
             logger.warning("hub: the seq counter went back from %s to %s", asked_at, counter)
+            try:  # a counter alone gone back, below the stored seqs, is raised to them first
+                counter = await db(_repaired_seq)()
+            except Exception:
+                logger.exception("hub: could not repair the seq counter")
+        if counter < asked_at:  # the stored changes went back with it
             self.position = max(0, counter - RESET_REWIND)  # hand out the newest changes again
             self.pending.clear()
         # Stalled: no progress for a whole interval although the counter was already ahead at
@@ -187,7 +193,6 @@ class Hub:
 
     async def fill_gap(self, upto: int | None = None) -> None:
         """Read the missing seqs (by default up to the lowest pending one) from the database."""
-        from chats.selectors import changes_in_range
         from imsuite.ws import db
 
         if upto is None:
@@ -198,7 +203,7 @@ class Hub:
         if upto <= self.position:
             return
         try:
-            changes = await db(changes_in_range)(self.position, upto)
+            changes = await db(hooks.changes_in_range)(self.position, upto)
         except Exception:
             logger.exception("hub: could not read seqs %s..%s; trying again", self.position + 1, upto)
             self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
@@ -285,9 +290,15 @@ async def _send_to_peers(layer: Any, channel: str | None, message: dict[str, Any
 
 
 def _current_seq() -> int:
-    from chats.models import SeqCounter
+    return hooks.current_seq()
 
-    return SeqCounter.objects.filter(pk=1).values_list("value", flat=True).first() or 0
+
+def _repaired_seq() -> int:
+    """The counter, raised first to the highest stored seq if it is below it."""
+    from chats.seq_counter import seq_counter_repair
+
+    seq_counter_repair()
+    return _current_seq()
 
 
 def _start_hub(loop: asyncio.AbstractEventLoop) -> Hub:

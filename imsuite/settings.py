@@ -42,6 +42,11 @@ if not SECRET_KEY:
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# Networks the outbound address guard (imsuite/outbound.py) lets through although they are not public
+# (loopback, private, link-local...): none in production; development and the tests allow loopback.
+OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", "")
+# Direct peers whose X-Forwarded-For/-Proto and X-Real-IP are believed (imsuite/proxy_headers.py).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
 
 INSTALLED_APPS = [
     "daphne",
@@ -204,7 +209,7 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.sessions.SessionJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["imsuite.parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "imsuite.api_errors.exception_handler",
@@ -266,12 +271,21 @@ IMSUITE = {
     # Frames of one WebSocket being handled (or waiting unread) before the server stops reading it.
     "WS_MAX_IN_FLIGHT": int(os.environ.get("WS_MAX_IN_FLIGHT", "64")),
     "RATE_LIMIT_SYNCS": int(os.environ.get("RATE_LIMIT_SYNCS", "30")),
+    # Hostile input (imsuite.safe_json): the deepest JSON any door parses, and the largest
+    # WebSocket frame (bigger ones are refused by the transport before they are buffered whole).
+    "JSON_MAX_DEPTH": int(os.environ.get("JSON_MAX_DEPTH", "32")),
+    "WS_MAX_FRAME_BYTES": int(os.environ.get("WS_MAX_FRAME_BYTES", str(64 * 1024))),
 }
+
+# The largest HTTP request body; a larger one is answered 413 before it is read (imsuite.body_limit).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("REQUEST_MAX_BYTES", str(1024 * 1024)))
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A refused Host header or another suspicious request is one line, not a traceback per request.
+    "filters": {"no_security_tracebacks": {"()": "imsuite.log_filters.NoSecurityTracebacks"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["no_security_tracebacks"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }

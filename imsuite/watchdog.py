@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 
+from .app_hooks import hooks
 from .per_loop import PerLoop
 
 logger = logging.getLogger(__name__)
@@ -117,12 +118,10 @@ def _renew_every() -> float:
 
 
 async def _renew(leases: list[tuple[int, str]]) -> None:
-    from accounts.services import connections_renewed
-
     from .ws import db
 
     try:
-        await db(connections_renewed)(leases=leases)
+        await db(hooks.connections_renewed)(leases=leases)
     except Exception:  # the next round renews them again, well within the lease's life
         logger.exception("could not renew %d presence leases", len(leases))
 

@@ -20,6 +20,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.http.request import split_domain_port, validate_host
 
 from .daphne_tuning import drop_unsent, resume_reading, unsent_bytes
 from .per_loop import PerLoop
@@ -72,11 +73,11 @@ class _Encoder(DjangoJSONEncoder):
 
 
 def dumps(value: Any) -> str:
-    text = json.dumps(value, cls=_Encoder, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(value, cls=_Encoder, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     try:
         text.encode()
     except UnicodeEncodeError:  # a lone surrogate echoed from a client's JSON ("\ud800"): keep it escaped
-        text = json.dumps(value, cls=_Encoder, separators=(",", ":"))
+        text = json.dumps(value, cls=_Encoder, separators=(",", ":"), allow_nan=False)
     return text
 
 
@@ -221,3 +222,13 @@ def header(scope: dict[str, Any], name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def host_allowed(scope: dict[str, Any]) -> bool:
+    """A WebSocket handshake's Host, if it sends one, is one of ALLOWED_HOSTS, as for HTTP requests
+    (Django answers those 400); a handshake to another name is refused (403)."""
+    host = header(scope, b"host")
+    if host is None:
+        return True
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)

@@ -1,6 +1,7 @@
 """Shared fixtures: people, signed-in API clients, and an inbox that listens on the real channel layer."""
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Iterator
 from types import SimpleNamespace
@@ -16,10 +17,16 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts import services as account_services
 from accounts.models import User
 from imsuite.events import HUB_GROUP
+from imsuite.settings import env_list
 from tests.layer_receiving import Receives, receive_within, stop_receiving
 from tests.shared_state import forget_shared_state
 
 PASSWORD = "a-Strong-passw0rd"
+
+# The tests' bot backends and servers listen on loopback, which the outbound address guard refuses
+# by default. Set in the environment too, for the daphne processes the end-to-end tests start.
+os.environ.setdefault("OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+settings.OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", "")
 
 
 def _cancel_all_tasks_until_done(loop: asyncio.AbstractEventLoop) -> None:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -229,3 +230,25 @@ def test_group_page_lists_members_with_role(staff, world, alice, bob):
     assert f"<tr><td>bob</td><td>member</td><td>0</td><td></td><td>{until}</td></tr>" in html
     assert html.index("<td>alice</td>") < html.index("<td>bob</td>")
     assert "<td>carol</td>" not in html
+
+
+def test_reverse_endpoint_refusal_and_last_error_show_in_admin(staff, world, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    url = "ws://169.254.169.254/latest/meta-data"
+    form = {"bot": world["bot"].pk, "url": url, "access_token": ""}
+    response = staff.post(admin_url(ReverseEndpoint, "add"), form, follow=True)
+    assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [
+        (
+            "error",
+            "address_not_allowed: 169.254.169.254 is not a public address (see OUTBOUND_ALLOWED_NETWORKS)"
+            " (VALIDATION_ERROR)",
+        )
+    ]
+    assert response.redirect_chain == [(admin_url(ReverseEndpoint, "changelist"), 302)]
+    assert not ReverseEndpoint.objects.filter(url=url).exists()
+    assert not LogEntry.objects.filter(object_repr__contains="169.254").exists()
+    ReverseEndpoint.objects.filter(pk=world[ReverseEndpoint].pk).update(
+        last_error="redirect_not_followed: answered 302 to ws://10.0.0.1/", last_error_at=timezone.now()
+    )
+    listing = staff.get(admin_url(ReverseEndpoint, "changelist"))
+    assert "redirect_not_followed: answered 302 to ws://10.0.0.1/" in listing.content.decode()

@@ -3,6 +3,7 @@
 No Docker engine is needed: the files are parsed and compared with what imsuite/settings.py reads."""
 
 import ast
+import ipaddress
 import json
 import re
 import shlex
@@ -14,7 +15,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATE = "python manage.py migrate --noinput"
-DAPHNE = "daphne -b 0.0.0.0 -p 8080 --proxy-headers imsuite.asgi:application"
+DAPHNE = "daphne -b 0.0.0.0 -p 8080 imsuite.asgi:application"
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 REQUIRED = r"\$\{%s:\?[^}]+\}"  # ${NAME:?message}: compose refuses to start while NAME is unset
 
@@ -124,6 +125,16 @@ def test_nginx_publishes_8080_and_proxies_websockets_to_the_replicas(compose: di
     assert "proxy_set_header Upgrade $http_upgrade;" in conf
     assert "proxy_set_header Connection $connection_upgrade;" in conf
     assert conf.count("{") == conf.count("}")
+
+
+def test_the_replicas_believe_proxy_headers_from_nginx_only(compose: dict, app: dict) -> None:
+    nginx_address = compose["services"]["nginx"]["networks"]["default"]["ipv4_address"]
+    [subnet] = [pool["subnet"] for pool in compose["networks"]["default"]["ipam"]["config"]]
+    assert ipaddress.ip_address(nginx_address) in ipaddress.ip_network(subnet)
+    assert app["environment"]["TRUSTED_PROXIES"] == f"{nginx_address}/32"
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
+    assert "--proxy-headers" not in " ".join(app["command"])  # daphne's own parsing believes anyone
 
 
 def test_postgres_data_is_a_named_volume(compose: dict) -> None:

@@ -29,7 +29,14 @@ def add(client: Any, bot_id: int, **data: Any) -> Any:
 
 
 def shown(row: ReverseEndpoint) -> dict[str, Any]:
-    return {"id": row.pk, "bot_id": row.bot_id, "url": row.url, "has_access_token": bool(row.access_token)}
+    return {
+        "id": row.pk,
+        "bot_id": row.bot_id,
+        "url": row.url,
+        "has_access_token": bool(row.access_token),
+        "last_error": row.last_error,
+        "last_error_at": row.last_error_at,
+    }
 
 
 def without_time(body: dict[str, Any], row: ReverseEndpoint) -> dict[str, Any]:
@@ -53,7 +60,9 @@ def test_owner_registers_and_lists_endpoints(alice, bot, client_for, data, has_t
     assert "s3cret" not in str(body) + str(listed)
 
 
-@pytest.mark.parametrize("url", ["wss://bots.example.com/ws", "ws://[::1]:8080", "  ws://127.0.0.1:1/x  "])
+@pytest.mark.parametrize(
+    "url", ["wss://93.184.215.14/ws", "ws://[::1]:8080", "  ws://127.0.0.1:1/x  ", "ws://localhost:6700"]
+)
 def test_ws_and_wss_urls_are_accepted(alice, bot, client_for, url):
     body = check(add(client_for(alice), bot.pk, url=url), 201)
     assert body["url"] == url.strip() == ReverseEndpoint.objects.get().url
@@ -67,6 +76,9 @@ def test_ws_and_wss_urls_are_accepted(alice, bot, client_for, url):
         ({"url": "ws://"}, "url"),
         ({"url": "127.0.0.1:6700"}, "url"),
         ({"url": 6700}, "url"),
+        ({"url": "ws://127.0.0.1:70000/ws"}, "url"),
+        ({"url": "ws://[zz]/ws"}, "url"),
+        ({"url": f"ws://{'a' * 64}.example/ws"}, "url"),
         ({"url": URL, "access_token": 5}, "access_token"),
         ({"url": URL, "token": "s3cret"}, "token"),
     ],
@@ -75,6 +87,39 @@ def test_bad_input_is_400_naming_the_field(alice, bot, client_for, data, field):
     body = check(client_for(alice).post(endpoints(bot.pk), data, format="json"), 400)
     assert (body["error_code"], body["details"]["field"]) == ("VALIDATION_ERROR", field)
     assert not ReverseEndpoint.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ws://127.0.0.1:5432/",
+        "ws://localhost:6700/ws",  # a name that resolves to a refused address
+        "ws://169.254.169.254/latest/meta-data",
+        "ws://[fd00:ec2::254]/",
+        "ws://10.0.0.7/ws",
+        "wss://192.168.1.1/ws",
+        "ws://100.64.0.1/ws",
+        "ws://[::1]:8080/ws",
+        "ws://[::ffff:127.0.0.1]/ws",
+        "ws://0.0.0.0:6700/ws",
+    ],
+)
+def test_a_url_to_a_refused_address_is_400(alice, bot, client_for, settings, url):
+    settings.OUTBOUND_ALLOWED_NETWORKS = []  # the production default
+    body = check(client_for(alice).post(endpoints(bot.pk), {"url": url}, format="json"), 400)
+    assert (body["error_code"], body["details"]) == (
+        "VALIDATION_ERROR",
+        {"field": "url", "reason": "address_not_allowed"},
+    )
+    assert body["message"].startswith("address_not_allowed: ")
+    assert not ReverseEndpoint.objects.exists()
+
+
+def test_the_setting_lets_a_network_through(alice, bot, client_for, settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["10.0.0.0/8"]
+    check(add(client_for(alice), bot.pk, url="ws://10.0.0.7/ws"), 201)
+    body = check(add(client_for(alice), bot.pk, url="ws://127.0.0.1/ws"), 400)
+    assert body["details"]["reason"] == "address_not_allowed"
 
 
 def test_missing_url_is_400(alice, bot, client_for):

@@ -7,6 +7,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -247,3 +248,75 @@ async def test_deactivating_the_bot_ends_the_connection_for_good(backend, superv
     await call(user_set_active, actor=moderator, user_id=bot.pk, active=False)
     await closed(connection)
     await backend.no_connection()
+
+
+async def stored(endpoint_id: int, condition: Any) -> ReverseEndpoint:
+    """The endpoint's row once `condition` holds for it (the bridge writes it from its own task)."""
+    for _ in range(100):
+        row = await call(ReverseEndpoint.objects.get, pk=endpoint_id)
+        if condition(row):
+            return row
+        await asyncio.sleep(WAIT / 100)
+    raise AssertionError(f"the endpoint's row never got there: {row.last_error!r}")
+
+
+async def test_a_refused_address_is_never_connected_and_the_refusal_is_kept(
+    backend, supervise, alice, bot, settings, caplog, client_for
+):
+    """What the guard refuses (here loopback, with the production setting) is refused before every
+    attempt, even for an endpoint registered while it was allowed; the operator sees why."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    endpoint = await call(ReverseEndpoint.objects.create, bot=bot, url=backend.url)
+    row = await stored(endpoint.pk, lambda row: row.last_error)
+    refusal = "address_not_allowed: 127.0.0.1 is not a public address (see OUTBOUND_ALLOWED_NETWORKS)"
+    assert row.last_error == refusal and row.last_error_at is not None
+    await backend.no_connection()
+    warnings = {
+        r.getMessage() for r in caplog.records if r.name == "bots.bridge" and r.levelname == "WARNING"
+    }
+    assert warnings == {f"bot {bot.pk}: reverse endpoint {backend.url}: {refusal}"}
+    [listed] = (await call(lambda: client_for(alice).get(f"/api/bots/{bot.pk}/reverse-endpoints"))).json()
+    assert listed["last_error"] == refusal and listed["last_error_at"] is not None
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    await backend.connection()
+    row = await stored(endpoint.pk, lambda row: not row.last_error)
+    assert row.last_error_at is None
+
+
+async def test_a_name_is_resolved_and_connected_by_its_checked_address(backend, supervise, alice, bot):
+    port = backend.url.split(":")[2].split("/")[0]
+    await call(register, alice, bot, f"ws://localhost:{port}/onebot/v11/ws")
+    connection = await backend.connection()
+    assert connection.request.headers["Host"] == f"localhost:{port}"  # the name, not the address
+    assert connection.remote_address[0] == "127.0.0.1"
+
+
+class Redirector:
+    """A backend that answers every handshake with 302 to `location`."""
+
+    def __init__(self, location: str) -> None:
+        self.location, self.handshakes = location, 0
+
+    def process_request(self, connection: ServerConnection, request: Any) -> Any:
+        self.handshakes += 1
+        response = connection.respond(HTTPStatus.FOUND, "moved\n")
+        response.headers["Location"] = self.location
+        return response
+
+
+@pytest.mark.parametrize("target", ["metadata", "allowed backend"])
+async def test_a_redirect_is_never_followed(backend, supervise, alice, bot, target):
+    """Not to the metadata service (refused before any packet goes there: websockets cannot follow
+    a redirect over the ready socket the guard hands it), and not even to an allowed address."""
+    location = "ws://169.254.169.254/latest/meta-data/" if target == "metadata" else backend.url
+    redirector = Redirector(location)
+    async with serve(
+        lambda connection: None, "127.0.0.1", 0, process_request=redirector.process_request
+    ) as srv:
+        port = srv.sockets[0].getsockname()[1]
+        endpoint = await call(register, alice, bot, f"ws://127.0.0.1:{port}/ws")
+        row = await stored(endpoint.pk, lambda row: row.last_error)
+        assert row.last_error == f"redirect_not_followed: answered 302 to {location}"
+        await backend.no_connection()
+        assert redirector.handshakes >= 1

@@ -27,7 +27,7 @@ from accounts.models import User
 from accounts.sessions import new_refresh_token
 from chats import selectors, services
 from chats.consumers import ClientConsumer
-from chats.models import Chat, ChatMember, Message, Role
+from chats.models import Chat, ChatMember, Message, Role, SeqCounter
 from groups.models import Group, Mute
 from groups.services import group_create
 from imsuite import hub as hub_module
@@ -1162,6 +1162,28 @@ async def test_seq_strictly_increases_per_connection_across_chats(ws, group, ali
         seqs = [seq for _, _, seq in got]
         assert seqs == sorted(set(seqs))  # strictly increasing, with gaps where others' chats were
         await device.nothing()
+
+
+async def test_a_counter_gone_back_is_repaired_and_connected_clients_get_what_follows(ws, pair, alice, bob):
+    """The counter row alone went back (restored apart from the messages): the hub that sees it
+    raises it to the highest stored seq, so the next message gets a seq above every one the client
+    has seen, and reaches it (a reused seq would have been dropped by the hub and the client)."""
+    a1, b1 = await ws.connect(alice), await ws.connect(bob)
+    for content in ("one", "two", "three"):
+        await post(a1, pair.pk, content)
+    seen = (await b1.frames(3))[-1]["seq"]
+    assert seen >= 3
+    await call(SeqCounter.objects.filter(pk=1).update, value=1)
+    for _ in range(200):  # the hub looks at the counter every COUNTER_CHECK_SECONDS
+        if await call(lambda: SeqCounter.objects.get(pk=1).value) >= seen:
+            break
+        await asyncio.sleep(0.05)
+    assert await call(lambda: SeqCounter.objects.get(pk=1).value) == seen
+    after = await post(a1, pair.pk, "after")
+    frame = await b1.frame()
+    assert frame == await new_frame(after, bob)
+    assert frame["seq"] == seen + 1
+    await b1.nothing()
 
 
 @pytest.mark.parametrize("since", ["start", "after-first", "latest"])

@@ -79,14 +79,14 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 @contextmanager
-def run_daphne(env: dict[str, str], log_dir: Path) -> Iterator[str]:
+def run_daphne(env: dict[str, str], log_dir: Path, app: str = "imsuite.asgi:application") -> Iterator[str]:
     """Start daphne, wait (at most START_TIMEOUT_SECONDS) until it accepts connections, yield its base
     URL; terminate it afterwards, killing it if it does not stop within STOP_TIMEOUT_SECONDS."""
     port = free_port()
     log_path = daphne_log_path(log_dir, f"http://127.0.0.1:{port}")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "imsuite.asgi:application"],
+            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), app],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -172,10 +172,10 @@ def start_daphne(e2e_log_dir: Path) -> Iterator[Callable[[dict[str, str]], str]]
     """Start extra daphne processes with a given environment; all are stopped after the test."""
     with ExitStack() as stack:
 
-        def start(env: dict[str, str]) -> str:
+        def start(env: dict[str, str], app: str = "imsuite.asgi:application") -> str:
             env = dict(env)
             env.setdefault("SECRET_KEY", os.environ.get("SECRET_KEY") or FALLBACK_SECRET_KEY)
-            return stack.enter_context(run_daphne(env, e2e_log_dir))
+            return stack.enter_context(run_daphne(env, e2e_log_dir, app))
 
         yield start
 

@@ -164,7 +164,7 @@ def test_malformed_json_is_a_json_400(daphne_url: str) -> None:
     assert reply.status == 400
     assert reply.json() == {
         "error_code": "VALIDATION_ERROR",
-        "message": "JSON parse error - Expecting value: line 1 column 14 (char 13)",
+        "message": "The body is not valid JSON.",
         "details": {"reason": "malformed_json"},
     }
 

@@ -42,6 +42,5 @@ class Command(BaseCommand):
             twisted_loop.create_task(timers_forever())
 
         reactor.callWhenRunning(start_background)
-        CommandLineInterface().run(
-            ["-b", host, "-p", str(port), "--proxy-headers", "imsuite.asgi:application"]
-        )
+        # No --proxy-headers: daphne would believe them from anyone (see imsuite/proxy_headers.py).
+        CommandLineInterface().run(["-b", host, "-p", str(port), "imsuite.asgi:application"])

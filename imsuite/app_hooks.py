@@ -1,0 +1,35 @@
+"""What the realtime core (hub, watchdog) needs from the apps, handed to it at startup.
+
+The core must not import the apps (the import contracts in .importlinter, docs/architecture.md):
+each app's AppConfig.ready registers its callables here, and the core calls them through `hooks`.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+# (event name, event data, audience) of one message change, as the hub hands it out.
+Change = tuple[str, dict[str, Any], list[int]]
+
+
+def _unregistered(name: str) -> Callable[..., Any]:
+    def missing(*args: Any, **kwargs: Any) -> Any:
+        raise ImproperlyConfigured(f"no installed app has registered imsuite.app_hooks.hooks.{name}")
+
+    return missing
+
+
+class AppHooks:
+    """One attribute per need; an app's AppConfig.ready assigns it."""
+
+    def __init__(self) -> None:
+        # The highest seq handed out so far (chats).
+        self.current_seq: Callable[[], int] = _unregistered("current_seq")
+        # Every message change with after < seq <= upto, in seq order (chats).
+        self.changes_in_range: Callable[[int, int], list[Change]] = _unregistered("changes_in_range")
+        # connections_renewed(leases=[(user id, connection id), ...]): renew live leases (accounts).
+        self.connections_renewed: Callable[..., None] = _unregistered("connections_renewed")
+
+
+hooks = AppHooks()
