@@ -81,9 +81,6 @@ class BotConsumer(FastWebsocketConsumer):
     def lease(self) -> tuple[int, str]:
         return self.bot.pk, self.connection_id
 
-    async def end(self, reason: str, code: int) -> None:
-        await self.close(code=CLOSE_POLICY)
-
     async def disconnect(self, code: int) -> None:
         if self.bot is None:
             return

@@ -13,10 +13,11 @@ from accounts.selectors import user_ref
 from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
 from imsuite.events import publish
+from imsuite.ratelimit import rate_limit
 
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
 from .models import Chat, ChatMember, Message
-from .selectors import chat_ref, message_delete_data, message_event_data
+from .selectors import changes_since, chat_ref, message_delete_data, message_event_data
 from .sending import SendRequest, clean_content, message_send_many, take_seqs
 
 
@@ -161,3 +162,12 @@ def private_chat_open(*, actor: User, user_id: int) -> Chat:
     if not allowed:
         raise permission_denied("not_friends", "You can only chat privately with friends and your own bots.")
     return private_chat_ensure(user_a=actor, user_b=other)
+
+
+def sync_page(*, actor: User, after: int, since: int) -> list[tuple[str, dict[str, Any]]]:
+    """One page of a sync (chats.selectors.changes_since), counted against RATE_LIMIT_SYNCS per
+    RATE_LIMIT_WINDOW_SECONDS: a client that asked for its whole history again and again kept a
+    process busy and, unread, its memory growing."""
+    limits = settings.IMSUITE
+    rate_limit("sync", actor.pk, limits["RATE_LIMIT_SYNCS"], limits["RATE_LIMIT_WINDOW_SECONDS"])
+    return changes_since(actor.pk, after, None, since)

@@ -3,6 +3,7 @@
 - frames go out at once (`write_now`) instead of waiting for the event loop's next turn;
 - the protocol's close codes (1008, 1003, 1009, 1013) can be sent;
 - a new connection no longer pretty-prints its 29 options for a debug line that is off;
+- a socket whose frames pile up unread is no longer read until the application catches up;
 - a frame autobahn refuses (invalid UTF-8, too big) closes with its code instead of a dropped socket.
 
 Each one replaces an autobahn or daphne method with the same behaviour on the path it changes
@@ -36,6 +37,57 @@ def write_now(transport: Any, data: bytes) -> None:
             data = data[sent:]
     if data:
         transport.write(data)
+
+
+def unsent_bytes(transport: Any) -> int:
+    """What a twisted TCP transport holds for its socket and has not sent: the slice of
+    `dataBuffer` it is sending plus the writes queued behind it. 0 for a transport without these
+    buffers (TLS), which then has no cap."""
+    try:
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    except AttributeError:
+        return 0
+
+
+def drop_unsent(transport: Any) -> None:
+    """Forget the frames queued behind the first waiting write. Each write is one whole frame
+    (autobahn hands a frame to the transport in one piece), so what follows the first starts on a
+    frame boundary and the stream stays valid; the first may be the rest of a frame already begun
+    (write_now), so it stays, as does the slice twisted is sending."""
+    waiting = getattr(transport, "_tempDataBuffer", None)
+    if waiting:
+        del waiting[1:]
+        transport._tempDataLen = len(waiting[0])
+
+
+@patches.installs("pause_reading")
+def pause_reading_when_behind(max_unread: int) -> None:
+    """daphne queues every frame it reads for the application without a bound: a client sending
+    faster than its frames were handled grew the process without limit. Once `max_unread` frames
+    wait, the socket is no longer read (the client's frames wait in the kernel, then its sends
+    block) until the application has taken half of them (resume_reading)."""
+    from daphne.ws_protocol import WebSocketProtocol
+
+    original = WebSocketProtocol.onMessage
+
+    @functools.wraps(original)
+    def on_message(self: WebSocketProtocol, payload: bytes, isBinary: bool) -> None:
+        original(self, payload, isBinary)
+        queue = getattr(self, "application_queue", None)
+        if queue is not None and queue.qsize() >= max_unread and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pauseProducing()
+
+    WebSocketProtocol.max_unread = max_unread
+    WebSocketProtocol.reading_paused = False
+    WebSocketProtocol.onMessage = on_message
+
+
+def resume_reading(protocol: Any) -> None:
+    """Read a paused socket again once the application has taken half of the frames that waited."""
+    if protocol.reading_paused and protocol.application_queue.qsize() <= protocol.max_unread // 2:
+        protocol.reading_paused = False
+        protocol.transport.resumeProducing()
 
 
 @patches.installs("send_frames_at_once")
@@ -138,7 +190,10 @@ def refuse_bad_frames_with_a_close() -> None:
 
 def tune() -> None:
     """All of the above: call once, before daphne accepts a connection."""
+    from django.conf import settings
+
     send_frames_at_once()
     format_debug_lines_lazily()
     allow_protocol_close_codes()
+    pause_reading_when_behind(settings.IMSUITE["WS_MAX_IN_FLIGHT"])
     refuse_bad_frames_with_a_close()

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
 
-Installer = TypeVar("Installer", bound=Callable[[], None])
+Installer = TypeVar("Installer", bound=Callable[..., None])
 
 
 class Mismatch(Exception):
@@ -62,9 +62,9 @@ def installs(name: str) -> Callable[[Installer], Installer]:
 
     def decorate(install: Installer) -> Installer:
         @functools.wraps(install)
-        def guarded() -> None:
+        def guarded(*args: Any, **kwargs: Any) -> None:
             if active(name):
-                install()
+                install(*args, **kwargs)
 
         return guarded  # type: ignore[return-value]
 
@@ -180,6 +180,33 @@ def _frame_limits() -> None:
     method(WebSocketFactory, "setProtocolOptions", "self")
     method(WebSocketServerFactory, "setProtocolOptions", "maxFramePayloadSize", "maxMessagePayloadSize")
     method(WebSocketServerFactory, "setProtocolOptions", "failByDrop")
+
+
+@_relies_on("send_buffer_cap", "Twisted", "autobahn")
+def _send_buffer_cap() -> None:
+    """imsuite.daphne_tuning.unsent_bytes/drop_unsent read twisted's write buffers; a slow consumer's
+    close handshake is bounded through autobahn's closeHandshakeTimeout."""
+    from autobahn.websocket.protocol import WebSocketProtocol
+    from twisted.internet import abstract
+
+    attributes(abstract.FileDescriptor, "dataBuffer", "offset")
+    uses(abstract.FileDescriptor, "doWrite", "dataBuffer", "offset")
+    uses(abstract.FileDescriptor, "__init__", "_tempDataBuffer", "_tempDataLen")
+    uses(abstract.FileDescriptor, "write", "_tempDataBuffer", "_tempDataLen")
+    uses(WebSocketProtocol, "sendCloseFrame", "closeHandshakeTimeout")
+
+
+@_relies_on("pause_reading", "daphne", "Twisted")
+def _pause_reading() -> None:
+    """imsuite.daphne_tuning.pause_reading_when_behind: daphne's onMessage wrapped, its application
+    queue measured, the transport paused and resumed."""
+    from daphne.ws_protocol import WebSocketProtocol
+    from twisted.internet import abstract
+
+    method(WebSocketProtocol, "onMessage", "self", "payload", "isBinary", positional=True)
+    uses(WebSocketProtocol, "onMessage", "application_queue")
+    method(abstract.FileDescriptor, "pauseProducing", "self", positional=True)
+    method(abstract.FileDescriptor, "resumeProducing", "self", positional=True)
 
 
 @_relies_on("shared_frames", "daphne", "autobahn")

@@ -280,6 +280,11 @@ IMSUITE = {
     # After the database failed to answer, for how long queued sends and connection set-ups are
     # refused at once (SERVICE_UNAVAILABLE) instead of each waiting out DB_POOL_TIMEOUT in turn.
     "DB_FAIL_FAST_SECONDS": float(os.environ.get("DB_FAIL_FAST_SECONDS", "1")),
+    # Bytes a WebSocket may have waiting to go out before the server closes it as a slow consumer.
+    "WS_SEND_BUFFER_MAX_BYTES": int(os.environ.get("WS_SEND_BUFFER_MAX_BYTES", str(4 * 1024 * 1024))),
+    # Frames of one WebSocket being handled (or waiting unread) before the server stops reading it.
+    "WS_MAX_IN_FLIGHT": int(os.environ.get("WS_MAX_IN_FLIGHT", "64")),
+    "RATE_LIMIT_SYNCS": int(os.environ.get("RATE_LIMIT_SYNCS", "30")),
     # Hostile input (imsuite.safe_json): the deepest JSON any door parses, and the largest
     # WebSocket frame (bigger ones are refused by the transport before they are buffered whole).
     "JSON_MAX_DEPTH": int(os.environ.get("JSON_MAX_DEPTH", "32")),

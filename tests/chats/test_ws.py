@@ -1215,7 +1215,7 @@ async def test_sync_replays_each_change_once_in_its_latest_state(ws, group, alic
     else:
         expected = []
     assert [f["seq"] for f in expected] == sorted({f["seq"] for f in expected})
-    expected.append({"type": "sync.done", "payload": {"last_seq": last_bob_saw}})
+    expected.append({"type": "sync.done", "payload": {"last_seq": last_bob_saw, "has_more": False}})
     assert b1.last_seq == last_bob_saw
     assert await b1.frames(len(expected)) == expected
     await b1.nothing()
@@ -1246,7 +1246,7 @@ async def test_a_dropped_live_frame_is_recovered(ws, pair, alice, bob, monkeypat
     await fresh.send("sync", {"since_seq": known})
     assert await fresh.frames(2) == [
         await new_frame(missed, bob),
-        {"type": "sync.done", "payload": {"last_seq": fresh.last_seq}},
+        {"type": "sync.done", "payload": {"last_seq": fresh.last_seq, "has_more": False}},
     ]
 
     following = await post(a1, pair.pk, "following")

@@ -478,7 +478,7 @@ async def test_sync_after_a_reconnect_replays_what_was_missed(daphne_url: str, w
             "sender": ben.ref(),
         }
         await expect(ann_ws, "message.new", payload, seq=seq)
-    await expect(ann_ws, "sync.done", {"last_seq": last_seen_seq + 3})
+    await expect(ann_ws, "sync.done", {"last_seq": last_seen_seq + 3, "has_more": False})
     await nothing_pending(ann_ws)
 
     # History over REST shows the same messages, newest first.

@@ -79,6 +79,8 @@ def test_startup_checks_every_patch():
         "lazy_debug_lines",
         "protocol_close_codes",
         "frame_limits",
+        "send_buffer_cap",
+        "pause_reading",
         "shared_frames",
         "hub_peers",
         "sync_middleware_chain",
@@ -330,3 +332,32 @@ def test_a_factory_without_those_options_keeps_its_own_limits(monkeypatch, caplo
     assert WebSocketFactory.setProtocolOptions is set_protocol_options  # daphne's own options stand
     line = warned_once(caplog, "frame_limits", "daphne", "autobahn")
     assert "takes (self, versions, maxFramePayloadSize)" in line
+
+
+def test_a_daphne_that_reads_otherwise_keeps_reading(monkeypatch, caplog):
+    from imsuite.daphne_tuning import pause_reading_when_behind
+
+    def on_message(self, payload, is_binary, extra=None):  # a release with other parameters
+        pass
+
+    monkeypatch.setattr(DaphneProtocol, "onMessage", on_message)
+    pause_reading_when_behind(64)
+    pause_reading_when_behind(64)
+    assert DaphneProtocol.onMessage is on_message  # daphne's own reading stands
+    line = warned_once(caplog, "pause_reading", "daphne", "Twisted")
+    assert "takes (self, payload, is_binary, extra)" in line
+
+
+def test_twisted_buffers_that_moved_leave_no_cap_rather_than_a_wrong_one(monkeypatch, caplog):
+    from twisted.internet import abstract
+
+    from imsuite.ws import FastWebsocketConsumer
+
+    def do_write(self):  # a release that keeps its buffers elsewhere
+        return None
+
+    monkeypatch.setattr(abstract.FileDescriptor, "doWrite", do_write)
+    assert FastWebsocketConsumer().send_buffer_max == float("inf")
+    assert FastWebsocketConsumer().send_buffer_max == float("inf")
+    line = warned_once(caplog, "send_buffer_cap", "Twisted", "autobahn")
+    assert "no longer uses dataBuffer, offset" in line
