@@ -39,27 +39,6 @@ def write_now(transport: Any, data: bytes) -> None:
         transport.write(data)
 
 
-def unsent_bytes(transport: Any) -> int:
-    """What a twisted TCP transport holds for its socket and has not sent: the slice of
-    `dataBuffer` it is sending plus the writes queued behind it. 0 for a transport without these
-    buffers (TLS), which then has no cap."""
-    try:
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-    except AttributeError:
-        return 0
-
-
-def drop_unsent(transport: Any) -> None:
-    """Forget the frames queued behind the first waiting write. Each write is one whole frame
-    (autobahn hands a frame to the transport in one piece), so what follows the first starts on a
-    frame boundary and the stream stays valid; the first may be the rest of a frame already begun
-    (write_now), so it stays, as does the slice twisted is sending."""
-    waiting = getattr(transport, "_tempDataBuffer", None)
-    if waiting:
-        del waiting[1:]
-        transport._tempDataLen = len(waiting[0])
-
-
 @patches.installs("pause_reading")
 def pause_reading_when_behind(max_unread: int) -> None:
     """daphne queues every frame it reads for the application without a bound: a client sending
@@ -81,13 +60,6 @@ def pause_reading_when_behind(max_unread: int) -> None:
     WebSocketProtocol.max_unread = max_unread
     WebSocketProtocol.reading_paused = False
     WebSocketProtocol.onMessage = on_message
-
-
-def resume_reading(protocol: Any) -> None:
-    """Read a paused socket again once the application has taken half of the frames that waited."""
-    if protocol.reading_paused and protocol.application_queue.qsize() <= protocol.max_unread // 2:
-        protocol.reading_paused = False
-        protocol.transport.resumeProducing()
 
 
 @patches.installs("send_frames_at_once")

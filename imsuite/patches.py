@@ -184,7 +184,7 @@ def _frame_limits() -> None:
 
 @_relies_on("send_buffer_cap", "Twisted", "autobahn")
 def _send_buffer_cap() -> None:
-    """imsuite.daphne_tuning.unsent_bytes/drop_unsent read twisted's write buffers; a slow consumer's
+    """imsuite.transport_buffers.unsent_bytes/drop_unsent read twisted's write buffers; a slow consumer's
     close handshake is bounded through autobahn's closeHandshakeTimeout."""
     from autobahn.websocket.protocol import WebSocketProtocol
     from twisted.internet import abstract

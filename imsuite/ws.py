@@ -23,8 +23,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http.request import split_domain_port, validate_host
 
 from . import db_outage, patches
-from .daphne_tuning import drop_unsent, resume_reading, unsent_bytes
 from .per_loop import PerLoop
+from .transport_buffers import drop_unsent, resume_reading, unsent_bytes
 
 logger = logging.getLogger(__name__)
 

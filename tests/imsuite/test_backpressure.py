@@ -13,7 +13,7 @@ from daphne.ws_protocol import WebSocketProtocol as DaphneProtocol
 from twisted.internet import reactor, tcp
 
 import imsuite.asgi  # noqa: F401  (tunes daphne and autobahn, as at startup)
-from imsuite.daphne_tuning import resume_reading, unsent_bytes
+from imsuite.transport_buffers import resume_reading, unsent_bytes
 from imsuite.ws import CLOSE_SLOW_CONSUMER, SLOW_CONSUMER_CLOSE_SECONDS, FastWebsocketConsumer
 
 from .test_daphne_tuning import pair, read_available, websocket_on
