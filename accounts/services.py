@@ -278,14 +278,22 @@ def _announce_presence(user: User, is_online: bool) -> None:
 
 def connection_opened(*, actor: User, connection: str, call_waiting: bool | None = None) -> None:
     """A connection of the actor opened; their first one announces them online. `call_waiting`,
-    if the caller has read it: a live call waits for the actor (calls.services.PARTY_WAITING_OF_U)."""
+    if the caller has read it: a live call waits for the actor (calls.services.PARTY_WAITING_OF_U).
+    Its writes are one transaction; if they fail, the lease goes too (the connection never opened)."""
     from calls.services import call_party_returned
 
     was_online = presence.registry().renew(actor.pk, connection)
-    call_party_returned(user=actor, channel=connection, waiting=call_waiting)
-    if not was_online:
-        _touch_last_seen(actor)
-        _announce_presence(actor, True)
+    if was_online and call_waiting is False:  # another connection is open and no call waits: nothing to write
+        return
+    try:
+        with transaction.atomic():
+            call_party_returned(user=actor, channel=connection, waiting=call_waiting)
+            if not was_online:
+                _touch_last_seen(actor)
+                _announce_presence(actor, True)
+    except Exception:
+        presence.registry().drop(actor.pk, connection)
+        raise
 
 
 def connections_renewed(*, leases: Iterable[tuple[int, str]]) -> None:
@@ -304,9 +312,10 @@ def connection_closed(*, actor: User, connection: str) -> None:
         logger.warning("could not drop the presence lease of user %s: %s", actor.pk, exc)
         return
     if not still_online:
-        call_party_left(user=actor)
-        _touch_last_seen(actor)
-        _announce_presence(actor, False)
+        with transaction.atomic():  # the grace period, last_seen and the announcement, or none of them
+            call_party_left(user=actor)
+            _touch_last_seen(actor)
+            _announce_presence(actor, False)
 
 
 def presence_announce(*, actor: User, is_online: bool) -> None:

@@ -1,6 +1,7 @@
 """Forward mode: a bot backend connects to /ws/bot with its bot token and receives Events, sending
 Actions back (see bots/protocol.py)."""
 
+import contextlib
 import math
 import time
 from typing import Any
@@ -8,13 +9,13 @@ from urllib.parse import parse_qs
 
 from accounts import services as account_services
 from accounts.models import User
-from imsuite import audit
+from imsuite import audit, db_outage
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.watchdog import watchdog
 from imsuite.ws import FastWebsocketConsumer, db, header, host_allowed
 
-from .protocol import CLOSING_EVENTS, EventOutbox, handle_frame, render_event, render_shared
+from .protocol import CLOSING_EVENTS, EventOutbox, handle_frame, render_event, render_shared, response
 
 CLOSE_POLICY = 1008
 
@@ -39,7 +40,13 @@ class BotConsumer(FastWebsocketConsumer):
             await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
             return
         token = bot_token_from_scope(self.scope)
-        self.bot = await db(account_services.bot_authenticate)(token)
+        try:
+            db_outage.fail_fast()
+            self.bot = await db(account_services.bot_authenticate)(token)
+        except db_outage.ServiceUnavailable as exc:
+            await self.accept()  # a refused handshake could only say 403: the failed response says why
+            await self._try_again_later(exc)
+            return
         if self.bot is None:
             await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
             return
@@ -51,8 +58,19 @@ class BotConsumer(FastWebsocketConsumer):
         self.hub.attach(self.bot.pk, self)
         await self.accept()
         await self.outbox.release()
-        await db(account_services.connection_opened)(actor=self.bot, connection=self.connection_id)
+        try:
+            await db(account_services.connection_opened)(actor=self.bot, connection=self.connection_id)
+        except db_outage.ServiceUnavailable as exc:
+            self.hub.detach(self.bot.pk, self)
+            self.bot = None  # never opened: nothing to clean up at disconnect
+            await self._try_again_later(exc)
+            return
         self.watch_key = watchdog().watch(self)
+
+    async def _try_again_later(self, exc: db_outage.ServiceUnavailable) -> None:
+        """The database is away: a failed response (retcode 1503) and close 1013."""
+        await self.send(text_data=response(error=exc))
+        await self.close(code=db_outage.CLOSE_TRY_AGAIN)
 
     # What the process's watchdog (imsuite.watchdog) sees: a bot's connection is never idle and
     # has no token expiry (a revoked bot token closes it), so the watchdog only renews its lease.
@@ -69,19 +87,19 @@ class BotConsumer(FastWebsocketConsumer):
         """What the watchdog re-checks in the database every few seconds (imsuite.watchdog)."""
         return self.bot.pk, None, self.token_hash
 
-    async def end(self, reason: str, code: int) -> None:
-        await self.close(code=CLOSE_POLICY)
-
     async def disconnect(self, code: int) -> None:
         if self.bot is None:
             return
         self.hub.detach(self.bot.pk, self)
         if hasattr(self, "watch_key"):
             await watchdog().release(self.watch_key)  # no renewal of its lease is on its way after this
-        await db(account_services.connection_closed)(actor=self.bot, connection=self.connection_id)
+        with contextlib.suppress(db_outage.ServiceUnavailable):  # the lease (Redis) goes all the same
+            await db(account_services.connection_closed)(actor=self.bot, connection=self.connection_id)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Answer the action first; events it caused (held meanwhile) follow its response."""
+        if self.bot is None:  # refused (the database was away); frames of its close are ignored
+            return
         self.outbox.hold()
         try:
             await self.send(text_data=await handle_frame(self.bot, text_data))

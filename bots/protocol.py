@@ -28,6 +28,7 @@ RETCODES = {
     ErrorCode.CONFLICT: 1409,
     ErrorCode.RATE_LIMITED: 1429,
     ErrorCode.INTERNAL_ERROR: 1500,
+    ErrorCode.SERVICE_UNAVAILABLE: 1503,
 }
 # Events that end a bot's connection instead of being rendered.
 CLOSING_EVENTS = frozenset({"user.deactivated", "bot.token_revoked"})

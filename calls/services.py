@@ -297,12 +297,13 @@ def call_party_returned(*, user: User, channel: str, waiting: bool | None = None
         waiting = bool(sql.fetch_value(_PARTY_WAITING_SQL, [user.pk]))
     if not waiting:
         return
-    Call.objects.filter(caller=user, state__in=LIVE, caller_lost_at__isnull=False).update(
-        caller_lost_at=None, caller_channel=channel
-    )
-    Call.objects.filter(callee=user, state=Call.State.ACTIVE, callee_lost_at__isnull=False).update(
-        callee_lost_at=None, callee_channel=channel
-    )
-    Call.objects.filter(callee=user, state=Call.State.RINGING, callee_lost_at__isnull=False).update(
-        callee_lost_at=None
-    )
+    with transaction.atomic():  # a call resumed from either side, or not at all
+        Call.objects.filter(caller=user, state__in=LIVE, caller_lost_at__isnull=False).update(
+            caller_lost_at=None, caller_channel=channel
+        )
+        Call.objects.filter(callee=user, state=Call.State.ACTIVE, callee_lost_at__isnull=False).update(
+            callee_lost_at=None, callee_channel=channel
+        )
+        Call.objects.filter(callee=user, state=Call.State.RINGING, callee_lost_at__isnull=False).update(
+            callee_lost_at=None
+        )

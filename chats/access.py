@@ -21,9 +21,14 @@ def access_chat(actor: User, chat_id: int) -> ChatMember:
     return member
 
 
-def access_message(actor: User, message_id: int) -> tuple[Message, ChatMember | None]:
-    """A message the actor may see (as a member of its chat, or as a moderator) and their membership."""
-    message = Message.objects.select_related("chat").filter(pk=message_id).first()
+def access_message(actor: User, message_id: int, *, lock: bool = False) -> tuple[Message, ChatMember | None]:
+    """A message the actor may see (as a member of its chat, or as a moderator) and their membership.
+    `lock` (inside a transaction) locks the message's row until commit, so a change checked on it
+    cannot be overtaken by another committing in between."""
+    rows = Message.objects.select_related("chat")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    message = rows.filter(pk=message_id).first()
     if message is None:
         raise not_found("Message")
     member = ChatMember.objects.filter(chat_id=message.chat_id, user=actor, user__is_active=True).first()

@@ -10,6 +10,8 @@ class ChatsConfig(AppConfig):
         from imsuite.app_hooks import hooks
 
         from . import selectors
+        from .seq_counter import seq_counter_repair
 
         hooks.current_seq = selectors.current_seq
         hooks.changes_in_range = selectors.changes_in_range
+        hooks.seq_counter_repair = seq_counter_repair

@@ -15,7 +15,7 @@ from django.http.request import split_domain_port, validate_host
 from accounts import services as account_services
 from accounts.sessions import AccessClaims, Session, open_session, read_access_token
 from calls import services as call_services
-from imsuite import audit, safe_json
+from imsuite import audit, db_outage, safe_json
 from imsuite.errors import DomainError, ErrorCode
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
@@ -75,6 +75,9 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
 class ClientConsumer(FastWebsocketConsumer):
     session: Session | None = None
     ended = False  # the server has closed it: frames still arriving during the close handshake are ignored
+    # (where the next page starts, where the sync began) while a paged sync is unfinished: live
+    # message frames are not sent meanwhile, the following pages bring them in seq order.
+    paging: tuple[int, int] | None = None
 
     async def connect(self) -> None:
         if not origin_allowed(self.scope) or not host_allowed(self.scope):
@@ -99,12 +102,14 @@ class ClientConsumer(FastWebsocketConsumer):
         audit.set_source(AuditEntry.Source.WEBSOCKET)
         self.typing: dict[int, asyncio.Task] = {}
         self.sending: set[asyncio.Task] = set()  # sends being stored (see on_message_send)
+        self.in_flight = asyncio.Semaphore(settings.IMSUITE["WS_MAX_IN_FLIGHT"])
         # Events held until `connect` is out (and, for message changes, until a sync's replay is):
         # (name, data, frames), frames None for an event other than a message change.
         self.deferred: list[tuple[str, dict[str, Any], dict[Any, str] | None]] | None = []
         self.hub = await get_hub()
         self.hub.attach(claims.user_id, self)
         try:
+            db_outage.fail_fast()
             self.session, self.last_sent = await db(self._opened)(claims)
         except Exception as exc:  # nothing of a connection that never opened may stay behind
             self.hub.detach(claims.user_id, self)
@@ -137,8 +142,10 @@ class ClientConsumer(FastWebsocketConsumer):
         return session, last_seq or 0
 
     async def _refuse(self, exc: DomainError) -> None:
+        """The error, then the close: 1013 (try again later) while the database is away, else 1008."""
         await self.send(text_data=client_frame("error", exc.as_dict()))
-        await self.close(code=CLOSE_POLICY)
+        unavailable = exc.code == ErrorCode.SERVICE_UNAVAILABLE
+        await self.close(code=db_outage.CLOSE_TRY_AGAIN if unavailable else CLOSE_POLICY)
 
     async def disconnect(self, code: int) -> None:
         if self.session is None:
@@ -153,7 +160,9 @@ class ClientConsumer(FastWebsocketConsumer):
             with contextlib.suppress(DomainError):
                 await self._relay_typing(chat_id, False)
         async with setup_gate():
-            await db(account_services.connection_closed)(actor=self.user, connection=self.connection_id)
+            # With the database away the lease still goes (Redis); the offline announcement is lost.
+            with contextlib.suppress(db_outage.ServiceUnavailable):
+                await db(account_services.connection_closed)(actor=self.user, connection=self.connection_id)
 
     # ---- the connection's life ------------------------------------------------------------
 
@@ -236,12 +245,16 @@ class ClientConsumer(FastWebsocketConsumer):
 
     async def on_message_send(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.MessageSendInput, payload)
+        # At most WS_MAX_IN_FLIGHT sends of a connection are being stored; the next waits here, and
+        # with it the reading of the connection's frames (a flood held a task and a frame for each).
+        await self.in_flight.acquire()
         sent = get_send_queue().submit(SendRequest(actor=self.user, **data))
         # Not awaited here: the connection reads its next frame while this one is stored, so a
         # fast sender is not held to one database round trip per message. Order is kept by the queue.
         settle = asyncio.create_task(self._settle_send(sent, payload))
         self.sending.add(settle)
         settle.add_done_callback(self.sending.discard)
+        settle.add_done_callback(lambda _task: self.in_flight.release())
 
     async def _settle_send(self, sent: asyncio.Future, payload: dict[str, Any]) -> None:
         """Answer a send once stored: nothing more on success (the message.new frame follows from
@@ -301,11 +314,20 @@ class ClientConsumer(FastWebsocketConsumer):
         await self.send(text_data=client_frame("pong", {"timestamp": data.get("timestamp", utc_now_iso())}))
 
     async def on_sync(self, payload: dict[str, Any]) -> None:
+        """One page of the replay (at most SYNC_BATCH changes, one query); `has_more` asks the
+        client to sync again from `last_seq`, the seq of the page's last change."""
         since = validate(schemas.SyncInput, payload)["since_seq"]
-        self.deferred = []  # live message frames wait until the replay is out
+        origin = self.paging[1] if self.paging is not None and self.paging[0] == since else since
+        self.deferred = []  # live message frames wait until the page is out
         try:
-            await self._catch_up(since)
-            await self.send(text_data=client_frame("sync.done", {"last_seq": max(self.last_sent, since)}))
+            page = await db(services.sync_page)(actor=self.user, after=since, since=origin)
+            for name, data in page:
+                await self._deliver(name, data)
+            has_more = len(page) == selectors.SYNC_BATCH
+            last_seq = page[-1][1]["seq"] if has_more else max(self.last_sent, since)
+            self.paging = (last_seq, origin) if has_more else None
+            done = {"last_seq": last_seq, "has_more": has_more}
+            await self.send(text_data=client_frame("sync.done", done))
         finally:
             await self._release()
 
@@ -363,17 +385,6 @@ class ClientConsumer(FastWebsocketConsumer):
             if rendered is not None:
                 await self.send(text_data=client_frame(*rendered))
 
-    async def _catch_up(self, since: int) -> None:
-        """Send, in seq order, every change the user may see with seq > since (a sync)."""
-        after = since
-        while True:
-            batch = await db(selectors.changes_since)(self.user.pk, after, None, since)
-            for name, data in batch:
-                await self._deliver(name, data)
-                after = data["seq"]
-            if len(batch) < selectors.SYNC_BATCH:
-                return
-
     async def _deliver(self, name: str, data: dict[str, Any]) -> None:
         event_type, payload = render_for(name, data, self.user.pk)
         self.last_sent = max(self.last_sent, data["seq"])
@@ -390,7 +401,7 @@ class ClientConsumer(FastWebsocketConsumer):
         """Send one message frame unless already sent (by a sync). Each rendering is encoded once
         and shared through `frames` by every local viewer who sees it alike."""
         seq = data["seq"]
-        if seq <= self.last_sent:
+        if seq <= self.last_sent or self.paging is not None:
             return
         self.last_sent = seq
         message = data.get("message") or {}

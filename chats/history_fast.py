@@ -6,7 +6,8 @@ and the hand-over to a fresh thread per request. This ASGI layer answers a plain
 an allowed Host, a Bearer access token of a live session of an active user, `before`/`limit` as
 the schema allows, no body, and a non-empty page of a chat the user belongs to — with the same
 status, body and headers as Django (tests/chats/test_history_fast.py compares them), using the same
-token check, session check, page statement and rendering. Anything else — every error, an empty
+token check, session check, page statement and rendering, and it answers an unreachable database
+(503 SERVICE_UNAVAILABLE) as Django would. Anything else — every other error, an empty
 page (where Django tells NOT_FOUND from the start of the history), other methods and paths, a
 deployment that redirects to HTTPS or sends HSTS — goes to Django untouched.
 """
@@ -24,6 +25,7 @@ from django.utils.translation import get_language_from_request
 from rest_framework.renderers import JSONRenderer
 
 from accounts.sessions import AccessClaims, read_access_token, session_revoked
+from imsuite import db_outage
 from imsuite.api_fields import query_values
 from imsuite.errors import DomainError
 from imsuite.ws import db
@@ -142,21 +144,26 @@ class HistoryFastPath:
             return False
         try:
             body = await self.page_body(claims, chat_id, query)
+        except db_outage.ServiceUnavailable as refusal:  # Django would only wait for the database again
+            retry = ((b"Retry-After", str(refusal.retry_after).encode()),)
+            await self._respond(send, 503, JSONRenderer().render(refusal.as_dict()), language, retry)
+            return True
         except Exception:  # Django will answer it, and log it if it fails there too
             log.exception("history fast path: handing the request to Django")
             return False
         if body is None:
             return False
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    *self.static_headers,
-                    (b"Content-Length", str(len(body)).encode()),
-                    (b"Content-Language", language.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await self._respond(send, 200, body, language)
         return True
+
+    async def _respond(
+        self, send: Any, status: int, body: bytes, language: str, extra: tuple[tuple[bytes, bytes], ...] = ()
+    ) -> None:
+        headers = [
+            *self.static_headers,
+            (b"Content-Length", str(len(body)).encode()),
+            (b"Content-Language", language.encode()),
+            *extra,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -10,6 +10,7 @@ so nothing is acknowledged before it is stored.
 import asyncio
 import contextlib
 
+from imsuite import db_outage
 from imsuite.errors import DomainError
 from imsuite.events import DomainEvent, collected, deliver_async
 from imsuite.per_loop import PerLoop
@@ -42,6 +43,7 @@ class SendQueue:
             while self.waiting:
                 batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
                 try:
+                    db_outage.fail_fast()  # a batch just failed for an outage: do not wait it out again
                     results, events = await db(_send_collected)([request for request, _ in batch])
                 except Exception as exc:  # the whole batch failed (e.g. the database is down)
                     results, events = [exc] * len(batch), []

@@ -29,6 +29,7 @@ from imsuite.ratelimit import rate_limit_many
 
 from .models import Chat, ChatMember, Message, SeqCounter
 from .selectors import message_event_data, refs_and_audiences, sender_profile
+from .seq_counter import highest_stored_seq, seq_counter_repair
 
 CONTENT_TYPES = (Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE)
 
@@ -350,9 +351,23 @@ def _touch_chats(chat_ids: list[int], moment: Any) -> None:
         )
 
 
+_counter_repaired = False  # whether this process has checked the counter (chats.seq_counter)
+
+
+def _counter_repaired_now() -> None:
+    global _counter_repaired
+    _counter_repaired = True
+
+
 def take_seqs(count: int) -> int:
     """The first of `count` consecutive change numbers. Call it last in the writing transaction:
-    the counter row stays locked until commit, which makes seq order the commit order."""
+    the counter row stays locked until commit, which makes seq order the commit order. A process's
+    first call first raises a counter left below the stored seqs (chats.seq_counter)."""
+    if not _counter_repaired:
+        if seq_counter_repair() is None:
+            _counter_repaired_now()
+        else:  # a repair rolled back with its caller's transaction is made again by the next call
+            transaction.on_commit(_counter_repaired_now)
     table = SeqCounter._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -362,6 +377,6 @@ def take_seqs(count: int) -> int:
         row = cursor.fetchone()
     if row is not None:
         return row[0] - count + 1
-    top = Message.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    top = highest_stored_seq()
     SeqCounter.objects.get_or_create(pk=1, defaults={"value": top})  # a fresh (or flushed) database
     return take_seqs(count)

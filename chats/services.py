@@ -14,10 +14,11 @@ from accounts.selectors import user_ref
 from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
 from imsuite.events import publish
+from imsuite.ratelimit import rate_limit
 
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
 from .models import Chat, ChatMember, Message
-from .selectors import chat_ref, message_delete_data, message_event_data
+from .selectors import changes_since, chat_ref, message_delete_data, message_event_data
 from .sending import SendRequest, clean_content, message_send_many, take_seqs
 
 
@@ -60,20 +61,22 @@ def message_send(
 
 
 def message_edit(*, actor: User, message_id: int, content: Any) -> Message:
-    """The sender edits their own text within the edit window."""
-    message, _member = access_message(actor, message_id)
-    if message.sender_id != actor.pk:
-        raise permission_denied("not_sender", "Only the sender can edit a message.")
-    if message.is_deleted:
-        raise DomainError(ErrorCode.CONFLICT, "This message was deleted.", {"reason": "deleted"})
-    window = settings.IMSUITE["MESSAGE_EDIT_WINDOW_SECONDS"]
-    if (timezone.now() - message.created_at).total_seconds() > window:
-        raise permission_denied("edit_window", "This message is too old to edit.", window_seconds=window)
-    message.content = clean_content(content, message.message_type)
-    message.is_edited = True
-    message.updated_at = timezone.now()
-    ref = chat_ref(message.chat)
+    """The sender edits their own text within the edit window. Checked on the locked row, in the
+    writing transaction: a delete committed between a check and the write would otherwise be
+    overwritten with new text and announced as not deleted."""
     with transaction.atomic():
+        message, _member = access_message(actor, message_id, lock=True)
+        if message.sender_id != actor.pk:
+            raise permission_denied("not_sender", "Only the sender can edit a message.")
+        if message.is_deleted:
+            raise DomainError(ErrorCode.CONFLICT, "This message was deleted.", {"reason": "deleted"})
+        window = settings.IMSUITE["MESSAGE_EDIT_WINDOW_SECONDS"]
+        if (timezone.now() - message.created_at).total_seconds() > window:
+            raise permission_denied("edit_window", "This message is too old to edit.", window_seconds=window)
+        message.content = clean_content(content, message.message_type)
+        message.is_edited = True
+        message.updated_at = timezone.now()
+        ref = chat_ref(message.chat)
         message.seq = next_seq()
         message.save(update_fields=["content", "is_edited", "updated_at", "seq"])
         publish("message.edit", chat_audience(message.chat_id), message_event_data(message, ref))
@@ -82,16 +85,16 @@ def message_edit(*, actor: User, message_id: int, content: Any) -> Message:
 
 def message_delete(*, actor: User, message_id: int) -> Message:
     """Recall a message: its sender, a group owner or admin, or a moderator. The row stays in
-    history under its id; its content is erased."""
-    message, member = access_message(actor, message_id)
-    if message.sender_id != actor.pk and not can_moderate_chat(actor, member, message.chat):
-        raise permission_denied("not_allowed", "You cannot delete this message.")
-    if message.is_deleted:
-        return message
-    message.deleted_at = timezone.now()
-    message.deleted_by = actor
-    message.content = ""
+    history under its id; its content is erased. Checked on the locked row, like message_edit."""
     with transaction.atomic():
+        message, member = access_message(actor, message_id, lock=True)
+        if message.sender_id != actor.pk and not can_moderate_chat(actor, member, message.chat):
+            raise permission_denied("not_allowed", "You cannot delete this message.")
+        if message.is_deleted:
+            return message
+        message.deleted_at = timezone.now()
+        message.deleted_by = actor
+        message.content = ""
         message.seq = next_seq()
         message.save(update_fields=["deleted_at", "deleted_by", "content", "seq"])
         if actor.pk != message.sender_id:  # a recall by a moderator is a moderation step
@@ -161,3 +164,12 @@ def private_chat_open(*, actor: User, user_id: int) -> Chat:
     if not allowed:
         raise permission_denied("not_friends", "You can only chat privately with friends and your own bots.")
     return private_chat_ensure(user_a=actor, user_b=other)
+
+
+def sync_page(*, actor: User, after: int, since: int) -> list[tuple[str, dict[str, Any]]]:
+    """One page of a sync (chats.selectors.changes_since), counted against RATE_LIMIT_SYNCS per
+    RATE_LIMIT_WINDOW_SECONDS: a client that asked for its whole history again and again kept a
+    process busy and, unread, its memory growing."""
+    limits = settings.IMSUITE
+    rate_limit("sync", actor.pk, limits["RATE_LIMIT_SYNCS"], limits["RATE_LIMIT_WINDOW_SECONDS"])
+    return changes_since(actor.pk, after, None, since)

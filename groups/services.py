@@ -16,7 +16,7 @@ from chats.access import chat_audience
 from chats.models import Chat, ChatMember, Role
 from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
-from imsuite.events import publish
+from imsuite.events import DomainEvent, publish, publish_events
 
 from .access import RANK, access_group, access_member, rank, require_manager, require_outranks
 from .models import Group, JoinRequest, Mute, Notice
@@ -474,9 +474,23 @@ def group_dissolve(*, actor: User, group_id: int) -> Group:
         JoinRequest.objects.filter(group=group, status=JoinRequest.Status.PENDING).update(
             status=JoinRequest.Status.REJECTED, decided_by=actor, decided_at=group.dissolved_at
         )
-        for user_id in sorted(audience):
-            data = {"group_id": group.pk, "user_id": user_id, "operator_id": actor.pk, "reason": "dissolve"}
-            publish("group.member_removed", audience, data)
         audit.record(actor, "group.dissolve", "group", group.pk, group.pk)
-        publish("group.dissolved", audience, {"group_id": group.pk, "operator_id": actor.pk})
+        publish_events(_dissolve_events(group, actor, audience))
     return group
+
+
+def _dissolve_events(group: Group, actor: User, members: set[int]) -> list[DomainEvent]:
+    """Each member hears of their own removal only, then of the dissolution: 2 events per member,
+    where a removal of everyone told to everyone was members² (21 members: 462)."""
+    removed = [
+        DomainEvent(
+            "group.member_removed",
+            frozenset({user_id}),
+            {"group_id": group.pk, "user_id": user_id, "operator_id": actor.pk, "reason": "dissolve"},
+        )
+        for user_id in sorted(members)
+    ]
+    dissolved = DomainEvent(
+        "group.dissolved", frozenset(members), {"group_id": group.pk, "operator_id": actor.pk}
+    )
+    return [*removed, dissolved]

@@ -13,6 +13,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from . import db_outage
 from .errors import DomainError, ErrorCode
 from .validation import validation_details
 
@@ -56,6 +57,9 @@ def _api_exception_body(exc: exceptions.APIException) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if db_outage.is_unavailable(exc):
+        refusal = db_outage.failed(exc)
+        return Response(refusal.as_dict(), status=503, headers={"Retry-After": str(refusal.retry_after)})
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.http_status)
     if isinstance(exc, Http404 | ObjectDoesNotExist):

@@ -71,7 +71,7 @@ class ErrorSerializer(serializers.Serializer):
     details = serializers.DictField()
 
 
-ERROR_RESPONSES = {code: OpenApiResponse(ErrorSerializer) for code in (400, 401, 403, 404, 409, 429)}
+ERROR_RESPONSES = {code: OpenApiResponse(ErrorSerializer) for code in (400, 401, 403, 404, 409, 429, 503)}
 
 
 def _as_int(value: str) -> int | str:

@@ -26,6 +26,8 @@ class AppHooks:
     def __init__(self) -> None:
         # The highest seq handed out so far (chats).
         self.current_seq: Callable[[], int] = _unregistered("current_seq")
+        # Raise a counter left below the highest stored seq (a restore, a lagging failover) (chats).
+        self.seq_counter_repair: Callable[[], Any] = _unregistered("seq_counter_repair")
         # Every message change with after < seq <= upto, in seq order (chats).
         self.changes_in_range: Callable[[int, int], list[Change]] = _unregistered("changes_in_range")
         # connections_renewed(leases=[(user id, connection id), ...]): renew live leases (accounts).

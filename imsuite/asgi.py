@@ -19,10 +19,12 @@ from django.core.cache import caches  # noqa: E402
 from chats.history_fast import HistoryFastPath  # noqa: E402
 from imsuite.body_limit import BodyLimit  # noqa: E402
 from imsuite.daphne_tuning import tune  # noqa: E402
+from imsuite.patches import check_all  # noqa: E402
 from imsuite.proxy_headers import TrustedProxyHeaders  # noqa: E402
 from imsuite.routing import websocket_urlpatterns  # noqa: E402
 
 tune()
+check_all()  # the internals the other patches rely on: a mismatch is logged now, not at first use
 
 # Django keeps one cache object per context (an asgiref Local), and every connection's and every
 # request's task starts from a copy of this module's context. Made here, one cache object, with its

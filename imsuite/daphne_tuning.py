@@ -1,8 +1,9 @@
 """Changes to how daphne and autobahn run a WebSocket, made once at startup (imsuite.asgi):
 
 - frames go out at once (`write_now`) instead of waiting for the event loop's next turn;
-- the protocol's close codes (1008, 1003, 1009) can be sent;
+- the protocol's close codes (1008, 1003, 1009, 1013) can be sent;
 - a new connection no longer pretty-prints its 29 options for a debug line that is off;
+- a socket whose frames pile up unread is no longer read until the application catches up;
 - a frame autobahn refuses (invalid UTF-8, too big) closes with its code instead of a dropped socket.
 
 Each one replaces an autobahn or daphne method with the same behaviour on the path it changes
@@ -10,8 +11,11 @@ and leaves every other path (compression, chopped writes, other close codes, deb
 turned on) to the original.
 """
 
+import functools
 import pprint
 from typing import Any
+
+from . import patches
 
 
 def write_now(transport: Any, data: bytes) -> None:
@@ -35,6 +39,30 @@ def write_now(transport: Any, data: bytes) -> None:
         transport.write(data)
 
 
+@patches.installs("pause_reading")
+def pause_reading_when_behind(max_unread: int) -> None:
+    """daphne queues every frame it reads for the application without a bound: a client sending
+    faster than its frames were handled grew the process without limit. Once `max_unread` frames
+    wait, the socket is no longer read (the client's frames wait in the kernel, then its sends
+    block) until the application has taken half of them (resume_reading)."""
+    from daphne.ws_protocol import WebSocketProtocol
+
+    original = WebSocketProtocol.onMessage
+
+    @functools.wraps(original)
+    def on_message(self: WebSocketProtocol, payload: bytes, isBinary: bool) -> None:
+        original(self, payload, isBinary)
+        queue = getattr(self, "application_queue", None)
+        if queue is not None and queue.qsize() >= max_unread and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pauseProducing()
+
+    WebSocketProtocol.max_unread = max_unread
+    WebSocketProtocol.reading_paused = False
+    WebSocketProtocol.onMessage = on_message
+
+
+@patches.installs("send_frames_at_once")
 def send_frames_at_once() -> None:
     """autobahn's sendData, through write_now for the plain case: a frame without a queue ahead
     of it (sync writes and chopped writes are queued by autobahn). The original also formatted a
@@ -44,6 +72,7 @@ def send_frames_at_once() -> None:
     original = WebSocketProtocol.sendData
     connecting = (WebSocketProtocol.STATE_CONNECTING, WebSocketProtocol.STATE_PROXY_CONNECTING)
 
+    @functools.wraps(original)
     def send_data(
         self: WebSocketProtocol, data: bytes, sync: bool = False, chopsize: int | None = None
     ) -> None:
@@ -74,6 +103,7 @@ class _Formatted:
         return format(str(self), spec)
 
 
+@patches.installs("lazy_debug_lines")
 def format_debug_lines_lazily() -> None:
     """autobahn pretty-prints its options on every connection and the transport's details on every
     handshake as arguments of debug lines that are almost never written: 5 % of the time of a burst
@@ -87,14 +117,17 @@ def format_debug_lines_lazily() -> None:
 
 # Close codes RFC 6455 lets a server send. autobahn's sendClose, which daphne's close uses, takes
 # only 1000 and 3000-4999 from an application and raises for the rest (the client then sees 1011).
-SERVER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011})
+SERVER_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1011, 1013})
 
 
+@patches.installs("protocol_close_codes")
 def allow_protocol_close_codes() -> None:
-    """Let daphne close with the protocol's codes (1008 policy, 1003 binary, 1009 too big) by sending
-    autobahn's close frame directly for them; other codes keep autobahn's own checks."""
+    """Let daphne close with the protocol's codes (1008 policy, 1003 binary, 1009 too big, 1013 try
+    again later) by sending autobahn's close frame directly for them; other codes keep autobahn's
+    own checks."""
     from daphne.ws_protocol import WebSocketProtocol
 
+    @functools.wraps(WebSocketProtocol.serverClose)
     def server_close(self: WebSocketProtocol, code: int | None = None) -> None:
         code = 1000 if code is None else code
         if code in SERVER_CLOSE_CODES:
@@ -105,6 +138,7 @@ def allow_protocol_close_codes() -> None:
     WebSocketProtocol.serverClose = server_close
 
 
+@patches.installs("frame_limits")
 def refuse_bad_frames_with_a_close() -> None:
     """autobahn fails a connection whose client breaks the protocol (a text frame that is not UTF-8,
     a frame over the size limit) by dropping the TCP connection (`failByDrop`, on by default): the
@@ -117,6 +151,7 @@ def refuse_bad_frames_with_a_close() -> None:
     original = WebSocketFactory.setProtocolOptions
     limit = settings.IMSUITE["WS_MAX_FRAME_BYTES"]
 
+    @functools.wraps(original)
     def set_protocol_options(self: WebSocketFactory, **options: Any) -> None:
         for size in ("maxFramePayloadSize", "maxMessagePayloadSize"):
             options[size] = min(options.get(size) or limit, limit)  # autobahn's 0 means no limit
@@ -127,7 +162,10 @@ def refuse_bad_frames_with_a_close() -> None:
 
 def tune() -> None:
     """All of the above: call once, before daphne accepts a connection."""
+    from django.conf import settings
+
     send_frames_at_once()
     format_debug_lines_lazily()
     allow_protocol_close_codes()
+    pause_reading_when_behind(settings.IMSUITE["WS_MAX_IN_FLIGHT"])
     refuse_bad_frames_with_a_close()

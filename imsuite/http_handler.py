@@ -11,8 +11,13 @@ pool are as before. A 50-message history page: about 2 ms less per request (docs
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 
+from . import patches
+
 
 class SyncChainASGIHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
+        if not patches.active("sync_middleware_chain"):  # Django's handler changed: its own chain
+            super().load_middleware(is_async=is_async)
+            return
         super().load_middleware(is_async=False)
         self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)

@@ -25,7 +25,9 @@ from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 
+from . import patches
 from .app_hooks import hooks
+from .db_outage import ServiceUnavailable
 from .events import HUB_GROUP, HUB_MESSAGE_TYPE
 from .per_loop import PerLoop
 
@@ -87,6 +89,8 @@ class Hub:
                 await self._listen()
             except asyncio.CancelledError:
                 raise
+            except ServiceUnavailable:  # the database is away (logged once by imsuite.db_outage)
+                await asyncio.sleep(1)
             except Exception:
                 logger.exception("hub: listening failed; starting again")
                 await asyncio.sleep(1)
@@ -151,11 +155,17 @@ class Hub:
         asked_at = self.position
         try:
             counter = await db(_current_seq)()
-        except Exception:
-            logger.exception("hub: could not read the seq counter")
+        except Exception as exc:
+            if not isinstance(exc, ServiceUnavailable):  # an outage is logged once by imsuite.db_outage
+                logger.exception("hub: could not read the seq counter")
             return last_position, last_counter
         if counter < asked_at:  # the database was reset (restored, or flushed by tests)
             logger.warning("hub: the seq counter went back from %s to %s", asked_at, counter)
+            try:  # a counter alone gone back, below the stored seqs, is raised to them first
+                counter = await db(_repaired_seq)()
+            except Exception:
+                logger.exception("hub: could not repair the seq counter")
+        if counter < asked_at:  # the stored changes went back with it
             self.position = max(0, counter - RESET_REWIND)  # hand out the newest changes again
             self.pending.clear()
         # Stalled: no progress for a whole interval although the counter was already ahead at
@@ -203,8 +213,9 @@ class Hub:
             return
         try:
             changes = await db(hooks.changes_in_range)(self.position, upto)
-        except Exception:
-            logger.exception("hub: could not read seqs %s..%s; trying again", self.position + 1, upto)
+        except Exception as exc:
+            if not isinstance(exc, ServiceUnavailable):  # an outage is logged once by imsuite.db_outage
+                logger.exception("hub: could not read seqs %s..%s; trying again", self.position + 1, upto)
             self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
             return
         for name, data, audience in changes:
@@ -267,6 +278,8 @@ async def hub_peers(layer: Any, channel: str | None) -> list[str] | None:
     """The live members of the group HUB_GROUP other than `channel`, asked of the layer directly
     (one Redis command), or None for a layer of another kind, which then gets the events by
     group_send. A process alone (the embedded mode, or one daphne) has none and sends nothing."""
+    if not patches.active("hub_peers"):  # the layer's internals changed: its own group_send
+        return None
     if isinstance(layer, InMemoryChannelLayer):
         return [member for member in layer.groups.get(HUB_GROUP, ()) if member != channel]
     if not isinstance(layer, RedisChannelLayer):
@@ -314,6 +327,12 @@ def _log_dropped(events: list[dict[str, Any]], why: str) -> None:
 
 def _current_seq() -> int:
     return hooks.current_seq()
+
+
+def _repaired_seq() -> int:
+    """The counter, raised first to the highest stored seq if it is below it."""
+    hooks.seq_counter_repair()
+    return _current_seq()
 
 
 def _start_hub(loop: asyncio.AbstractEventLoop) -> Hub:

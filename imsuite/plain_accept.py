@@ -18,6 +18,8 @@ from rest_framework import fields as drf_fields
 from rest_framework import serializers
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from . import patches
+
 Acceptor = Callable[[Any], dict[str, Any] | None]
 Check = Callable[[Any], Any]
 
@@ -116,6 +118,8 @@ def _field_checks() -> dict[type, Callable[[Any], Check | None]]:
 def acceptor(schema: type[serializers.Serializer]) -> Acceptor | None:
     """The plain-Python acceptor of the schema's input, or None if the schema has parts it does not
     reproduce (every field kind is matched exactly: a subclass may behave differently)."""
+    if not patches.active("plain_accept"):  # DRF's fields changed: DRF validates everything
+        return None
     if schema.validate is not serializers.Serializer.validate:
         return None
     prototype = schema()

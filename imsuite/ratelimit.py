@@ -11,6 +11,7 @@ from typing import Any
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
+from . import patches
 from .errors import DomainError, ErrorCode
 
 
@@ -70,7 +71,8 @@ def _add_uses_script() -> Any:
 def _add_uses(counts: dict[str, int], timeout: int) -> dict[str, int]:
     """Add to each counter (created with `timeout` when missing); the new totals."""
     cache = caches["default"]
-    if isinstance(cache, RedisCache):  # one round trip, one command (keys are per window)
+    # One round trip, one command (keys are per window), while Django's Redis cache is as expected.
+    if isinstance(cache, RedisCache) and patches.active("redis_cache_script"):
         client = cache._cache.get_client(write=True)
         keys = [cache.make_and_validate_key(name) for name in counts]
         totals = _add_uses_script()(keys=keys, args=[timeout, *counts.values()], client=client)

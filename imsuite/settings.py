@@ -116,8 +116,19 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 2,
             "max_size": int(os.environ.get("DB_POOL_SIZE", "32")),
-            "timeout": 10,
+            # How long a request waits for a connection: while PostgreSQL is down, it is how long a
+            # request waits for its SERVICE_UNAVAILABLE (imsuite.db_outage).
+            "timeout": float(os.environ.get("DB_POOL_TIMEOUT", "3")),
+            # psycopg_pool retries a failed connection with a doubling delay for reconnect_timeout
+            # (5 minutes by default), so service came back up to 16 s after PostgreSQL did. Giving
+            # up after a second leaves the reconnection to the next request, which tries at once.
+            "reconnect_timeout": float(os.environ.get("DB_POOL_RECONNECT_SECONDS", "1")),
         }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # An unreachable host (not a refusal) must not hold a pool worker for the TCP timeout.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", int(os.environ.get("DB_CONNECT_TIMEOUT", "3"))
+        )
     else:  # kept per thread for DB_CONN_MAX_AGE seconds
         DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DB_CONN_MAX_AGE", "60"))
 else:
@@ -269,6 +280,14 @@ IMSUITE = {
     # How often each process re-reads from the database whether its connections may stay open
     # (active user, session not signed out, bot token live): the fallback for lost events.
     "RIGHTS_CHECK_SECONDS": float(os.environ.get("RIGHTS_CHECK_SECONDS", "5")),
+    # After the database failed to answer, for how long queued sends and connection set-ups are
+    # refused at once (SERVICE_UNAVAILABLE) instead of each waiting out DB_POOL_TIMEOUT in turn.
+    "DB_FAIL_FAST_SECONDS": float(os.environ.get("DB_FAIL_FAST_SECONDS", "1")),
+    # Bytes a WebSocket may have waiting to go out before the server closes it as a slow consumer.
+    "WS_SEND_BUFFER_MAX_BYTES": int(os.environ.get("WS_SEND_BUFFER_MAX_BYTES", str(4 * 1024 * 1024))),
+    # Frames of one WebSocket being handled (or waiting unread) before the server stops reading it.
+    "WS_MAX_IN_FLIGHT": int(os.environ.get("WS_MAX_IN_FLIGHT", "64")),
+    "RATE_LIMIT_SYNCS": int(os.environ.get("RATE_LIMIT_SYNCS", "30")),
     # Hostile input (imsuite.safe_json): the deepest JSON any door parses, and the largest
     # WebSocket frame (bigger ones are refused by the transport before they are buffered whole).
     "JSON_MAX_DEPTH": int(os.environ.get("JSON_MAX_DEPTH", "32")),
@@ -282,10 +301,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # A refused Host header or another suspicious request is one line, not a traceback per request.
-    "filters": {"no_security_tracebacks": {"()": "imsuite.log_filters.NoSecurityTracebacks"}},
+    "filters": {
+        "no_security_tracebacks": {"()": "imsuite.log_filters.NoSecurityTracebacks"},
+        "outage_answers": {"()": "imsuite.db_outage.OutageAnswers"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["no_security_tracebacks"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    # psycopg_pool logs every failed reconnection; imsuite.db_outage logs an outage once.
+    "loggers": {
+        "django.request": {"level": "ERROR", "filters": ["outage_answers"]},
+        "psycopg.pool": {"level": "ERROR"},
+    },
 }
 
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)

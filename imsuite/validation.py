@@ -5,6 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from . import patches
 from .errors import DomainError, ErrorCode
 from .plain_accept import Acceptor, acceptor
 
@@ -71,6 +72,8 @@ def _fresh(schema: type[serializers.Serializer]) -> serializers.Serializer:
     """An unbound instance of the schema, copied from one built once: building a DRF serializer
     (its own __init__, then a copy of every field) cost more than the rest of a WebSocket frame.
     Fields keep no per-validation state, so the copy shares them; each copy has its own results."""
+    if not patches.active("serializer_copies"):  # DRF keeps its state otherwise: a new one each time
+        return schema()
     prototype = _prototypes.get(schema)
     if prototype is None:
         prototype = _prototypes[schema] = schema()

@@ -5,11 +5,12 @@ slower)."""
 
 import asyncio
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import cache, partial
+from functools import cache, cached_property, partial
 from typing import Any
 
 from autobahn.websocket.protocol import PreparedMessage
@@ -21,15 +22,32 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http.request import split_domain_port, validate_host
 
+from . import db_outage, patches
 from .per_loop import PerLoop
+from .transport_buffers import drop_unsent, resume_reading, unsent_bytes
+
+logger = logging.getLogger(__name__)
 
 
 def db(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     """Run ORM work from a consumer in the database thread pool. Channels' database_sync_to_async
     is thread-sensitive: every call of every connection of the process would queue for ONE thread.
     Each call is self-contained (its own transaction) and, like Channels' wrapper, closes stale
-    database connections before and after itself."""
-    return DatabaseSyncToAsync(func, thread_sensitive=False, executor=_db_threads())
+    database connections before and after itself. An unreachable database raises
+    ServiceUnavailable (imsuite.db_outage), which every WebSocket adapter answers like any refusal."""
+    run = DatabaseSyncToAsync(func, thread_sensitive=False, executor=_db_threads())
+
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = await run(*args, **kwargs)
+        except Exception as exc:
+            if db_outage.is_unavailable(exc):
+                raise db_outage.failed(exc) from exc
+            raise
+        db_outage.succeeded()
+        return result
+
+    return call
 
 
 @cache
@@ -101,6 +119,11 @@ class SharedFrame:
 
 _UNKNOWN = object()
 
+# The close code for a connection that did not read what the server sent (WS_SEND_BUFFER_MAX_BYTES),
+# and how long the server then waits for the client's close reply before dropping the connection.
+CLOSE_SLOW_CONSUMER = 4008
+SLOW_CONSUMER_CLOSE_SECONDS = 10.0
+
 
 def new_connection_id() -> str:
     """A connection's name in presence leases and call signalling: unique across processes."""
@@ -115,6 +138,7 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
 
     _protocol: Any = _UNKNOWN  # the daphne protocol behind base_send, or None elsewhere
     connection_id: str
+    overflowed = False  # closed as a slow consumer
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Channels' consumer loop, with no channel-layer channel: the client's frames only, each
@@ -125,7 +149,11 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
         self.base_send = send
         try:
             while True:
-                await self.dispatch(await receive())
+                message = await receive()
+                protocol = self._daphne()
+                if getattr(protocol, "reading_paused", False):  # see daphne_tuning
+                    resume_reading(protocol)
+                await self.dispatch(message)
         except StopConsumer:
             pass
 
@@ -135,11 +163,18 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    @cached_property
+    def send_buffer_max(self) -> float:
+        """The cap on unsent bytes; none when twisted's buffers are not what unsent_bytes reads."""
+        if not patches.active("send_buffer_cap"):
+            return float("inf")
+        return settings.IMSUITE["WS_SEND_BUFFER_MAX_BYTES"]
+
     def _daphne(self) -> Any:
         """The daphne WebSocket protocol behind base_send, or None (a test communicator); looked
         up once per connection: a fifth of a group delivery's time."""
         if self._protocol is _UNKNOWN:
-            self._protocol = _daphne_protocol(self.base_send)
+            self._protocol = _daphne_protocol(self.base_send) if patches.active("shared_frames") else None
         return self._protocol
 
     async def send(
@@ -153,6 +188,8 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
         if protocol is not None and protocol.state in (protocol.STATE_CLOSING, protocol.STATE_CLOSED):
             return
         await super().send(text_data, bytes_data, close)
+        if protocol is not None and unsent_bytes(protocol.transport) > self.send_buffer_max:
+            await self._overflow(protocol)
 
     async def send_shared(self, frame: SharedFrame) -> None:
         """Send a shared frame. Under daphne it goes straight to the connection's WebSocket
@@ -164,6 +201,27 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=frame.text)
         elif protocol.state == protocol.STATE_OPEN:
             protocol.sendPreparedMessage(frame.prepared)  # goes out at once (imsuite.daphne_tuning)
+            if unsent_bytes(protocol.transport) > self.send_buffer_max:
+                await self._overflow(protocol)
+
+    async def _overflow(self, protocol: Any) -> None:
+        """The client does not read what it is sent: forget the frames waiting for it and close
+        (CLOSE_SLOW_CONSUMER), telling it why if it reads again in time. Without a cap the process
+        kept every frame for it, growing for as long as it stayed connected; it catches up with
+        `sync` when it reconnects."""
+        if self.overflowed:
+            return
+        self.overflowed = True
+        unsent = unsent_bytes(protocol.transport)
+        drop_unsent(protocol.transport)
+        logger.warning("closing a slow consumer: %d bytes unsent (%s)", unsent, self.connection_id)
+        protocol.closeHandshakeTimeout = SLOW_CONSUMER_CLOSE_SECONDS
+        await self.end("slow_consumer", CLOSE_SLOW_CONSUMER)
+
+    async def end(self, reason: str, code: int) -> None:
+        """Close on the server's initiative (a slow consumer, the watchdog); adapters whose protocol
+        has a disconnect frame send it first."""
+        await self.close(code=code)
 
 
 def _daphne_protocol(send: Any) -> Any:

@@ -308,7 +308,7 @@ def group_state(group: Group) -> tuple[bool, list[str], bool]:
             {},
             "Dissolved",
             (False, [], True),
-            [("group.member_removed", {"reason": "dissolve"})] * 3 + [("group.dissolved", {})],
+            [("group.member_removed", {"reason": "dissolve"}), ("group.dissolved", {})],
             ("group.dissolve", "group", {}),
         ),
     ],

@@ -19,6 +19,7 @@ let userId = null;
 let tries = 0;
 let retryTimer = null;
 let pingTimer = null;
+let syncTimer = null;
 let stopped = true;
 let renewed = false;  // the last connection was opened right after a token refresh
 let state = "offline";
@@ -62,6 +63,7 @@ export function stop() {
   stopped = true;
   clearTimeout(retryTimer);
   clearInterval(pingTimer);
+  clearTimeout(syncTimer);
   const closing = socket;
   socket = null;
   closing?.close(1000);
@@ -105,11 +107,18 @@ async function open() {
     }
     (handlers.get(frame.type) || []).forEach((handler) => handler(frame.payload, frame));
     if (Number.isInteger(frame.seq)) noteSeq(frame.seq);
+    // A sync comes in pages: ask for the next; asked too often, ask again once the window allows.
+    if (frame.type === "sync.done" && frame.payload.has_more) send("sync", { since_seq: frame.payload.last_seq });
+    else if (frame.type === "error" && frame.payload.error_code === "RATE_LIMITED" && frame.payload.details.event === "sync") {
+      const again = () => send("sync", { since_seq: Number(storedSeq() || 0) });
+      syncTimer = setTimeout(again, frame.payload.details.retry_after * 1000);
+    }
   };
   ws.onclose = () => {
     if (socket !== ws) return;
     socket = null;
     clearInterval(pingTimer);
+    clearTimeout(syncTimer);
     if (stopped) return;
     if (renew && !renewed && currentTokens()) {
       renewed = true;

@@ -8,11 +8,13 @@ targeting shows in the events' only_channels (these devices only) and origin (al
 import json
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import OperationalError, connection
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -522,6 +524,76 @@ def test_connections_opening_and_closing_drive_the_grace(place, bob):
     assert row(call).callee_lost_at is not None
     account_services.connection_opened(actor=bob, connection="b3")
     assert (row(call).callee_lost_at, row(call).callee_channel, row(call).state) == (None, "b3", "active")
+
+
+# ---- multi-step writes are all or nothing ---------------------------------------------------------
+
+
+@contextmanager
+def failing(statement: str, nth: int = 1) -> Iterator[None]:
+    """The nth statement containing `statement` fails, as a database that went away would."""
+    seen = 0
+
+    def fail(execute: Callable, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal seen
+        if statement in sql:
+            seen += 1
+            if seen == nth:
+                raise OperationalError("injected failure")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail):
+        yield
+
+
+def parties(call: Call) -> tuple:
+    stored = row(call)
+    return (
+        stored.state,
+        stored.caller_lost_at,
+        stored.caller_channel,
+        stored.callee_lost_at,
+        stored.callee_channel,
+    )
+
+
+CALL_UPDATE = f'UPDATE "{Call._meta.db_table}"'
+
+
+def test_a_return_that_fails_halfway_resumes_nothing(place, bob, act):
+    call = place("active")
+    services.call_party_left(user=bob)
+    before = parties(call)
+    with pytest.raises(OperationalError), failing(CALL_UPDATE, nth=3):  # its second and third writes
+        act(services.call_party_returned, user=bob, channel="b2")
+    assert parties(call) == before
+    assert before[3] is not None
+
+
+def test_a_connection_opening_that_fails_halfway_writes_nothing_and_leaves_no_lease(
+    place, alice, bob, inbox, act
+):
+    call = place("active")
+    account_services.connection_closed(actor=bob, connection=f"lease-{bob.pk}")  # his only one
+    inbox.drain(alice)
+    before, seen = parties(call), User.objects.get(pk=bob.pk).last_seen
+    with pytest.raises(OperationalError), failing("last_seen"):  # after the call resumed
+        act(account_services.connection_opened, actor=bob, connection="b2", call_waiting=True)
+    assert parties(call) == before
+    assert User.objects.get(pk=bob.pk).last_seen == seen
+    assert presence.online_user_ids([bob.pk]) == set()
+    assert heard(inbox, alice, bob) == [[], []]
+
+
+def test_a_last_connection_closing_that_fails_halfway_writes_nothing(place, alice, bob, inbox, act):
+    call = place("active")
+    before, seen = parties(call), User.objects.get(pk=bob.pk).last_seen
+    with pytest.raises(OperationalError), failing("last_seen"):  # after the grace period started
+        act(account_services.connection_closed, actor=bob, connection=f"lease-{bob.pk}")
+    assert parties(call) == before
+    assert before[3] is None
+    assert User.objects.get(pk=bob.pk).last_seen == seen
+    assert heard(inbox, alice, bob) == [[], []]
 
 
 # ---- refusals -------------------------------------------------------------------------------------

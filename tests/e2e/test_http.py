@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 from tests.conftest import PASSWORD
 
+pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
+
 JSON = "application/json"
-HEALTHY = {"status": "ok", "database": "ok", "channel_layer": "ok"}
+HEALTHY = {"status": "ok", "database": "ok", "channel_layer": "ok", "cache": "ok"}
 CLOSED_DATABASE_URL = "postgres://root@127.0.0.1:1/x"
 CLOSED_REDIS_URL = "redis://127.0.0.1:1/0"
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
@@ -185,7 +188,7 @@ def test_health_reports_an_unreachable_database(
     url = start_daphne({**plain_env, "DATABASE_URL": CLOSED_DATABASE_URL})
     reply = call(url, "GET", "/api/health")
     assert reply.status == 503
-    assert reply.json() == {"status": "error", "database": "error", "channel_layer": "ok"}
+    assert reply.json() == {"status": "error", "database": "error", "channel_layer": "ok", "cache": "ok"}
 
 
 def test_health_reports_an_unreachable_channel_layer(
@@ -194,4 +197,4 @@ def test_health_reports_an_unreachable_channel_layer(
     url = start_daphne({**server_env, "REDIS_URL": CLOSED_REDIS_URL})
     reply = call(url, "GET", "/api/health")
     assert reply.status == 503
-    assert reply.json() == {"status": "error", "database": "ok", "channel_layer": "error"}
+    assert reply.json() == {"status": "error", "database": "ok", "channel_layer": "error", "cache": "error"}

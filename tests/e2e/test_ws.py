@@ -30,6 +30,8 @@ from tests.conftest import PASSWORD
 from tests.e2e.conftest import WS_TIMEOUT_SECONDS, daphne_log_path, recv_frame, send_frame
 from tests.e2e.test_http import ISO_UTC, call
 
+pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
+
 CLOSE_POLICY = 1008
 CLOSE_UNSUPPORTED = 1003
 CLOSE_TOO_BIG = 1009
@@ -476,7 +478,7 @@ async def test_sync_after_a_reconnect_replays_what_was_missed(daphne_url: str, w
             "sender": ben.ref(),
         }
         await expect(ann_ws, "message.new", payload, seq=seq)
-    await expect(ann_ws, "sync.done", {"last_seq": last_seen_seq + 3})
+    await expect(ann_ws, "sync.done", {"last_seq": last_seen_seq + 3, "has_more": False})
     await nothing_pending(ann_ws)
 
     # History over REST shows the same messages, newest first.

@@ -265,12 +265,10 @@ def notice(w: SimpleNamespace) -> tuple[str, dict]:
 
 
 def dissolved(w: SimpleNamespace) -> dict[str, list]:
-    """A member_removed (reason dissolve) for each member, in id order, then group.dissolved."""
-    gone = [
-        removed(w, user, w.owner, "dissolve")
-        for user in sorted((getattr(w, n) for n in MEMBERS), key=lambda u: u.pk)
-    ]
-    return to(MEMBERS, *gone, ("group.dissolved", {"group_id": w.gid, "operator_id": w.owner.pk}))
+    """Each member: their own member_removed (reason dissolve), then group.dissolved; nobody hears
+    of anyone else's removal."""
+    end = ("group.dissolved", {"group_id": w.gid, "operator_id": w.owner.pk})
+    return {name: [removed(w, getattr(w, name), w.owner, "dissolve"), end] for name in MEMBERS}
 
 
 # case: (the change, {viewer: the frames they get}); everyone else in the world gets nothing.
@@ -366,6 +364,33 @@ def test_events_reach_members_and_the_affected_user_only(
     expected = expect(world)
     got = {name: frames(inbox, user) for name, user in everyone.items()}
     assert got == {name: expected.get(name, []) for name in everyone}
+
+
+def test_dissolving_a_group_of_21_costs_two_events_per_member(
+    make_user, inbox, django_capture_on_commit_callbacks
+):
+    """Each member hears of their own removal and of the dissolution: 42 deliveries for 21 members
+    (it was 21 removals told to all 21, plus the dissolution: 462)."""
+    owner = make_user("owner")
+    others = [make_user(f"member{i}") for i in range(20)]
+    for other in others:
+        friendship_create(user_a=owner, user_b=other)
+    group = group_create(actor=owner, name="Big", member_ids=[other.pk for other in others])
+    inbox.listen(owner, *others)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.group_dissolve(actor=owner, group_id=group.pk)
+    got = {user.pk: inbox.drain(user, wait=0.05) for user in (owner, *others)}
+    for user_id, events in got.items():
+        removal = {"group_id": group.pk, "user_id": user_id, "operator_id": owner.pk, "reason": "dissolve"}
+        assert events == [
+            {"type": "domain.event", "event": "group.member_removed", "data": removal},
+            {
+                "type": "domain.event",
+                "event": "group.dissolved",
+                "data": {"group_id": group.pk, "operator_id": owner.pk},
+            },
+        ]
+    assert sum(len(events) for events in got.values()) == 42
 
 
 # --- audit log -------------------------------------------------------------------------------

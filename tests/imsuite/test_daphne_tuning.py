@@ -18,6 +18,8 @@ import imsuite.asgi  # noqa: F401  (tunes daphne and autobahn, as at startup)
 from imsuite.daphne_tuning import write_now
 from imsuite.ws import FastWebsocketConsumer
 
+pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
+
 
 @pytest.fixture
 def pair() -> Iterator[tuple[tcp.Connection, socket.socket]]:

@@ -16,6 +16,8 @@ from chats.models import Chat
 from imsuite.events import HUB_GROUP, DomainEvent, deliver_async
 from imsuite.hub import Hub, _current_seq, get_hub, hub_peers, send_to_peers
 
+pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
+
 
 class Recorder:
     def __init__(self) -> None:
@@ -83,6 +85,7 @@ async def test_a_lost_event_is_read_from_the_database(alice, bob):
     assert hub.position == second.seq
 
 
+@pytest.mark.django_db  # the database threads close stale connections around each call
 async def test_a_counter_read_behind_what_was_handed_out_meanwhile_is_no_reset(hub, monkeypatch, caplog):
     """The counter is read in a database thread while the hub goes on handing out batches: an
     answer below the position the hub reached meanwhile, but not below the one it asked at, is
@@ -103,8 +106,10 @@ async def test_a_counter_read_behind_what_was_handed_out_meanwhile_is_no_reset(h
     assert "went back" not in caplog.text
 
 
+@pytest.mark.django_db  # the database threads close stale connections around each call
 async def test_a_counter_behind_the_position_asked_at_is_a_reset(hub, monkeypatch, caplog):
     monkeypatch.setattr("imsuite.hub._current_seq", lambda: 3)
+    monkeypatch.setattr("imsuite.hub._repaired_seq", lambda: 3)  # no stored seq above it either
     await hub.take([event(14, [1])])
     assert await hub.look_at_counter(10, 10) == (0, 3)  # rewound: the newest changes go out again
     assert (hub.position, hub.pending) == (0, {})

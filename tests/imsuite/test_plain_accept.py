@@ -13,6 +13,8 @@ from imsuite import validation
 from imsuite.errors import DomainError
 from imsuite.plain_accept import acceptor
 
+pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
+
 SCHEMA_MODULES = (
     "accounts.serializers",
     "bots.actions",

@@ -9,6 +9,8 @@ from rest_framework import serializers
 from chats.serializers import ChatOut, HistoryPage
 from imsuite.rendering import renderer
 
+pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
+
 AT = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=UTC)
 EAST = timezone(timedelta(hours=8))
 

@@ -1,0 +1,43 @@
+"""Keeping the seq counter ahead of every stored seq.
+
+The counter (chats.models.SeqCounter) can end up below seqs already stored and seen: the counter
+row restored apart from the messages, a failover to a copy where it lags. New changes would then
+reuse seqs that clients already have, and a client drops a seq at or below the last it got, so
+they would be lost without a sound. seq_counter_repair raises such a counter to the highest stored
+seq: before a process hands out its first seq (chats.sending.take_seqs), when a hub sees the
+counter go back (imsuite.hub), and by hand (`manage.py repair_seq`).
+"""
+
+import logging
+
+from django.db import transaction
+from django.db.models import Max, OuterRef, Subquery
+
+from .models import Chat, Message, SeqCounter
+
+logger = logging.getLogger(__name__)
+
+
+def highest_stored_seq() -> int:
+    """The highest seq of any stored change (0 if none). Message.seq is the seq of a message's
+    latest change, the only stored seq. Read chat by chat from the (chat, seq) index, one index
+    probe per chat: a plain max(seq) would read the whole table, and an index on seq alone would
+    cost every send."""
+    top_of_chat = Message.objects.filter(chat=OuterRef("pk")).order_by("-seq").values("seq")[:1]
+    return Chat.objects.annotate(top=Subquery(top_of_chat)).aggregate(highest=Max("top"))["highest"] or 0
+
+
+def seq_counter_repair() -> tuple[int, int] | None:
+    """Raise the counter to the highest stored seq if it is below it: (the value it had, the value
+    it has now), else None. A missing counter row is left alone: take_seqs creates it from the
+    highest stored seq."""
+    with transaction.atomic():
+        counter = SeqCounter.objects.select_for_update().filter(pk=1).values_list("value", flat=True).first()
+        if counter is None:
+            return None
+        highest = highest_stored_seq()
+        if highest <= counter:
+            return None
+        SeqCounter.objects.filter(pk=1).update(value=highest)
+    logger.warning("the seq counter was %s, below the highest stored seq: raised to %s", counter, highest)
+    return counter, highest

@@ -1,0 +1,18 @@
+"""The bot door (/ws/bot) while the database is away: the bot is told (retcode 1503) and closed with
+1013, try again later, instead of a traceback and 1011."""
+
+import pytest
+
+from tests.outage import database_failed, outage  # noqa: F401  (a fixture)
+
+from .helpers import failed
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("outage")]
+
+
+async def test_a_bot_that_cannot_be_set_up_is_told_and_closed_1013(sockets, bot_token):
+    database_failed()
+    socket, accepted = await sockets.open_bot(f"?token={bot_token}")
+    assert accepted  # a refused handshake could only say 403
+    assert await socket.reply() == failed(1503, mentions="unavailable")
+    await socket.closed(1013)
