@@ -31,7 +31,7 @@ from imsuite.daphne_tuning import (
 from imsuite.errors import DomainError
 from imsuite.events import HUB_GROUP, HUB_MESSAGE_TYPE
 from imsuite.http_handler import SyncChainASGIHandler
-from imsuite.hub import _send_to_peers, hub_peers
+from imsuite.hub import hub_peers, send_to_peers
 from imsuite.plain_accept import acceptor
 from imsuite.rendering import renderer
 from imsuite.ws import SharedFrame
@@ -180,7 +180,7 @@ async def test_a_changed_redis_layer_sends_hub_events_by_group_send(monkeypatch,
     await layer.group_add(HUB_GROUP, other)
     assert await hub_peers(layer, mine) is None
     message = {"type": HUB_MESSAGE_TYPE, "events": [{"event": "x", "data": {}, "seq": None, "audience": []}]}
-    await _send_to_peers(layer, mine, message)
+    await send_to_peers(layer, mine, message)
     assert await asyncio.wait_for(layer.receive(other), 5) == {**message, "taken_by": mine}
     assert await asyncio.wait_for(layer.receive(mine), 5) == {**message, "taken_by": mine}  # which it skips
     assert await hub_peers(layer, mine) is None
