@@ -43,7 +43,9 @@ class BotConsumer(FastWebsocketConsumer):
         try:
             db_outage.fail_fast()
             self.bot = await db(account_services.bot_authenticate)(token)
+            self.hub = await get_hub()  # SERVICE_UNAVAILABLE if this process's hub cannot start
         except db_outage.ServiceUnavailable as exc:
+            self.bot = None
             await self.accept()  # a refused handshake could only say 403: the failed response says why
             await self._try_again_later(exc)
             return
@@ -52,7 +54,6 @@ class BotConsumer(FastWebsocketConsumer):
             return
         audit.set_source(AuditEntry.Source.BOT)
         self.token_hash = account_services.hash_bot_token(token)
-        self.hub = await get_hub()
         self.outbox = EventOutbox(self._send_text)
         self.outbox.hold()  # what arrives before the handshake is accepted follows it
         self.hub.attach(self.bot.pk, self)

@@ -106,7 +106,11 @@ class ClientConsumer(FastWebsocketConsumer):
         # Events held until `connect` is out (and, for message changes, until a sync's replay is):
         # (name, data, frames), frames None for an event other than a message change.
         self.deferred: list[tuple[str, dict[str, Any], dict[Any, str] | None]] | None = []
-        self.hub = await get_hub()
+        try:
+            self.hub = await get_hub()
+        except DomainError as exc:  # a process started while the database is away
+            await self._refuse(exc)
+            return
         self.hub.attach(claims.user_id, self)
         try:
             db_outage.fail_fast()

@@ -42,6 +42,10 @@ GROUP_REFRESH_SECONDS = 60.0  # well within the layer's group_expiry (settings.H
 # each of these pauses, then given up and logged; meanwhile at most OUTGOING_LIMIT events wait.
 SEND_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)
 OUTGOING_LIMIT = 10_000
+# How long a connection waits for its process's hub to start (its first read of the seq counter)
+# before it is told SERVICE_UNAVAILABLE: a process started while the database is away would
+# otherwise hold every new connection until the database is back.
+HUB_START_WAIT_SECONDS = 4.0
 
 
 class Sink(Protocol):
@@ -352,7 +356,12 @@ def running_hub() -> Hub | None:
 
 
 async def get_hub() -> Hub:
-    """This event loop's hub, started on first use."""
+    """This event loop's hub, started on first use; SERVICE_UNAVAILABLE if it cannot start within
+    HUB_START_WAIT_SECONDS (it keeps trying: a later connection finds it started)."""
     hub = _hubs.get()
-    await hub.started.wait()
+    if not hub.started.is_set():
+        try:
+            await asyncio.wait_for(hub.started.wait(), HUB_START_WAIT_SECONDS)
+        except TimeoutError:
+            raise ServiceUnavailable(retry_after=1) from None
     return hub

@@ -30,3 +30,15 @@ def outage(monkeypatch: pytest.MonkeyPatch, settings) -> db_outage._Outage:
     state = db_outage._Outage()
     monkeypatch.setattr(db_outage, "_outage", state)
     return state
+
+
+@pytest.fixture
+def hub_cannot_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process started while the database is away: its hub's first read of the seq counter fails
+    (it keeps trying), and connections wait for it only briefly."""
+
+    def counter_unreadable() -> int:
+        raise db_outage.ServiceUnavailable(retry_after=1)
+
+    monkeypatch.setattr("imsuite.hub._current_seq", counter_unreadable)
+    monkeypatch.setattr("imsuite.hub.HUB_START_WAIT_SECONDS", 0.2)

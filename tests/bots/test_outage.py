@@ -3,7 +3,7 @@
 
 import pytest
 
-from tests.outage import database_failed, outage  # noqa: F401  (a fixture)
+from tests.outage import database_failed, hub_cannot_start, outage  # noqa: F401  (fixtures)
 
 from .helpers import failed
 
@@ -14,5 +14,16 @@ async def test_a_bot_that_cannot_be_set_up_is_told_and_closed_1013(sockets, bot_
     database_failed()
     socket, accepted = await sockets.open_bot(f"?token={bot_token}")
     assert accepted  # a refused handshake could only say 403
+    assert await socket.reply() == failed(1503, mentions="unavailable")
+    await socket.closed(1013)
+
+
+async def test_a_bot_on_a_process_whose_hub_cannot_start_is_told_and_closed_1013(
+    sockets,
+    bot_token,
+    hub_cannot_start,  # noqa: F811
+):
+    socket, accepted = await sockets.open_bot(f"?token={bot_token}")
+    assert accepted
     assert await socket.reply() == failed(1503, mentions="unavailable")
     await socket.closed(1013)

@@ -7,7 +7,7 @@ import pytest
 
 from chats.models import Chat
 from imsuite import db_outage
-from tests.outage import FAIL_FAST_SECONDS, database_failed, outage  # noqa: F401  (a fixture)
+from tests.outage import FAIL_FAST_SECONDS, database_failed, hub_cannot_start, outage  # noqa: F401  (fixtures)
 
 from .test_ws import fresh, message_count, pair, post, ws  # noqa: F401  (fixtures and helpers of the /ws tests)
 from .ws_helpers import access_token, error_frame
@@ -25,6 +25,22 @@ async def test_a_connection_that_cannot_be_set_up_is_told_and_closed_1013(ws, al
     frame = await device.frame()
     assert isinstance(frame["payload"].pop("message"), str)
     assert frame == {"type": "error", "payload": UNAVAILABLE}
+    await device.closed(1013)
+
+
+async def test_a_process_whose_hub_cannot_start_tells_new_connections_to_come_back(
+    ws,  # noqa: F811
+    alice,
+    hub_cannot_start,  # noqa: F811
+):
+    device, accepted, _ = await ws.open(query=f"?token={access_token(alice)}")
+    assert accepted
+    frame = await device.frame()
+    assert isinstance(frame["payload"].pop("message"), str)
+    assert frame == {
+        "type": "error",
+        "payload": {"error_code": "SERVICE_UNAVAILABLE", "details": {"retry_after": 1}},
+    }
     await device.closed(1013)
 
 

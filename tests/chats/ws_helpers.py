@@ -310,6 +310,7 @@ class Connections:
             # after connecting those 5 s (it costs speed only, never a result).
             await asyncio.sleep(0.05)
         await asyncio.gather(*(device.close() for device in self.devices))
-        hub = await get_hub()
-        for listener in self.listeners:
-            hub.detach(listener.user_id, listener)
+        if self.listeners:  # a listener was attached, so the hub has started
+            hub = await get_hub()
+            for listener in self.listeners:
+                hub.detach(listener.user_id, listener)
