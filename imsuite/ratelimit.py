@@ -1,18 +1,25 @@
 """Fixed-window rate limits kept in the shared cache (Redis in production), so every process and
 every adapter (REST, WebSocket, bots) counts against the same budget."""
 
+import logging
 import math
 import time
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from functools import cache
+from time import monotonic
 from typing import Any
 
+import redis
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
 from . import patches
 from .errors import DomainError, ErrorCode
+
+logger = logging.getLogger(__name__)
+UNREACHABLE_WARNING_SECONDS = 30.0  # at most one warning this often while the cache is away
+_warned_at = -math.inf
 
 
 def rate_limit(bucket: str, key: object, limit: int, window_seconds: int) -> None:
@@ -31,7 +38,11 @@ def rate_limit_many(
     slot = int(now // window_seconds)
     uses = Counter(keys)
     cache_keys = {key: f"rate:{bucket}:{key}:{slot}" for key in uses}
-    totals = _add_uses({cache_keys[key]: n for key, n in uses.items()}, window_seconds * 2)
+    try:
+        totals = _add_uses({cache_keys[key]: n for key, n in uses.items()}, window_seconds * 2)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        _cache_unreachable(exc)
+        return [None] * len(keys)
     retry_after = max(1, math.ceil((slot + 1) * window_seconds - now))
     error = DomainError(
         ErrorCode.RATE_LIMITED,
@@ -45,6 +56,16 @@ def rate_limit_many(
         used = totals[cache_keys[key]] - uses[key] + seen[key]
         results.append(error if used > limit else None)
     return results
+
+
+def _cache_unreachable(exc: Exception) -> None:
+    """Redis is away (a restart): nothing is counted meanwhile. Sends and syncs go on
+    with PostgreSQL alone rather than failing for a counter; one warning per period says so."""
+    global _warned_at
+    now = monotonic()
+    if now - _warned_at >= UNREACHABLE_WARNING_SECONDS:
+        _warned_at = now
+        logger.warning("rate limits are not counted: the cache cannot be reached (%s)", exc)
 
 
 # Adds ARGV[i + 1] to counter KEYS[i], giving a new counter the TTL ARGV[1]; answers the new totals.

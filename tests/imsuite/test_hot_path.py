@@ -2,6 +2,8 @@
 a JSON round trip, events collected instead of delivered, and schemas validated from a prototype."""
 
 import json
+import math
+import socket
 import uuid
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -16,6 +18,7 @@ from accounts.services import friendship_create
 from chats import services
 from chats.models import Chat, Message
 from chats.schemas import MessageSendInput
+from imsuite import ratelimit
 from imsuite.errors import DomainError, ErrorCode
 from imsuite.events import DomainEvent, collected, plain, publish, publish_events
 from imsuite.ratelimit import rate_limit, rate_limit_many
@@ -304,3 +307,24 @@ def test_validate_still_refuses_unknown_fields_and_non_objects():
         "content": "ok",
         "message_type": "text",
     }
+
+
+def test_an_unreachable_cache_counts_nothing_and_refuses_nothing(settings, caplog, monkeypatch, bucket):
+    """Redis away (a restart): sends go on with PostgreSQL alone, with one warning, instead of an
+    INTERNAL_ERROR for a counter. A real Redis client against a port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again before the cache connects
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    monkeypatch.setattr(ratelimit, "_warned_at", -math.inf)
+    assert rate_limit_many(bucket, ["a", "a", "b"], 1, 10) == [None, None, None]
+    rate_limit(bucket, "a", 1, 10)  # raises nothing
+    warnings = [r.getMessage() for r in caplog.records if r.name == "imsuite.ratelimit"]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        "rate limits are not counted: the cache cannot be reached"
+    )
