@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from typing import Any, Protocol
 
+import redis
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
@@ -69,6 +70,7 @@ class Hub:
         self.watcher: asyncio.Future | None = None
         self.channel: str | None = None
         self.started = asyncio.Event()
+        self.layer_down = False  # the channel layer failed; said once, until it answers again
         self.outgoing: list[dict[str, Any]] = []  # this process's events, on their way to the peers
         self.publishing: asyncio.Task | None = None
 
@@ -95,6 +97,11 @@ class Hub:
                 raise
             except ServiceUnavailable:  # the database is away (logged once by imsuite.db_outage)
                 await asyncio.sleep(1)
+            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+                if not self.layer_down:  # one line per outage: no traceback a second while Redis restarts
+                    logger.warning("hub: the channel layer cannot be reached (%s); listening again", exc)
+                    self.layer_down = True
+                await asyncio.sleep(1)
             except Exception:
                 logger.exception("hub: listening failed; starting again")
                 await asyncio.sleep(1)
@@ -108,6 +115,9 @@ class Hub:
         self.channel = await layer.new_channel()
         channel = self.channel
         await layer.group_add(HUB_GROUP, channel)
+        if self.layer_down:
+            logger.warning("hub: the channel layer answers again")
+            self.layer_down = False
         if self.position is None:
             self.position = await db(_current_seq)()
         if self.watcher is None:

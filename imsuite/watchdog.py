@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
+import redis
 from django.conf import settings
 
 from .app_hooks import hooks
@@ -174,6 +175,8 @@ async def _renew(leases: list[tuple[int, str]]) -> None:
 
     try:
         await db(hooks.connections_renewed)(leases=leases)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:  # Redis restarting: said in one line
+        logger.warning("could not renew %d presence leases: %s", len(leases), exc)
     except Exception:  # the next round renews them again, well within the lease's life
         logger.exception("could not renew %d presence leases", len(leases))
 

@@ -32,6 +32,7 @@ from chats.models import Chat, Message
 from tests.e2e.conftest import (
     FALLBACK_SECRET_KEY,
     WS_TIMEOUT_SECONDS,
+    daphne_log_path,
     database_env,
     e2e_log_dir,  # noqa: F401  (a fixture this module uses)
     recv_frame,
@@ -152,7 +153,7 @@ def people() -> dict[str, Any]:
     }
 
 
-async def test_a_redis_restart_forgets_no_sign_out_no_deactivation_and_no_presence(servers):
+async def test_a_redis_restart_forgets_no_sign_out_no_deactivation_and_no_presence(servers, e2e_log_dir):  # noqa: F811
     redis, first, second = servers
     p = await sync_to_async(people)()
     alice_ws = await connected(first, str(p["alice_live"].access_token))
@@ -213,3 +214,6 @@ async def test_a_redis_restart_forgets_no_sign_out_no_deactivation_and_no_presen
         lambda: sorted(Message.objects.filter(sender=p["alice"]).values_list("client_msg_id", flat=True))
     )()
     assert stored == sorted(acknowledged)  # every acknowledged message, once (none refused was stored)
+    for server in (first, second):  # the outage is told in warning lines, never a traceback
+        written = daphne_log_path(e2e_log_dir, server).read_text(errors="replace")
+        assert "Traceback" not in written, written[-4000:]
