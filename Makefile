@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-HOST ?= 0.0.0.0
+HOST ?= 127.0.0.1
 PORT ?= 8080
 STAMP := $(VENV)/.installed-stamp
 LOCK := requirements/lock.txt
