@@ -40,6 +40,10 @@ def _finite(text: str) -> float:
     return value if math.isfinite(value) else _bad_number(text)
 
 
+# Made once: json.loads with options builds a decoder per call.
+_DECODER = json.JSONDecoder(parse_constant=_bad_number, parse_float=_finite)
+
+
 def too_large(limit: int, what: str = "body") -> DomainError:
     return DomainError(
         ErrorCode.PAYLOAD_TOO_LARGE,
@@ -89,6 +93,6 @@ def loads(data: str | bytes, max_bytes: int, what: str = "body") -> Any:
             {"reason": "too_deep", "max_depth": limit},
         )
     try:
-        return json.loads(data, parse_constant=_bad_number, parse_float=_finite)
+        return _DECODER.decode(data)
     except ValueError as exc:  # also a number too long for int()
         raise _malformed(what) from exc
