@@ -24,6 +24,7 @@ import redis
 from django.conf import settings
 
 from .app_hooks import hooks
+from .db_outage import ServiceUnavailable
 from .per_loop import PerLoop
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,8 @@ class Watchdog:
                     break
                 try:
                     reasons = await db(self.rights_check)([c.credentials() for _, c in watched])
+                except ServiceUnavailable:  # the database is away (imsuite.db_outage says so once)
+                    continue
                 except Exception:  # the next round asks again
                     logger.exception("could not check the rights of %d connections", len(watched))
                     continue
