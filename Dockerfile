@@ -12,8 +12,9 @@ WORKDIR /app
 # The source tree stays in /app: manage.py, templates/ and static/ are found relative to it, and
 # daphne imports imsuite.asgi from the working directory.
 COPY . .
-# The locked versions (those tested), then IM-Suite itself without resolving anything again.
-RUN pip install --require-hashes -r requirements/lock.txt \
+# The locked runtime versions (those tested; the test tools of requirements/lock.txt stay out of the
+# image), then IM-Suite itself without resolving anything again.
+RUN pip install --require-hashes -r requirements/runtime.txt \
     && pip install --no-deps . \
     && python manage.py collectstatic --noinput \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin imsuite \

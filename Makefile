@@ -5,6 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 STAMP := $(VENV)/.installed-stamp
 LOCK := requirements/lock.txt
+RUNTIME_LOCK := requirements/runtime.txt
 PIP_QUIET := -q --disable-pip-version-check
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
@@ -61,6 +62,10 @@ lock:
 		&& $(TOOLS_VENV)/bin/pip install $(PIP_QUIET) 'pip-tools>=7.4,<8'; }
 	CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS_VENV)/bin/pip-compile -q --extra test --generate-hashes \
 		--strip-extras --no-emit-find-links --no-emit-index-url $(LOCK_ARGS) -o $(LOCK) pyproject.toml
+	@# The image's lock: the runtime part of the one above, the same versions (it starts from a copy).
+	cp $(LOCK) $(RUNTIME_LOCK)
+	CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS_VENV)/bin/pip-compile -q --generate-hashes \
+		--strip-extras --no-emit-find-links --no-emit-index-url -o $(RUNTIME_LOCK) pyproject.toml
 
 # The newest versions pyproject.toml allows, ignoring the lock, in a scratch venv, against the tests
 # marked `internals` (those of imsuite.patches' internals) on both legs: run it before moving a

@@ -1,6 +1,7 @@
-"""The lock file: it pins every dependency pyproject.toml names (runtime and test), within its bounds,
-with hashes; this environment runs exactly those versions; and make, CI (which runs make test) and
-the Docker image all install from it."""
+"""The lock files: requirements/lock.txt pins every dependency pyproject.toml names (runtime and
+test), within its bounds, with hashes, and this environment runs exactly those versions; make and CI
+(which runs make test) install from it. The Docker image installs requirements/runtime.txt: the
+same versions of the runtime part only."""
 
 import re
 import tomllib
@@ -12,6 +13,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "lock.txt"
+RUNTIME_LOCK = ROOT / "requirements" / "runtime.txt"
 PATCHED = {"daphne", "autobahn", "twisted", "channels", "channels-redis", "djangorestframework"}
 
 
@@ -20,11 +22,11 @@ def pyproject_requirements() -> list[Requirement]:
     return [Requirement(text) for text in project["dependencies"] + project["optional-dependencies"]["test"]]
 
 
-def locked() -> dict[str, tuple[str, list[str]]]:
+def locked(lock: Path = LOCK) -> dict[str, tuple[str, list[str]]]:
     """name -> (version, hashes)."""
     pins: dict[str, tuple[str, list[str]]] = {}
     name = None
-    for line in LOCK.read_text().splitlines():
+    for line in lock.read_text().splitlines():
         if match := re.match(r"([A-Za-z0-9_.-]+)==(\S+)", line):
             name = canonicalize_name(match[1])
             pins[name] = (match[2], [])
@@ -66,5 +68,16 @@ def test_make_ci_and_the_image_install_from_the_lock():
     assert "pip install $(PIP_QUIET) --no-deps -e ." in makefile
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     dockerfile = (ROOT / "Dockerfile").read_text()
-    from_lock = dockerfile.index("pip install --require-hashes -r requirements/lock.txt")
+    from_lock = dockerfile.index("pip install --require-hashes -r requirements/runtime.txt")
     assert from_lock < dockerfile.index("pip install --no-deps .")
+
+
+def test_the_image_lock_is_the_runtime_part_of_the_lock():
+    runtime, full = locked(RUNTIME_LOCK), locked()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for text in project["dependencies"]:
+        assert canonicalize_name(Requirement(text).name) in runtime, text
+    assert {name: pin for name, (pin, _) in runtime.items()} == {name: full[name][0] for name in runtime}
+    assert all(hashes for _, hashes in runtime.values())
+    for test_only in ("pytest", "playwright", "aiortc", "ruff"):
+        assert test_only not in runtime
