@@ -66,7 +66,7 @@ def check_database() -> bool:
     finally:
         connection.close()
     db_outage.succeeded()
-    return True
+    return _answered("database")
 
 
 def check_cache() -> bool:

@@ -41,3 +41,22 @@ def test_an_unreachable_cache_is_named_and_logged_once(settings, caplog: pytest.
     [line] = [record for record in caplog.records if record.name == health.__name__]
     assert line.getMessage().startswith("health: cache check failed (ConnectionError: ")
     assert line.exc_info is None
+
+
+def test_a_part_that_answers_again_is_logged_anew_when_it_fails_again(
+    settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each failing spell gets its one line: answering once ends the spell (the database's too)."""
+    caplog.set_level(logging.WARNING, logger=health.__name__)
+    for part, check in (("cache", health.check_cache), ("database", health.check_database)):
+        health._failed(part, LookupError("first spell"))
+        assert check() is True
+        assert part not in health._failing
+        health._failed(part, LookupError("second spell"))
+    lines = [record.getMessage() for record in caplog.records if record.name == health.__name__]
+    assert lines == [
+        "health: cache check failed (LookupError: first spell)",
+        "health: cache check failed (LookupError: second spell)",
+        "health: database check failed (LookupError: first spell)",
+        "health: database check failed (LookupError: second spell)",
+    ]
