@@ -11,6 +11,7 @@ def is_moderator(user: User) -> bool:
 
 
 def inactive_actor() -> DomainError:
+    """The one refusal of an account that is not (or no longer) active, on every door."""
     return DomainError(
         ErrorCode.AUTHENTICATION_FAILED, "This account is not active.", {"reason": "user_inactive"}
     )

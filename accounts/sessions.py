@@ -27,6 +27,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from imsuite import sql
 from imsuite.errors import DomainError, ErrorCode
 
+from .access import inactive_actor
 from .models import BotToken, RevokedSession, User
 
 logger = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def open_session(claims: AccessClaims, *extras: str) -> tuple[Session, tuple[Any
     width = len(User._meta.concrete_fields)
     user = None if row is None else sql.instance(User, row[:width])
     if user is None or not user.is_active:
-        raise _auth_failed("user_inactive", "This account is not active.")
+        raise inactive_actor()
     if session_revoked(claims.sid):
         raise _auth_failed("session_revoked", "This session has been signed out.")
     return Session(user=user, sid=claims.sid, expires_at=claims.expires_at), row[width:]

@@ -20,10 +20,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.access import inactive_actor
 from accounts.models import User
 from groups.models import Group
 from imsuite import sql
-from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
+from imsuite.errors import DomainError, not_found, permission_denied, validation_error
 from imsuite.events import DomainEvent, publish_events
 from imsuite.ratelimit import rate_limit_many
 
@@ -109,11 +110,7 @@ class _Batch:
             if member is None:
                 self.results[i] = not_found("Chat")
             elif not member.sender_active:
-                self.results[i] = DomainError(
-                    ErrorCode.AUTHENTICATION_FAILED,
-                    "This account is not active.",
-                    {"reason": "user_inactive"},
-                )
+                self.results[i] = inactive_actor()
             else:
                 self.members[i] = member
 
