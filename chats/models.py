@@ -79,6 +79,8 @@ class Message(models.Model):
         TEXT = "text"
         IMAGE = "image"
         FILE = "file"
+        VIDEO = "video"
+        VOICE = "voice"
         SYSTEM = "system"
 
     # Its id is the one stable message id used by the client protocol, the bot protocol and REST.
@@ -100,6 +102,9 @@ class Message(models.Model):
     # seq of the message's latest change (send, edit, delete) and of its creation; sync replays by seq.
     seq = models.BigIntegerField(default=0)
     created_seq = models.BigIntegerField(default=0)
+    # What the message's uploaded files are (media.rendering.attachment_meta of each, in order),
+    # kept with the row so that history, sync and events render them without another query.
+    attachments = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "groups",
     "calls",
     "bots",
+    "media",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,29 @@ IMSUITE = {
     # WebSocket frame (bigger ones are refused by the transport before they are buffered whole).
     "JSON_MAX_DEPTH": int(os.environ.get("JSON_MAX_DEPTH", "32")),
     "WS_MAX_FRAME_BYTES": int(os.environ.get("WS_MAX_FRAME_BYTES", str(64 * 1024))),
+}
+
+# Media (media/): uploads, where their bytes are kept, and how long the links handed out live.
+IMSUITE.update(
+    {
+        "UPLOAD_MAX_BYTES": int(os.environ.get("UPLOAD_MAX_BYTES", str(25 * 1024 * 1024))),
+        # What one person's files may take in all (uploads not yet removed by retention).
+        "UPLOAD_QUOTA_BYTES": int(os.environ.get("UPLOAD_QUOTA_BYTES", str(2 * 1024 * 1024 * 1024))),
+        "RATE_LIMIT_UPLOADS": int(os.environ.get("RATE_LIMIT_UPLOADS", "20")),
+        "RATE_LIMIT_UPLOADS_WINDOW_SECONDS": int(os.environ.get("RATE_LIMIT_UPLOADS_WINDOW_SECONDS", "60")),
+        "MESSAGE_MAX_ATTACHMENTS": int(os.environ.get("MESSAGE_MAX_ATTACHMENTS", "10")),
+        # A signed media link lives at least this long (rounded up to a quarter of it, so that a
+        # link stays the same for a while and browsers cache the file).
+        "MEDIA_URL_TTL_SECONDS": int(os.environ.get("MEDIA_URL_TTL_SECONDS", "3600")),
+    }
+)
+# Absolute links for clients that need them (bots, push); empty: links are relative to this server.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "media": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}},
 }
 
 # The largest HTTP request body; a larger one is answered 413 before it is read (imsuite.body_limit).
