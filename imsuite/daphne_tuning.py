@@ -4,16 +4,18 @@
 - the protocol's close codes (1008, 1003, 1009, 1013) can be sent;
 - a new connection no longer pretty-prints its 29 options for a debug line that is off;
 - a socket whose frames pile up unread is no longer read until the application catches up;
-- a frame autobahn refuses (invalid UTF-8, too big) closes with its code instead of a dropped socket.
+- a frame autobahn refuses (invalid UTF-8, too big) closes with its code instead of a dropped socket;
+- an HTTP request body reaches the application a chunk at a time from twisted's file, not all at once.
 
 Each one replaces an autobahn or daphne method with the same behaviour on the path it changes
 and leaves every other path (compression, chopped writes, other close codes, debug logging
 turned on) to the original.
 """
 
+import asyncio
 import functools
 import pprint
-from typing import Any
+from typing import IO, Any
 
 from . import patches
 
@@ -160,6 +162,70 @@ def refuse_bad_frames_with_a_close() -> None:
     WebSocketFactory.setProtocolOptions = set_protocol_options
 
 
+# What an HTTP request body is handed to the application in: as Django's multipart parser reads.
+BODY_CHUNK_BYTES = 64 * 1024
+
+
+class StreamedBody(asyncio.Queue):
+    """daphne's application queue for one HTTP request, its body read from twisted's file a chunk at
+    a time: the next chunk is read once the application has taken the previous one, on the loop's
+    next turn (so one upload never holds the loop for its whole body). daphne's own body message is
+    dropped (stream_request_bodies leaves it the file read to its end: one empty message)."""
+
+    def stream(self, body: IO[bytes], size: int) -> None:
+        self._body, self._offset, self._size = body, 0, size
+        self._next: dict | None = None
+        self._refill()
+
+    def _put(self, message: dict) -> None:
+        if message["type"] != "http.request" or message is self._next:
+            super()._put(message)
+
+    def _get(self) -> dict:
+        message = super()._get()
+        if message is self._next and message["more_body"]:
+            asyncio.get_running_loop().call_soon(self._refill)
+        return message
+
+    def _refill(self) -> None:
+        if self._body.closed:  # the request is over: answered, or the client left (http.disconnect)
+            return
+        self._body.seek(self._offset)
+        chunk = self._body.read(BODY_CHUNK_BYTES)
+        self._offset += len(chunk)
+        self._next = {
+            "type": "http.request",
+            "body": chunk,
+            "more_body": bool(chunk) and self._offset < self._size,
+        }
+        self.put_nowait(self._next)
+
+
+@patches.installs("streamed_bodies")
+def stream_request_bodies() -> None:
+    """twisted keeps a request body over 100 kB in a temporary file, but daphne queued all of it for
+    the application at once, in 8 KiB messages: a 40 MB upload sat whole in memory. Now the body is
+    read from that file as the application asks for it (StreamedBody), one BODY_CHUNK_BYTES at a time."""
+    from daphne.http_protocol import WebRequest
+    from daphne.server import Server
+
+    original = Server.create_application
+
+    @functools.wraps(original)
+    def create_application(self: Server, protocol: Any, scope: dict) -> asyncio.Queue | None:
+        queue = original(self, protocol, scope)
+        if queue is not None and isinstance(protocol, WebRequest) and not protocol.content.closed:
+            size = protocol.content.seek(0, 2)  # daphne's loop now finds the file read to its end
+            if size > BODY_CHUNK_BYTES:
+                queue.__class__ = StreamedBody
+                queue.stream(protocol.content, size)
+            else:
+                protocol.content.seek(0)
+        return queue
+
+    Server.create_application = create_application
+
+
 def tune() -> None:
     """All of the above: call once, before daphne accepts a connection."""
     from django.conf import settings
@@ -169,3 +235,4 @@ def tune() -> None:
     allow_protocol_close_codes()
     pause_reading_when_behind(settings.IMSUITE["WS_MAX_IN_FLIGHT"])
     refuse_bad_frames_with_a_close()
+    stream_request_bodies()

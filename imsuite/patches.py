@@ -209,6 +209,25 @@ def _pause_reading() -> None:
     method(abstract.FileDescriptor, "resumeProducing", "self", positional=True)
 
 
+@_relies_on("streamed_bodies", "daphne", "Twisted")
+def _streamed_bodies() -> None:
+    """imsuite.daphne_tuning.stream_request_bodies: daphne's create_application wrapped, the asyncio
+    queue it makes turned into a StreamedBody; WebRequest.process reads the body from twisted's
+    content file (after create_application) and queues it; asyncio.Queue's subclass hooks."""
+    import asyncio
+
+    from daphne.http_protocol import WebRequest
+    from daphne.server import Server
+    from twisted.web import http
+
+    method(Server, "create_application", "self", "protocol", "scope", positional=True)
+    uses(Server, "create_application", "Queue", "get")
+    uses(WebRequest, "process", "content", "create_application", "read", "put_nowait")
+    uses(http.Request, "gotLength", "content")
+    uses(asyncio.Queue, "put_nowait", "_put")
+    uses(asyncio.Queue, "get_nowait", "_get")
+
+
 @_relies_on("shared_frames", "daphne", "autobahn")
 def _shared_frames() -> None:
     """imsuite.ws: a frame prepared once is sent to daphne's protocol, found in its send partial."""

@@ -3,19 +3,25 @@ out at once when nothing waits ahead of it; what the socket cannot take is buffe
 and nothing written later overtakes it; autobahn sends its frames that way, and formats its debug
 lines only when they are written."""
 
+import asyncio
 import functools
+import os
 import pprint
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket import protocol as autobahn_protocol
 from autobahn.websocket.protocol import Timings
-from twisted.internet import protocol, tcp
+from daphne.http_protocol import HTTPFactory
+from daphne.server import Server
+from twisted.internet import address, protocol, tcp
+from twisted.internet.testing import StringTransport
 
 import imsuite.asgi  # noqa: F401  (tunes daphne and autobahn, as at startup)
-from imsuite.daphne_tuning import write_now
+from imsuite.daphne_tuning import BODY_CHUNK_BYTES, StreamedBody, write_now
 from imsuite.ws import FastWebsocketConsumer
 
 pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
@@ -153,3 +159,89 @@ async def test_a_frame_for_a_closing_connection_is_dropped(pair, state):
     ws.state = getattr(ws, state)
     await consumer_on(ws).send(text_data="late")
     assert read_available(peer) == b""
+
+
+# ---- request bodies ------------------------------------------------------------------------------
+
+
+async def post_through_daphne(body: bytes, app: Any) -> bytes:
+    """POST `body` through daphne's own HTTP protocol and request (twisted parses it off a string
+    transport) to the ASGI `app`, running on this loop; returns what was written back."""
+    server = Server(application=app, endpoints=["tcp:port=0"])  # never run: no socket is opened
+    server.connections = {}
+    http_protocol = HTTPFactory(server).buildProtocol(address.IPv4Address("TCP", "127.0.0.1", 40000))
+    transport = StringTransport()
+    http_protocol.makeConnection(transport)
+    head = b"POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body)
+    http_protocol.dataReceived(head + body)  # twisted has the whole body: daphne hands it on
+    (instance,) = [c["application_instance"] for c in server.connections.values()]
+    await asyncio.wait_for(instance, 10)
+    return transport.value()
+
+
+async def read_body(receive: Any, on_each: Any = None) -> list[dict]:
+    messages = []
+    while not messages or messages[-1]["more_body"]:
+        messages.append(await receive())
+        if on_each:
+            on_each(messages)
+    return messages
+
+
+async def answer(send: Any, text: bytes) -> None:
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(text))]}
+    )
+    await send({"type": "http.response.body", "body": text})
+
+
+async def test_a_request_body_reaches_the_application_a_chunk_at_a_time():
+    body = os.urandom(5 * BODY_CHUNK_BYTES + 123)  # over 100 kB: twisted keeps it in a temporary file
+    handed: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        queue = receive.__self__
+        assert isinstance(queue, StreamedBody)
+
+        def read_ahead(messages: list[dict]) -> None:  # what was read from the file, past what was taken
+            assert queue._offset - sum(len(m["body"]) for m in messages) <= BODY_CHUNK_BYTES
+
+        handed.extend(await read_body(receive, read_ahead))
+        await answer(send, b"ok")
+
+    response = await post_through_daphne(body, app)
+    assert response.startswith(b"HTTP/1.1 200 OK") and response.endswith(b"\r\n\r\nok")
+    assert [len(m["body"]) for m in handed] == [BODY_CHUNK_BYTES] * 5 + [123]
+    assert b"".join(m["body"] for m in handed) == body
+    assert [m["type"] for m in handed] == ["http.request"] * 6
+
+
+async def test_a_body_of_one_chunk_is_daphnes_own_message():
+    body = os.urandom(BODY_CHUNK_BYTES)
+    handed: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        assert type(receive.__self__) is asyncio.Queue
+        handed.extend(await read_body(receive))
+        await answer(send, b"ok")
+
+    await post_through_daphne(body, app)
+    assert b"".join(m["body"] for m in handed) == body
+
+
+async def test_a_body_left_unread_is_not_read_after_the_request_ended(caplog):
+    body = os.urandom(3 * BODY_CHUNK_BYTES)
+    queues: list[StreamedBody] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        queues.append(receive.__self__)
+        first = await receive()
+        assert (len(first["body"]), first["more_body"]) == (BODY_CHUNK_BYTES, True)
+        await answer(send, b"early")  # answered before the rest was read: twisted closes its file
+        assert await receive() == {"type": "http.disconnect"}  # daphne's, not a chunk of a closed file
+
+    response = await post_through_daphne(body, app)
+    assert response.endswith(b"early")
+    await asyncio.sleep(0)  # one turn of the loop: the read of the next chunk was due in it
+    assert (queues[0]._offset, queues[0].empty()) == (BODY_CHUNK_BYTES, True)  # not read: the file is closed
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []

@@ -27,6 +27,7 @@ from imsuite.daphne_tuning import (
     format_debug_lines_lazily,
     refuse_bad_frames_with_a_close,
     send_frames_at_once,
+    stream_request_bodies,
 )
 from imsuite.errors import DomainError
 from imsuite.events import HUB_GROUP, HUB_MESSAGE_TYPE
@@ -36,9 +37,12 @@ from imsuite.plain_accept import acceptor
 from imsuite.rendering import renderer
 from imsuite.ws import SharedFrame
 from tests.imsuite.test_daphne_tuning import (  # the real twisted connection over a socket pair
+    answer,
     consumer_on,
     pair,  # noqa: F401  (a fixture)
+    post_through_daphne,
     read_available,
+    read_body,
     websocket_on,
 )
 
@@ -81,6 +85,7 @@ def test_startup_checks_every_patch():
         "frame_limits",
         "send_buffer_cap",
         "pause_reading",
+        "streamed_bodies",
         "shared_frames",
         "hub_peers",
         "sync_middleware_chain",
@@ -361,3 +366,31 @@ def test_twisted_buffers_that_moved_leave_no_cap_rather_than_a_wrong_one(monkeyp
     assert FastWebsocketConsumer().send_buffer_max == float("inf")
     line = warned_once(caplog, "send_buffer_cap", "Twisted", "autobahn")
     assert "no longer uses dataBuffer, offset" in line
+
+
+async def test_a_daphne_that_hands_bodies_over_otherwise_keeps_its_own_way(monkeypatch, caplog):
+    from daphne.http_protocol import WebRequest
+    from daphne.server import Server
+
+    own_process = WebRequest.process
+
+    def process(self):  # a release that hands the body over some other way
+        return own_process(self)
+
+    monkeypatch.setattr(Server, "create_application", Server.create_application.__wrapped__)
+    monkeypatch.setattr(WebRequest, "process", process)
+    daphnes = Server.create_application
+    stream_request_bodies()
+    stream_request_bodies()
+    assert Server.create_application is daphnes
+    line = warned_once(caplog, "streamed_bodies", "daphne", "Twisted")
+    assert "WebRequest.process no longer uses content, create_application, read, put_nowait" in line
+    body, handed = bytes(range(256)) * 1000, []
+
+    async def app(scope, receive, send):
+        handed.extend(await read_body(receive))
+        await answer(send, b"ok")
+
+    assert (await post_through_daphne(body, app)).endswith(b"ok")
+    assert b"".join(m["body"] for m in handed) == body
+    assert len(handed) == len(body) // 8192 + 1  # daphne's own 8 KiB messages, queued at once
