@@ -228,6 +228,19 @@ def _streamed_bodies() -> None:
     uses(asyncio.Queue, "get_nowait", "_get")
 
 
+@_relies_on("no_form_parsing", "daphne", "Twisted")
+def _no_form_parsing() -> None:
+    """imsuite.daphne_tuning.leave_form_bodies_unparsed: daphne's WebRequest made with twisted's
+    parsePOSTFormSubmission=False, through the keywords daphne passes on to twisted's Request."""
+    from daphne.http_protocol import WebRequest
+    from twisted.web import http
+
+    method(http.Request, "__init__", "self", "channel", "queued", "parsePOSTFormSubmission", positional=True)
+    method(WebRequest, "__init__", "self", "args", "kwargs", positional=True)
+    uses(WebRequest, "__init__", "Request", "__init__")
+    uses(http.Request, "requestReceived", "_parsePOSTFormSubmission")
+
+
 @_relies_on("shared_frames", "daphne", "autobahn")
 def _shared_frames() -> None:
     """imsuite.ws: a frame prepared once is sent to daphne's protocol, found in its send partial."""

@@ -7,6 +7,7 @@ input is still validated and output rendered, rate counters still count."""
 import asyncio
 import functools
 import pprint
+from collections.abc import Callable
 from importlib.metadata import version
 
 import pytest
@@ -25,6 +26,7 @@ from imsuite import patches, ratelimit, validation
 from imsuite.daphne_tuning import (
     allow_protocol_close_codes,
     format_debug_lines_lazily,
+    leave_form_bodies_unparsed,
     refuse_bad_frames_with_a_close,
     send_frames_at_once,
     stream_request_bodies,
@@ -37,12 +39,10 @@ from imsuite.plain_accept import acceptor
 from imsuite.rendering import renderer
 from imsuite.ws import SharedFrame
 from tests.imsuite.test_daphne_tuning import (  # the real twisted connection over a socket pair
-    answer,
     consumer_on,
     pair,  # noqa: F401  (a fixture)
-    post_through_daphne,
+    post_read_whole,
     read_available,
-    read_body,
     websocket_on,
 )
 
@@ -86,6 +86,7 @@ def test_startup_checks_every_patch():
         "send_buffer_cap",
         "pause_reading",
         "streamed_bodies",
+        "no_form_parsing",
         "shared_frames",
         "hub_peers",
         "sync_middleware_chain",
@@ -368,6 +369,14 @@ def test_twisted_buffers_that_moved_leave_no_cap_rather_than_a_wrong_one(monkeyp
     assert "no longer uses dataBuffer, offset" in line
 
 
+def installing_changes_nothing(owner: object, name: str, install: Callable[[], None]) -> None:
+    """The patch's installer, run twice (as at startup and again), leaves owner.name as it was."""
+    before = getattr(owner, name)
+    install()
+    install()
+    assert getattr(owner, name) is before
+
+
 async def test_a_daphne_that_hands_bodies_over_otherwise_keeps_its_own_way(monkeypatch, caplog):
     from daphne.http_protocol import WebRequest
     from daphne.server import Server
@@ -379,18 +388,30 @@ async def test_a_daphne_that_hands_bodies_over_otherwise_keeps_its_own_way(monke
 
     monkeypatch.setattr(Server, "create_application", Server.create_application.__wrapped__)
     monkeypatch.setattr(WebRequest, "process", process)
-    daphnes = Server.create_application
-    stream_request_bodies()
-    stream_request_bodies()
-    assert Server.create_application is daphnes
+    installing_changes_nothing(Server, "create_application", stream_request_bodies)
     line = warned_once(caplog, "streamed_bodies", "daphne", "Twisted")
     assert "WebRequest.process no longer uses content, create_application, read, put_nowait" in line
-    body, handed = bytes(range(256)) * 1000, []
-
-    async def app(scope, receive, send):
-        handed.extend(await read_body(receive))
-        await answer(send, b"ok")
-
-    assert (await post_through_daphne(body, app)).endswith(b"ok")
+    body = bytes(range(256)) * 1000
+    _, _, handed = await post_read_whole(body)
     assert b"".join(m["body"] for m in handed) == body
     assert len(handed) == len(body) // 8192 + 1  # daphne's own 8 KiB messages, queued at once
+
+
+async def test_a_twisted_without_the_option_parses_form_bodies_itself(monkeypatch, caplog):
+    from daphne.http_protocol import WebRequest
+    from twisted.web import http
+
+    own = http.Request.__init__
+
+    def request_init(self, channel, queued=None):  # a release without parsePOSTFormSubmission
+        own(self, channel)
+
+    monkeypatch.setattr(WebRequest, "__init__", WebRequest.__init__.__wrapped__)
+    monkeypatch.setattr(http.Request, "__init__", request_init)
+    installing_changes_nothing(WebRequest, "__init__", leave_form_bodies_unparsed)
+    line = warned_once(caplog, "no_form_parsing", "daphne", "Twisted")
+    assert "Request.__init__ takes (self, channel, queued)" in line
+    body = b"a=1&b=2"
+    _, request, handed = await post_read_whole(body, b"application/x-www-form-urlencoded")
+    assert request.args == {b"a": [b"1"], b"b": [b"2"]}  # parsed by twisted, as before
+    assert b"".join(m["body"] for m in handed) == body
