@@ -15,6 +15,8 @@ turned on) to the original.
 
 import asyncio
 import functools
+import io
+import os
 import pprint
 from typing import IO, Any
 
@@ -171,12 +173,29 @@ class StreamedBody(asyncio.Queue):
     """daphne's application queue for one HTTP request, its body read from twisted's file a chunk at
     a time: the next chunk is read once the application has taken the previous one, on the loop's
     next turn (so one upload never holds the loop for its whole body). daphne's own body message is
-    dropped (stream_request_bodies leaves it the file read to its end: one empty message)."""
+    dropped (stream_request_bodies leaves it the file read to its end: one empty message). An
+    application that wants the body in a file anyway (Django) takes the file itself (take_file)."""
 
     def stream(self, body: IO[bytes], size: int) -> None:
         self._body, self._offset, self._size = body, 0, size
         self._next: dict | None = None
+        self._started = False
         self._refill()
+
+    def take_file(self) -> IO[bytes] | None:
+        """The whole body as a file of its own (twisted closes its own when the request ends), at
+        its start; nothing more is queued. None once a chunk was taken, or for a body twisted kept
+        in memory (under 100 kB)."""
+        if self._started or self._body.closed:
+            return None
+        try:
+            body = os.fdopen(os.dup(self._body.fileno()), "rb")
+        except io.UnsupportedOperation:  # a BytesIO
+            return None
+        self._queue.remove(self._next)
+        self._started = True
+        body.seek(0)
+        return body
 
     def _put(self, message: dict) -> None:
         if message["type"] != "http.request" or message is self._next:
@@ -184,8 +203,10 @@ class StreamedBody(asyncio.Queue):
 
     def _get(self) -> dict:
         message = super()._get()
-        if message is self._next and message["more_body"]:
-            asyncio.get_running_loop().call_soon(self._refill)
+        if message is self._next:
+            self._started = True
+            if message["more_body"]:
+                asyncio.get_running_loop().call_soon(self._refill)
         return message
 
     def _refill(self) -> None:

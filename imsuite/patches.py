@@ -278,6 +278,18 @@ def _sync_middleware_chain() -> None:
     uses(ASGIHandler, "get_response_async", "_middleware_chain")
 
 
+@_relies_on("body_file_handover", "Django")
+def _body_file_handover() -> None:
+    """imsuite.http_handler: read_body returns the request body as a file of its own, which Django
+    makes the request's stream and closes when the request ends."""
+    from django.core.handlers.asgi import ASGIHandler, ASGIRequest
+
+    method(ASGIHandler, "read_body", "self", "receive", positional=True)
+    uses(ASGIHandler, "handle", "read_body", "create_request", "close")
+    method(ASGIRequest, "__init__", "self", "scope", "body_file", positional=True)
+    uses(ASGIRequest, "__init__", "_stream")
+
+
 @_relies_on("serializer_copies", "djangorestframework")
 def _serializer_copies() -> None:
     """imsuite.validation: each frame validated by a shallow copy of a serializer built once, which is

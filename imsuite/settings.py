@@ -320,9 +320,10 @@ STORAGES = {
     "media": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}},
 }
 
-# What of a request body Django keeps in memory: past this it spools the body to a temporary file,
-# and its multipart parser writes a file part to one (Django's default, 2.5 MB, made each upload in
-# flight hold that much). daphne hands the body over a chunk at a time (imsuite.daphne_tuning).
+# What of an upload Django keeps in memory: past this its multipart parser writes the file part to a
+# temporary file, and a body it reads from daphne's messages is spooled to one (Django's default,
+# 2.5 MB, let each upload in flight hold that much). A body twisted kept in a file Django reads from
+# that file (imsuite.http_handler, imsuite.daphne_tuning).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 # The largest HTTP request body; a larger one is answered 413 before it is read (imsuite.body_limit).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("REQUEST_MAX_BYTES", str(1024 * 1024)))

@@ -8,6 +8,7 @@ import functools
 import os
 import pprint
 import socket
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from twisted.internet.testing import StringTransport
 
 import imsuite.asgi  # noqa: F401  (tunes daphne and autobahn, as at startup)
 from imsuite.daphne_tuning import BODY_CHUNK_BYTES, StreamedBody, write_now
+from imsuite.http_handler import SyncChainASGIHandler
 from imsuite.ws import FastWebsocketConsumer
 
 pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
@@ -267,3 +269,53 @@ async def test_a_form_body_is_left_for_the_application_to_parse():
     _, request, handed = await post_read_whole(body, b"multipart/form-data; boundary=b0undary")
     assert request.args == {}  # twisted parsed nothing (it would hold the file part as bytes here)
     assert b"".join(m["body"] for m in handed) == body
+
+
+async def test_an_application_may_take_the_whole_body_as_a_file_of_its_own():
+    body = os.urandom(5 * BODY_CHUNK_BYTES)
+    taken: list[Any] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        file = receive.__self__.take_file()
+        taken.append(file)
+        await answer(send, b"ok")  # twisted closes its own file: this one stays open
+        assert await receive() == {"type": "http.disconnect"}  # no body message was left queued
+
+    response, request = await post_through_daphne(body, app)
+    assert response.endswith(b"ok")
+    assert request.content is None or request.content.closed
+    with taken[0] as file:
+        assert file.read() == body
+
+
+@pytest.mark.parametrize(
+    ("size", "chunks_first"),
+    [(3 * BODY_CHUNK_BYTES, 1), (BODY_CHUNK_BYTES + 10, 0)],  # the second: under 100 kB, a BytesIO
+    ids=["once-a-chunk-was-taken", "a-body-in-memory"],
+)
+async def test_a_body_not_taken_as_a_file_goes_on_in_chunks(size, chunks_first):
+    body = os.urandom(size)
+    handed: list[dict] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        handed.extend([await receive() for _ in range(chunks_first)])
+        assert receive.__self__.take_file() is None
+        handed.extend(await read_body(receive))
+        await answer(send, b"ok")
+
+    await post_through_daphne(body, app)
+    assert b"".join(m["body"] for m in handed) == body
+
+
+async def test_django_reads_the_body_from_twisteds_file():
+    body = os.urandom(5 * BODY_CHUNK_BYTES)
+    read: list[bytes] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        with await SyncChainASGIHandler().read_body(receive) as file:
+            read.append(file.read())
+            assert not isinstance(file, tempfile.SpooledTemporaryFile)  # not copied into Django's own
+        await answer(send, b"ok")
+
+    await post_through_daphne(body, app)
+    assert read == [body]

@@ -7,6 +7,7 @@ input is still validated and output rendered, rate counters still count."""
 import asyncio
 import functools
 import pprint
+import tempfile
 from collections.abc import Callable
 from importlib.metadata import version
 
@@ -39,9 +40,11 @@ from imsuite.plain_accept import acceptor
 from imsuite.rendering import renderer
 from imsuite.ws import SharedFrame
 from tests.imsuite.test_daphne_tuning import (  # the real twisted connection over a socket pair
+    answer,
     consumer_on,
     pair,  # noqa: F401  (a fixture)
     post_read_whole,
+    post_through_daphne,
     read_available,
     websocket_on,
 )
@@ -90,6 +93,7 @@ def test_startup_checks_every_patch():
         "shared_frames",
         "hub_peers",
         "sync_middleware_chain",
+        "body_file_handover",
         "serializer_copies",
         "plain_accept",
         "compiled_rendering",
@@ -415,3 +419,25 @@ async def test_a_twisted_without_the_option_parses_form_bodies_itself(monkeypatc
     _, request, handed = await post_read_whole(body, b"application/x-www-form-urlencoded")
     assert request.args == {b"a": [b"1"], b"b": [b"2"]}  # parsed by twisted, as before
     assert b"".join(m["body"] for m in handed) == body
+
+
+async def test_a_django_that_reads_bodies_otherwise_copies_them_itself(monkeypatch, caplog):
+    own = ASGIHandler.handle
+
+    async def handle(self, scope, receive, send):  # a release that reads the body some other way
+        await own(self, scope, receive, send)
+
+    monkeypatch.setattr(ASGIHandler, "handle", handle)
+    body, read = bytes(range(256)) * 1000, []
+
+    async def app(scope, receive, send):
+        with await SyncChainASGIHandler().read_body(receive) as file:
+            assert isinstance(file, tempfile.SpooledTemporaryFile)  # Django's own copy
+            read.append(file.read())
+        await answer(send, b"ok")
+
+    await post_through_daphne(body, app)
+    assert read == [body]
+    assert "ASGIHandler.handle no longer uses read_body, create_request, close" in warned_once(
+        caplog, "body_file_handover", "Django"
+    )
