@@ -1,9 +1,9 @@
 """Media in the web client, in Chromium against the real server: Ann pastes an image and records a
 voice message (Chromium's fake microphone plays a beep); Ben, on a phone, sees the thumbnail, opens
-the full image and plays the recording. Also the attach button's file card, an upload cancelled
-while in flight, a refused upload, and an expired link refreshed. Embedded leg only (slow)."""
+the full image and plays the recording. Also: an upload's progress and its cancel, a refused upload,
+a dropped file shown as a card, an expired link refreshed, and holding the mic button to record.
+Embedded leg only (slow), like the other browser tests of one feature."""
 
-import asyncio
 import base64
 import io
 import os
@@ -48,7 +48,17 @@ PASTE = """(input, b64) => {
   data.items.add(new File([bytes], "image.png", { type: "image/png" }));
   input.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
 }"""
+SLOW_UPLOAD = 256 * 1024  # bytes a second while an upload is to be cancelled midway
+BIG_FILE = 4 * SLOW_UPLOAD
 LOADED = "img => img.complete && img.naturalWidth > 0"
+# A drag of one file over the chat (the first call makes it), then its drop.
+DRAG = """(view, { type, name, text }) => {
+  if (name) {
+    window.dragged = new DataTransfer();
+    window.dragged.items.add(new File([text], name, { type: "text/plain" }));
+  }
+  view.dispatchEvent(new DragEvent(type, { dataTransfer: window.dragged, bubbles: true, cancelable: true }));
+}"""
 EXPIRED = {
     "error_code": "PERMISSION_DENIED",
     "message": "This link has expired.",
@@ -116,6 +126,7 @@ async def test_a_pasted_image_and_a_voice_message(open_page: Any, daphne_url: st
     await expect(ann_page.get_by_test_id("recorder")).to_be_hidden()
     await acknowledged(ann_page, 2)
     await expect(ann_page.get_by_test_id("voice-message")).to_have_count(1)
+    await shot(ann_page, "23-media-sent")
 
     # Stored as sent: an image message with its caption, then a voice message.
     assert await sync_to_async(chat_rows)(ann) == [
@@ -156,27 +167,29 @@ async def test_a_pasted_image_and_a_voice_message(open_page: Any, daphne_url: st
     await expect(ben_page.get_by_test_id("voice-message").locator(".voice-bar.played").first).to_be_attached()
 
 
-async def test_attach_cancel_refusal_and_a_fresh_link(open_page: Any, daphne_url: str) -> None:
+async def test_progress_and_cancel_a_refusal_a_dropped_file_fresh_links_and_hold_to_record(
+    open_page: Any, daphne_url: str
+) -> None:
     ann, _ben, ann_page, ben_page = await friends_on_desktop_and_phone(open_page, daphne_url)
     tray = ann_page.get_by_test_id("upload-tray")
 
-    # An upload held in flight is cancelled: the request is aborted and nothing is sent.
-    held = asyncio.Event()
-
-    async def hold(route: Route) -> None:
-        held.set()
-        await asyncio.Event().wait()  # never answered: the client aborts it
-
-    await ann_page.route("**/api/uploads", hold)
-    notes = {"name": NOTES, "mimeType": "text/plain", "buffer": b"minutes of the meeting\n" * 40}
-    await ann_page.get_by_test_id("attach-input").set_input_files(notes)
-    await asyncio.wait_for(held.wait(), 10)
-    await expect(tray.get_by_test_id("upload")).to_have_attribute("data-status", "uploading")
-    aborted = ann_page.wait_for_event("requestfailed", lambda request: request.url.endswith("/api/uploads"))
-    await tray.get_by_test_id("upload-cancel").click()
-    await aborted
+    # A slow upload shows its progress and is cancelled midway: no file reaches the server.
+    cdp = await ann_page.context.new_cdp_session(ann_page)
+    await cdp.send("Network.enable")
+    slow = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": SLOW_UPLOAD}
+    await cdp.send("Network.emulateNetworkConditions", slow)
+    big = {"name": "big.bin", "mimeType": "application/octet-stream", "buffer": os.urandom(BIG_FILE)}
+    await ann_page.get_by_test_id("attach-input").set_input_files(big)
+    upload = tray.get_by_test_id("upload")
+    await expect(upload).to_have_attribute("data-status", "uploading")
+    await ann_page.wait_for_function(
+        "bar => bar.value > 0 && bar.value < 0.5",
+        arg=await upload.get_by_test_id("upload-progress").element_handle(),
+    )
+    await upload.get_by_test_id("upload-cancel").click()
     await expect(tray).to_be_hidden()
-    await ann_page.unroute("**/api/uploads")
+    await cdp.send("Network.emulateNetworkConditions", {**slow, "uploadThroughput": -1})
+    assert await sync_to_async(Attachment.objects.filter(uploader_id=ann.id).count)() == 0
 
     # An empty file is refused with the server's reason, shown like any other error.
     empty = {"name": "empty.bin", "mimeType": "application/octet-stream", "buffer": b""}
@@ -184,8 +197,13 @@ async def test_attach_cancel_refusal_and_a_fresh_link(open_page: Any, daphne_url
     await expect(ann_page.get_by_test_id("toast").filter(has_text="That file is empty.")).to_be_visible()
     await expect(tray).to_be_hidden()
 
-    # A file goes as a card with its name, size and a download link.
-    await ann_page.get_by_test_id("attach-input").set_input_files(notes)
+    # A file dropped on the chat goes as a card with its name, size and a download link.
+    notes = {"name": NOTES, "mimeType": "text/plain", "buffer": b"minutes of the meeting\n" * 40}
+    chat_view = ann_page.get_by_test_id("chat-view")
+    await chat_view.evaluate(DRAG, {"type": "dragover", "name": NOTES, "text": notes["buffer"].decode()})
+    await expect(ann_page.locator("#drop-zone")).to_be_visible()
+    await chat_view.evaluate(DRAG, {"type": "drop"})
+    await expect(ann_page.locator("#drop-zone")).to_be_hidden()
     await expect(tray.get_by_test_id("upload")).to_have_attribute("data-status", "ready")
     await ann_page.get_by_test_id("send-button").click()
     await acknowledged(ann_page, 1)
@@ -220,3 +238,13 @@ async def test_attach_cancel_refusal_and_a_fresh_link(open_page: Any, daphne_url
     await wait_loaded(thumbnail)
     attachment_id = await thumbnail.get_attribute("data-attachment-id")
     assert [url.split("/api/", 1)[1] for url in refreshed] == [f"attachments/{attachment_id}"]
+
+    # Holding the mic button records; letting go sends.
+    await ann_page.get_by_test_id("mic-button").hover()
+    await ann_page.mouse.down()
+    await expect(ann_page.get_by_test_id("recorder-time")).to_have_text("0:01")
+    await ann_page.mouse.up()
+    await expect(ann_page.get_by_test_id("recorder")).to_be_hidden()
+    await acknowledged(ann_page, 3)
+    await expect(ben_page.get_by_test_id("voice-message")).to_have_count(1)
+    assert [row[0] for row in await sync_to_async(chat_rows)(ann)] == ["file", "image", "voice"]
