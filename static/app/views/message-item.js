@@ -1,5 +1,6 @@
 // One message in the conversation: sender (groups), quoted reply, text with links, attachments
-// (with their caption) or an image by URL, time, edited mark, read ticks (private chats), pending and failed states, and its actions.
+// (with their caption) or an image by URL, time, edited mark, read ticks (private chats), pending
+// and failed states, and its actions.
 
 import { h, linkify, safeUrl } from "../dom.js";
 import { formatTime, gettext } from "../i18n.js";
@@ -20,7 +21,9 @@ function body(message) {
     );
   }
   if (url) return h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "file-link", text: url });
-  return textNode(message.content);
+  if (message.message_type === "text") return textNode(message.content);
+  // Files removed (retention) leave the message with its caption and no attachments.
+  return [h("p", { class: "text deleted", "data-testid": "files-gone", text: gettext("The file is no longer available.") }), message.content && textNode(message.content)];
 }
 
 function status(message, readState, onRetry) {
