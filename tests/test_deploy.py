@@ -13,6 +13,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.conf import settings
+
+from imsuite.body_limit import MULTIPART_SLACK, UPLOAD_PATHS
+from media.serving import serving_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATE = "python manage.py migrate --noinput"
@@ -327,3 +331,31 @@ def test_the_bucket_is_made_before_the_app_starts(compose: dict, app: dict) -> N
     # It waits for the store itself (media/management/commands/media_bucket.py), so "started" is enough.
     assert bucket["depends_on"] == {"seaweedfs": {"condition": "service_started"}}
     assert app["depends_on"]["media-bucket"] == {"condition": "service_completed_successfully"}
+
+
+def nginx_size(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", value).groups()
+    return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()]
+
+
+def test_nginx_lets_uploads_through_up_to_the_apps_own_limit() -> None:
+    """Past UPLOAD_MAX_BYTES (and the multipart framing) the app answers 413 with its error body;
+    nginx must not refuse first with an HTML page, nor spool the body before passing it on."""
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    [(pattern, body)] = re.findall(r"location ~ \^(\S+)\$ \{([^}]*)\}", conf)
+    assert pattern == UPLOAD_PATHS.pattern
+    [size] = re.findall(r"client_max_body_size (\S+);", body)
+    assert nginx_size(size) >= settings.IMSUITE["UPLOAD_MAX_BYTES"] + MULTIPART_SLACK
+    assert "proxy_request_buffering off;" in body and "proxy_pass http://imsuite;" in body
+    assert re.search(r"server \{\s+listen 80;\s+client_max_body_size 1m;", conf)  # everything else
+
+
+def test_the_accel_redirect_location_is_internal_and_keeps_the_safe_headers() -> None:
+    snippet = (ROOT / "deploy" / "nginx-media.conf").read_text()
+    assert "MEDIA_ACCEL_REDIRECT_PREFIX=/protected-media" in snippet
+    [body] = re.findall(r"location /protected-media/ \{([^}]*)\}", snippet)
+    assert "internal;" in body and re.search(r"alias /\S+/media/;", body)
+    # The two headers an internal redirect does not carry over from the app's answer.
+    headers = serving_headers("text/plain", "page.html")
+    assert f"add_header X-Content-Type-Options {headers['X-Content-Type-Options']} always;" in body
+    assert f'add_header Content-Security-Policy "{headers["Content-Security-Policy"]}" always;' in body

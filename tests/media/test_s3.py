@@ -1,12 +1,14 @@
 """The S3 path against a real S3-compatible server (moto's standalone server over HTTP, see
-s3_server.py): what the media storage writes lands in the bucket, presigned links give the bytes
-back, deletion removes the objects, and `manage.py media_bucket` creates the bucket.
+s3_server.py): an upload lands in the bucket (a picture without its EXIF), a member's signed
+/media/ link is answered 302 to a presigned URL on the store that gives the bytes with safe headers,
+removal deletes the objects, and `manage.py media_bucket` creates the bucket.
 
 PG+Redis leg only, as production is: the embedded leg keeps files on disk."""
 
 import io
 import os
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,9 +17,15 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from PIL import Image
 
+from accounts.models import User
+from chats.models import Chat
+from media.models import Attachment
+from media.services import attachment_files_remove
 from tests.e2e.conftest import free_port
 from tests.media.s3_server import S3Server, s3_media, s3_server, s3_storage_config  # noqa: F401
+from tests.media.test_core_path import pair, upload  # noqa: F401
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL"), reason="the S3 path runs on the PG+Redis leg"
@@ -33,6 +41,41 @@ def stored_objects(server: S3Server, bucket: str) -> dict[str, bytes]:
 def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
     with urllib.request.urlopen(url, timeout=10) as response:
         return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+
+
+def photo_with_exif() -> bytes:
+    """A 64x48 JPEG turned a quarter (EXIF orientation 6), with a camera name and a GPS position."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "SpyCam"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (48.0, 51.0, 24.0)
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (10, 200, 10)).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def sent(client: Any, chat: Chat, attachment_id: int) -> dict:
+    """Send the attachment in the chat; the message as the sender's answer renders it."""
+    response = client.post(
+        f"/api/chats/{chat.pk}/messages", {"attachment_ids": [attachment_id]}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def follow(client: Any, url: str, server: S3Server, bucket: str, key: str) -> tuple[dict[str, str], bytes]:
+    """GET a signed /media/ link: 302 to a presigned URL of `key` on the store; fetch that."""
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Cache-Control"] == "private, no-store"
+    location = response["Location"]
+    assert location.startswith(f"{server.endpoint_url}/{bucket}/{key}?")
+    query = parse_qs(urlsplit(location).query)
+    assert query["X-Amz-Expires"] == ["300"] and "X-Amz-Signature" in query  # short, signed
+    status, headers, body = fetch(location)
+    assert status == 200
+    return headers, body
 
 
 def test_saved_files_land_in_the_bucket_and_never_replace_each_other(
@@ -123,3 +166,108 @@ def test_the_bucket_command_has_nothing_to_do_with_filesystem_storage() -> None:
     out = io.StringIO()
     call_command("media_bucket", stdout=out)
     assert out.getvalue() == "Media storage is not S3: no bucket to create.\n"
+
+
+@dataclass
+class Conversation:
+    """Alice and Bob's chat, with media kept in a bucket of the test's S3 server."""
+
+    server: S3Server
+    bucket: str
+    chat: Chat
+    alice: Any  # signed-in API clients
+    bob: Any
+
+    def objects(self) -> dict[str, bytes]:
+        return stored_objects(self.server, self.bucket)
+
+    def upload(self, data: bytes, name: str) -> Attachment:
+        """Alice uploads a file; its row."""
+        response = upload(self.alice, data, name)
+        assert response.status_code == 201, response.json()
+        return Attachment.objects.get(pk=response.json()["id"])
+
+    def bob_downloads(self, url: str, key: str) -> tuple[dict[str, str], bytes]:
+        return follow(self.bob, url, self.server, self.bucket, key)
+
+
+@pytest.fixture
+def conversation(
+    s3_server: S3Server,  # noqa: F811
+    s3_media: str,  # noqa: F811
+    pair: Chat,  # noqa: F811
+    alice: User,
+    bob: User,
+    client_for: Any,
+) -> Conversation:
+    return Conversation(s3_server, s3_media, pair, client_for(alice), client_for(bob))
+
+
+def test_a_photo_is_stored_without_exif_and_members_get_it_from_the_store(conversation: Conversation) -> None:
+    row = conversation.upload(photo_with_exif(), "holiday.jpg")
+    objects = conversation.objects()
+    assert set(objects) == {row.file, row.thumbnail} and row.thumbnail == row.file + ".thumb"
+    stored = Image.open(io.BytesIO(objects[row.file]))
+    assert (stored.format, stored.size) == ("JPEG", (48, 64))  # turned upright
+    assert dict(stored.getexif()) == {} and b"SpyCam" not in objects[row.file]
+    assert row.size == len(objects[row.file])
+    assert Image.open(io.BytesIO(objects[row.thumbnail])).format == "WEBP"
+
+    message = sent(conversation.alice, conversation.chat, row.pk)
+    history = conversation.bob.get(f"/api/chats/{conversation.chat.pk}/messages").json()["results"]
+    [attachment] = history[0]["attachments"]
+    assert attachment["id"] == row.pk == message["attachments"][0]["id"]
+    headers, body = conversation.bob_downloads(attachment["url"], row.file)
+    assert body == objects[row.file]
+    assert headers["content-type"] == "image/jpeg"
+    assert headers["content-disposition"] == 'inline; filename="holiday.jpg"'
+    headers, body = conversation.bob_downloads(attachment["thumbnail"], row.thumbnail)
+    assert body == objects[row.thumbnail]
+    assert headers["content-type"] == "image/webp"
+    assert headers["content-disposition"] == 'inline; filename="holiday.webp"'
+
+
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (b"<html><script>alert(document.cookie)</script></html>", "page.html"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "logo.svg"),
+    ],
+)
+def test_a_page_or_svg_is_kept_byte_for_byte_and_comes_back_as_a_download(
+    conversation: Conversation, data: bytes, name: str
+) -> None:
+    row = conversation.upload(data, name)
+    assert (row.kind, row.thumbnail) == ("file", "")
+    assert conversation.objects() == {row.file: data}
+    [attachment] = sent(conversation.alice, conversation.chat, row.pk)["attachments"]
+    headers, body = conversation.bob_downloads(attachment["url"], row.file)
+    assert body == data
+    assert headers["content-type"] == "text/plain; charset=utf-8"  # never text/html or image/svg+xml
+    assert headers["content-disposition"] == f'attachment; filename="{name}"'
+
+
+def test_links_send_clients_to_the_public_endpoint(conversation: Conversation, settings: Any) -> None:
+    public = conversation.server.endpoint_url.replace("127.0.0.1", "localhost")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": s3_storage_config(conversation.server, conversation.bucket, public_endpoint_url=public),
+    }
+    row = conversation.upload(b"notes, plain text\n", "notes.txt")
+    [attachment] = sent(conversation.alice, conversation.chat, row.pk)["attachments"]
+    public_server = S3Server(public, conversation.server.log_path)
+    headers, body = follow(conversation.bob, attachment["url"], public_server, conversation.bucket, row.file)
+    assert body == b"notes, plain text\n"
+    assert headers["content-disposition"] == 'attachment; filename="notes.txt"'
+
+
+def test_removed_attachments_leave_nothing_in_the_bucket(conversation: Conversation) -> None:
+    photo = conversation.upload(photo_with_exif(), "a.jpg")
+    kept = conversation.upload(b"%PDF-1.4 kept", "kept.pdf")
+    [attachment] = sent(conversation.alice, conversation.chat, photo.pk)["attachments"]
+    assert len(conversation.objects()) == 3
+    assert attachment_files_remove(Attachment.objects.filter(pk=photo.pk)) == 1
+    assert conversation.objects() == {kept.file: b"%PDF-1.4 kept"}
+    assert not Attachment.objects.filter(pk=photo.pk).exists()
+    gone = conversation.bob.get(attachment["url"])
+    assert (gone.status_code, gone.json()["error_code"]) == (404, "NOT_FOUND")
