@@ -300,6 +300,7 @@ def test_the_store_knows_the_apps_keys_and_nobody_else(compose: dict, app: dict,
         assert service["environment"][name] == app["environment"][name] == f"${{{name}:?set {name}}}"
     script, _, server = seaweedfs_start(compose).partition("&& exec weed server")
     assert "-dir=/data" in server and "-s3.config=/tmp/s3.json" in server
+    assert "-ip.bind=0.0.0.0" in server  # reachable from the other containers and the published port
     keys = {"S3_ACCESS_KEY_ID": "0a1b2c3d", "S3_SECRET_ACCESS_KEY": "4e5f6a7b8c9d"}
     done = subprocess.run(
         ["sh", "-c", script.replace("/tmp/s3.json", str(tmp_path / "s3.json"))],
