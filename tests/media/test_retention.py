@@ -208,3 +208,19 @@ def test_the_timers_process_runs_retention(alice, upload, monkeypatch):
     age(fresh, 2 * DAY)
     runtimers.run_due()  # within the minute: not due again
     assert kept(fresh) == {fresh.pk}
+
+
+def test_a_failed_round_is_logged_and_waits_the_interval(alice, upload, monkeypatch, caplog):
+    age(upload(alice), 2 * DAY)
+
+    def broken(rows: list) -> list:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("media.retention.files_remove", broken)
+    now = [500.0]
+    monkeypatch.setattr(runtimers, "RETENTION", Retention(clock=lambda: now[0]))
+    assert runtimers.run_due() == 0
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == runtimers.__name__] == [
+        ("ERROR", "media retention: a round failed; trying again in a minute")
+    ]
+    assert runtimers.RETENTION.next_at == 560.0

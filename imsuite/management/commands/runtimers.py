@@ -23,7 +23,10 @@ RETENTION = Retention()  # this process's retention schedule
 def run_due() -> int:
     """Carry out everything due now; returns how many mutes and calls ended (retention logs its own)."""
     ended = mutes_expire() + calls_expire()
-    RETENTION.run_if_due()
+    try:
+        RETENTION.run_if_due()
+    except Exception:  # the mutes and calls above ended all the same (and are counted)
+        logger.exception("media retention: a round failed; trying again in a minute")
     return ended
 
 
