@@ -309,6 +309,13 @@ IMSUITE.update(
         # A signed media link lives at least this long (rounded up to a quarter of it, so that a
         # link stays the same for a while and browsers cache the file).
         "MEDIA_URL_TTL_SECONDS": int(os.environ.get("MEDIA_URL_TTL_SECONDS", "3600")),
+        # Retention (media.retention, run by runtimers): an upload no message took is removed this
+        # long after it was made; a recalled message's files this long after the recall (a
+        # moderator's recall removes them at once); with MEDIA_RETENTION_DAYS set, the files of
+        # messages older than that many days (unset or 0: kept for ever).
+        "UPLOAD_UNATTACHED_SECONDS": int(os.environ.get("UPLOAD_UNATTACHED_SECONDS", "86400")),
+        "MEDIA_DELETED_GRACE_SECONDS": int(os.environ.get("MEDIA_DELETED_GRACE_SECONDS", "86400")),
+        "MEDIA_RETENTION_DAYS": int(os.environ.get("MEDIA_RETENTION_DAYS") or 0) or None,  # 0 = unset
     }
 )
 # Absolute links for clients that need them (bots, push); empty: links are relative to this server.
