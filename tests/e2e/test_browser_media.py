@@ -1,7 +1,8 @@
 """Media in the web client, in Chromium against the real server: Ann pastes an image and records a
 voice message (Chromium's fake microphone plays a beep); Ben, on a phone, sees the thumbnail, opens
 the full image and plays the recording. Also: an upload's progress and its cancel, a refused upload,
-a dropped file shown as a card, an expired link refreshed, and holding the mic button to record.
+a dropped file shown as a card, an expired link refreshed, a video inline, and holding the mic
+button to record.
 Embedded leg only (slow), like the other browser tests of one feature."""
 
 import base64
@@ -51,6 +52,26 @@ PASTE = """(input, b64) => {
 SLOW_UPLOAD = 256 * 1024  # bytes a second while an upload is to be cancelled midway
 BIG_FILE = 4 * SLOW_UPLOAD
 LOADED = "img => img.complete && img.naturalWidth > 0"
+# Ten frames of a canvas recorded as WebM by the page, pasted as a file.
+PASTE_VIDEO = """async (input) => {
+  const canvas = Object.assign(document.createElement("canvas"), { width: 160, height: 120 });
+  const paint = canvas.getContext("2d");
+  const recorder = new MediaRecorder(canvas.captureStream(), { mimeType: "video/webm" });
+  const chunks = [];
+  recorder.ondataavailable = (event) => chunks.push(event.data);
+  const stopped = new Promise((resolve) => (recorder.onstop = resolve));
+  recorder.start();
+  for (let frame = 0; frame < 10; frame++) {
+    paint.fillStyle = `hsl(${frame * 36} 80% 50%)`;
+    paint.fillRect(0, 0, 160, 120);
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+  }
+  recorder.stop();
+  await stopped;
+  const data = new DataTransfer();
+  data.items.add(new File(chunks, "clip.webm", { type: "video/webm" }));
+  input.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+}"""
 # A drag of one file over the chat (the first call makes it), then its drop.
 DRAG = """(view, { type, name, text }) => {
   if (name) {
@@ -167,7 +188,7 @@ async def test_a_pasted_image_and_a_voice_message(open_page: Any, daphne_url: st
     await expect(ben_page.get_by_test_id("voice-message").locator(".voice-bar.played").first).to_be_attached()
 
 
-async def test_progress_and_cancel_a_refusal_a_dropped_file_fresh_links_and_hold_to_record(
+async def test_progress_cancel_refusal_drop_fresh_links_video_and_hold_to_record(
     open_page: Any, daphne_url: str
 ) -> None:
     ann, _ben, ann_page, ben_page = await friends_on_desktop_and_phone(open_page, daphne_url)
@@ -239,12 +260,21 @@ async def test_progress_and_cancel_a_refusal_a_dropped_file_fresh_links_and_hold
     attachment_id = await thumbnail.get_attribute("data-attachment-id")
     assert [url.split("/api/", 1)[1] for url in refreshed] == [f"attachments/{attachment_id}"]
 
+    # A video (a few frames of a canvas, recorded by the page) plays inline with its controls.
+    await ann_page.get_by_test_id("composer-input").evaluate(PASTE_VIDEO)
+    await expect(tray.get_by_test_id("upload")).to_have_attribute("data-status", "ready")
+    await ann_page.get_by_test_id("send-button").click()
+    await acknowledged(ann_page, 3)
+    video = ben_page.get_by_test_id("attachment-video")
+    await expect(video).to_have_attribute("controls", "")
+    await ben_page.wait_for_function("video => video.readyState >= 1", arg=await video.element_handle())
+
     # Holding the mic button records; letting go sends.
     await ann_page.get_by_test_id("mic-button").hover()
     await ann_page.mouse.down()
     await expect(ann_page.get_by_test_id("recorder-time")).to_have_text("0:01")
     await ann_page.mouse.up()
     await expect(ann_page.get_by_test_id("recorder")).to_be_hidden()
-    await acknowledged(ann_page, 3)
+    await acknowledged(ann_page, 4)
     await expect(ben_page.get_by_test_id("voice-message")).to_have_count(1)
-    assert [row[0] for row in await sync_to_async(chat_rows)(ann)] == ["file", "image", "voice"]
+    assert [row[0] for row in await sync_to_async(chat_rows)(ann)] == ["file", "image", "video", "voice"]

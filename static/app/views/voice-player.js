@@ -18,8 +18,9 @@ document.addEventListener("play", (event) => {
 export function voicePlayer(attachment, audio) {
   const levels = attachment.waveform?.length ? attachment.waveform : Array(FLAT_BARS).fill(96);
   const bars = levels.map((level) => h("span", { class: "voice-bar", style: `height: ${Math.max(10, Math.round((level / 255) * 100))}%` }));
-  const total = attachment.duration ?? 0;
-  const time = h("span", { class: "voice-time", "data-testid": "voice-time", text: formatDuration(total) });
+  // A recording uploaded without its duration falls back on what the element finds, if anything.
+  const total = () => attachment.duration || (Number.isFinite(audio.duration) ? audio.duration : 0);
+  const time = h("span", { class: "voice-time", "data-testid": "voice-time", text: formatDuration(total()) });
   const label = () => (audio.paused ? gettext("Play voice message") : gettext("Pause voice message"));
   const toggle = h("button", { type: "button", class: "icon-button voice-toggle", "data-testid": "voice-play", "aria-label": label(), title: label() }, icon("play"));
 
@@ -30,12 +31,12 @@ export function voicePlayer(attachment, audio) {
     toggle.title = label();
     toggle.setAttribute("aria-pressed", String(playing));
     const position = audio.ended ? 0 : audio.currentTime;
-    const played = total ? Math.min(1, position / total) : 0;
+    const played = total() ? Math.min(1, position / total()) : 0;
     bars.forEach((bar, index) => bar.classList.toggle("played", (index + 0.5) / bars.length <= played));
-    time.textContent = formatDuration(playing || position ? position : total);
+    time.textContent = formatDuration(playing || position ? position : total());
   };
   toggle.addEventListener("click", () => (audio.paused ? audio.play().catch(() => null) : audio.pause()));
-  for (const name of ["play", "pause", "timeupdate", "ended"]) audio.addEventListener(name, show);
+  for (const name of ["loadedmetadata", "play", "pause", "timeupdate", "ended"]) audio.addEventListener(name, show);
 
   return h(
     "div",
