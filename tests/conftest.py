@@ -11,6 +11,7 @@ import pytest
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
+from django.core.files.storage import storages
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -51,6 +52,18 @@ def fresh_channel_layer() -> None:
     event loop that first used it, and each async test has its own loop: a hub or consumer left
     waiting in an earlier test's loop must not break the next test."""
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+
+
+@pytest.fixture
+def media_root(settings: Any, tmp_path: Any) -> Iterator[Any]:
+    """The media storage in a directory of this test's own (its files go with it)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {**settings.STORAGES["media"], "OPTIONS": {"location": tmp_path}},
+    }
+    storages._storages.pop("media", None)
+    yield tmp_path
+    storages._storages.pop("media", None)
 
 
 @pytest.fixture(autouse=True)
