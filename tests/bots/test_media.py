@@ -13,6 +13,7 @@ from accounts.services import bot_token_rotate, friendship_create
 from bots import events
 from chats.models import Message
 from chats.services import message_send, private_chat_ensure
+from groups import services as groups
 from groups.models import Group
 from media.models import Attachment
 from media.storage import media_storage
@@ -195,12 +196,24 @@ async def test_refused_attachments(sockets, team, bob, bot, bot_token, make_id, 
     assert await call(Message.objects.count) == before
 
 
-async def test_a_bot_cannot_send_its_file_where_it_may_not_write(sockets, alice, bob, bot, bot_token):
-    outside = await call(make_group, bob, alice, name="Not the bot's")
+def not_a_member(alice: User, bob: User, bot: User, team: Group) -> int:
+    return make_group(bob, alice, name="Not the bot's").pk
+
+
+def muted(alice: User, bob: User, bot: User, team: Group) -> int:
+    groups.group_ban(actor=alice, group_id=team.pk, user_id=bot.pk, duration=600)
+    return team.pk
+
+
+@pytest.mark.parametrize(("make_group_id", "retcode"), [(not_a_member, 1404), (muted, 1403)])
+async def test_a_bot_cannot_send_its_file_where_it_may_not_write(
+    sockets, alice, bob, bot, bot_token, team, make_group_id, retcode
+):
+    group_id = await call(make_group_id, alice, bob, bot, team)
     socket = await sockets.bot(bot_token)
     photo = await call(upload, bot_client(bot_token), png(), "a.png")
-    reply = await socket.act("send_group_msg", groupId=outside.pk, message="", attachmentIds=[photo["id"]])
-    assert reply == failed(1404)
+    reply = await socket.act("send_group_msg", groupId=group_id, message="", attachmentIds=[photo["id"]])
+    assert reply == failed(retcode)
     assert await call(Attachment.objects.filter(pk=photo["id"], message__isnull=True).exists)
 
 
