@@ -11,7 +11,7 @@ import pytest
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
-from django.core.files.storage import storages
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -55,15 +55,17 @@ def fresh_channel_layer() -> None:
 
 
 @pytest.fixture
-def media_root(settings: Any, tmp_path: Any) -> Iterator[Any]:
-    """The media storage in a directory of this test's own (its files go with it)."""
+def media_root(settings: Any, tmp_path: Any) -> Any:
+    """The media storage on disk, in a directory of this test's own (its files go with it). Tests
+    under tests/media have their own (media_dir, for every test there)."""
     settings.STORAGES = {
         **settings.STORAGES,
-        "media": {**settings.STORAGES["media"], "OPTIONS": {"location": tmp_path}},
+        "media": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
     }
-    storages._storages.pop("media", None)
-    yield tmp_path
-    storages._storages.pop("media", None)
+    return tmp_path
 
 
 @pytest.fixture(autouse=True)
@@ -111,6 +113,14 @@ def moderator(make_user: Callable[..., User]) -> User:
     User.objects.filter(pk=user.pk).update(is_staff=True, is_superuser=True)
     user.refresh_from_db()
     return user
+
+
+@pytest.fixture
+def staff(moderator: User) -> Client:
+    """Django admin signed in as the moderator."""
+    client = Client()
+    client.force_login(moderator)
+    return client
 
 
 @pytest.fixture
