@@ -3,10 +3,12 @@ the caption in `message` and as attachment objects with absolute signed links in
 bot uploads with its token and sends what it uploaded through the same send, under the same checks
 as a person (its own upload, once, a chat it may write to), and the same upload limits."""
 
+import os
 from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from accounts.models import User
 from accounts.services import bot_token_rotate, friendship_create
@@ -17,6 +19,7 @@ from groups import services as groups
 from groups.models import Group
 from media.models import Attachment
 from media.storage import media_storage
+from tests.media.s3_server import s3_media, s3_server  # noqa: F401
 
 from .helpers import (
     BASE,
@@ -114,6 +117,20 @@ async def test_without_a_public_base_url_links_are_relative_and_one_warning_says
         assert event["message"] == f"{caption}\n[image,{url}]"
     warnings = [r for r in caplog.records if r.name == "bots.events" and r.levelname == "WARNING"]
     assert [r.getMessage()[:32] for r in warnings] == ["PUBLIC_BASE_URL is not set: bots"]
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="the S3 path runs on the PG+Redis leg")
+async def test_a_link_from_the_object_store(sockets, s3_media, team, bob, bot_token):  # noqa: F811
+    """In production the bytes come from the object store: the bot's link answers 302 to a presigned
+    URL there, which gives them."""
+    socket = await sockets.bot(bot_token)
+    paper = await call(upload, person_client(bob), PDF, "paper.pdf")
+    await call(send_files, bob, team.pk, "", paper["id"])
+    event = await socket.event()
+    url = event["attachments"][0]["url"]
+    assert event["message"] == f"[file,{url}]"
+    assert (await call(Client().get, url.removeprefix(BASE))).status_code == 302
+    assert await call(download, url) == PDF
 
 
 @pytest.mark.parametrize(
