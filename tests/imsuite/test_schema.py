@@ -113,6 +113,7 @@ def test_spectacular_validates_without_warnings(tmp_path: Path) -> None:
     assert set(generated["paths"]) == set(api_routes())
 
 
+@pytest.mark.django_db  # closing a response closes old connections: one an earlier test left must be allowed
 def test_swagger_ui_is_served_with_local_assets() -> None:
     client = Client()
     response = client.get("/api/docs/")
