@@ -7,11 +7,21 @@ video is a download, and a sandbox CSP covers the rest. The bytes never pass thr
 in production: an object store answers a presigned link itself, and a proxy serves local files
 through X-Accel-Redirect (MEDIA_ACCEL_REDIRECT_PREFIX); only the embedded mode streams the file."""
 
+import os
+import re
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 
@@ -22,6 +32,7 @@ from .signing import check_link
 from .sniff import is_inline_safe
 from .storage import media_storage
 
+_RANGE = re.compile(r"bytes=([0-9]{1,15})?-([0-9]{1,15})?")
 PRESIGNED_SECONDS = 300  # an object store's own link, made per request: only long enough to start
 
 
@@ -55,10 +66,10 @@ def media_file(request: HttpRequest, attachment_id: int, variant: str) -> HttpRe
         file, mime, name = thumbnail, "image/webp", name.rsplit(".", 1)[0] + ".webp"
     headers = serving_headers(mime, name)
     headers["Cache-Control"] = f"private, max-age={max(0, int(request.GET['exp']) - int(time.time()))}"
-    return _serve(file, headers)
+    return _serve(file, headers, request.headers.get("Range", ""))
 
 
-def _serve(name: str, headers: dict[str, str]) -> HttpResponse:
+def _serve(name: str, headers: dict[str, str], ranges: str = "") -> HttpResponse:
     storage = media_storage()
     try:
         path = storage.path(name)
@@ -83,7 +94,43 @@ def _serve(name: str, headers: dict[str, str]) -> HttpResponse:
     except FileNotFoundError:
         error = not_found("File")
         return JsonResponse(error.as_dict(), status=error.http_status)
-    response = FileResponse(handle)
+    size = os.fstat(handle.fileno()).st_size
+    wanted = _byte_range(ranges, size)
+    if wanted is None:
+        response = FileResponse(handle)
+    else:  # a player seeking in audio or video
+        start, end = wanted
+        handle.seek(start)
+        response = StreamingHttpResponse(_part(handle, end - start + 1), status=206)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
     for header, value in headers.items():
         response[header] = value
     return response
+
+
+def _byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """The one range of a `Range: bytes=a-b` (or `a-`, `-n`) header within the file; None for
+    none, several or a malformed one (answered with the whole file, which RFC 9110 allows)."""
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or size == 0:
+        return None
+    first, last = match.groups()
+    if first:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    elif last:
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        return None
+    return (start, end) if start <= end else None
+
+
+def _part(handle: IO[bytes], length: int) -> Iterator[bytes]:
+    with handle:
+        while length > 0:
+            chunk = handle.read(min(length, 64 * 1024))
+            if not chunk:
+                return
+            length -= len(chunk)
+            yield chunk

@@ -11,6 +11,7 @@ import pytest
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -51,6 +52,20 @@ def fresh_channel_layer() -> None:
     event loop that first used it, and each async test has its own loop: a hub or consumer left
     waiting in an earlier test's loop must not break the next test."""
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+
+
+@pytest.fixture
+def media_root(settings: Any, tmp_path: Any) -> Any:
+    """The media storage on disk, in a directory of this test's own (its files go with it). Tests
+    under tests/media have their own (media_dir, for every test there)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
+    }
+    return tmp_path
 
 
 @pytest.fixture(autouse=True)
@@ -98,6 +113,14 @@ def moderator(make_user: Callable[..., User]) -> User:
     User.objects.filter(pk=user.pk).update(is_staff=True, is_superuser=True)
     user.refresh_from_db()
     return user
+
+
+@pytest.fixture
+def staff(moderator: User) -> Client:
+    """Django admin signed in as the moderator."""
+    client = Client()
+    client.force_login(moderator)
+    return client
 
 
 @pytest.fixture

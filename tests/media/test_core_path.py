@@ -10,19 +10,6 @@ from chats.models import Chat, Message
 from media.models import Attachment
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media": {**settings.STORAGES["media"], "OPTIONS": {"location": tmp_path}},
-    }
-    from django.core.files.storage import storages
-
-    storages._storages.pop("media", None)
-    yield tmp_path
-    storages._storages.pop("media", None)
-
-
 @pytest.fixture
 def pair(alice, bob) -> Chat:
     friendship_create(user_a=alice, user_b=bob)
@@ -78,3 +65,32 @@ def test_image_uploaded_sent_rendered_and_downloaded(pair, alice, bob, client_fo
     )
     assert again.status_code == 400 and again.json()["details"]["reason"] == "used"
     assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "part"),
+    [
+        ("bytes=2-5", 206, (2, 5)),
+        ("bytes=10-", 206, (10, 19)),
+        ("bytes=-4", 206, (16, 19)),
+        ("bytes=5-999", 206, (5, 19)),
+        ("bytes=30-40", 200, None),  # beyond the end: the whole file
+        ("bytes=1-2,4-5", 200, None),  # several ranges: the whole file
+        ("items=1-2", 200, None),
+    ],
+)
+def test_a_player_seeks_with_a_byte_range(alice, client_for, header, status, part):
+    data = bytes(range(65, 85))  # 20 bytes of text
+    body = upload(client_for(alice), data, "notes.txt").json()
+    response = client_for(alice).get(body["url"], HTTP_RANGE=header)
+    assert response.status_code == status
+    got = b"".join(response.streaming_content)
+    assert response["Accept-Ranges"] == "bytes"
+    if part is None:
+        assert got == data and "Content-Range" not in response
+    else:
+        assert got == data[part[0] : part[1] + 1]
+        assert response["Content-Range"] == f"bytes {part[0]}-{part[1]}/20"
+        assert response["Content-Length"] == str(part[1] - part[0] + 1)
+    assert response["Content-Disposition"] == 'attachment; filename="notes.txt"'
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
