@@ -22,6 +22,7 @@ from imsuite.daphne_tuning import tune  # noqa: E402
 from imsuite.patches import check_all  # noqa: E402
 from imsuite.proxy_headers import TrustedProxyHeaders  # noqa: E402
 from imsuite.routing import websocket_urlpatterns  # noqa: E402
+from imsuite.upload_slots import UploadSlots  # noqa: E402
 
 tune()
 check_all()  # the internals the other patches rely on: a mismatch is logged now, not at first use
@@ -37,7 +38,7 @@ caches["default"]  # made now, for its side effect
 application = TrustedProxyHeaders(
     ProtocolTypeRouter(
         {
-            "http": BodyLimit(HistoryFastPath(django_asgi_app)),
+            "http": BodyLimit(UploadSlots(HistoryFastPath(django_asgi_app))),
             "websocket": URLRouter(websocket_urlpatterns),
         }
     ),

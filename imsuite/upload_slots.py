@@ -1,0 +1,34 @@
+"""At most UPLOAD_CONCURRENCY uploads of a process are worked on at once; the others wait, as
+suspended coroutines on the event loop (no thread, no database connection held), for a slot.
+
+An upload's work (the multipart parse, the type from the bytes, Pillow, the storage) runs in its
+request's own thread, and every such thread competes for the GIL with the event loop that sends
+every frame: twenty at once made the loop wait for the GIL (the loop's lag while twenty 10 MB
+uploads were handled: p99 100-210 ms, against 24-51 ms with two at a time, for about the same
+MB/s; docs/performance.md). twisted has the whole body on disk before the request reaches
+the application, so a waiting upload holds nothing but its temporary file.
+"""
+
+import asyncio
+from typing import Any
+
+from django.conf import settings
+
+from .body_limit import UPLOAD_PATHS, ASGIApp
+from .per_loop import PerLoop
+
+_slots: PerLoop[asyncio.Semaphore] = PerLoop(
+    lambda loop: asyncio.Semaphore(settings.IMSUITE["UPLOAD_CONCURRENCY"])
+)
+
+
+class UploadSlots:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["method"] == "POST" and UPLOAD_PATHS.fullmatch(scope["path"]):
+            async with _slots.get():
+                await self.app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
