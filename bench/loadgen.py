@@ -234,3 +234,64 @@ def history_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> No
     results.put(
         {"worker": job["worker"], "latencies_ms": latencies, "cpu_seconds": time.process_time() - cpu0}
     )
+
+
+UPLOAD_BOUNDARY = "bench-upload-boundary-7f3a9c"
+
+
+def multipart_file(content: bytes, name: str = "bench.bin") -> bytes:
+    """A multipart/form-data body with one `file` part, as a browser's form would send it."""
+    head = (
+        f"--{UPLOAD_BOUNDARY}\r\n"
+        f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    return head + content + f"\r\n--{UPLOAD_BOUNDARY}--\r\n".encode()
+
+
+def upload_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
+    """POST one job["megabytes"] upload per user of job["users"] to /api/uploads, all at once (a
+    thread each), once job["begin"] is set; reports each upload's time and status."""
+    import threading
+
+    body = multipart_file(random.Random(0).randbytes(job["megabytes"] * 1024 * 1024))  # noqa: S311
+    ready.put(job["worker"])
+    go.wait()
+    job["begin"].wait(300)
+    outcomes: list[dict[str, Any]] = []
+
+    def upload(user: dict[str, Any]) -> None:
+        conn = http.client.HTTPConnection(job["host"], job["port"], timeout=120)
+        headers = {
+            "Authorization": f"Bearer {user['token']}",
+            "Content-Type": f"multipart/form-data; boundary={UPLOAD_BOUNDARY}",
+        }
+        start = time.perf_counter()
+        conn.request("POST", "/api/uploads", body=body, headers=headers)
+        response = conn.getresponse()
+        answer = response.read()
+        outcomes.append(
+            {
+                "status": response.status,
+                "seconds": time.perf_counter() - start,
+                "end": time.time(),
+                "answer": answer[:300].decode(errors="replace"),
+            }
+        )
+        conn.close()
+
+    threads = [threading.Thread(target=upload, args=(user,)) for user in job["users"]]
+    start, cpu0 = time.time(), time.process_time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put(
+        {
+            "worker": job["worker"],
+            "start": start,
+            "outcomes": outcomes,
+            "body_bytes": len(body),
+            "cpu_seconds": time.process_time() - cpu0,
+        }
+    )

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ ENV = {
     "JWT_ACCESS_SECONDS": "86400",
     # The benchmark measures throughput; the per-user send limit would cap it at 3 messages/s.
     "RATE_LIMIT_MESSAGES": "1000000",
+    "RATE_LIMIT_UPLOADS": "1000000",
     # The idle-connection scenario holds connections that send nothing for minutes.
     "WS_IDLE_SECONDS": "3600",
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -231,11 +233,17 @@ def stop_servers(procs: dict[str, subprocess.Popen]) -> None:
             proc.kill()
 
 
-def rss_kb(pid: int) -> int:
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    """The process's resident memory now (VmRSS) or at its peak since the last reset (VmHWM)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
+
+
+def reset_peak(pid: int) -> None:
+    """Start the process's VmHWM anew from its resident memory now (Linux's clear_refs)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -331,9 +339,16 @@ def _server_cpu(names: list[str], procs: dict[str, subprocess.Popen]) -> float:
     return sum(cpu_seconds(procs[n].pid) for n in names)
 
 
-def _run_measured(jobs: list[dict], procs: dict, server: list) -> tuple[list[dict], float]:
-    """Run messaging workers; also the servers' CPU seconds from "go" (connections are open) to the end."""
-    out = run_workers(_loadgen().messaging_worker, jobs, between=lambda: _server_cpu(server, procs))
+def _run_measured(jobs: list[dict], procs: dict, server: list, at_go: Any = None) -> tuple[list[dict], float]:
+    """Run messaging workers; also the servers' CPU seconds from "go" (connections are open) to the
+    end. at_go() is called just before "go"."""
+
+    def between() -> float:
+        if at_go is not None:
+            at_go()
+        return _server_cpu(server, procs)
+
+    out = run_workers(_loadgen().messaging_worker, jobs, between=between)
     cpu0 = out.pop()["between"]
     return out, _server_cpu(server, procs) - cpu0
 
@@ -406,7 +421,14 @@ def private_scenario(
 
 
 def group_scenario(
-    kind: str, bases: list[str], data: dict, rate: float, seconds: float, procs: dict, server: list
+    kind: str,
+    bases: list[str],
+    data: dict,
+    rate: float,
+    seconds: float,
+    procs: dict,
+    server: list,
+    at_go: Any = None,
 ) -> dict:
     members = data["group"]["members"]
     chat_id = data["group"]["chat_id"]
@@ -426,7 +448,7 @@ def group_scenario(
                 "drain_seconds": 4,
             }
         )
-    out, cpu_used = _run_measured(jobs, procs, server)
+    out, cpu_used = _run_measured(jobs, procs, server, at_go)
     sender_out = [r for r in out if r["sent"]]
     summary = _messaging_summary(out, len(members) - 1, cpu_used, per_message=True)
     summary["messages_per_s"] = round(
@@ -498,6 +520,86 @@ def _burst(kind: str, base: str, users: list[dict], pid: int) -> dict[str, Any]:
     }
 
 
+# (uploads at once, MB each): 20 x 10 MB; a smoke run sends 20 x 2 MB.
+UPLOADS = {"quick": (20, 2), "full": (20, 10)}
+UPLOAD_TARGETS = {  # key: (target, met)
+    "mb_per_s": (">= 50 MB/s", lambda v: v >= 50),
+    "growth_mb_per_upload": ("a few MB (< 4)", lambda v: v < 4),
+    "group_p99_ms": ("< 250 ms", lambda v: v < 250),
+    "failed": ("0", lambda v: v == 0),
+}
+
+
+def upload_scenario(kind: str, base: str, data: dict, rates: tuple, procs: dict, quick: bool) -> dict:
+    """Uploads at once (a thread each, one user each) to POST /api/uploads while the group scenario
+    runs: the total MB/s, and the server's peak memory growth from just before (connections open) to
+    the end of the uploads, per upload in flight."""
+    count, megabytes = UPLOADS["quick" if quick else "full"]
+    users = data["connections"][:count]
+    pid = procs[kind].pid
+    begin = multiprocessing.get_context("spawn").Event()
+    memory: dict[str, int] = {}
+
+    def at_go() -> None:  # the group's connections are open: the uploads start with its sending
+        memory["before"] = rss_kb(pid)
+        reset_peak(pid)
+        begin.set()
+
+    def uploads() -> None:
+        job = {
+            "worker": 0,
+            "host": "127.0.0.1",
+            "port": PORTS[kind],
+            "users": users,
+            "megabytes": megabytes,
+            "begin": begin,
+        }
+        memory["out"] = run_workers(_loadgen().upload_worker, [job])[0]
+        memory["peak"] = rss_kb(pid, "VmHWM")
+
+    thread = threading.Thread(target=uploads)
+    thread.start()
+    try:
+        group = group_scenario(kind, [base], data, rates[1], rates[2], procs, [kind], at_go)
+    finally:
+        begin.set()  # a group that failed to start leaves no upload worker waiting
+        thread.join()
+    _remove_uploads(users)
+    out = memory["out"]
+    outcomes = out["outcomes"]
+    seconds = max(o["end"] for o in outcomes) - out["start"]
+    growth_mb = (memory["peak"] - memory["before"]) / 1024
+    result = {
+        "uploads": count,
+        "megabytes_each": megabytes,
+        "failed": sum(o["status"] != 201 for o in outcomes),
+        "failures": [f"{o['status']} {o['answer']}" for o in outcomes if o["status"] != 201][:3],
+        "seconds": round(seconds, 2),
+        "mb_per_s": round(count * out["body_bytes"] / 2**20 / seconds, 1),
+        "upload_p50_s": round(percentile([o["seconds"] for o in outcomes], 0.5), 2),
+        "upload_max_s": round(max(o["seconds"] for o in outcomes), 2),
+        "server_growth_mb": round(growth_mb, 1),
+        "growth_mb_per_upload": round(growth_mb / count, 2),
+        "group_p99_ms": group["p99_ms"],
+        "group_lost": group["lost"],
+        "generator_cpu_seconds": round(out["cpu_seconds"], 2),
+        "group": group,
+    }
+    result["targets"] = {
+        key: {"value": result[key], "target": target, "met": met(result[key])}
+        for key, (target, met) in UPLOAD_TARGETS.items()
+    }
+    return result
+
+
+def _remove_uploads(users: list[dict]) -> None:
+    """What the uploads stored (files and rows), so that runs do not pile them up in var/media."""
+    from media.models import Attachment
+    from media.services import attachment_files_remove
+
+    attachment_files_remove(Attachment.objects.filter(uploader_id__in=[u["id"] for u in users]))
+
+
 # The history scenario stops after its pages or this long, whichever comes first: the reference's
 # OFFSET pages slow down with everything else the table holds (seconds each past a few million rows).
 HISTORY_SECONDS = 240
@@ -549,8 +651,12 @@ def _loadgen() -> Any:
 
 
 def _print_result(name: str, result: dict) -> None:
-    """A scenario's figures as they come (its timeline only in the JSON)."""
-    print(f"  {name}: { {k: v for k, v in result.items() if k != 'worst_ms_by_send_time'} }", flush=True)
+    """A scenario's figures as they come (its timeline, and the uploads' group, only in the JSON)."""
+    shown = {k: v for k, v in result.items() if k not in ("worst_ms_by_send_time", "group", "targets")}
+    print(f"  {name}: {shown}", flush=True)
+    for key, verdict in result.get("targets", {}).items():
+        met = "met" if verdict["met"] else "NOT MET"
+        print(f"    {key}: {verdict['value']} (target {verdict['target']}: {met})", flush=True)
 
 
 # ---- the report ----------------------------------------------------------------------------
@@ -568,6 +674,9 @@ ROWS = [
     ("connections", "burst_server_cpu_seconds", "server CPU seconds for the burst", "lower"),
     ("connections", "seconds_to_handle_the_closes", "seconds to handle the idle ones' closes", "lower"),
     ("history", "p99_ms", "p99 per 50-message page (ms)", "lower"),
+    ("uploads", "mb_per_s", "MB/s of 20 uploads at once", "higher"),
+    ("uploads", "growth_mb_per_upload", "server MB per upload in flight", "lower"),
+    ("uploads", "group_p99_ms", "group p99 beside them (ms)", "lower"),
 ]
 
 
@@ -610,7 +719,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run in about a minute")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
     parser.add_argument("--only", default="imsuite,channels,ws", help="servers to measure (comma-separated)")
-    parser.add_argument("--scenarios", default="private,group,connections,history,scaleout")
+    parser.add_argument("--scenarios", default="private,group,connections,history,uploads,scaleout")
     parser.add_argument("--private-rate", type=float, help="private messages/s offered (default 2000)")
     parser.add_argument("--group-rate", type=float, help="group messages/s offered (default 15)")
     parser.add_argument("--seconds", type=float, help="seconds of sending per scenario (default 10)")
@@ -655,6 +764,12 @@ def main() -> None:
                         name, kind, bases, data, procs, sizes, rates, q
                     )
                     _print_result(name, report[kind][name])
+            if "uploads" in wanted and kind == "imsuite":  # the references take no uploads
+                report["autovacuum"] = vacuum()
+                report.setdefault(kind, {})["uploads"] = upload_scenario(
+                    kind, bases[kind], data, rates, procs, q
+                )
+                _print_result("uploads", report[kind]["uploads"])
         if "scaleout" in wanted:
             print("== imsuite on 2 daphne processes", flush=True)
             vacuum()
