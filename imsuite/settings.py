@@ -299,8 +299,9 @@ IMSUITE = {
 IMSUITE.update(
     {
         "UPLOAD_MAX_BYTES": int(os.environ.get("UPLOAD_MAX_BYTES", str(25 * 1024 * 1024))),
-        # Uploads a process works on at once (parse, pictures, storage); others wait for a slot.
-        "UPLOAD_CONCURRENCY": int(os.environ.get("UPLOAD_CONCURRENCY", "2")),
+        # Uploads a process works on at once (parse, pictures, storage); others wait for a slot
+        # (imsuite.upload_slots: with the GIL, more at once only slows the frames of everyone else).
+        "UPLOAD_CONCURRENCY": int(os.environ.get("UPLOAD_CONCURRENCY", "1")),
         # What one person's files may take in all (uploads not yet removed by retention).
         "UPLOAD_QUOTA_BYTES": int(os.environ.get("UPLOAD_QUOTA_BYTES", str(2 * 1024 * 1024 * 1024))),
         "RATE_LIMIT_UPLOADS": int(os.environ.get("RATE_LIMIT_UPLOADS", "20")),
