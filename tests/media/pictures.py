@@ -3,7 +3,7 @@ alpha, animation, too many pixels, broken bytes."""
 
 from io import BytesIO
 
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, PngImagePlugin
 
 ORIENTATION = ExifTags.Base.Orientation
 GPS_IFD = ExifTags.IFD.GPSInfo
@@ -51,9 +51,18 @@ def png_with_alpha(size: tuple[int, int] = (64, 48)) -> bytes:
     return encoded(image, "PNG")
 
 
-def animated_gif(frames: int = 3, size: tuple[int, int] = (40, 30)) -> bytes:
-    images = [Image.new("P", size, index) for index in range(frames)]
-    return encoded(images[0], "GIF", save_all=True, append_images=images[1:], duration=100, loop=0)
+FRAME_COLOURS = [(200, 0, 0), (0, 200, 0), (0, 0, 200)]
+FRAME_DURATIONS = [80, 120, 160]
+
+
+def frames(size: tuple[int, int] = (30, 20)) -> list[Image.Image]:
+    """Three frames, each of its own colour."""
+    return [Image.new("RGB", size, colour) for colour in FRAME_COLOURS]
+
+
+def animated_gif() -> bytes:
+    first, *rest = frames()
+    return encoded(first, "GIF", save_all=True, append_images=rest, duration=FRAME_DURATIONS, loop=0)
 
 
 def bomb_png(side: int) -> bytes:
@@ -70,3 +79,67 @@ def corrupt_jpeg() -> bytes:
 def truncated(data: bytes) -> bytes:
     """The first half of a file, as a dropped connection leaves it."""
     return data[: len(data) // 2]
+
+
+# ---- metadata that must not reach anyone else --------------------------------------------------
+
+# Words hidden in every kind of metadata below: none may be found in what others download.
+SECRETS = (b"SecretCam", b"secret place", b"xmp-secret")
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description>xmp-secret</rdf:Description></x:xmpmeta>'
+
+
+def secret_exif(orientation: int | None = None) -> Image.Exif:
+    """A camera's EXIF: make, model, where the picture was taken, and (if given) the orientation."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "SecretCam"
+    exif[ExifTags.Base.Model] = "Model 1"
+    exif[GPS_IFD] = GPS
+    if orientation is not None:
+        exif[ORIENTATION] = orientation
+    return exif
+
+
+def jpeg_with_secrets(image: Image.Image, orientation: int | None = None) -> bytes:
+    return encoded(image, "JPEG", exif=secret_exif(orientation), comment=b"secret place", xmp=XMP, quality=95)
+
+
+def png_with_secrets() -> bytes:
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "secret place")
+    text.add_itxt("XML:com.adobe.xmp", XMP.decode())
+    return encoded(Image.new("RGBA", (30, 20), (0, 90, 0, 128)), "PNG", exif=secret_exif(), pnginfo=text)
+
+
+def webp_with_secrets() -> bytes:
+    return encoded(Image.new("RGB", (30, 20), (0, 0, 90)), "WEBP", exif=secret_exif(), xmp=XMP)
+
+
+def mpo_with_secrets() -> bytes:
+    """What many phones write: a JPEG photo and a second picture after it, both with EXIF."""
+    photo, second = Image.new("RGB", (30, 20), (90, 0, 0)), Image.new("RGB", (30, 20))
+    return encoded(photo, "MPO", save_all=True, append_images=[second], exif=secret_exif())
+
+
+def gif_with_secrets(animated: bool = False) -> bytes:
+    """A GIF (three frames if animated) with a comment, and XMP as an application extension."""
+    first, *rest = frames()
+    extra = (
+        {"save_all": True, "append_images": rest, "duration": FRAME_DURATIONS, "loop": 0} if animated else {}
+    )
+    data = encoded(first, "GIF", comment=b"secret place", **extra)
+    xmp = b"!\xff\x0bXMP DataXMP" + bytes([len(XMP)]) + XMP + b"\x00"
+    return data[:-1] + xmp + data[-1:]  # before the trailer
+
+
+def animated_webp_with_secrets() -> bytes:
+    first, *rest = frames()
+    options = {"exif": secret_exif(), "xmp": XMP}
+    return encoded(first, "WEBP", save_all=True, append_images=rest, duration=FRAME_DURATIONS, **options)
+
+
+def animated_png_with_secrets() -> bytes:
+    first, *rest = frames()
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Comment", "secret place")
+    options = {"exif": secret_exif(), "pnginfo": text}
+    return encoded(first, "PNG", save_all=True, append_images=rest, duration=FRAME_DURATIONS, **options)
