@@ -22,7 +22,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from imsuite import audit, sql
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 from imsuite.events import publish, publish_broadcast
-from media.avatars import avatar_replaced, avatar_stored, upload_rate_limit
+from media.avatars import avatar_replaced, avatar_stored
 
 from . import presence
 from .access import access_own_bot, access_user, require_active, require_moderator
@@ -103,8 +103,7 @@ def user_avatar_upload(*, actor: User, user_id: int, upload: UploadedFile) -> Us
     """An uploaded picture as the avatar (media.avatars makes and stores it); the uploaded one it
     replaces is removed. Counts against the upload rate limit."""
     user = _profile_to_change(actor, user_id)
-    upload_rate_limit(actor)
-    with avatar_stored(upload) as url:
+    with avatar_stored(actor=actor, upload=upload) as url:
         return _profile_save(user, {"avatar_url": url})
 
 

@@ -18,7 +18,7 @@ from chats.models import Chat, ChatMember, Role
 from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import DomainEvent, publish, publish_events
-from media.avatars import avatar_replaced, avatar_stored, upload_rate_limit
+from media.avatars import avatar_replaced, avatar_stored
 
 from .access import RANK, access_group, access_member, rank, require_manager, require_outranks
 from .models import Group, JoinRequest, Mute, Notice
@@ -144,8 +144,7 @@ def group_avatar_upload(*, actor: User, group_id: int, upload: UploadedFile) -> 
     uploaded one it replaces is removed. Counts against the upload rate limit."""
     group, member = access_group(actor, group_id)
     require_manager(member)
-    upload_rate_limit(actor)
-    with avatar_stored(upload) as url:
+    with avatar_stored(actor=actor, upload=upload) as url:
         return _group_save(group, actor, {"avatar_url": url})
 
 

@@ -17,51 +17,39 @@ from contextlib import contextmanager
 from io import BytesIO
 
 from django.apps import apps
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
+from accounts.models import User
 from imsuite.errors import validation_error
 
-
-def media_storage():  # until the core's media.storage lands
-    from django.core.files.storage import storages
-
-    return storages["media"]
-
-
-def absolute(path: str) -> str:  # until the core's media.signing lands
-    return settings.PUBLIC_BASE_URL + path
-
+from .images import open_checked, unreadable
+from .services import upload_admit
+from .signing import absolute
+from .sniff import HEAD_BYTES, RASTER_IMAGES, sniff
+from .storage import media_storage
 
 AVATAR_SIZE = 256
 AVATAR_DIR = "avatars/"
 AVATAR_PATH = "/media/avatars/"
 NAME_RE = re.compile(r"[0-9a-f]{32}\.webp")
 _URL_NAME_RE = re.compile(r"/media/avatars/([0-9a-f]{32}\.webp)\Z")
-# The raster formats people pick as a picture. Pillow reads many more (some through outside
-# programs, such as EPS through Ghostscript); none of those is offered to it.
-FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
-# The models whose `avatar_url` may name an uploaded avatar (looked up by name: media sits below them).
+# The models whose `avatar_url` may name an uploaded avatar (looked up by name: media sits below groups).
 HOLDERS = (("accounts", "User"), ("groups", "Group"))
 
 
 def avatar_image(upload: UploadedFile) -> bytes:
     """The avatar made from an uploaded picture: upright, centre-cropped square, 256x256 WebP,
-    no metadata. Refusals: VALIDATION_ERROR field `file`, reason `empty`, `too_large` (413), `type`
-    (not a picture), `image_too_large` (more than UPLOAD_MAX_PIXELS pixels), `corrupt`."""
-    limit = settings.IMSUITE["UPLOAD_MAX_BYTES"]
-    if not upload.size:
-        raise validation_error("file", "empty", "The file is empty.")
-    if upload.size > limit:
-        raise too_large(limit)
+    no metadata. Refusals (VALIDATION_ERROR, field `file`): `type` (not a JPEG, PNG, GIF or WebP
+    picture), `image_too_large` (more than UPLOAD_MAX_PIXELS pixels), `corrupt`."""
     upload.seek(0)
-    try:
-        with Image.open(upload, formats=FORMATS) as image:
-            if image.width * image.height > settings.IMSUITE.get("UPLOAD_MAX_PIXELS", 50_000_000):
-                raise image_too_large()
+    if sniff(upload.read(HEAD_BYTES)) not in RASTER_IMAGES:
+        raise validation_error("file", "type", "An avatar is a JPEG, PNG, GIF or WebP picture.")
+    upload.seek(0)
+    with open_checked(upload) as image:
+        try:
             image.draft(None, (AVATAR_SIZE, AVATAR_SIZE))  # JPEG: decode at the smallest scale that fits
             upright = ImageOps.exif_transpose(image)
             square = ImageOps.fit(
@@ -69,21 +57,18 @@ def avatar_image(upload: UploadedFile) -> bytes:
                 (AVATAR_SIZE, AVATAR_SIZE),
                 Image.Resampling.LANCZOS,
             )
-    except UnidentifiedImageError as exc:
-        raise validation_error("file", "type", "An avatar is a JPEG, PNG, GIF or WebP picture.") from exc
-    except Image.DecompressionBombError as exc:
-        raise image_too_large() from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # what Pillow raises for broken data
-        raise validation_error("file", "corrupt", "This picture cannot be read.") from exc
+        except (OSError, ValueError, SyntaxError) as error:
+            raise unreadable() from error
     out = BytesIO()
     square.save(out, "WEBP", quality=85)  # WebP is written with only the metadata passed here: none
     return out.getvalue()
 
 
 @contextmanager
-def avatar_stored(upload: UploadedFile) -> Iterator[str]:
-    """Make and store the avatar; yields its URL for the caller to set. If the caller fails, the
-    stored file is removed again."""
+def avatar_stored(*, actor: User, upload: UploadedFile) -> Iterator[str]:
+    """Admit the upload (size, rate limit: media.services.upload_admit), make the avatar and store
+    it; yields its URL for the caller to set. If the caller fails, the stored file goes again."""
+    upload_admit(actor=actor, upload=upload)
     name = f"{secrets.token_hex(16)}.webp"
     media_storage().save(AVATAR_DIR + name, ContentFile(avatar_image(upload)))
     try:
@@ -113,18 +98,3 @@ def _remove_unused(name: str) -> None:
         if holder.objects.filter(avatar_url__endswith=AVATAR_PATH + name).exists():
             return
     media_storage().delete(AVATAR_DIR + name)
-
-
-def image_too_large():
-    return validation_error("file", "image_too_large", "This picture has too many pixels.")
-
-
-def too_large(limit: int):
-    return validation_error("file", "too_large", f"The file is larger than {limit} bytes.")
-
-
-def upload_rate_limit(actor) -> None:  # until the core's lands
-    from imsuite.ratelimit import rate_limit
-
-    limits = settings.IMSUITE
-    rate_limit("upload", actor.pk, limits["RATE_LIMIT_UPLOADS"], limits["RATE_LIMIT_UPLOADS_WINDOW_SECONDS"])

@@ -40,14 +40,9 @@ def attachment_upload(
     Refusals: VALIDATION_ERROR with reason empty, too_large (413), quota (413), type, corrupt,
     image_too_large; RATE_LIMITED."""
     require_active(actor)
-    limits = settings.IMSUITE
     if kind not in (None, "", Attachment.Kind.VOICE):
         raise validation_error("kind", "choice", 'kind is empty or "voice"; other kinds come from the bytes.')
-    if upload.size == 0:
-        raise validation_error("file", "empty", "The file is empty.")
-    if upload.size > limits["UPLOAD_MAX_BYTES"]:
-        raise _too_large(limits["UPLOAD_MAX_BYTES"])
-    rate_limit("upload", actor.pk, limits["RATE_LIMIT_UPLOADS"], limits["RATE_LIMIT_UPLOADS_WINDOW_SECONDS"])
+    upload_admit(actor=actor, upload=upload)
     duration, waveform = _clean_duration(duration), _clean_waveform(waveform)
     upload.seek(0)
     mime = sniff(upload.read(HEAD_BYTES))
@@ -71,15 +66,29 @@ def attachment_upload(
     if attachment.kind in (Attachment.Kind.VOICE, Attachment.Kind.VIDEO):
         attachment.duration = duration
         attachment.waveform = waveform if attachment.kind == Attachment.Kind.VOICE else None
-    content: File = ContentFile(picture.data) if picture is not None and picture.data is not None else upload
+    content: File = ContentFile(picture.data) if picture is not None else upload
     attachment.size = content.size
     _check_quota(actor, attachment.size)
     _store(attachment, content, picture.thumbnail if picture is not None else None)
     return attachment
 
 
+def upload_admit(*, actor: User, upload: UploadedFile) -> None:
+    """What every upload passes first, attachment or avatar: not empty (reason empty), within
+    UPLOAD_MAX_BYTES (too_large, 413), within RATE_LIMIT_UPLOADS (RATE_LIMITED)."""
+    limits = settings.IMSUITE
+    if upload.size == 0:
+        raise validation_error("file", "empty", "The file is empty.")
+    if upload.size > limits["UPLOAD_MAX_BYTES"]:
+        raise _too_large(limits["UPLOAD_MAX_BYTES"])
+    rate_limit("upload", actor.pk, limits["RATE_LIMIT_UPLOADS"], limits["RATE_LIMIT_UPLOADS_WINDOW_SECONDS"])
+
+
 def _too_large(limit: int) -> DomainError:
-    return validation_error("file", "too_large", f"A file may be at most {limit} bytes.", status=413)
+    """As the body limit answers a larger request (imsuite.body_limit): with details.max_bytes."""
+    error = validation_error("file", "too_large", f"A file may be at most {limit} bytes.", status=413)
+    error.details["max_bytes"] = limit
+    return error
 
 
 def _check_quota(actor: User, size: int) -> None:

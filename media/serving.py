@@ -66,10 +66,13 @@ def media_file(request: HttpRequest, attachment_id: int, variant: str) -> HttpRe
         file, mime, name = thumbnail, "image/webp", name.rsplit(".", 1)[0] + ".webp"
     headers = serving_headers(mime, name)
     headers["Cache-Control"] = f"private, max-age={max(0, int(request.GET['exp']) - int(time.time()))}"
-    return _serve(file, headers, request.headers.get("Range", ""))
+    return serve_stored(file, headers, request.headers.get("Range", ""))
 
 
-def _serve(name: str, headers: dict[str, str], ranges: str = "") -> HttpResponse:
+def serve_stored(name: str, headers: dict[str, str], ranges: str = "") -> HttpResponse:
+    """The stored file `name` with these headers (serving_headers' at least): streamed from disk
+    (one byte range if asked), handed to the proxy (X-Accel-Redirect), or a 302 to the object
+    store's presigned link; 404 NOT_FOUND for a file missing on disk."""
     storage = media_storage()
     try:
         path = storage.path(name)

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 
 from tests.e2e import test_browser
-from tests.e2e.browser import befriend, new_group, open_chat, sign_in, sign_up
+from tests.e2e.browser import new_group, open_chat, sign_in, sign_up
 from tests.media import pictures
 
 pytestmark = [
@@ -63,13 +63,9 @@ async def test_own_avatar_is_uploaded_shown_and_removed(open_page: Any, daphne_u
 async def test_group_avatar_by_the_owner_reaches_a_member_who_cannot_change_it(
     open_page: Any, daphne_url: str
 ) -> None:
-    ann = await sign_up(daphne_url, "ann", "Ann")
-    ben = await sign_up(daphne_url, "ben", "Ben")
-    await befriend(daphne_url, ann, ben)
+    ann, ben, ann_page, ben_page = await test_browser.friends(open_page, daphne_url)
     await new_group(daphne_url, ann, "Pictures", ben)
-    ann_page, ben_page = await open_page("Ann"), await open_page("Ben")
-    for page, account in ((ann_page, ann), (ben_page, ben)):
-        await sign_in(page, daphne_url, account)
+    for page in (ann_page, ben_page):
         await open_chat(page, "Pictures")
         await page.get_by_test_id("group-info").click()
 

@@ -18,7 +18,8 @@ from bots.actions import set_group_avatar
 from chats.models import ChatMember, Role
 from groups import services as group_services
 from groups.models import Group
-from media.avatars import AVATAR_DIR, avatar_name, media_storage
+from media.avatars import AVATAR_DIR, avatar_name
+from media.storage import media_storage
 from tests.accounts.test_api import assert_error, check
 from tests.media import pictures
 
@@ -31,17 +32,6 @@ OUTSIDE = "https://example.com/face.png"
 @pytest.fixture(autouse=True)
 def fresh_rate_limits() -> None:
     cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def media_dir(settings, tmp_path) -> None:
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path},
-        },
-    }
 
 
 @pytest.fixture
@@ -312,6 +302,8 @@ def test_the_avatar_view_headers_and_unknown_names(alice, client_for):
     assert response["Content-Type"] == "image/webp"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response["Content-Disposition"] == f'inline; filename="{avatar_name(url)}"'
+    assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
     head = Client().head(url)
     assert head.status_code == 200 and head["Content-Type"] == "image/webp"
     for missing in (
