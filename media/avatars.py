@@ -84,6 +84,12 @@ def avatar_name(url: str) -> str | None:
     return match.group(1) if match else None
 
 
+def is_avatar_url(url: str) -> bool:
+    """Whether this is the URL an upload here was given (relative while PUBLIC_BASE_URL is empty)."""
+    name = avatar_name(url)
+    return name is not None and url == absolute(AVATAR_PATH + name)
+
+
 def avatar_replaced(old_url: str, new_url: str) -> None:
     """Call inside the transaction that changes an avatar_url: after it commits, the uploaded file
     the old URL named is removed, unless a row still names it."""

@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.urls import reverse
 from PIL import Image
 
 from accounts import services as account_services
@@ -314,3 +315,25 @@ def test_the_avatar_view_headers_and_unknown_names(alice, client_for):
     ):
         assert_error(fetch(missing), 404, "NOT_FOUND")
     assert Client().post(url).status_code == 405
+
+
+# --- admin -----------------------------------------------------------------------------------
+
+
+def test_a_moderator_edits_a_profile_with_an_uploaded_avatar(alice, moderator, client_for):
+    """An uploaded avatar's URL is relative while PUBLIC_BASE_URL is empty: the admin form keeps it
+    rather than calling it an invalid URL."""
+    url = check(upload(client_for(alice), "/api/users/me/avatar", pictures.png_with_alpha()), 200)[
+        "avatar_url"
+    ]
+    staff = Client()
+    staff.force_login(moderator)
+    page = reverse("admin:accounts_user_change", args=[alice.pk])
+    form = {"username": "alice", "nickname": "Ally", "avatar_url": url, "sex": "female", "age": "28"}
+    response = staff.post(page, {**form, "bio": "", "email": ""})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert User.objects.filter(pk=alice.pk).values_list("nickname", "avatar_url").get() == ("Ally", url)
+    response = staff.post(
+        page, {**form, "avatar_url": "/media/avatars/elsewhere.png", "bio": "", "email": ""}
+    )
+    assert response.status_code == 200 and "avatar_url" in response.context["adminform"].form.errors
