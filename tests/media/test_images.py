@@ -48,8 +48,8 @@ def near(pixel: tuple, colour: tuple, tolerance: int = 40) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], colour, strict=True))
 
 
-def assert_nothing_stored(media_root: Path) -> None:
-    assert stored_files(media_root) == [] and Attachment.objects.count() == 0
+def assert_nothing_stored(media_dir: Path) -> None:
+    assert stored_files(media_dir) == [] and Attachment.objects.count() == 0
 
 
 # --- metadata --------------------------------------------------------------------------------
@@ -150,13 +150,13 @@ def test_an_animated_gif_keeps_every_frame_and_its_timing(alice, client_for):
     ],
     ids=["64M-pixels", "196M-pixels", "limit-setting"],
 )
-def test_a_decompression_bomb_is_refused(alice, client_for, media_root, settings, data: bytes, limit):
+def test_a_decompression_bomb_is_refused(alice, client_for, media_dir, settings, data: bytes, limit):
     if limit is not None:
         settings.IMSUITE = {**settings.IMSUITE, "UPLOAD_MAX_PIXELS": limit}
     assert len(data) < 200_000  # small on the wire, huge in memory
     response = upload(client_for(alice), data, "small.png")
     assert_error(response, 400, "VALIDATION_ERROR", field="file", reason="image_too_large")
-    assert_nothing_stored(media_root)
+    assert_nothing_stored(media_dir)
 
 
 @pytest.mark.parametrize(
@@ -176,6 +176,6 @@ def test_a_decompression_bomb_is_refused(alice, client_for, media_root, settings
         "truncated-animated-webp",
     ],
 )
-def test_a_corrupt_or_truncated_picture_is_refused(alice, client_for, media_root, data: bytes):
+def test_a_corrupt_or_truncated_picture_is_refused(alice, client_for, media_dir, data: bytes):
     assert_error(upload(client_for(alice), data), 400, "VALIDATION_ERROR", field="file", reason="corrupt")
-    assert_nothing_stored(media_root)
+    assert_nothing_stored(media_dir)
