@@ -1,6 +1,7 @@
 """Uploaded avatars of people and groups: the picture made (upright, centred square, 256x256 WebP,
 no metadata), who may set a group's, the old file removed, refusals, and GET /media/avatars/<name>."""
 
+import os
 import re
 from io import BytesIO
 from types import SimpleNamespace
@@ -23,6 +24,8 @@ from media.avatars import AVATAR_DIR, avatar_name
 from media.storage import media_storage
 from tests.accounts.test_api import assert_error, check
 from tests.media import pictures
+from tests.media.s3_server import S3Server, s3_media, s3_server  # noqa: F401
+from tests.media.test_s3 import follow, stored_objects
 
 pytestmark = pytest.mark.django_db
 
@@ -337,3 +340,33 @@ def test_a_moderator_edits_a_profile_with_an_uploaded_avatar(alice, moderator, c
         page, {**form, "avatar_url": "/media/avatars/elsewhere.png", "bio": "", "email": ""}
     )
     assert response.status_code == 200 and "avatar_url" in response.context["adminform"].form.errors
+
+
+# --- an object store (S3) --------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="the S3 path runs on the PG+Redis leg")
+def test_avatars_on_an_object_store(
+    alice,
+    client_for,
+    s3_server: S3Server,  # noqa: F811
+    s3_media: str,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    client = client_for(alice)
+    data = pictures.jpeg(pictures.halves((64, 64)), gps=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = check(upload(client, "/api/users/me/avatar", data), 200)["avatar_url"]
+    key = AVATAR_DIR + avatar_name(first)
+    objects = stored_objects(s3_server, s3_media)
+    assert list(objects) == [key]
+    headers, body = follow(Client(), first, s3_server, s3_media, key)  # no token: public by link
+    assert body == objects[key] and headers["content-type"] == "image/webp"
+    image = Image.open(BytesIO(body))
+    assert (image.format, image.size, dict(image.getexif())) == ("WEBP", (256, 256), {})
+    with django_capture_on_commit_callbacks(execute=True):
+        second = check(upload(client, "/api/users/me/avatar", data), 200)["avatar_url"]
+    assert list(stored_objects(s3_server, s3_media)) == [AVATAR_DIR + avatar_name(second)]
+    with django_capture_on_commit_callbacks(execute=True):
+        check(client.delete("/api/users/me/avatar"), 200)
+    assert stored_objects(s3_server, s3_media) == {}
