@@ -119,7 +119,7 @@ _GIF_LOOPING = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
 
 def _gif_without_metadata(data: bytes) -> bytes:
     """The GIF's frames byte for byte (an animation stays as it was made), without its metadata
-    blocks. Malformed structure raises IndexError or ValueError."""
+    blocks. A file cut short raises IndexError."""
     pos = 13 + _gif_colour_table(data[10])
     out = [data[:pos]]
     while data[pos] != 0x3B:  # the trailer; anything after it is dropped too
@@ -133,8 +133,9 @@ def _gif_without_metadata(data: bytes) -> bytes:
         elif data[pos] == 0x2C:  # a frame: descriptor, colour table, LZW code size, sub-blocks
             pos = _gif_sub_blocks(data, pos + 10 + _gif_colour_table(data[pos + 9]) + 1)
             keep = True
-        else:
-            raise ValueError(f"GIF: unknown block {data[pos]:#x} at {pos}")
+        else:  # a stray byte between blocks: dropped, as decoders skip it
+            pos += 1
+            continue
         if keep:
             out.append(data[start:pos])
     out.append(b"\x3b")
