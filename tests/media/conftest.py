@@ -3,7 +3,6 @@
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -16,13 +15,9 @@ from media.storage import media_storage
 
 
 @pytest.fixture(autouse=True)
-def media_dir(settings: Any, tmp_path: Path) -> Path:
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root}},
-    }
-    return root
+def media_dir(media_root: Path) -> Path:
+    """Every media test stores its files on disk in a directory of its own (tests/conftest.py)."""
+    return media_root
 
 
 def png(width: int = 40, height: int = 30) -> bytes:
