@@ -3,6 +3,7 @@
 from accounts.access import is_moderator, require_active
 from accounts.models import User
 from imsuite.errors import not_found
+from media.models import Attachment
 
 from .models import Chat, ChatMember, Message, Role
 
@@ -37,6 +38,25 @@ def access_message(actor: User, message_id: int, *, lock: bool = False) -> tuple
         if not is_moderator(actor):
             raise not_found("Message")
     return message, member
+
+
+def access_attachment(actor: User, attachment_id: int) -> Attachment:
+    """A file the actor may read: their own upload, or one sent to a chat they are in (a message
+    deleted meanwhile takes its files with it), or any sent file for a moderator."""
+    attachment = Attachment.objects.select_related("message").filter(pk=attachment_id).first()
+    if attachment is not None:
+        if attachment.message is None:
+            if attachment.uploader_id == actor.pk and attachment.message_id is None:
+                require_active(actor)
+                return attachment
+        elif attachment.message.deleted_at is None:
+            member = ChatMember.objects.filter(chat_id=attachment.chat_id, user=actor, user__is_active=True)
+            if member.exists():
+                return attachment
+            require_active(actor)
+            if is_moderator(actor):
+                return attachment
+    raise not_found("Attachment")
 
 
 def can_moderate_chat(actor: User, member: ChatMember | None, chat: Chat) -> bool:

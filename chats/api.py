@@ -9,9 +9,11 @@ from rest_framework.views import APIView
 from imsuite.api_fields import ERROR_RESPONSES, query_input
 from imsuite.rendering import renderer
 from imsuite.validation import validate
+from media.rendering import attachment_view
+from media.serializers import AttachmentOut
 
 from . import schemas, selectors, services
-from .access import access_chat
+from .access import access_attachment, access_chat
 from .events import message_data, message_for_viewer
 from .serializers import ChatOut, HistoryPage, HistoryQuery, MessageOut, PrivateChatInput, ReadOut
 
@@ -93,6 +95,14 @@ class MessageDetailView(APIView):
     def delete(self, request: Request, message_id: int) -> Response:
         message = services.message_delete(actor=request.user, message_id=message_id)
         return Response(MessageOut(_message_out(message, request.user.pk)).data)
+
+
+class AttachmentView(APIView):
+    @extend_schema(responses={200: AttachmentOut, **ERROR_RESPONSES}, tags=["media"])
+    def get(self, request: Request, attachment_id: int) -> Response:
+        """A file's attachment object with fresh links (when the links a client holds expired), for
+        its uploader before it is sent and for the members of the chat it was sent to."""
+        return Response(AttachmentOut(attachment_view(access_attachment(request.user, attachment_id))).data)
 
 
 class MessageReadView(APIView):

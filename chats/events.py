@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from media.rendering import attachment_views
+
 from .models import Message
 
 
@@ -21,6 +23,7 @@ def message_data(message: Message) -> dict[str, Any]:
         "is_deleted": deleted,
         "deleted_by": message.deleted_by_id,
         "deleted_at": message.deleted_at,
+        "attachments": [] if deleted else attachment_views(message.attachments),
     }
 
 

@@ -12,9 +12,25 @@ ID = {"min_value": 1}
 class MessagePostInput(InputSerializer):
     """A new message (REST: the chat comes from the URL)."""
 
-    content = StrictCharField(trim_whitespace=False, allow_blank=True)
+    content = StrictCharField(
+        trim_whitespace=False,
+        allow_blank=True,
+        required=False,
+        default="",
+        help_text="The text; with attachment_ids an optional caption. An image or file message without"
+        " attachments carries its http(s) URL here.",
+    )
     message_type = serializers.ChoiceField(
-        choices=[Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE], default=Message.Type.TEXT
+        choices=[t for t in Message.Type.values if t != Message.Type.SYSTEM],
+        default=Message.Type.TEXT,
+        help_text="With attachment_ids it is decided by the files (docs/protocol.md).",
+    )
+    attachment_ids = serializers.ListField(
+        child=StrictIntegerField(**ID),
+        required=False,
+        default=None,
+        allow_empty=False,
+        help_text="Files uploaded with POST /api/uploads, each used once (1 to MESSAGE_MAX_ATTACHMENTS).",
     )
     reply_to_id = StrictIntegerField(required=False, allow_null=True, **ID)
     client_msg_id = StrictCharField(required=False, allow_null=True, max_length=64, min_length=1)

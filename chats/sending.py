@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from accounts.access import inactive_actor
 from accounts.models import User
@@ -27,12 +28,14 @@ from imsuite import sql
 from imsuite.errors import DomainError, not_found, permission_denied, validation_error
 from imsuite.events import DomainEvent, publish_events
 from imsuite.ratelimit import rate_limit_many
+from media.models import Attachment
+from media.rendering import attachment_meta
 
 from .models import Chat, ChatMember, Message, SeqCounter
 from .selectors import message_event_data, refs_and_audiences, sender_profile
 from .seq_counter import highest_stored_seq, seq_counter_repair
 
-CONTENT_TYPES = (Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE)
+CONTENT_TYPES = (Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE)  # without attachments
 
 
 class Standing(NamedTuple):
@@ -57,6 +60,7 @@ class SendRequest:
     message_type: str = Message.Type.TEXT
     reply_to_id: int | None = None
     client_msg_id: str | None = None
+    attachment_ids: list[int] | None = None
 
 
 SendResult = tuple[Message, bool] | DomainError
@@ -67,7 +71,7 @@ def message_send_many(requests: Sequence[SendRequest]) -> list[SendResult]:
     or the DomainError that refused it; a repeated client_msg_id returns the original message and
     stores nothing, so clients may retry safely. The checks run in this order for every request:
     client_msg_id format, membership (NOT_FOUND), the sender still active (AUTHENTICATION_FAILED),
-    retry, type and content, the group's state and mutes, reply_to, rate limit."""
+    retry, type and content, the group's state and mutes, reply_to, attachments, rate limit."""
     batch = _Batch(requests)
     batch.check_client_msg_ids()
     batch.load_memberships()
@@ -75,6 +79,7 @@ def message_send_many(requests: Sequence[SendRequest]) -> list[SendResult]:
     batch.clean_contents()
     batch.check_may_send()
     batch.check_replies()
+    batch.check_attachments()
     batch.count_rate()
     batch.store()
     return batch.results
@@ -86,6 +91,7 @@ class _Batch:
         self.results: list[Any] = [None] * len(requests)
         self.members: dict[int, Standing] = {}  # request index -> membership
         self.contents: dict[int, str] = {}
+        self.attachments: dict[int, list[Attachment]] = {}  # request index -> the files it sends
         self.twins: dict[int, int] = {}  # request index -> earlier index with the same client_msg_id
 
     def live(self) -> list[int]:
@@ -134,8 +140,15 @@ class _Batch:
         for i in self.live():
             request = self.requests[i]
             try:
+                if request.attachment_ids:
+                    self.contents[i] = clean_caption(request.content, request.attachment_ids)
+                    continue
                 if request.message_type not in CONTENT_TYPES:
-                    raise validation_error("message_type", "choice", "message_type is text, image or file.")
+                    raise validation_error(
+                        "message_type",
+                        "choice",
+                        "message_type is text, image or file; voice and video need attachment_ids.",
+                    )
                 self.contents[i] = clean_content(request.content, request.message_type)
             except DomainError as error:
                 self.results[i] = error
@@ -171,6 +184,27 @@ class _Batch:
                     "reply_to_id", "not_in_chat", "You can only reply to a message of the same chat."
                 )
 
+    def check_attachments(self) -> None:
+        """Each file is the sender's own and not yet sent (in this batch either)."""
+        using = [i for i in self.live() if self.requests[i].attachment_ids]
+        if not using:
+            return
+        wanted = {pk for i in using for pk in self.requests[i].attachment_ids}
+        found = Attachment.objects.in_bulk(wanted)
+        taken: set[int] = set()
+        for i in using:
+            request = self.requests[i]
+            files = [found.get(pk) for pk in request.attachment_ids]
+            if any(f is None or f.uploader_id != request.actor.pk for f in files):
+                self.results[i] = validation_error(
+                    "attachment_ids", "not_found", "An attachment is not one of your uploads."
+                )
+            elif any(f.message_id is not None or f.pk in taken for f in files):
+                self.results[i] = _used()
+            else:
+                taken.update(request.attachment_ids)
+                self.attachments[i] = files
+
     def count_rate(self) -> None:
         live = self.live()
         limits = settings.IMSUITE
@@ -189,12 +223,14 @@ class _Batch:
         if live:
             try:
                 self._insert(live)
-            except IntegrityError:  # a client_msg_id raced in from another batch: one at a time
+            except (IntegrityError, _Taken):  # a client_msg_id or a file raced in from another batch
                 for i in live:
                     try:
                         self._insert([i])
                     except IntegrityError:
                         self.results[i] = self._clash(self.requests[i])
+                    except _Taken:
+                        self.results[i] = _used()
         alone = [i for i, first in self.twins.items() if not isinstance(self.results[first], tuple)]
         for i, first in self.twins.items():
             if i not in alone:
@@ -227,7 +263,14 @@ class _Batch:
                 chat_id=self.members[i].chat_id,
                 sender=self.requests[i].actor,
                 content=self.contents[i],
-                message_type=self.requests[i].message_type,
+                message_type=(
+                    files_type(self.attachments[i])
+                    if i in self.attachments
+                    else self.requests[i].message_type
+                ),
+                attachments=[attachment_meta(f) for f in self.attachments[i]]
+                if i in self.attachments
+                else None,
                 reply_to_id=self.requests[i].reply_to_id,
                 client_msg_id=self.requests[i].client_msg_id,
                 created_at=now,
@@ -240,6 +283,9 @@ class _Batch:
             for offset, message in enumerate(messages):
                 message.seq = message.created_seq = first + offset
             _insert_messages(messages)
+            for i, message in zip(indexes, messages, strict=True):
+                if i in self.attachments:
+                    _claim(self.attachments[i], message, now)
             events = []
             for i, message in zip(indexes, messages, strict=True):
                 data = message_event_data(message, refs[message.chat_id])
@@ -250,6 +296,34 @@ class _Batch:
             publish_events(events)
         for i, message in zip(indexes, messages, strict=True):
             self.results[i] = (message, True)
+
+
+class _Taken(Exception):
+    """A file was sent by another batch between the check and the claim."""
+
+
+def _used() -> DomainError:
+    return validation_error("attachment_ids", "used", "An attachment can be sent only once.")
+
+
+def _claim(files: list[Attachment], message: Message, moment: datetime) -> None:
+    """Tie the files to their message, only if no other message took them meanwhile."""
+    claimed = Attachment.objects.filter(pk__in=[f.pk for f in files], message__isnull=True).update(
+        message=message, chat_id=message.chat_id, attached_at=moment
+    )
+    if claimed != len(files):
+        raise _Taken
+
+
+def files_type(files: list[Attachment]) -> str:
+    """A message's type from its files: image or video if they all are, voice for one recording,
+    file otherwise."""
+    kinds = {f.kind for f in files}
+    if kinds == {Attachment.Kind.VOICE} and len(files) == 1:
+        return Message.Type.VOICE
+    if len(kinds) == 1 and kinds <= {Attachment.Kind.IMAGE, Attachment.Kind.VIDEO}:
+        return kinds.pop()
+    return Message.Type.FILE
 
 
 def _memberships_sql(users: int, chats: int) -> str:
@@ -273,6 +347,7 @@ _INSERTED = (
     ("reply_to_id", "bigint"),
     ("client_msg_id", "text"),
     ("seq", "bigint"),
+    ("attachments", "jsonb"),
 )
 
 
@@ -289,12 +364,17 @@ def _insert_messages(messages: list[Message]) -> None:
         cursor.execute(
             f"INSERT INTO {Message._meta.db_table} ({columns}, created_seq, created_at, is_edited)"  # noqa: S608
             f" SELECT r.*, r.seq, %s, false FROM unnest({arrays}) AS r({columns}) RETURNING seq, id",
-            [messages[0].created_at, *([getattr(m, name) for m in messages] for name, _ in _INSERTED)],
+            [messages[0].created_at, *([_column(m, name) for m in messages] for name, _ in _INSERTED)],
         )
         ids = dict(cursor.fetchall())
     for message in messages:  # as bulk_create leaves them: saved rows of this database
         message.pk = ids[message.seq]
         message._state.adding, message._state.db = False, connection.alias
+
+
+def _column(message: Message, name: str) -> Any:
+    value = getattr(message, name)
+    return Jsonb(value) if name == "attachments" and value is not None else value
 
 
 def _messages_by_client_id(keys: list[tuple[int, str]]) -> list[Message]:
@@ -314,6 +394,18 @@ def _messages_by_client_id(keys: list[tuple[int, str]]) -> list[Message]:
         )
         ids = [row[0] for row in cursor.fetchall()]
     return list(Message.objects.filter(pk__in=ids).select_related("chat")) if ids else []
+
+
+def clean_caption(content: Any, attachment_ids: list[int]) -> str:
+    """A caption beside files: may be empty, otherwise as a text message's content."""
+    limit = settings.IMSUITE["MESSAGE_MAX_ATTACHMENTS"]
+    if len(attachment_ids) > limit:
+        raise validation_error("attachment_ids", "too_many", f"A message carries at most {limit} files.")
+    if len(set(attachment_ids)) != len(attachment_ids):
+        raise validation_error("attachment_ids", "duplicate", "Each file is attached once.")
+    if isinstance(content, str) and not content.strip():
+        return ""
+    return clean_content(content, Message.Type.TEXT)
 
 
 def clean_content(content: Any, message_type: str) -> str:

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.serializers import UserRef
 from imsuite.api_fields import InputSerializer, StrictIntegerField
+from media.serializers import AttachmentOut
 
 
 class MessageOut(serializers.Serializer):
@@ -11,7 +12,7 @@ class MessageOut(serializers.Serializer):
     chat_id = serializers.IntegerField()
     sender_id = serializers.IntegerField(allow_null=True)
     content = serializers.CharField(help_text="Empty for a deleted message.")
-    message_type = serializers.ChoiceField(choices=["text", "image", "file", "system"])
+    message_type = serializers.ChoiceField(choices=["text", "image", "file", "video", "voice", "system"])
     reply_to_id = serializers.IntegerField(allow_null=True)
     client_msg_id = serializers.CharField(allow_null=True, help_text="Only on one's own messages.")
     created_at = serializers.DateTimeField()
@@ -20,6 +21,7 @@ class MessageOut(serializers.Serializer):
     is_deleted = serializers.BooleanField()
     deleted_by = serializers.IntegerField(allow_null=True)
     deleted_at = serializers.DateTimeField(allow_null=True)
+    attachments = AttachmentOut(many=True, help_text="Uploaded files, with signed links; [] when none.")
 
 
 class ChatOut(serializers.Serializer):

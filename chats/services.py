@@ -50,10 +50,11 @@ def message_send(
     message_type: str = Message.Type.TEXT,
     reply_to_id: int | None = None,
     client_msg_id: str | None = None,
+    attachment_ids: list[int] | None = None,
 ) -> tuple[Message, bool]:
     """Store a message and announce it to every member. Returns (message, created); a repeated
     client_msg_id returns the original message and stores nothing, so clients may retry safely."""
-    request = SendRequest(actor, chat_id, content, message_type, reply_to_id, client_msg_id)
+    request = SendRequest(actor, chat_id, content, message_type, reply_to_id, client_msg_id, attachment_ids)
     result = message_send_many([request])[0]
     if isinstance(result, DomainError):
         raise result

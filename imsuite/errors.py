@@ -35,24 +35,29 @@ HTTP_STATUS = {
 class DomainError(Exception):
     """A refusal with a stable code; each adapter (REST, WebSocket, bot, admin) renders it its own way."""
 
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, details: dict[str, Any] | None = None, status: int | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.details = details or {}
+        self.status = status  # where HTTP has a better answer than the code's (413 for a too large upload)
 
     def as_dict(self) -> dict[str, Any]:
         return {"error_code": self.code, "message": self.message, "details": self.details}
 
     @property
     def http_status(self) -> int:
-        return HTTP_STATUS.get(self.code, 400)
+        return self.status or HTTP_STATUS.get(self.code, 400)
 
 
-def validation_error(field: str, reason: str, message: str | None = None) -> DomainError:
+def validation_error(
+    field: str, reason: str, message: str | None = None, status: int | None = None
+) -> DomainError:
     """Shorthand for the most common refusal: one field is wrong."""
     return DomainError(
-        ErrorCode.VALIDATION_ERROR, message or f"Invalid {field}.", {"field": field, "reason": reason}
+        ErrorCode.VALIDATION_ERROR, message or f"Invalid {field}.", {"field": field, "reason": reason}, status
     )
 
 

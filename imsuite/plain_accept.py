@@ -103,6 +103,22 @@ def _json_check(field: serializers.JSONField) -> Check | None:
     return lambda value: value if type(value) in (str, int, float, bool) else UNSURE  # what json.dumps takes
 
 
+def _list_check(field: serializers.ListField) -> Check | None:
+    """A list of values its child accepts (length bounds are validators: left to DRF)."""
+    maker = _field_checks().get(type(field.child))
+    child = maker(field.child) if maker else None
+    if child is None or field.validators or field.child.allow_null:
+        return None
+
+    def check(value: Any) -> Any:
+        if type(value) is not list or (not value and not field.allow_empty):
+            return UNSURE
+        accepted = [child(item) for item in value]
+        return UNSURE if UNSURE in accepted else accepted
+
+    return check
+
+
 def _field_checks() -> dict[type, Callable[[Any], Check | None]]:
     from .api_fields import StrictBooleanField, StrictCharField, StrictIntegerField  # they validate too
 
@@ -112,6 +128,7 @@ def _field_checks() -> dict[type, Callable[[Any], Check | None]]:
         StrictBooleanField: _bool_check,
         serializers.ChoiceField: _choice_check,
         serializers.JSONField: _json_check,
+        serializers.ListField: _list_check,
     }
 
 

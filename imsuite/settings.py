@@ -303,6 +303,8 @@ IMSUITE.update(
         "UPLOAD_QUOTA_BYTES": int(os.environ.get("UPLOAD_QUOTA_BYTES", str(2 * 1024 * 1024 * 1024))),
         "RATE_LIMIT_UPLOADS": int(os.environ.get("RATE_LIMIT_UPLOADS", "20")),
         "RATE_LIMIT_UPLOADS_WINDOW_SECONDS": int(os.environ.get("RATE_LIMIT_UPLOADS_WINDOW_SECONDS", "60")),
+        # A picture with more pixels is refused before it is decoded (a decompression bomb).
+        "UPLOAD_MAX_PIXELS": int(os.environ.get("UPLOAD_MAX_PIXELS", str(50_000_000))),
         "MESSAGE_MAX_ATTACHMENTS": int(os.environ.get("MESSAGE_MAX_ATTACHMENTS", "10")),
         # A signed media link lives at least this long (rounded up to a quarter of it, so that a
         # link stays the same for a while and browsers cache the file).

@@ -9,6 +9,8 @@ from bots import api as bots_api
 from calls import api as calls_api
 from chats import api as chats_api
 from groups import api as groups_api
+from media import api as media_api
+from media import serving as media_serving
 
 from .health import HealthView
 
@@ -42,6 +44,8 @@ api = [
     path("chats/<int:chat_id>", chats_api.ChatDetailView.as_view(), name="chat-detail"),
     path("chats/<int:chat_id>/messages", chats_api.ChatMessagesView.as_view(), name="chat-messages"),
     path("messages/<int:message_id>", chats_api.MessageDetailView.as_view(), name="message-detail"),
+    path("uploads", media_api.UploadView.as_view(), name="uploads"),
+    path("attachments/<int:attachment_id>", chats_api.AttachmentView.as_view(), name="attachment-detail"),
     path("messages/<int:message_id>/read", chats_api.MessageReadView.as_view(), name="message-read"),
     path("groups", groups_api.GroupListView.as_view(), name="groups"),
     path("groups/<int:group_id>", groups_api.GroupDetailView.as_view(), name="group-detail"),
@@ -82,6 +86,7 @@ api = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("media/<int:attachment_id>/<str:variant>", media_serving.media_file, name="media-file"),
     path("api/", include(api)),
     # The web client: one page of ES modules under static/app/, a client of the APIs above.
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the client's language switch

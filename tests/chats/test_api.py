@@ -73,6 +73,7 @@ def message_body(row: Message, viewer: User) -> dict:
         "is_deleted": row.deleted_at is not None,
         "deleted_by": row.deleted_by_id,
         "deleted_at": iso(row.deleted_at),
+        "attachments": [],
     }
 
 
@@ -569,7 +570,7 @@ def test_repeated_client_msg_id_answers_the_original(
         ({"content": "report.pdf", "message_type": "file"}, "content", "not_url"),
         ({"content": "hi", "reply_to_id": "other_chat"}, "reply_to_id", "not_in_chat"),
         ({"content": "hi", "reply_to_id": 987654}, "reply_to_id", "not_in_chat"),
-        ({}, "content", "required"),
+        ({}, "content", "empty"),  # content is optional only beside attachment_ids
         ({"content": 42}, "content", "invalid"),
         ({"content": None}, "content", "null"),
         ({"content": "hi", "message_type": "system"}, "message_type", "invalid_choice"),

@@ -44,6 +44,7 @@ def wire(message: Message) -> dict:
         "is_deleted": False,
         "deleted_by": None,
         "deleted_at": None,
+        "attachments": [],
     }
 
 

@@ -103,6 +103,7 @@ def message_body(row: Message, viewer: User) -> dict[str, Any]:
         "is_deleted": row.deleted_at is not None,
         "deleted_by": row.deleted_by_id,
         "deleted_at": iso(row.deleted_at),
+        "attachments": [],
     }
     if row.sender_id != viewer.pk:  # the sender's correlation id is nobody else's business
         del body["client_msg_id"]

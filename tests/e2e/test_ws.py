@@ -202,6 +202,7 @@ def message_of(
         "is_deleted": False,
         "deleted_by": None,
         "deleted_at": None,
+        "attachments": [],
     }
 
 

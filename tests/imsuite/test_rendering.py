@@ -30,6 +30,7 @@ def message(**changes: Any) -> dict[str, Any]:
         "is_deleted": False,
         "deleted_by": None,
         "deleted_at": None,
+        "attachments": [],
         "mentions": [3],  # keys the schema does not name are left out, as DRF leaves them
         **changes,
     }
@@ -41,6 +42,26 @@ MESSAGES = [
     message(id=43, content="", is_deleted=True, deleted_by=3, deleted_at=AT + timedelta(seconds=1)),
     message(id=44, sender_id=None, message_type="system", created_at=datetime(2026, 1, 1, tzinfo=EAST)),
     message(id=45, created_at="2026-11-22T03:04:05Z"),  # a string passes through, as in DRF
+    message(
+        id=46,
+        message_type="voice",
+        attachments=[
+            {
+                "id": 9,
+                "kind": "voice",
+                "name": "voice.webm",
+                "size": 5120,
+                "mime": "audio/webm",
+                "width": None,
+                "height": None,
+                "duration": 2.5,
+                "waveform": [0, 128, 255],
+                "thumbnail": None,
+                "url": "/media/9/file?exp=1&sig=x",
+                "has_thumbnail": False,  # not a field of the schema: left out
+            }
+        ],
+    ),
 ]
 
 

@@ -1,0 +1,181 @@
+"""Every change to uploaded files: uploading one, and removing files (retention, recalls)."""
+
+import json
+import logging
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Sum
+
+from accounts.access import require_active
+from accounts.models import User
+from imsuite.errors import DomainError, validation_error
+from imsuite.ratelimit import rate_limit
+
+from . import images
+from .models import Attachment
+from .sniff import HEAD_BYTES, RASTER_IMAGES, sniff
+from .storage import media_storage, new_name
+
+logger = logging.getLogger(__name__)
+WAVEFORM_MAX_POINTS = 64
+DURATION_MAX_SECONDS = 86400.0
+
+
+def attachment_upload(
+    *,
+    actor: User,
+    upload: UploadedFile,
+    kind: str | None = None,
+    duration: Any = None,
+    waveform: Any = None,
+) -> Attachment:
+    """Store an uploaded file for its uploader to send. The type comes from the bytes; pictures
+    are cleaned (media.images); `kind="voice"` marks an audio recording as a voice message, whose
+    duration and waveform the recording client measured (mobile apps and the web client alike).
+    Refusals: VALIDATION_ERROR with reason empty, too_large (413), quota (413), type, corrupt,
+    image_too_large; RATE_LIMITED."""
+    require_active(actor)
+    limits = settings.IMSUITE
+    if kind not in (None, "", Attachment.Kind.VOICE):
+        raise validation_error("kind", "choice", 'kind is empty or "voice"; other kinds come from the bytes.')
+    if upload.size == 0:
+        raise validation_error("file", "empty", "The file is empty.")
+    if upload.size > limits["UPLOAD_MAX_BYTES"]:
+        raise _too_large(limits["UPLOAD_MAX_BYTES"])
+    rate_limit("upload", actor.pk, limits["RATE_LIMIT_UPLOADS"], limits["RATE_LIMIT_UPLOADS_WINDOW_SECONDS"])
+    duration, waveform = _clean_duration(duration), _clean_waveform(waveform)
+    upload.seek(0)
+    mime = sniff(upload.read(HEAD_BYTES))
+    upload.seek(0)
+    attachment = Attachment(uploader=actor, name=_clean_name(upload.name), mime=mime)
+    picture = None
+    if kind == Attachment.Kind.VOICE:
+        if not (mime.startswith("audio/") or mime in ("video/webm", "video/ogg")):
+            raise validation_error("file", "type", "A voice message is an audio recording (Opus, AAC, MP3).")
+        attachment.kind = Attachment.Kind.VOICE
+        attachment.mime = "audio/" + mime.split("/")[1] if mime.startswith("video/") else mime
+    elif mime in RASTER_IMAGES:
+        attachment.kind = Attachment.Kind.IMAGE
+        picture = images.process_image(upload)
+        upload.seek(0)
+        attachment.mime, attachment.width, attachment.height = picture.mime, picture.width, picture.height
+    elif mime.startswith("video/"):
+        attachment.kind = Attachment.Kind.VIDEO
+    else:
+        attachment.kind = Attachment.Kind.FILE
+    if attachment.kind in (Attachment.Kind.VOICE, Attachment.Kind.VIDEO):
+        attachment.duration = duration
+        attachment.waveform = waveform if attachment.kind == Attachment.Kind.VOICE else None
+    content: File = ContentFile(picture.data) if picture is not None and picture.data is not None else upload
+    attachment.size = content.size
+    _check_quota(actor, attachment.size)
+    _store(attachment, content, picture.thumbnail if picture is not None else None)
+    return attachment
+
+
+def _too_large(limit: int) -> DomainError:
+    return validation_error("file", "too_large", f"A file may be at most {limit} bytes.", status=413)
+
+
+def _check_quota(actor: User, size: int) -> None:
+    """The uploader's files (not yet removed) and this one within UPLOAD_QUOTA_BYTES. Two uploads
+    racing may both pass: the quota is a fair-use bound, not an accounting one."""
+    quota = settings.IMSUITE["UPLOAD_QUOTA_BYTES"]
+    used = Attachment.objects.filter(uploader=actor).aggregate(total=Sum("size"))["total"] or 0
+    if used + size > quota:
+        error = validation_error(
+            "file", "quota", f"Your files would take more than your {quota} bytes of storage.", status=413
+        )
+        error.details.update(used=used, quota=quota)
+        raise error
+
+
+def _store(attachment: Attachment, content: File, thumbnail: bytes | None) -> None:
+    """The bytes first, then the row: a row never names a file that is not there. If the row
+    cannot be written, the files go again."""
+    storage = media_storage()
+    names = [storage.save(new_name(), content)]
+    try:
+        if thumbnail is not None:
+            names.append(storage.save(names[0] + ".thumb", ContentFile(thumbnail)))
+            attachment.thumbnail = names[1]
+        attachment.file = names[0]
+        attachment.save()
+    except BaseException:
+        _delete_files(names)
+        raise
+
+
+def _delete_files(names: Iterable[str]) -> list[str]:
+    """Delete these stored files; returns the names whose deletion failed (logged), to try again."""
+    storage = media_storage()
+    failed = []
+    for name in names:
+        if not name:
+            continue
+        try:
+            storage.delete(name)
+        except Exception:  # a storage that fails now is asked again by the next retention round
+            logger.exception("media: could not delete %s", name)
+            failed.append(name)
+    return failed
+
+
+def attachment_files_remove(attachments: Iterable[Attachment]) -> int:
+    """Delete the attachments' files, then their rows; returns how many went. An attachment whose
+    file could not be deleted keeps its row, so that the next round tries again."""
+    removed = []
+    for attachment in attachments:
+        if not _delete_files([attachment.file, attachment.thumbnail]):
+            removed.append(attachment.pk)
+    Attachment.objects.filter(pk__in=removed).delete()
+    return len(removed)
+
+
+def _clean_name(name: str | None) -> str:
+    """The name shown and offered on download: no path, no control characters, at most 255."""
+    name = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip().strip(".")
+    if len(name) > 255:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 254 - len(ext)] + dot + ext) if dot and len(ext) < 16 else name[:255]
+    return name or "file"
+
+
+def _clean_duration(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not 0 <= seconds <= DURATION_MAX_SECONDS:  # NaN fails this too
+        raise validation_error(
+            "duration", "range", f"duration is seconds from 0 to {DURATION_MAX_SECONDS:g}."
+        )
+    return round(seconds, 3)
+
+
+def _clean_waveform(value: Any) -> list[int] | None:
+    """Up to 64 levels 0-255: a JSON list (multipart sends it as a string)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    if (
+        not isinstance(value, list)
+        or len(value) > WAVEFORM_MAX_POINTS
+        or not all(type(v) is int and 0 <= v <= 255 for v in value)
+    ):
+        raise validation_error(
+            "waveform", "format", f"waveform is a JSON list of at most {WAVEFORM_MAX_POINTS} integers 0-255."
+        )
+    return value
