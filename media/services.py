@@ -13,7 +13,8 @@ from django.db.models import Sum
 
 from accounts.access import require_active
 from accounts.models import User
-from imsuite.errors import DomainError, validation_error
+from imsuite.body_limit import upload_too_large
+from imsuite.errors import validation_error
 from imsuite.ratelimit import rate_limit
 
 from . import images
@@ -46,7 +47,7 @@ def attachment_upload(
     if upload.size == 0:
         raise validation_error("file", "empty", "The file is empty.")
     if upload.size > limits["UPLOAD_MAX_BYTES"]:
-        raise _too_large(limits["UPLOAD_MAX_BYTES"])
+        raise upload_too_large(limits["UPLOAD_MAX_BYTES"])  # as the HTTP layer refuses a longer body
     rate_limit("upload", actor.pk, limits["RATE_LIMIT_UPLOADS"], limits["RATE_LIMIT_UPLOADS_WINDOW_SECONDS"])
     duration, waveform = _clean_duration(duration), _clean_waveform(waveform)
     upload.seek(0)
@@ -76,10 +77,6 @@ def attachment_upload(
     _check_quota(actor, attachment.size)
     _store(attachment, content, picture.thumbnail if picture is not None else None)
     return attachment
-
-
-def _too_large(limit: int) -> DomainError:
-    return validation_error("file", "too_large", f"A file may be at most {limit} bytes.", status=413)
 
 
 def _check_quota(actor: User, size: int) -> None:
