@@ -1,6 +1,5 @@
 """Every change to uploaded files: uploading one, and removing files (retention, recalls)."""
 
-import json
 import logging
 import unicodedata
 from collections.abc import Iterable
@@ -13,8 +12,9 @@ from django.db.models import Sum
 
 from accounts.access import require_active
 from accounts.models import User
+from imsuite import safe_json
 from imsuite.body_limit import upload_too_large
-from imsuite.errors import validation_error
+from imsuite.errors import DomainError, validation_error
 from imsuite.ratelimit import rate_limit
 
 from . import images
@@ -24,6 +24,7 @@ from .storage import media_storage, new_name
 
 logger = logging.getLogger(__name__)
 WAVEFORM_MAX_POINTS = 64
+WAVEFORM_TEXT_MAX_BYTES = 1024  # 64 levels written out take at most 320
 DURATION_MAX_SECONDS = 86400.0
 
 
@@ -163,9 +164,9 @@ def _clean_waveform(value: Any) -> list[int] | None:
     if value in (None, ""):
         return None
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
+        try:  # the one safe decoder: plain json.loads recurses into "[[[[..." until RecursionError
+            value = safe_json.loads(value, WAVEFORM_TEXT_MAX_BYTES, "waveform")
+        except DomainError:
             value = None
     if (
         not isinstance(value, list)
