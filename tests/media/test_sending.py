@@ -262,3 +262,28 @@ def test_bad_attachment_ids(pair, alice, client_for, body, details):
     assert (response.status_code, got["error_code"]) == (400, "VALIDATION_ERROR"), got
     assert {key: got["details"].get(key) for key in details} == details, got
     unattached(mine)
+
+
+# ---- editing, retrying and racing ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["image", "file", "voice"])
+def test_the_caption_of_a_message_with_files_is_edited_like_text(
+    pair, alice, bob, client_for, inbox, django_capture_on_commit_callbacks, kind
+):
+    attachment_id = upload_kind(client_for(alice), kind)
+    sent = post(client_for(alice), pair.pk, content="", attachment_ids=[attachment_id]).json()
+    inbox.listen(bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        edited = client_for(alice).patch(
+            f"/api/messages/{sent['id']}", {"content": " a caption "}, format="json"
+        )
+    assert edited.status_code == 200, edited.content
+    row = Message.objects.get()
+    assert (row.content, row.message_type, row.is_edited) == ("a caption", kind, True)
+    assert edited.json() == with_attachments(row, alice, edited.json())
+    [(name, payload)] = client_frames(inbox, bob)
+    assert name == "message.edit"
+    assert payload["message"]["attachments"] == edited.json()["attachments"]
+    cleared = client_for(alice).patch(f"/api/messages/{sent['id']}", {"content": ""}, format="json")
+    assert (cleared.status_code, cleared.json()["content"]) == (200, "")
