@@ -9,7 +9,10 @@ import pytest
 from accounts.models import User
 from chats.models import Message
 from chats.realtime import render_for
-from chats.services import message_delete
+from chats.sending import SendRequest, _Batch, message_send_many
+from chats.services import message_delete, message_send
+from groups.services import group_ban
+from imsuite.errors import DomainError
 from media.models import Attachment
 from tests.chats.test_api import message_body
 
@@ -287,3 +290,64 @@ def test_the_caption_of_a_message_with_files_is_edited_like_text(
     assert payload["message"]["attachments"] == edited.json()["attachments"]
     cleared = client_for(alice).patch(f"/api/messages/{sent['id']}", {"content": ""}, format="json")
     assert (cleared.status_code, cleared.json()["content"]) == (200, "")
+
+
+def test_a_retry_with_the_same_client_msg_id_answers_the_original(pair, alice, client_for):
+    attachment_id = upload_kind(client_for(alice), "image")
+    body = {"content": "", "attachment_ids": [attachment_id], "client_msg_id": "pic-1"}
+    first = post(client_for(alice), pair.pk, **body)
+    again = post(client_for(alice), pair.pk, **body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert Message.objects.count() == 1
+
+
+def test_one_batch_sending_one_upload_twice_stores_it_once(pair, group, alice, client_for):
+    """Two sends of one upload in the same batch (a WebSocket's frames stored together): the first
+    takes it, the second is refused as used."""
+    attachment_id = upload_kind(client_for(alice), "file")
+    first, second = message_send_many(
+        [
+            SendRequest(alice, pair.pk, "", attachment_ids=[attachment_id]),
+            SendRequest(alice, group.pk, "", attachment_ids=[attachment_id]),
+        ]
+    )
+    message, created = first
+    assert created and message.attachments[0]["id"] == attachment_id
+    assert isinstance(second, DomainError) and second.details == {"field": "attachment_ids", "reason": "used"}
+    assert Attachment.objects.get(pk=attachment_id).message_id == message.pk
+
+
+def test_a_muted_member_keeps_the_upload(group, alice, bob, client_for):
+    group_ban(actor=alice, group_id=group.pk, user_id=bob.pk, duration=600)
+    attachment_id = upload_kind(client_for(bob), "image")
+    response = post(client_for(bob), group.pk, content="", attachment_ids=[attachment_id])
+    assert (response.status_code, response.json()["details"]["reason"]) == (403, "muted")
+    unattached(attachment_id)
+
+
+def test_a_reply_with_files(pair, alice, bob, client_for):
+    question = post(client_for(bob), pair.pk, content="the photo?").json()
+    attachment_id = upload_kind(client_for(alice), "image")
+    response = post(
+        client_for(alice), pair.pk, content="here", attachment_ids=[attachment_id], reply_to_id=question["id"]
+    )
+    assert response.status_code == 201, response.content
+    assert (response.json()["reply_to_id"], response.json()["message_type"]) == (question["id"], "image")
+
+
+def test_an_upload_taken_by_another_send_after_the_check(pair, alice, client_for, monkeypatch):
+    """Another process's send claims the file between this send's check and its insert: this
+    message is not stored (its seq and row roll back) and the answer is `used`."""
+    attachment_id = upload_kind(client_for(alice), "image")
+    other = message_send(actor=alice, chat_id=pair.pk, content="meanwhile")[0]
+    count_rate = _Batch.count_rate
+
+    def then_taken(batch: _Batch) -> None:
+        count_rate(batch)
+        Attachment.objects.filter(pk=attachment_id).update(message=other, chat_id=pair.pk)
+
+    monkeypatch.setattr(_Batch, "count_rate", then_taken)
+    attachment_refusal(post(client_for(alice), pair.pk, content="", attachment_ids=[attachment_id]), "used")
+    assert list(Message.objects.values_list("pk", flat=True)) == [other.pk]
+    assert Attachment.objects.get(pk=attachment_id).message_id == other.pk
