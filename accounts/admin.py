@@ -4,9 +4,11 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.defaultfilters import filesizeformat
 
 from imsuite.admin_services import URL_FORMFIELD, ViewOnlyAdminMixin, run_for_each
 from imsuite.errors import DomainError
+from media.selectors import storage_used
 
 from . import services
 from .models import BotToken, FriendRequest, Friendship, Notification, User
@@ -36,6 +38,7 @@ class UserAdmin(DjangoUserAdmin):
         "is_staff",
         "last_seen",
         "date_joined",
+        "storage",
     ]
     list_filter = ["is_bot", "is_active", "is_staff", "sex"]
     list_select_related = ["owner"]
@@ -52,6 +55,14 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["username", "password1", "password2"]})]
     actions = ["deactivate", "reactivate"]
     formfield_overrides = URL_FORMFIELD
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        return super().get_queryset(request).annotate(storage_bytes=storage_used("pk"))
+
+    @admin.display(description="storage", ordering="storage_bytes")
+    def storage(self, user: User) -> str:
+        """What the person's uploads take in the media storage (sort the column for the largest)."""
+        return filesizeformat(user.storage_bytes)
 
     def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
         """New accounts and profile edits go through the account services; staff flags are Django's own."""

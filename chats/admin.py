@@ -2,23 +2,12 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each
+from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each, set_or_not_filter
 
 from . import services
 from .models import Chat, ChatMember, Message
 
-
-class DeletedFilter(admin.SimpleListFilter):
-    title = "deleted"
-    parameter_name = "deleted"
-
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [("yes", "Deleted"), ("no", "Not deleted")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Message]) -> QuerySet[Message]:
-        if self.value() in ("yes", "no"):
-            return queryset.filter(deleted_at__isnull=self.value() == "no")
-        return queryset
+DeletedFilter = set_or_not_filter("deleted_at", "deleted", "Deleted", "Not deleted")
 
 
 @admin.register(Message)

@@ -1,5 +1,6 @@
 """Every change to chats and messages."""
 
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -7,7 +8,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.access import require_active
+from accounts.access import is_moderator, require_active
 from accounts.models import Friendship, User
 from accounts.presence import online_user_ids
 from accounts.selectors import user_ref
@@ -15,6 +16,7 @@ from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
 from imsuite.events import publish
 from imsuite.ratelimit import rate_limit
+from media.services import message_files_remove
 
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
 from .models import Chat, ChatMember, Message
@@ -106,6 +108,11 @@ def message_delete(*, actor: User, message_id: int) -> Message:
             audit.record(
                 actor, "message.recall", "message", message.pk, group_id, sender_id=message.sender_id
             )
+            if message.attachments and is_moderator(actor):
+                # A site moderator takes the files down for everyone at once; anyone else's recall
+                # leaves them for MEDIA_DELETED_GRACE_SECONDS (media.retention). After commit: a
+                # rolled-back recall keeps them, and a storage failure cannot undo the recall.
+                transaction.on_commit(partial(message_files_remove, message.pk), robust=True)
         publish("message.delete", chat_audience(message.chat_id), message_delete_data(message))
     return message
 

@@ -3,8 +3,9 @@
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.db import models
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from .errors import DomainError
@@ -21,6 +22,23 @@ def run_for_each(request: HttpRequest, rows: Iterable[Any], action: Callable[[An
             messages.error(request, f"{row}: {exc.message} ({exc.code})")
     if succeeded:
         messages.success(request, f"{done}: {succeeded}.")
+
+
+def set_or_not_filter(field: str, name: str, yes: str, no: str) -> type[admin.SimpleListFilter]:
+    """A list filter on whether a nullable field is set (`?<name>=yes|no`), with words for people."""
+
+    class SetOrNot(admin.SimpleListFilter):
+        title = parameter_name = name
+
+        def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+            return [("yes", yes), ("no", no)]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+            if self.value() in ("yes", "no"):
+                return queryset.filter(**{f"{field}__isnull": self.value() == "no"})
+            return queryset
+
+    return SetOrNot
 
 
 # URLs typed into admin without a scheme are https (Django 6's default, chosen now).

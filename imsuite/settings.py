@@ -309,15 +309,61 @@ IMSUITE.update(
         # A signed media link lives at least this long (rounded up to a quarter of it, so that a
         # link stays the same for a while and browsers cache the file).
         "MEDIA_URL_TTL_SECONDS": int(os.environ.get("MEDIA_URL_TTL_SECONDS", "3600")),
+        # Retention (media.retention, run by runtimers): an upload no message took is removed this
+        # long after it was made; a recalled message's files this long after the recall (a
+        # moderator's recall removes them at once); with MEDIA_RETENTION_DAYS set, the files of
+        # messages older than that many days (unset or 0: kept for ever).
+        "UPLOAD_UNATTACHED_SECONDS": int(os.environ.get("UPLOAD_UNATTACHED_SECONDS", "86400")),
+        "MEDIA_DELETED_GRACE_SECONDS": int(os.environ.get("MEDIA_DELETED_GRACE_SECONDS", "86400")),
+        "MEDIA_RETENTION_DAYS": int(os.environ.get("MEDIA_RETENTION_DAYS") or 0) or None,  # 0 = unset
     }
 )
 # Absolute links for clients that need them (bots, push); empty: links are relative to this server.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 MEDIA_ROOT = DATA_DIR / "media"
+# Where uploaded files' bytes live: "filesystem" (MEDIA_ROOT; embedded mode, or one host behind
+# nginx) or "s3" (any S3-compatible object store; the bucket stays private, clients get presigned links).
+MEDIA_STORAGE = os.environ.get("MEDIA_STORAGE", "filesystem")
+# Filesystem storage behind nginx: the internal location that serves MEDIA_ROOT (README), so that
+# the bytes go out through nginx (X-Accel-Redirect) and not through Python; empty: Django sends them.
+MEDIA_ACCEL_REDIRECT_PREFIX = os.environ.get("MEDIA_ACCEL_REDIRECT_PREFIX", "").rstrip("/")
+if MEDIA_STORAGE == "filesystem":
+    MEDIA_STORAGE_CONFIG = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT},
+    }
+elif MEDIA_STORAGE == "s3":
+    if not os.environ.get("S3_BUCKET"):
+        raise ImproperlyConfigured("S3_BUCKET must be set when MEDIA_STORAGE=s3.")
+    if os.environ.get("S3_ADDRESSING_STYLE", "") not in {"", "auto", "path", "virtual"}:
+        raise ImproperlyConfigured("S3_ADDRESSING_STYLE must be auto, path or virtual.")
+    MEDIA_STORAGE_CONFIG = {
+        # django-storages' S3Storage, presigning against S3_PUBLIC_ENDPOINT_URL when it is set.
+        "BACKEND": "media.s3.MediaS3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["S3_BUCKET"],
+            "endpoint_url": os.environ.get("S3_ENDPOINT_URL") or None,  # None: AWS
+            "public_endpoint_url": os.environ.get("S3_PUBLIC_ENDPOINT_URL") or None,
+            "access_key": os.environ.get("S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("S3_SECRET_ACCESS_KEY") or None,
+            "region_name": os.environ.get("S3_REGION") or None,
+            "addressing_style": os.environ.get("S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
+            # Private objects: readable only through presigned links, which live minutes (the
+            # signed /media/ link in front of them is what lasts MEDIA_URL_TTL_SECONDS).
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            # Names are random; a clash must never replace someone else's file.
+            "file_overwrite": False,
+        },
+    }
+else:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be filesystem or s3, not {MEDIA_STORAGE!r}.")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    "media": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}},
+    "media": MEDIA_STORAGE_CONFIG,
 }
 
 # The largest HTTP request body; a larger one is answered 413 before it is read (imsuite.body_limit).

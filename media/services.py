@@ -8,13 +8,14 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.db.models import Sum
 
-from accounts.access import require_active
+from accounts.access import require_active, require_moderator
 from accounts.models import User
-from imsuite import safe_json
+from imsuite import audit, safe_json
 from imsuite.body_limit import upload_too_large
-from imsuite.errors import DomainError, validation_error
+from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 from imsuite.ratelimit import rate_limit
 
 from . import images
@@ -133,6 +134,70 @@ def attachment_files_remove(attachments: Iterable[Attachment]) -> int:
             removed.append(attachment.pk)
     Attachment.objects.filter(pk__in=removed).delete()
     return len(removed)
+
+
+def messages_forget(attachments: list[Attachment]) -> None:
+    """Take these attachments out of their messages' `attachments` lists (a message keeps its
+    text, id and seq: docs/architecture.md), so that no message names a file about to be removed.
+    The messages are locked while their lists are rewritten: a recall committing meanwhile is kept."""
+    gone: dict[int, set[int]] = {}
+    for attachment in attachments:
+        if attachment.message_id is not None:
+            gone.setdefault(attachment.message_id, set()).add(attachment.pk)
+    if not gone:
+        return
+    messages = Attachment._meta.get_field("message").related_model.objects  # chats.Message, not imported
+    with transaction.atomic():
+        changed = []
+        for message in messages.select_for_update().filter(pk__in=gone).only("pk", "attachments"):
+            kept = [meta for meta in message.attachments or [] if meta.get("id") not in gone[message.pk]]
+            if kept != (message.attachments or []):
+                message.attachments = kept
+                changed.append(message)
+        messages.bulk_update(changed, ["attachments"])
+
+
+def files_remove(attachments: list[Attachment]) -> list[Attachment]:
+    """Remove these attachments everywhere: out of their messages, then their files and rows
+    (retention, a moderator's recall, admin). Returns those removed; one whose file the storage
+    refused keeps its row, for the next try."""
+    messages_forget(attachments)
+    if not attachment_files_remove(attachments):
+        return []
+    left = set(Attachment.objects.filter(pk__in=[a.pk for a in attachments]).values_list("pk", flat=True))
+    return [a for a in attachments if a.pk not in left]
+
+
+def message_files_remove(message_id: int) -> None:
+    """Remove a recalled message's files now instead of after MEDIA_DELETED_GRACE_SECONDS (a site
+    moderator's recall, run after it committed)."""
+    files_remove(list(Attachment.objects.filter(message_id=message_id)))
+
+
+def attachment_remove(*, actor: User, attachment_id: int) -> Attachment:
+    """A moderator removes an uploaded file and its thumbnail, sent or not: it leaves its message's
+    list, then the storage and the table. Recorded in the audit log once it is gone."""
+    require_moderator(actor)
+    attachment = Attachment.objects.select_related("chat").filter(pk=attachment_id).first()
+    if attachment is None:
+        raise not_found("Attachment")
+    if not files_remove([attachment]):
+        message = "The storage could not remove the file; try again."
+        raise DomainError(ErrorCode.SERVICE_UNAVAILABLE, message, {"reason": "storage"})
+    chat = attachment.chat
+    audit.record(
+        actor,
+        "attachment.remove",
+        "attachment",
+        attachment.pk,
+        chat.pk if chat is not None and chat.type == "group" else None,  # a group's id is its chat's
+        uploader_id=attachment.uploader_id,
+        name=attachment.name,
+        size=attachment.size,
+        message_id=attachment.message_id,
+        chat_id=attachment.chat_id,
+    )
+    return attachment
 
 
 def _clean_name(name: str | None) -> str:

@@ -11,6 +11,7 @@ import pytest
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -98,6 +99,14 @@ def moderator(make_user: Callable[..., User]) -> User:
     User.objects.filter(pk=user.pk).update(is_staff=True, is_superuser=True)
     user.refresh_from_db()
     return user
+
+
+@pytest.fixture
+def staff(moderator: User) -> Client:
+    """Django admin signed in as the moderator."""
+    client = Client()
+    client.force_login(moderator)
+    return client
 
 
 @pytest.fixture

@@ -55,13 +55,6 @@ def seen(events: list[tuple[str, dict]], expected: list[tuple[str, dict]]) -> li
 
 
 @pytest.fixture
-def staff(moderator) -> Client:
-    client = Client()
-    client.force_login(moderator)
-    return client
-
-
-@pytest.fixture
 def team(alice, bob, carol) -> Group:
     """alice owns Team, carol is its admin, bob a plain member; alice and bob also share a private chat."""
     for friend in (bob, carol):

@@ -7,11 +7,16 @@ import ipaddress
 import json
 import re
 import shlex
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.conf import settings
+
+from imsuite.body_limit import MULTIPART_SLACK, UPLOAD_PATHS
+from media.serving import serving_headers
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATE = "python manage.py migrate --noinput"
@@ -94,11 +99,22 @@ def assert_migrates_then_serves(text: str) -> None:
 
 def test_services_and_their_images(compose: dict) -> None:
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "app", "nginx", "bots", "timers"}
+    assert set(services) == {
+        "postgres",
+        "redis",
+        "seaweedfs",
+        "migrate",
+        "media-bucket",
+        "app",
+        "nginx",
+        "bots",
+        "timers",
+    }
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
     assert services["nginx"]["image"] == "nginx:1.27"
-    for name in ("migrate", "app", "bots", "timers"):
+    assert re.fullmatch(r"chrislusf/seaweedfs:\d+\.\d+", services["seaweedfs"]["image"])  # pinned
+    for name in ("migrate", "media-bucket", "app", "bots", "timers"):
         assert services[name]["build"] in (".", {"context": ".", "dockerfile": "Dockerfile"})
     for name in ("postgres", "redis"):
         test = services[name]["healthcheck"]["test"]
@@ -109,6 +125,7 @@ def test_replicas_start_after_migrations_and_a_healthy_redis(compose: dict, app:
     assert compose["services"]["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
     assert app["depends_on"] == {
         "migrate": {"condition": "service_completed_successfully"},
+        "media-bucket": {"condition": "service_completed_successfully"},
         "redis": {"condition": "service_healthy"},
     }
     assert interpolate(str(app["deploy"]["replicas"]), {}) == "2"
@@ -238,3 +255,108 @@ def test_workers_run_the_bot_bridge_and_the_timers_on_the_shared_layer(compose: 
         assert env["SECRET_KEY"] == "${SECRET_KEY:?set SECRET_KEY}"
         assert services[name]["depends_on"] == {"app": {"condition": "service_healthy"}}
         assert services[name]["environment"] == services["app"]["environment"]
+
+
+def seaweedfs_start(compose: dict) -> str:
+    """The store's start command as the container's shell gets it (compose turns $$ into $)."""
+    service = compose["services"]["seaweedfs"]
+    assert service["entrypoint"] == ["/bin/sh", "-c"]
+    [script] = service["command"]
+    return script.replace("$$", "$")
+
+
+def test_uploads_go_to_the_stacks_object_store(compose: dict, app: dict) -> None:
+    env = {
+        "SECRET_KEY": "k",
+        "POSTGRES_PASSWORD": "pw",
+        "S3_ACCESS_KEY_ID": "id",
+        "S3_SECRET_ACCESS_KEY": "s",
+    }
+    store = {name: interpolate(str(value), env) for name, value in app["environment"].items()}
+    assert store["MEDIA_STORAGE"] == "s3"
+    endpoint = urlsplit(store["S3_ENDPOINT_URL"])
+    assert endpoint.hostname == "seaweedfs" and endpoint.hostname in compose["services"]
+    assert f"-s3.port={endpoint.port}" in seaweedfs_start(compose)
+    assert store["S3_ADDRESSING_STYLE"] == "path"  # the bucket is a path, not a subdomain of "seaweedfs"
+    assert (store["S3_ACCESS_KEY_ID"], store["S3_SECRET_ACCESS_KEY"]) == ("id", "s")
+    assert store["S3_BUCKET"] == "imsuite-media"
+    assert interpolate(app["environment"]["S3_BUCKET"], {"S3_BUCKET": "b2"}) == "b2"
+    # Browsers follow presigned links to the published S3 port unless told another public address.
+    assert store["S3_PUBLIC_ENDPOINT_URL"] == f"http://localhost:{endpoint.port}"
+    assert compose["services"]["seaweedfs"]["ports"] == [f"{endpoint.port}:{endpoint.port}"]
+    assert (
+        interpolate(
+            app["environment"]["S3_PUBLIC_ENDPOINT_URL"],
+            {"S3_PUBLIC_ENDPOINT_URL": "https://files.example.com"},
+        )
+        == "https://files.example.com"
+    )
+
+
+def test_the_store_knows_the_apps_keys_and_nobody_else(compose: dict, app: dict, tmp_path: Path) -> None:
+    """The identity file the store's start command writes (run here up to the server's start)."""
+    service = compose["services"]["seaweedfs"]
+    for name in ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"):
+        assert service["environment"][name] == app["environment"][name] == f"${{{name}:?set {name}}}"
+    script, _, server = seaweedfs_start(compose).partition("&& exec weed server")
+    assert "-dir=/data" in server and "-s3.config=/tmp/s3.json" in server
+    assert "-ip.bind=0.0.0.0" in server  # reachable from the other containers and the published port
+    keys = {"S3_ACCESS_KEY_ID": "0a1b2c3d", "S3_SECRET_ACCESS_KEY": "4e5f6a7b8c9d"}
+    done = subprocess.run(
+        ["sh", "-c", script.replace("/tmp/s3.json", str(tmp_path / "s3.json"))],
+        env={"PATH": "/usr/bin:/bin", **keys},
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert done.returncode == 0, done.stderr
+    config = json.loads((tmp_path / "s3.json").read_text())
+    # One identity, with credentials: no "anonymous" identity, so the bucket is private.
+    assert config == {
+        "identities": [
+            {
+                "name": "imsuite",
+                "credentials": [{"accessKey": "0a1b2c3d", "secretKey": "4e5f6a7b8c9d"}],
+                "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+            }
+        ]
+    }
+    assert service["volumes"] == ["media-data:/data"] and "media-data" in compose["volumes"]
+
+
+def test_the_bucket_is_made_before_the_app_starts(compose: dict, app: dict) -> None:
+    bucket = compose["services"]["media-bucket"]
+    assert bucket["command"] == ["python", "manage.py", "media_bucket"]
+    assert bucket["environment"] == app["environment"]
+    assert bucket["restart"] == "no"
+    # It waits for the store itself (media/management/commands/media_bucket.py), so "started" is enough.
+    assert bucket["depends_on"] == {"seaweedfs": {"condition": "service_started"}}
+    assert app["depends_on"]["media-bucket"] == {"condition": "service_completed_successfully"}
+
+
+def nginx_size(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", value).groups()
+    return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()]
+
+
+def test_nginx_lets_uploads_through_up_to_the_apps_own_limit() -> None:
+    """Past UPLOAD_MAX_BYTES (and the multipart framing) the app answers 413 with its error body;
+    nginx must not refuse first with an HTML page, nor spool the body before passing it on."""
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    [(pattern, body)] = re.findall(r"location ~ \^(\S+)\$ \{([^}]*)\}", conf)
+    assert pattern == UPLOAD_PATHS.pattern
+    [size] = re.findall(r"client_max_body_size (\S+);", body)
+    assert nginx_size(size) >= settings.IMSUITE["UPLOAD_MAX_BYTES"] + MULTIPART_SLACK
+    assert "proxy_request_buffering off;" in body and "proxy_pass http://imsuite;" in body
+    assert re.search(r"server \{\s+listen 80;\s+client_max_body_size 1m;", conf)  # everything else
+
+
+def test_the_accel_redirect_location_is_internal_and_keeps_the_safe_headers() -> None:
+    snippet = (ROOT / "deploy" / "nginx-media.conf").read_text()
+    assert "MEDIA_ACCEL_REDIRECT_PREFIX=/protected-media" in snippet
+    [body] = re.findall(r"location /protected-media/ \{([^}]*)\}", snippet)
+    assert "internal;" in body and re.search(r"alias /\S+/media/;", body)
+    # The two headers an internal redirect does not carry over from the app's answer.
+    headers = serving_headers("text/plain", "page.html")
+    assert f"add_header X-Content-Type-Options {headers['X-Content-Type-Options']} always;" in body
+    assert f'add_header Content-Security-Policy "{headers["Content-Security-Policy"]}" always;' in body

@@ -22,6 +22,7 @@ from chats.models import Chat
 from chats.services import message_send
 from groups.models import Group
 from groups.services import group_ban, group_create, join_request_create, member_add, notice_create
+from media.models import Attachment
 
 pytestmark = pytest.mark.django_db
 
@@ -246,7 +247,18 @@ def test_admin_changelists(alice, moderator, make_user, friend_of, names):
         group_ban(actor=person, group_id=group.pk, user_id=bot.pk, duration=600)
         notice_create(actor=person, group_id=group.pk, content="read me")
         join_request_create(actor=make_user(), group_id=group.pk)
-        message_send(actor=person, chat_id=group.pk, content="hello")
+        message, _ = message_send(actor=person, chat_id=group.pk, content="hello")
+        Attachment.objects.create(  # the changelist never reads the bytes
+            uploader=person,
+            kind="file",
+            name="notes.txt",
+            size=5,
+            mime="text/plain",
+            file=names("u/"),
+            message=message,
+            chat_id=group.pk,
+            attached_at=message.created_at,
+        )
         Call.objects.create(
             call_id=names("call"), caller=person, callee=alice, call_type="video", state="ended"
         )

@@ -3,7 +3,7 @@
 
 import { currentTokens, forgetTokens, freshAccess, refreshAccess, storeTokens } from "./session.js";
 
-class ApiError extends Error {
+export class ApiError extends Error {
   constructor(status, body) {
     super(body?.message || `HTTP ${status}`);
     this.status = status;

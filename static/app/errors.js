@@ -15,6 +15,14 @@ const BY_REASON = {
   edit_window: () => gettext("This message is too old to edit."),
   not_moderator: () => gettext("Only the group's owner and admins can do this."),
   in_call: () => gettext("You are already in a call."),
+  too_large: () => gettext("That file is too large."),
+  quota: () => gettext("Your storage is full: no more uploads fit in your quota."),
+  type: () => gettext("That kind of file cannot be sent this way."),
+  corrupt: () => gettext("That image cannot be read."),
+  image_too_large: () => gettext("That image has too many pixels."),
+  empty: () => gettext("That file is empty."),
+  used: () => gettext("That file was already sent."),
+  too_many: () => gettext("Too many files for one message."),
 };
 
 const BY_CODE = {

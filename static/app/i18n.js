@@ -46,3 +46,17 @@ export function formatDuration(seconds) {
   const rest = String(s % 60).padStart(2, "0");
   return hours ? `${hours}:${String(minutes).padStart(2, "0")}:${rest}` : `${minutes}:${rest}`;
 }
+
+const SIZE_UNITS = ["B", "KB", "MB", "GB"];  // the same symbols in both languages
+
+/** A file size in the largest unit (1024 steps) that keeps it at 1 or more, e.g. 4.7 KB. */
+export function formatSize(bytes) {
+  let value = Math.max(0, bytes);
+  let unit = 0;
+  while (value >= 1024 && unit < SIZE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit && value < 10 ? 1 : 0;
+  return `${new Intl.NumberFormat(language, { maximumFractionDigits: digits }).format(value)} ${SIZE_UNITS[unit]}`;
+}

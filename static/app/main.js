@@ -11,14 +11,17 @@ import { initRealtime } from "./realtime.js";
 import { currentTokens, onSessionEnded } from "./session.js";
 import * as socket from "./socket.js";
 import { resetState, state } from "./store.js";
+import { initViewer } from "./views/attachment-view.js";
 import { initAuth, showAuth } from "./views/auth.js";
 import { callPeer, initCallView } from "./views/call.js";
 import { initContacts, resetContacts } from "./views/contacts.js";
 import { initConversation, openChat, resetConversation } from "./views/conversation.js";
 import { closeGroupPanel, initGroupPanel, toggleGroupPanel } from "./views/group-panel.js";
 import { initNewGroup } from "./views/new-group.js";
+import { initRecorder } from "./views/recorder.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { attempt } from "./views/toasts.js";
+import { initUploadTray } from "./views/upload-tray.js";
 
 /** The language switch and server links sit under the sign-in form, or at the sidebar's foot. */
 function placeFooter(slot) {
@@ -65,6 +68,9 @@ function boot() {
   initAuth(() => startClient().catch(stopClient));
   initSidebar(openChat);
   initConversation({ onCall: callPeer, onToggleGroupPanel: toggleGroupPanel });
+  initUploadTray();
+  initRecorder(() => state.currentChatId);
+  initViewer();
   initGroupPanel();
   initContacts(openChat);
   initNewGroup(openChat);

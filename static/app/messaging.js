@@ -1,7 +1,9 @@
 // What a user does with messages: load history, send (pending until acknowledged, retried with
-// the same client_msg_id), edit, delete, mark read, and say they are typing.
+// the same client_msg_id; with uploaded attachments, the text is their caption), edit, delete,
+// mark read, and say they are typing.
 
 import { api, withQuery } from "./api.js";
+import { messageTypeOf } from "./attachments.js";
 import * as socket from "./socket.js";
 import { findPending, historyOf, mergeMessages, notify, receiveMessage, state } from "./store.js";
 
@@ -34,14 +36,16 @@ export async function loadMore(chatId) {
   mergeMessages(chatId, page.results);
 }
 
-export function sendMessage(chatId, content, { messageType = "text", replyToId = null } = {}) {
+/** `attachments`: attachment objects from POST /api/uploads (the message type then follows them). */
+export function sendMessage(chatId, content, { messageType = "text", replyToId = null, attachments = [] } = {}) {
   const pending = {
     id: null,
     chat_id: chatId,
     sender_id: state.me.id,
     content,
-    message_type: messageType,
+    message_type: attachments.length ? messageTypeOf(attachments) : messageType,
     reply_to_id: replyToId,
+    attachments,
     created_at: new Date().toISOString(),
     is_edited: false,
     is_deleted: false,
@@ -61,6 +65,7 @@ function transmit(pending) {
     reply_to_id: pending.reply_to_id,
     client_msg_id: local.cid,
   };
+  if (pending.attachments.length) body.attachment_ids = pending.attachments.map((attachment) => attachment.id);
   local.status = "pending";
   local.error = null;
   clearTimeout(local.timer);

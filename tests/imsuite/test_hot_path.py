@@ -268,6 +268,7 @@ def test_validate_gives_each_call_its_own_result():
         "client_msg_id": "c-1",
         "reply_to_id": 9,
         "message_type": "file",
+        "attachment_ids": None,
     }
     assert refusal(MessageSendInput, {"chat_id": 0, "content": 3}) == {
         "reason": "invalid",
@@ -279,7 +280,12 @@ def test_validate_gives_each_call_its_own_result():
     }
     assert dict(first) == first_copy  # the refusal left the first result alone
     second = validate(MessageSendInput, {"chat_id": 6, "content": "x"})
-    assert dict(second) == {"chat_id": 6, "content": "x", "message_type": "text"}  # nothing of the first's
+    assert dict(second) == {  # nothing of the first's
+        "chat_id": 6,
+        "content": "x",
+        "message_type": "text",
+        "attachment_ids": None,
+    }
     assert second is not first
     assert dict(first) == first_copy
     # a refusal after a valid call sees only its own data
@@ -288,7 +294,7 @@ def test_validate_gives_each_call_its_own_result():
         "field": "chat_id",
         "fields": {"chat_id": ["This field is required."]},
     }
-    assert dict(second) == {"chat_id": 6, "content": "x", "message_type": "text"}
+    assert dict(second) == {"chat_id": 6, "content": "x", "message_type": "text", "attachment_ids": None}
 
 
 def test_validate_still_refuses_unknown_fields_and_non_objects():
@@ -306,6 +312,7 @@ def test_validate_still_refuses_unknown_fields_and_non_objects():
         "chat_id": 2,
         "content": "ok",
         "message_type": "text",
+        "attachment_ids": None,
     }
 
 

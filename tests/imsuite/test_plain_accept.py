@@ -56,6 +56,14 @@ POOL = [
     1.0,
     [],
     {},
+    [1],  # lists, for attachment_ids
+    [1, 2, 2],
+    [0],
+    ["1"],
+    [1, None],
+    [[1]],
+    [True],
+    [1.0],
 ]
 
 
@@ -75,6 +83,8 @@ SCHEMAS = [schema for schema in _our_schemas() if acceptor(schema) is not None]
 
 
 def _valid_value(field: serializers.Field) -> Any:
+    if isinstance(field, serializers.ListField):
+        return [_valid_value(field.child)]
     if isinstance(field, serializers.BooleanField):
         return True
     if isinstance(field, serializers.ChoiceField):
@@ -139,7 +149,16 @@ def test_the_plain_path_returns_drfs_values_for_a_message_send(monkeypatch):
         "reply_to_id": None,
         "client_msg_id": "c-1",
         "chat_id": 7,
+        "attachment_ids": None,
     }
+    with_files = {"chat_id": 7, "attachment_ids": [3, 4]}
+    assert acceptor(MessageSendInput)(with_files) == {
+        "chat_id": 7,
+        "content": "",
+        "message_type": Message.Type.TEXT,
+        "attachment_ids": [3, 4],
+    }
+    assert acceptor(MessageSendInput)(with_files) == _drf_answer(MessageSendInput, with_files, monkeypatch)[1]
     assert type(accepted["message_type"]) is Message.Type
     assert accepted == _drf_answer(MessageSendInput, data, monkeypatch)[1]
 

@@ -19,7 +19,7 @@ from tests.chats.test_api import message_body
 from . import samples
 from .helpers import refusal, rendered, upload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("link_clock")]
 
 SAMPLES: dict[str, tuple[bytes, str, dict[str, str]]] = {  # kind -> (bytes, name, extra form fields)
     "image": (samples.png(), "pic.png", {}),

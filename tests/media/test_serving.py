@@ -14,7 +14,7 @@ from media.storage import media_storage
 from . import samples
 from .helpers import link_expiry_of, refusal, upload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("link_clock")]
 
 INLINE = "inline"
 

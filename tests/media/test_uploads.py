@@ -13,7 +13,7 @@ from media.storage import media_storage
 from . import samples
 from .helpers import attachment_object, refusal, upload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("link_clock")]
 
 
 def stored_bytes(row: Attachment) -> bytes:
@@ -130,12 +130,12 @@ def test_html_and_svg_are_never_stored_as_a_type_a_browser_runs(alice, client_fo
 # ---- refusals --------------------------------------------------------------------------------------
 
 
-def no_rows_nor_files(media_root) -> None:
+def no_rows_nor_files(media_dir) -> None:
     assert not Attachment.objects.exists()
-    assert not [path for path in media_root.rglob("*") if path.is_file()]
+    assert not [path for path in media_dir.rglob("*") if path.is_file()]
 
 
-def test_too_large(alice, client_for, settings, media_root):
+def test_too_large(alice, client_for, settings, media_dir):
     settings.IMSUITE = {**settings.IMSUITE, "UPLOAD_MAX_BYTES": 100}
     uploaded(upload(client_for(alice), b"a" * 100, "fits.txt"))
     response = upload(client_for(alice), b"a" * 101, "big.txt")
@@ -154,32 +154,32 @@ def test_quota(alice, bob, client_for, settings):
     assert Attachment.objects.filter(uploader=alice).count() == 2
 
 
-def test_empty_file(alice, client_for, media_root):
+def test_empty_file(alice, client_for, media_dir):
     refusal(
         upload(client_for(alice), b"", "nothing.txt"),
         400,
         "VALIDATION_ERROR",
         {"field": "file", "reason": "empty"},
     )
-    no_rows_nor_files(media_root)
+    no_rows_nor_files(media_dir)
 
 
-def test_voice_that_is_not_audio(alice, client_for, media_root):
+def test_voice_that_is_not_audio(alice, client_for, media_dir):
     response = upload(client_for(alice), samples.png(), "note.ogg", "audio/ogg", kind="voice")
     refusal(response, 400, "VALIDATION_ERROR", {"field": "file", "reason": "type"})
-    no_rows_nor_files(media_root)
+    no_rows_nor_files(media_dir)
 
 
-def test_missing_file_field(alice, client_for, media_root):
+def test_missing_file_field(alice, client_for, media_dir):
     response = client_for(alice).post("/api/uploads", {"kind": "voice"}, format="multipart")
     refusal(response, 400, "VALIDATION_ERROR", {"field": "file", "reason": "required"})
-    no_rows_nor_files(media_root)
+    no_rows_nor_files(media_dir)
 
 
-def test_a_body_that_is_not_multipart(alice, client_for, media_root):
+def test_a_body_that_is_not_multipart(alice, client_for, media_dir):
     response = client_for(alice).post("/api/uploads", {"file": "aGVsbG8="}, format="json")
     refusal(response, 415, "UNSUPPORTED_MEDIA_TYPE", {"reason": "unsupported_media_type"})
-    no_rows_nor_files(media_root)
+    no_rows_nor_files(media_dir)
 
 
 @pytest.mark.parametrize(
@@ -200,10 +200,10 @@ def test_a_body_that_is_not_multipart(alice, client_for, media_root):
         ({"caption": "hi"}, "caption", "unknown_field"),
     ],
 )
-def test_bad_fields(alice, client_for, media_root, fields, field, reason):
+def test_bad_fields(alice, client_for, media_dir, fields, field, reason):
     response = upload(client_for(alice), samples.ogg(), "note.ogg", **{"kind": "voice", **fields})
     refusal(response, 400, "VALIDATION_ERROR", {"field": field, "reason": reason})
-    no_rows_nor_files(media_root)
+    no_rows_nor_files(media_dir)
 
 
 def test_duration_and_waveform_at_their_limits(alice, client_for):

@@ -14,7 +14,7 @@ from tests.chats.ws_helpers import Device, call, error_frame, new_frame, without
 from .helpers import rendered
 from .test_sending import SAMPLES, upload_kind
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("link_clock")]
 
 
 def upload_as(client_for: Any, user: User, kind: str) -> int:

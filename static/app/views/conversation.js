@@ -1,6 +1,7 @@
 // The open conversation: header (title, typing / presence / members, call and group buttons),
 // the history with day separators (older pages load on scrolling up), and the composer (Enter
-// sends, Shift+Enter adds a line; reply, edit, image by URL; closed while muted or dissolved).
+// sends, Shift+Enter adds a line; reply, edit, image by URL, attachments and voice messages with
+// the uploads' tray; closed while muted or dissolved).
 
 import { byId, cached, fillAvatar, h, reconcile, safeUrl } from "../dom.js";
 import { dayKey, format, formatDateTime, formatDay, gettext, ngettext } from "../i18n.js";
@@ -8,8 +9,11 @@ import { isModerator, loadGroup, memberOf, speakingBlock } from "../groups.js";
 import { deleteMessage, editMessage, loadMore, markRead, noteTyping, retry, sendMessage, stopTyping } from "../messaging.js";
 import { historyOf, nameOf, notify, state, subscribe } from "../store.js";
 import { ask, confirmAction } from "./ask.js";
+import { mediaLabel } from "./attachment-view.js";
 import { messageNode } from "./message-item.js";
+import { cancelRecording } from "./recorder.js";
 import { attempt, toastError } from "./toasts.js";
+import { cancelUploads, hasStaged, renderTray, sendStaged } from "./upload-tray.js";
 
 const LOAD_OLDER_WITHIN_PX = 120;
 const STICK_TO_BOTTOM_PX = 80;
@@ -26,6 +30,7 @@ export function openChat(chatId) {
   if (state.currentChatId !== chatId) {
     pinToEnd = true;
     stopTyping();
+    cancelRecording();
     setContext(null);
     byId("composer-input").value = "";
   }
@@ -45,6 +50,7 @@ export function openChat(chatId) {
 
 function closeChat() {
   stopTyping();
+  cancelRecording();
   state.currentChatId = null;
   byId("chat-view").hidden = true;
   byId("no-chat").hidden = false;
@@ -94,7 +100,8 @@ function replyText(chatId, replyToId) {
   if (!replyToId) return null;
   const quoted = historyOf(chatId).messages.find((m) => m.id === replyToId);
   if (!quoted) return gettext("Reply to an earlier message");
-  const what = quoted.is_deleted ? gettext("This message was deleted.") : quoted.message_type === "image" ? gettext("Image") : quoted.content;
+  let what = mediaLabel(quoted) ?? (quoted.message_type === "image" ? gettext("Image") : quoted.content);
+  if (quoted.is_deleted) what = gettext("This message was deleted.");
   return `${senderName(quoted.sender_id)}: ${what.length > 120 ? `${what.slice(0, 120)}…` : what}`;
 }
 
@@ -144,7 +151,7 @@ function renderMessages() {
       lastDay = day;
     }
     const view = messageView(chat, message);
-    const signature = JSON.stringify([message.content, message.is_edited, message.is_deleted, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete]);
+    const signature = JSON.stringify([message.content, message.attachments?.length, message.is_edited, message.is_deleted, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete]);
     items.push(cached(cache, message.id ?? message.local.cid, signature, () => messageNode(message, view)));
   }
   const oldFirst = list.querySelector("[data-testid=message]");
@@ -182,8 +189,10 @@ function renderComposer() {
   if (block?.reason === "dissolved") notice.textContent = gettext("This group has been dissolved; its history stays readable.");
   else if (block?.reason === "muted") notice.textContent = format(gettext("You are muted in this group until %(until)s."), { until: formatDateTime(block.until) });
   else if (block) notice.textContent = format(gettext("Only the owner and admins can write until %(until)s."), { until: formatDateTime(block.until) });
-  for (const id of ["composer-input", "image-button"]) byId(id).disabled = Boolean(block);
+  for (const id of ["composer-input", "image-button", "attach-button", "mic-button"]) byId(id).disabled = Boolean(block);
   byId("composer").querySelector("[type=submit]").disabled = Boolean(block);
+  if (block) cancelRecording();
+  renderTray();
 }
 
 function autosize() {
@@ -196,7 +205,8 @@ async function submit() {
   const chat = currentChat();
   const input = byId("composer-input");
   const content = input.value.trim();
-  if (!chat || !content) return;
+  const withFiles = chat && context?.mode !== "edit" && hasStaged(chat.id);
+  if (!chat || (!content && !withFiles)) return;
   const current = context;
   input.value = "";
   autosize();
@@ -210,6 +220,8 @@ async function submit() {
       input.value = content;
       setContext(current);
     }
+  } else if (withFiles) {
+    sendStaged(chat.id, content, current?.message.id ?? null);
   } else {
     sendMessage(chat.id, content, { replyToId: current?.message.id ?? null });
   }
@@ -280,6 +292,7 @@ export function initConversation({ onCall, onToggleGroupPanel }) {
 }
 
 export function resetConversation() {
+  cancelUploads();
   nodes.clear();
   closeChat();
   byId("message-list").replaceChildren();

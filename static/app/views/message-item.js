@@ -1,12 +1,17 @@
-// One message in the conversation: sender (groups), quoted reply, text with links, inline image,
-// time, edited mark, read ticks (private chats), pending and failed states, and its actions.
+// One message in the conversation: sender (groups), quoted reply, text with links, attachments
+// (with their caption) or an image by URL, time, edited mark, read ticks (private chats), pending
+// and failed states, and its actions.
 
 import { h, linkify, safeUrl } from "../dom.js";
 import { formatTime, gettext } from "../i18n.js";
 import { icon } from "../icons.js";
+import { attachmentsNode } from "./attachment-view.js";
+
+const textNode = (content) => h("p", { class: "text", "data-testid": "message-text" }, linkify(content));
 
 function body(message) {
   if (message.is_deleted) return h("p", { class: "text deleted", text: gettext("This message was deleted.") });
+  if (message.attachments?.length) return [attachmentsNode(message), message.content && textNode(message.content)];
   const url = message.message_type !== "text" && safeUrl(message.content);
   if (url && message.message_type === "image") {
     return h(
@@ -16,7 +21,9 @@ function body(message) {
     );
   }
   if (url) return h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "file-link", text: url });
-  return h("p", { class: "text", "data-testid": "message-text" }, linkify(message.content));
+  if (message.message_type === "text") return textNode(message.content);
+  // Files removed (retention) leave the message with its caption and no attachments.
+  return [h("p", { class: "text deleted", "data-testid": "files-gone", text: gettext("The file is no longer available.") }), message.content && textNode(message.content)];
 }
 
 function status(message, readState, onRetry) {

@@ -5,6 +5,7 @@ import { avatar, byId, cached, h, reconcile } from "../dom.js";
 import { format, formatListTime, gettext, ngettext } from "../i18n.js";
 import * as socket from "../socket.js";
 import { activityOf, missedCallOf, sortedChats, state, subscribe } from "../store.js";
+import { mediaLabel } from "./attachment-view.js";
 
 const rows = new Map();
 let openChat = () => {};
@@ -29,6 +30,7 @@ function preview(chat) {
   if (!message) return { text: "", kind: "" };
   let text = message.content;
   if (message.is_deleted) text = gettext("Message deleted");
+  else if (message.attachments?.length) text = mediaLabel(message);
   else if (message.message_type === "image") text = gettext("Image");
   else if (message.message_type === "file") text = gettext("File");
   if (message.sender_id === state.me.id) text = format(gettext("You: %(text)s"), { text });
