@@ -68,7 +68,7 @@ async def test_send_each_kind_over_the_websocket(ws, pair, alice, bob, client_fo
 async def test_several_attachments_in_one_frame(ws, group, alice, bob, carol, client_for):  # noqa: F811
     ids = [await call(upload_as, client_for=client_for, user=bob, kind="image") for _ in range(3)]
     devices = {user.pk: await ws.connect(user) for user in (alice, bob, carol)}
-    ack = await send(devices[bob.pk], group.pk, content="", attachment_ids=ids, message_type="text")
+    ack = await send(devices[bob.pk], group.pk, attachment_ids=ids, message_type="text")  # no caption
     message = ack["payload"]["message"]
     assert (message["message_type"], message["content"], [a["id"] for a in message["attachments"]]) == (
         "image",
