@@ -10,7 +10,23 @@ from media import signing
 from media.models import Attachment
 from media.signing import media_path
 
+from . import samples
+
 ERROR_KEYS = {"error_code", "message", "details"}
+
+SAMPLES: dict[str, tuple[bytes, str, dict[str, str]]] = {  # kind -> (bytes, name, extra form fields)
+    "image": (samples.png(), "pic.png", {}),
+    "video": (samples.mp4(), "clip.mp4", {"duration": "2.0"}),
+    "voice": (samples.ogg(), "note.ogg", {"kind": "voice", "duration": "1.5", "waveform": "[1, 2, 3]"}),
+    "file": (samples.pdf(), "doc.pdf", {}),
+}
+
+
+def upload_kind(client: Any, kind: str) -> int:
+    content, name, fields = SAMPLES[kind]
+    response = upload(client, content, name, **fields)
+    assert response.status_code == 201 and response.json()["kind"] == kind, response.content
+    return response.json()["id"]
 
 
 def upload(client: Any, content: bytes, name: str = "file.bin", content_type: str = "", **fields: Any) -> Any:

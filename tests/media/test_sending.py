@@ -16,24 +16,9 @@ from imsuite.errors import DomainError
 from media.models import Attachment
 from tests.chats.test_api import message_body
 
-from . import samples
-from .helpers import refusal, rendered, upload
+from .helpers import SAMPLES, refusal, rendered, upload_kind
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("link_clock")]
-
-SAMPLES: dict[str, tuple[bytes, str, dict[str, str]]] = {  # kind -> (bytes, name, extra form fields)
-    "image": (samples.png(), "pic.png", {}),
-    "video": (samples.mp4(), "clip.mp4", {"duration": "2.0"}),
-    "voice": (samples.ogg(), "note.ogg", {"kind": "voice", "duration": "1.5", "waveform": "[1, 2, 3]"}),
-    "file": (samples.pdf(), "doc.pdf", {}),
-}
-
-
-def upload_kind(client: Any, kind: str) -> int:
-    content, name, fields = SAMPLES[kind]
-    response = upload(client, content, name, **fields)
-    assert response.status_code == 201 and response.json()["kind"] == kind, response.content
-    return response.json()["id"]
 
 
 def post(client: Any, chat_id: int, **body: Any) -> Any:

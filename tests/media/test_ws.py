@@ -11,8 +11,7 @@ from chats.models import Message
 from tests.chats.test_ws import fresh, ws  # noqa: F401  (fixtures of the /ws tests)
 from tests.chats.ws_helpers import Device, call, error_frame, new_frame, without_message
 
-from .helpers import rendered
-from .test_sending import SAMPLES, upload_kind
+from .helpers import SAMPLES, rendered, upload_kind
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("link_clock")]
 
