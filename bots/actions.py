@@ -1,6 +1,7 @@
 """The bot protocol's Actions, carried out as the bot through the same services (and so the same
 permission checks) as a person. Each takes validated params and returns the response's data."""
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from imsuite.api_fields import StrictBooleanField, StrictCharField, StrictIntege
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
 
 DEFAULT_BAN_SECONDS = 30 * 60  # OneBot's default when set_group_ban gives no time
+URL_ELEMENT = re.compile(r"\[(image|file),(https?://[^\s\]]+)\]")  # kotori's element syntax
 
 
 class Params(serializers.Serializer):
@@ -28,14 +30,18 @@ def _id() -> StrictIntegerField:
     return StrictIntegerField(min_value=1)
 
 
-class UserMessage(Params):
+class Sending(Params):
+    message = StrictCharField(trim_whitespace=False, allow_blank=True)
+    # (addition) files the bot uploaded (POST /api/uploads with its token); `message` is the caption.
+    attachmentIds = serializers.ListField(child=_id(), required=False)
+
+
+class UserMessage(Sending):
     userId = _id()
-    message = StrictCharField(trim_whitespace=False, allow_blank=True)
 
 
-class GroupMessage(Params):
+class GroupMessage(Sending):
     groupId = _id()
-    message = StrictCharField(trim_whitespace=False, allow_blank=True)
 
 
 class MessageRef(Params):
@@ -94,14 +100,32 @@ def send_private_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
     if friend is None:
         raise permission_denied("not_friends", "A bot sends private messages to its friends only.")
     chat = chats.private_chat_ensure(user_a=bot, user_b=friend)
-    message, _ = chats.message_send(actor=bot, chat_id=chat.pk, content=p["message"])
-    return {"messageId": message.pk}
+    return _send(bot, chat.pk, p)
 
 
 def send_group_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
     if not group_selectors.group_exists(p["groupId"]):
         raise not_found("Group")
-    message, _ = chats.message_send(actor=bot, chat_id=p["groupId"], content=p["message"])
+    return _send(bot, p["groupId"], p)
+
+
+def _send(bot: User, chat_id: int, p: dict[str, Any]) -> dict[str, Any]:
+    """The same send as a person's, attachments and their checks included (uploader, once, a chat
+    the bot may write to); a refusal of the ids names the bot's own field, attachmentIds. A message
+    that is one `[image,<url>]` or `[file,<url>]` element alone (what kotori's sandbox adapter
+    sends for an image by URL) is an image or file message by URL, as message_type gives it on /ws."""
+    content, message_type, ids = p["message"], "text", p.get("attachmentIds")
+    element = None if ids else URL_ELEMENT.fullmatch(content.strip())
+    if element:
+        message_type, content = element[1], element[2]
+    try:
+        message, _ = chats.message_send(
+            actor=bot, chat_id=chat_id, content=content, message_type=message_type, attachment_ids=ids
+        )
+    except DomainError as exc:
+        if exc.details.get("field") == "attachment_ids":
+            exc.details["field"] = "attachmentIds"
+        raise
     return {"messageId": message.pk}
 
 

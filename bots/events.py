@@ -2,11 +2,22 @@
 (../shared/spec/bot-sandbox-protocol.md) for one bot: numeric ids, camelCase fields, `time` in
 unix seconds. Returns None for what the bot protocol has no event for, or the bot need not see."""
 
+import functools
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+
+from media.signing import absolute
+
+logger = logging.getLogger(__name__)
+
 PRIVATE, GROUP = 0, 1
+# kotori's element syntax has no escaping: these would end or split an element, so a URL never
+# carries them unencoded (signed media paths have none; only an unusual PUBLIC_BASE_URL could).
+ELEMENT_UNSAFE = str.maketrans({",": "%2C", "[": "%5B", "]": "%5D"})
 
 Render = Callable[[dict[str, Any], int], dict[str, Any] | None]
 
@@ -17,6 +28,37 @@ def _base(event: str) -> dict[str, Any]:
 
 def _chat_type(chat_type: str) -> int:
     return GROUP if chat_type == "group" else PRIVATE
+
+
+@functools.cache
+def _warn_relative_links() -> None:
+    logger.warning(
+        "PUBLIC_BASE_URL is not set: bots receive attachment links relative to this server; "
+        "set it to the public address (https://chat.example.com) so that they can download them"
+    )
+
+
+def _for_bot(attachment: dict[str, Any]) -> dict[str, Any]:
+    """The attachment object with absolute links (relative, with one warning, without PUBLIC_BASE_URL)."""
+    if not settings.PUBLIC_BASE_URL:
+        _warn_relative_links()
+    thumbnail = attachment.get("thumbnail")
+    return attachment | {"url": absolute(attachment["url"]), "thumbnail": thumbnail and absolute(thumbnail)}
+
+
+def _element_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url.translate(ELEMENT_UNSAFE)
+    host, slash, path = rest.partition("/")  # an IPv6 host keeps its brackets: they are its syntax
+    return f"{scheme}://{host}{slash}{path.translate(ELEMENT_UNSAFE)}"
+
+
+def message_text(caption: str, attachments: list[dict[str, Any]]) -> str:
+    """The sandbox message is text: the caption, then one kotori element per attachment, one a line
+    (`[image,<url>]`, `[voice,...]`, `[video,...]`, `[file,...]`)."""
+    lines = [f"[{a['kind']},{_element_url(a['url'])}]" for a in attachments]
+    return "\n".join([caption, *lines] if caption else lines)
 
 
 def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
@@ -31,12 +73,14 @@ def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
         "sex": profile.get("sex", "unknown"),
         "age": profile.get("age", 0),
     }
+    attachments = [_for_bot(a) for a in message.get("attachments") or ()]
     event = _base("on_message") | {
         "type": kind,
         "messageId": message["id"],
-        "message": message["content"],
+        "message": message_text(message["content"], attachments),
         "userId": message["sender_id"],
         "sender": sender,
+        "attachments": attachments,  # (addition) the files: kind, name, size, mime, links; [] for none
     }
     if kind == GROUP:
         sender |= {

@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import BOT_OR_PERSON
 from imsuite.api_fields import ERROR_RESPONSES, query_input
 from imsuite.rendering import renderer
 from imsuite.validation import validate
@@ -98,6 +99,8 @@ class MessageDetailView(APIView):
 
 
 class AttachmentView(APIView):
+    authentication_classes = BOT_OR_PERSON  # a bot refreshes the links of what it received
+
     @extend_schema(responses={200: AttachmentOut, **ERROR_RESPONSES}, tags=["media"])
     def get(self, request: Request, attachment_id: int) -> Response:
         """A file's attachment object with fresh links (when the links a client holds expired), for

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.authentication import BOT_OR_PERSON
 from imsuite.api_fields import ERROR_RESPONSES, ErrorSerializer
 from imsuite.errors import validation_error
 
@@ -19,6 +20,7 @@ TAGS = ["media"]
 
 class UploadView(APIView):
     parser_classes = [MultiPartParser]
+    authentication_classes = BOT_OR_PERSON  # bots upload what they send with their token
 
     @extend_schema(
         request={"multipart/form-data": UploadInput},

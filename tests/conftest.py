@@ -54,6 +54,20 @@ def fresh_channel_layer() -> None:
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 
 
+@pytest.fixture
+def media_root(settings: Any, tmp_path: Any) -> Any:
+    """The media storage on disk, in a directory of this test's own (its files go with it). Tests
+    under tests/media have their own (media_dir, for every test there)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path},
+        },
+    }
+    return tmp_path
+
+
 @pytest.fixture(autouse=True)
 def fast_passwords(settings: Any) -> None:
     """Password hashing is not under test; MD5 keeps hundreds of registrations fast."""

@@ -8,13 +8,20 @@ sockets connect, or with `call` (sync_to_async) from the tests.
 The fixtures are in conftest.py beside this module.
 """
 
+import io
 import json
+import re
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from PIL import Image
+from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import Friendship, User
@@ -59,6 +66,68 @@ def send(actor: User, chat_id: int, content: str = "hello") -> Message:
 
 def send_private(actor: User, to: User, content: str = "hello") -> Message:
     return send(actor, private_chat_ensure(user_a=actor, user_b=to).pk, content)
+
+
+def send_files(actor: User, chat_id: int, caption: str, *attachment_ids: int) -> Message:
+    return message_send(actor=actor, chat_id=chat_id, content=caption, attachment_ids=list(attachment_ids))[0]
+
+
+# ---- media ------------------------------------------------------------------------------------------
+
+BASE = "http://chat.example.test"  # PUBLIC_BASE_URL in the media tests
+
+
+def png(width: int = 40, height: int = 30) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "red").save(out, "PNG")
+    return out.getvalue()
+
+
+def bot_client(token: str) -> APIClient:
+    """An API client authenticated as a bot backend: its bot token as on /ws/bot."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def person_client(user: User) -> APIClient:
+    """An API client signed in as a person (an access token alone: made without the database)."""
+    return bot_client(str(AccessToken.for_user(user)))
+
+
+def upload(client: APIClient, data: bytes, name: str) -> dict[str, Any]:
+    """POST /api/uploads; the attachment object."""
+    response = client.post("/api/uploads", {"file": SimpleUploadedFile(name, data)}, format="multipart")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def signed(attachment_id: int, variant: str = "file") -> Any:
+    """Equal to an absolute signed link of this attachment (`BASE`/media/<id>/<variant>?exp=&sig=)."""
+    pattern = rf"{re.escape(BASE)}/media/{attachment_id}/{variant}\?exp=\d+&sig=[\w-]+"
+    return _Matching(pattern)
+
+
+class _Matching:
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and re.fullmatch(self.pattern, other) is not None
+
+    def __repr__(self) -> str:
+        return f"<string matching {self.pattern!r}>"
+
+
+def download(url: str) -> bytes:
+    """What an absolute media link serves (asked of this server without the base)."""
+    assert url.startswith(BASE + "/"), url
+    response = Client().get(url.removeprefix(BASE))
+    if response.status_code == 302:  # an object store: the presigned link serves the bytes
+        with urllib.request.urlopen(response["Location"], timeout=WAIT) as stored:
+            return stored.read()
+    assert response.status_code == 200, response
+    return b"".join(response.streaming_content) if response.streaming else response.content
 
 
 # ---- expected frames --------------------------------------------------------------------------------

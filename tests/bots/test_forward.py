@@ -144,6 +144,7 @@ async def test_private_message(sockets, bot, bot_token, bob):
         "message": "Hello, World!",
         "userId": bob.pk,
         "sender": {"nickname": "Bob", "sex": "male", "age": 31},
+        "attachments": [],
     }
 
 
@@ -183,6 +184,7 @@ async def test_group_message_with_the_senders_standing(sockets, team, bot_token,
         "userId": person.pk,
         "sender": sender,
         "groupId": team.pk,
+        "attachments": [],
     }
 
 

@@ -23,14 +23,22 @@ from groups.models import Group
 from imsuite.models import AuditEntry
 
 from .helpers import (
+    BASE,
     QUIET,
     WAIT,
+    bot_client,
     call,
+    download,
     failed,
     make_group,
     ok,
+    person_client,
+    png,
     send,
+    send_files,
+    signed,
     timeless,
+    upload,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -153,6 +161,7 @@ async def test_events_out_actions_in(sockets, backend, supervise, alice, bob, bo
             "title": "Bob",
         },
         "groupId": team.pk,
+        "attachments": [],
     }
     await connection.send(
         json.dumps(
@@ -166,6 +175,33 @@ async def test_events_out_actions_in(sockets, backend, supervise, alice, bob, bo
     seen = await person.until("message.new", lambda payload: payload["sender"]["id"] == bot.pk)
     assert (seen["message"]["id"], seen["message"]["content"]) == (stored.pk, "hi, Bob")
     await nothing(connection)  # exactly one response, and no event for the bot's own message
+
+
+async def test_files_both_ways(backend, supervise, settings, media_root, alice, bob, bot, bot_token, team):
+    """A person's photo reaches the backend as an element after the caption and in `attachments`,
+    with a link that downloads it; the bot sends a file it uploaded with its token, once."""
+    settings.PUBLIC_BASE_URL = BASE
+    await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    photo = await call(upload, person_client(bob), png(), "cat.png")
+    message = await call(send_files, bob, team.pk, "A cat", photo["id"])
+    event = timeless(await receive(connection))
+    url = event["attachments"][0]["url"]
+    assert (event["messageId"], event["message"]) == (message.pk, f"A cat\n[image,{url}]")
+    assert url == signed(photo["id"])
+    assert event["attachments"] == [photo | {"url": url, "thumbnail": signed(photo["id"], "thumb")}]
+    assert (await call(download, url))[:4] == b"\x89PNG"
+
+    chart = await call(upload, bot_client(bot_token), png(), "chart.png")
+    frame = {"action": "send_group_msg", "groupId": team.pk, "message": "", "attachmentIds": [chart["id"]]}
+    await connection.send(json.dumps(frame | {"echo": 1}))
+    reply = await receive(connection)
+    stored = await call(lambda: Message.objects.get(sender=bot))
+    assert reply == ok({"messageId": stored.pk}, 1)
+    assert [a["id"] for a in stored.attachments] == [chart["id"]]
+    await connection.send(json.dumps(frame | {"echo": 2}))
+    assert await receive(connection) == failed(1400, 2, "(attachmentIds: used)")
+    await nothing(connection)
 
 
 async def test_moderation_through_the_bridge_is_audited_with_source_bot(backend, supervise, alice, bob, bot):

@@ -50,8 +50,24 @@ def test_schema_is_openapi_3_yaml(schema: dict) -> None:
     assert re.fullmatch(r"3\.\d+\.\d+", schema["openapi"])
     assert schema["info"]["title"] == "IM-Suite API"
     assert schema["components"]["securitySchemes"] == {
-        "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "jwtAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "botToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A bot's token (imb_...), as on /ws/bot.",
+        },
     }
+
+
+def test_a_bot_token_opens_only_the_media_endpoints(schema: dict) -> None:
+    """What a bot backend calls over HTTP (upload a file to send, refresh a file's links)."""
+    with_bot_token = {
+        (path, method)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if {"botToken": []} in operation.get("security", [])
+    }
+    assert with_bot_token == {("/api/uploads", "post"), ("/api/attachments/{attachment_id}", "get")}
 
 
 def test_schema_as_json_is_the_same_document(schema: dict) -> None:
@@ -97,6 +113,7 @@ def test_spectacular_validates_without_warnings(tmp_path: Path) -> None:
     assert set(generated["paths"]) == set(api_routes())
 
 
+@pytest.mark.django_db  # closing a response closes old connections: one an earlier test left must be allowed
 def test_swagger_ui_is_served_with_local_assets() -> None:
     client = Client()
     response = client.get("/api/docs/")

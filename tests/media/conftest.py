@@ -24,13 +24,9 @@ from media.storage import media_storage
 
 
 @pytest.fixture(autouse=True)
-def media_dir(settings: Any, tmp_path: Path) -> Path:
-    root = tmp_path / "media"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root}},
-    }
-    return root
+def media_dir(media_root: Path) -> Path:
+    """Every media test stores its files on disk in a directory of its own (tests/conftest.py)."""
+    return media_root
 
 
 @pytest.fixture(autouse=True)

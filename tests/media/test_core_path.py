@@ -10,19 +10,6 @@ from chats.models import Chat, Message
 from media.models import Attachment
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media": {**settings.STORAGES["media"], "OPTIONS": {"location": tmp_path}},
-    }
-    from django.core.files.storage import storages
-
-    storages._storages.pop("media", None)
-    yield tmp_path
-    storages._storages.pop("media", None)
-
-
 @pytest.fixture
 def pair(alice, bob) -> Chat:
     friendship_create(user_a=alice, user_b=bob)
