@@ -39,7 +39,12 @@ PRESIGNED_SECONDS = 300  # an object store's own link, made per request: only lo
 def serving_headers(mime: str, name: str) -> dict[str, str]:
     """Content-Type, Content-Disposition and the headers that keep a file from running as a page."""
     inline = is_inline_safe(mime)
-    content_type = mime if inline or mime != "text/plain" else "text/plain; charset=utf-8"
+    if inline:
+        content_type = mime
+    elif mime == "text/plain":
+        content_type = "text/plain; charset=utf-8"
+    else:  # a download: no type a browser or a plug-in might act on
+        content_type = "application/octet-stream"
     return {
         "Content-Type": content_type,
         "Content-Disposition": content_disposition_header(not inline, name),
