@@ -1,6 +1,9 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -8,6 +11,7 @@ from django.template.defaultfilters import filesizeformat
 
 from imsuite.admin_services import URL_FORMFIELD, ViewOnlyAdminMixin, run_for_each
 from imsuite.errors import DomainError
+from media.avatars import is_avatar_url
 from media.selectors import storage_used
 
 from . import services
@@ -25,6 +29,27 @@ class UserAddForm(BaseUserCreationForm):
         except DomainError as exc:
             raise ValidationError(exc.message) from exc
         return username
+
+
+class AvatarURLField(forms.URLField):
+    """An outside http(s) URL, or the URL of an avatar uploaded here: that one is relative to the
+    server while PUBLIC_BASE_URL is empty, and is kept as it is."""
+
+    def clean(self, value: str) -> str:
+        return value if is_avatar_url(value or "") else super().clean(value)
+
+
+class UserChangeForm(DjangoUserChangeForm):
+    avatar_url = AvatarURLField(
+        required=False, max_length=500, assume_scheme="https", widget=AdminURLFieldWidget
+    )
+
+    def _get_validation_exclusions(self) -> set[str]:
+        """The model field's URL validator would refuse the relative URL of an uploaded avatar."""
+        excluded = super()._get_validation_exclusions()
+        return (
+            excluded | {"avatar_url"} if is_avatar_url(self.cleaned_data.get("avatar_url", "")) else excluded
+        )
 
 
 @admin.register(User)
@@ -52,6 +77,7 @@ class UserAdmin(DjangoUserAdmin):
         ("Staff", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
     ]
     add_form = UserAddForm
+    form = UserChangeForm
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["username", "password1", "password2"]})]
     actions = ["deactivate", "reactivate"]
     formfield_overrides = URL_FORMFIELD

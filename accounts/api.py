@@ -3,6 +3,7 @@
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,6 +18,7 @@ from .access import access_user
 from .models import User
 from .presence import online_user_ids
 from .serializers import (
+    AvatarUpload,
     BotCreateInput,
     BotItem,
     BotWithToken,
@@ -94,6 +96,28 @@ class MeView(APIView):
         data = ProfileInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_update(actor=request.user, user_id=request.user.pk, **data.validated_data)
+        return Response(OwnUser(user).data)
+
+
+class MeAvatarView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": AvatarUpload},
+        responses={200: OwnUser, 413: ERROR_RESPONSES[400], **ERROR_RESPONSES},
+        tags=["users"],
+    )
+    def post(self, request: Request) -> Response:
+        """Upload a picture as your avatar: cropped square, 256x256 WebP, metadata stripped; it is
+        served publicly at the avatar_url it gets (/media/avatars/<random name>)."""
+        upload = validate(AvatarUpload, request.data)["file"]
+        user = services.user_avatar_upload(actor=request.user, user_id=request.user.pk, upload=upload)
+        return Response(OwnUser(user).data)
+
+    @extend_schema(responses={200: OwnUser, **ERROR_RESPONSES}, tags=["users"])
+    def delete(self, request: Request) -> Response:
+        """Clear your avatar (an uploaded one's file is removed)."""
+        user = services.user_update(actor=request.user, user_id=request.user.pk, avatar_url="")
         return Response(OwnUser(user).data)
 
 

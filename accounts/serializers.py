@@ -28,6 +28,12 @@ class ProfileInput(InputSerializer):
     bio = StrictCharField(max_length=500, required=False, allow_blank=True)
 
 
+class AvatarUpload(InputSerializer):
+    """A multipart/form-data body with the picture (JPEG, PNG, GIF or WebP) in `file`."""
+
+    file = serializers.FileField(help_text="The picture; read from its bytes, whatever its name says.")
+
+
 class TokenInput(TokenObtainPairSerializer):
     """simplejwt's sign-in, with types checked rather than coerced."""
 

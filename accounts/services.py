@@ -12,6 +12,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
@@ -21,6 +22,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from imsuite import audit, sql
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 from imsuite.events import publish, publish_broadcast
+from media.avatars import avatar_replaced, avatar_stored
 
 from . import presence
 from .access import access_own_bot, access_user, require_active, require_moderator
@@ -90,13 +92,33 @@ def user_register(*, username: str, password: str, **profile: Any) -> User:
 
 def user_update(*, actor: User, user_id: int, **fields: Any) -> User:
     """Change profile fields: one's own, or anyone's as a moderator."""
-    user = access_user(actor, user_id)
-    if user.pk != actor.pk and not (user.is_bot and user.owner_id == actor.pk):
-        require_moderator(actor)
+    user = _profile_to_change(actor, user_id)
     fields = _check_profile(fields)
     if not fields:
         return user
+    return _profile_save(user, fields)
+
+
+def user_avatar_upload(*, actor: User, user_id: int, upload: UploadedFile) -> User:
+    """An uploaded picture as the avatar (media.avatars makes and stores it); the uploaded one it
+    replaces is removed. Counts against the upload rate limit."""
+    user = _profile_to_change(actor, user_id)
+    with avatar_stored(actor=actor, upload=upload) as url:
+        return _profile_save(user, {"avatar_url": url})
+
+
+def _profile_to_change(actor: User, user_id: int) -> User:
+    """One's own profile, one's bot's, or anyone's as a moderator."""
+    user = access_user(actor, user_id)
+    if user.pk != actor.pk and not (user.is_bot and user.owner_id == actor.pk):
+        require_moderator(actor)
+    return user
+
+
+def _profile_save(user: User, fields: dict[str, Any]) -> User:
     with transaction.atomic():
+        if "avatar_url" in fields:
+            avatar_replaced(user.avatar_url, fields["avatar_url"])
         for name, value in fields.items():
             setattr(user, name, value)
         user.save(update_fields=[*fields])

@@ -141,7 +141,8 @@ class _Batch:
             request = self.requests[i]
             try:
                 if request.attachment_ids:
-                    self.contents[i] = clean_caption(request.content, request.attachment_ids)
+                    check_attachment_ids(request.attachment_ids)
+                    self.contents[i] = clean_caption(request.content)
                     continue
                 if request.message_type not in CONTENT_TYPES:
                     raise validation_error(
@@ -396,13 +397,17 @@ def _messages_by_client_id(keys: list[tuple[int, str]]) -> list[Message]:
     return list(Message.objects.filter(pk__in=ids).select_related("chat")) if ids else []
 
 
-def clean_caption(content: Any, attachment_ids: list[int]) -> str:
-    """A caption beside files: may be empty, otherwise as a text message's content."""
+def check_attachment_ids(attachment_ids: list[int]) -> None:
     limit = settings.IMSUITE["MESSAGE_MAX_ATTACHMENTS"]
     if len(attachment_ids) > limit:
         raise validation_error("attachment_ids", "too_many", f"A message carries at most {limit} files.")
     if len(set(attachment_ids)) != len(attachment_ids):
         raise validation_error("attachment_ids", "duplicate", "Each file is attached once.")
+
+
+def clean_caption(content: Any) -> str:
+    """A caption beside files (when sent and when edited): may be empty, otherwise as a text
+    message's content."""
     if isinstance(content, str) and not content.strip():
         return ""
     return clean_content(content, Message.Type.TEXT)

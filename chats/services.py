@@ -21,7 +21,7 @@ from media.services import message_files_remove
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
 from .models import Chat, ChatMember, Message
 from .selectors import changes_since, chat_ref, message_delete_data, message_event_data
-from .sending import SendRequest, clean_content, message_send_many, take_seqs
+from .sending import SendRequest, clean_caption, clean_content, message_send_many, take_seqs
 
 
 def private_chat_ensure(*, user_a: User, user_b: User) -> Chat:
@@ -76,7 +76,10 @@ def message_edit(*, actor: User, message_id: int, content: Any) -> Message:
         window = settings.IMSUITE["MESSAGE_EDIT_WINDOW_SECONDS"]
         if (timezone.now() - message.created_at).total_seconds() > window:
             raise permission_denied("edit_window", "This message is too old to edit.", window_seconds=window)
-        message.content = clean_content(content, message.message_type)
+        # A message with files has a caption, not a URL: it may be edited to anything, "" too.
+        message.content = (
+            clean_caption(content) if message.attachments else clean_content(content, message.message_type)
+        )
         message.is_edited = True
         message.updated_at = timezone.now()
         ref = chat_ref(message.chat)

@@ -2,10 +2,12 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.serializers import AvatarUpload
 from imsuite.api_fields import ERROR_RESPONSES
 from imsuite.validation import validate
 
@@ -57,6 +59,28 @@ class GroupDetailView(APIView):
     def patch(self, request: Request, group_id: int) -> Response:
         data = validate(GroupUpdateInput, request.data)
         group = services.group_update(actor=request.user, group_id=group_id, **data)
+        return Response(_group_out(group, request.user.pk))
+
+
+class GroupAvatarView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": AvatarUpload},
+        responses={200: GroupOut, 413: ERROR_RESPONSES[400], **ERROR_RESPONSES},
+        tags=TAGS,
+    )
+    def post(self, request: Request, group_id: int) -> Response:
+        """Owner or admin: upload a picture as the group's avatar (cropped square, 256x256 WebP,
+        metadata stripped, public at its avatar_url)."""
+        upload = validate(AvatarUpload, request.data)["file"]
+        group = services.group_avatar_upload(actor=request.user, group_id=group_id, upload=upload)
+        return Response(_group_out(group, request.user.pk))
+
+    @extend_schema(responses={200: GroupOut, **ERROR_RESPONSES}, tags=TAGS)
+    def delete(self, request: Request, group_id: int) -> Response:
+        """Owner or admin: clear the group's avatar."""
+        group = services.group_update(actor=request.user, group_id=group_id, avatar_url="")
         return Response(_group_out(group, request.user.pk))
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from chats.models import Chat, ChatMember, Role
 from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import DomainEvent, publish, publish_events
+from media.avatars import avatar_replaced, avatar_stored
 
 from .access import RANK, access_group, access_member, rank, require_manager, require_outranks
 from .models import Group, JoinRequest, Mute, Notice
@@ -134,7 +136,22 @@ def group_update(
         changes["avatar_url"] = avatar_url
     if not changes:
         return group
+    return _group_save(group, actor, changes)
+
+
+def group_avatar_upload(*, actor: User, group_id: int, upload: UploadedFile) -> Group:
+    """An uploaded picture as the group's avatar: whoever may change it by URL (owner, admin). The
+    uploaded one it replaces is removed. Counts against the upload rate limit."""
+    group, member = access_group(actor, group_id)
+    require_manager(member)
+    with avatar_stored(actor=actor, upload=upload) as url:
+        return _group_save(group, actor, {"avatar_url": url})
+
+
+def _group_save(group: Group, actor: User, changes: dict[str, Any]) -> Group:
     with transaction.atomic():
+        if "avatar_url" in changes:
+            avatar_replaced(group.avatar_url, changes["avatar_url"])
         for key, value in changes.items():
             setattr(group, key, value)
         group.save(update_fields=list(changes))

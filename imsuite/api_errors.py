@@ -61,7 +61,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         refusal = db_outage.failed(exc)
         return Response(refusal.as_dict(), status=503, headers={"Retry-After": str(refusal.retry_after)})
     if isinstance(exc, DomainError):
-        return Response(exc.as_dict(), status=exc.http_status)
+        retry = exc.details.get("retry_after") if exc.code == ErrorCode.RATE_LIMITED else None
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return Response(exc.as_dict(), status=exc.http_status, headers=headers)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

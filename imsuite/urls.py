@@ -10,6 +10,7 @@ from calls import api as calls_api
 from chats import api as chats_api
 from groups import api as groups_api
 from media import api as media_api
+from media import avatar_serving
 from media import serving as media_serving
 
 from .health import HealthView
@@ -21,6 +22,7 @@ api = [
     path("auth/token/refresh", accounts_api.RefreshView.as_view(), name="token-refresh"),
     path("auth/logout", accounts_api.LogoutView.as_view(), name="logout"),
     path("users/me", accounts_api.MeView.as_view(), name="me"),
+    path("users/me/avatar", accounts_api.MeAvatarView.as_view(), name="me-avatar"),
     path("users", accounts_api.UserSearchView.as_view(), name="user-search"),
     path("users/<int:user_id>", accounts_api.UserDetailView.as_view(), name="user-detail"),
     path("bots", accounts_api.BotListView.as_view(), name="bots"),
@@ -49,6 +51,7 @@ api = [
     path("messages/<int:message_id>/read", chats_api.MessageReadView.as_view(), name="message-read"),
     path("groups", groups_api.GroupListView.as_view(), name="groups"),
     path("groups/<int:group_id>", groups_api.GroupDetailView.as_view(), name="group-detail"),
+    path("groups/<int:group_id>/avatar", groups_api.GroupAvatarView.as_view(), name="group-avatar"),
     path("groups/<int:group_id>/members", groups_api.MembersView.as_view(), name="group-members"),
     path(
         "groups/<int:group_id>/members/<int:user_id>",
@@ -88,6 +91,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("media/<int:attachment_id>/<str:variant>", media_serving.media_file, name="media-file"),
     path("api/", include(api)),
+    path("media/avatars/<path:name>", avatar_serving.avatar_file, name="avatar-file"),
     # The web client: one page of ES modules under static/app/, a client of the APIs above.
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the client's language switch
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),

@@ -30,5 +30,7 @@ class UploadInput(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=["voice"], required=False, help_text="voice: an audio recording sent as a voice message."
     )
-    duration = serializers.FloatField(required=False, help_text="Seconds, measured by the recording client.")
+    duration = serializers.FloatField(
+        required=False, min_value=0, max_value=86400, help_text="Seconds, measured by the recording client."
+    )
     waveform = serializers.CharField(required=False, help_text="A JSON list of at most 64 integers 0-255.")

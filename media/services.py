@@ -1,6 +1,5 @@
 """Every change to uploaded files: uploading one, and removing files (retention, recalls)."""
 
-import json
 import logging
 import unicodedata
 from collections.abc import Iterable
@@ -14,7 +13,8 @@ from django.db.models import Sum
 
 from accounts.access import require_active, require_moderator
 from accounts.models import User
-from imsuite import audit
+from imsuite import audit, safe_json
+from imsuite.body_limit import upload_too_large
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 from imsuite.ratelimit import rate_limit
 
@@ -25,6 +25,7 @@ from .storage import media_storage, new_name
 
 logger = logging.getLogger(__name__)
 WAVEFORM_MAX_POINTS = 64
+WAVEFORM_TEXT_MAX_BYTES = 1024  # 64 levels written out take at most 320
 DURATION_MAX_SECONDS = 86400.0
 
 
@@ -42,14 +43,9 @@ def attachment_upload(
     Refusals: VALIDATION_ERROR with reason empty, too_large (413), quota (413), type, corrupt,
     image_too_large; RATE_LIMITED."""
     require_active(actor)
-    limits = settings.IMSUITE
     if kind not in (None, "", Attachment.Kind.VOICE):
         raise validation_error("kind", "choice", 'kind is empty or "voice"; other kinds come from the bytes.')
-    if upload.size == 0:
-        raise validation_error("file", "empty", "The file is empty.")
-    if upload.size > limits["UPLOAD_MAX_BYTES"]:
-        raise _too_large(limits["UPLOAD_MAX_BYTES"])
-    rate_limit("upload", actor.pk, limits["RATE_LIMIT_UPLOADS"], limits["RATE_LIMIT_UPLOADS_WINDOW_SECONDS"])
+    upload_admit(actor=actor, upload=upload)
     duration, waveform = _clean_duration(duration), _clean_waveform(waveform)
     upload.seek(0)
     mime = sniff(upload.read(HEAD_BYTES))
@@ -73,15 +69,22 @@ def attachment_upload(
     if attachment.kind in (Attachment.Kind.VOICE, Attachment.Kind.VIDEO):
         attachment.duration = duration
         attachment.waveform = waveform if attachment.kind == Attachment.Kind.VOICE else None
-    content: File = ContentFile(picture.data) if picture is not None and picture.data is not None else upload
+    content: File = ContentFile(picture.data) if picture is not None else upload
     attachment.size = content.size
     _check_quota(actor, attachment.size)
     _store(attachment, content, picture.thumbnail if picture is not None else None)
     return attachment
 
 
-def _too_large(limit: int) -> DomainError:
-    return validation_error("file", "too_large", f"A file may be at most {limit} bytes.", status=413)
+def upload_admit(*, actor: User, upload: UploadedFile) -> None:
+    """What every upload passes first, attachment or avatar: not empty (reason empty), within
+    UPLOAD_MAX_BYTES (too_large, 413), within RATE_LIMIT_UPLOADS (RATE_LIMITED)."""
+    limits = settings.IMSUITE
+    if upload.size == 0:
+        raise validation_error("file", "empty", "The file is empty.")
+    if upload.size > limits["UPLOAD_MAX_BYTES"]:
+        raise upload_too_large(limits["UPLOAD_MAX_BYTES"])  # as the HTTP layer refuses a longer body
+    rate_limit("upload", actor.pk, limits["RATE_LIMIT_UPLOADS"], limits["RATE_LIMIT_UPLOADS_WINDOW_SECONDS"])
 
 
 def _check_quota(actor: User, size: int) -> None:
@@ -232,9 +235,9 @@ def _clean_waveform(value: Any) -> list[int] | None:
     if value in (None, ""):
         return None
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
+        try:  # the one safe decoder: plain json.loads recurses into "[[[[..." until RecursionError
+            value = safe_json.loads(value, WAVEFORM_TEXT_MAX_BYTES, "waveform")
+        except DomainError:
             value = None
     if (
         not isinstance(value, list)

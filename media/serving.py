@@ -39,7 +39,12 @@ PRESIGNED_SECONDS = 300  # an object store's own link, made per request: only lo
 def serving_headers(mime: str, name: str) -> dict[str, str]:
     """Content-Type, Content-Disposition and the headers that keep a file from running as a page."""
     inline = is_inline_safe(mime)
-    content_type = mime if inline or mime != "text/plain" else "text/plain; charset=utf-8"
+    if inline:
+        content_type = mime
+    elif mime == "text/plain":
+        content_type = "text/plain; charset=utf-8"
+    else:  # a download: no type a browser or a plug-in might act on
+        content_type = "application/octet-stream"
     return {
         "Content-Type": content_type,
         "Content-Disposition": content_disposition_header(not inline, name),
@@ -66,10 +71,13 @@ def media_file(request: HttpRequest, attachment_id: int, variant: str) -> HttpRe
         file, mime, name = thumbnail, "image/webp", name.rsplit(".", 1)[0] + ".webp"
     headers = serving_headers(mime, name)
     headers["Cache-Control"] = f"private, max-age={max(0, int(request.GET['exp']) - int(time.time()))}"
-    return _serve(file, headers, request.headers.get("Range", ""))
+    return serve_stored(file, headers, request.headers.get("Range", ""))
 
 
-def _serve(name: str, headers: dict[str, str], ranges: str = "") -> HttpResponse:
+def serve_stored(name: str, headers: dict[str, str], ranges: str = "") -> HttpResponse:
+    """The stored file `name` with these headers (serving_headers' at least): streamed from disk
+    (one byte range if asked), handed to the proxy (X-Accel-Redirect), or a 302 to the object
+    store's presigned link; 404 NOT_FOUND for a file missing on disk."""
     storage = media_storage()
     try:
         path = storage.path(name)

@@ -6,6 +6,8 @@ import filetype
 HEAD_BYTES = 8192
 # Pictures Pillow re-encodes and browsers show inline; any other image type is served as a file.
 RASTER_IMAGES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+# An animated PNG is a PNG to every browser (and to Pillow): a picture, not a file to download.
+_SAME_AS = {"image/apng": "image/png"}
 
 
 def sniff(head: bytes) -> str:
@@ -14,7 +16,7 @@ def sniff(head: bytes) -> str:
     application/octet-stream."""
     kind = filetype.guess(head)
     if kind is not None:
-        return kind.mime
+        return _SAME_AS.get(kind.mime, kind.mime)
     if _is_text(head):
         return "text/plain"
     return "application/octet-stream"

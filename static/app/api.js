@@ -12,12 +12,14 @@ export class ApiError extends Error {
   }
 }
 
+/** A body: FormData goes as multipart (the browser sets its boundary), anything else as JSON. */
 async function call(method, path, body, token) {
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const form = body instanceof FormData;
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   try {
-    return await fetch(`/api/${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return await fetch(`/api/${path}`, { method, headers, body: body === undefined || form ? body : JSON.stringify(body) });
   } catch {
     throw new ApiError(0, null);
   }

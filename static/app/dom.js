@@ -19,10 +19,11 @@ export function h(tag, props = {}, ...children) {
 
 export const button = (label, onclick, attrs = {}) => h("button", { type: "button", ...attrs, onclick, text: label });
 
-/** The URL if it is an absolute http(s) URL, else null: the only kind put into src or href. */
-export function safeUrl(value) {
+/** The URL if it is an absolute http(s) URL (or one relative to `base`), else null: the only kind
+ * put into src or href. */
+export function safeUrl(value, base = undefined) {
   try {
-    const url = new URL(value);
+    const url = new URL(value, base);
     return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
   } catch {
     return null;
@@ -48,9 +49,10 @@ export function linkify(text) {
   return parts.filter((part) => part !== "");
 }
 
-/** An avatar: the picture when its URL is safe, else the name's first letter. */
+/** An avatar: the picture when its URL is safe, else the name's first letter. An uploaded avatar's
+ * URL is relative to this server unless the server has a PUBLIC_BASE_URL. */
 export function avatar(name, url, extraClass = "") {
-  const src = url && safeUrl(url);
+  const src = url && safeUrl(url, location.origin);
   const el = h("span", { class: `avatar ${extraClass}`.trim(), "aria-hidden": "true" });
   if (src) el.append(h("img", { src, alt: "", loading: "lazy" }));
   else el.textContent = (name || "?").trim().charAt(0).toUpperCase() || "?";

@@ -5,7 +5,7 @@ import { api, signOut } from "./api.js";
 import * as calls from "./calls.js";
 import { loadChats, loadMissedCalls } from "./chats.js";
 import { loadContacts } from "./contacts.js";
-import { byId, fillAvatar } from "./dom.js";
+import { byId } from "./dom.js";
 import { fillIcons } from "./icons.js";
 import { initRealtime } from "./realtime.js";
 import { currentTokens, onSessionEnded } from "./session.js";
@@ -18,6 +18,7 @@ import { initContacts, resetContacts } from "./views/contacts.js";
 import { initConversation, openChat, resetConversation } from "./views/conversation.js";
 import { closeGroupPanel, initGroupPanel, toggleGroupPanel } from "./views/group-panel.js";
 import { initNewGroup } from "./views/new-group.js";
+import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { attempt } from "./views/toasts.js";
@@ -39,9 +40,7 @@ function onConnected() {
 
 async function startClient() {
   byId("auth-view").hidden = true;
-  state.me = await api.get("users/me");
-  byId("me-name").textContent = state.me.nickname || state.me.username;
-  fillAvatar(byId("me-avatar"), state.me.nickname || state.me.username, state.me.avatar_url);
+  showMe(await api.get("users/me"));
   placeFooter("main");
   byId("main-view").hidden = false;
   await attempt(refreshAll);
@@ -72,6 +71,7 @@ function boot() {
   initRecorder(() => state.currentChatId);
   initViewer();
   initGroupPanel();
+  initProfile();
   initContacts(openChat);
   initNewGroup(openChat);
   initCallView();

@@ -127,3 +127,79 @@ def test_swagger_ui_is_served_with_local_assets() -> None:
         asset = client.get(src)
         assert asset.status_code == 200, src
         asset.close()
+
+
+# ---- media (issue 18): the upload form, fresh links, attachment_ids and the attachment object ----
+
+ATTACHMENT_KEYS = {
+    "id",
+    "kind",
+    "name",
+    "size",
+    "mime",
+    "width",
+    "height",
+    "duration",
+    "waveform",
+    "thumbnail",
+    "url",
+}
+
+
+def component(schema: dict, ref: dict) -> dict:
+    """The component a {"$ref": "#/components/schemas/X"} names."""
+    return schema["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+
+
+def success(schema: dict, operation: dict, status: str) -> dict:
+    return component(schema, operation["responses"][status]["content"]["application/json"]["schema"])
+
+
+def test_schema_documents_the_upload_form(schema: dict) -> None:
+    upload = schema["paths"]["/api/uploads"]["post"]
+    assert set(upload["requestBody"]["content"]) == {"multipart/form-data"}
+    form = component(schema, upload["requestBody"]["content"]["multipart/form-data"]["schema"])
+    assert form["required"] == ["file"]
+    fields = form["properties"]
+    assert set(fields) == {"file", "kind", "duration", "waveform"}
+    assert fields["file"] == {"type": "string", "format": "binary"}
+    assert component(schema, fields["kind"]["allOf"][0])["enum"] == ["voice"]
+    assert (fields["duration"]["type"], fields["duration"]["minimum"], fields["duration"]["maximum"]) == (
+        "number",
+        0,
+        86400,
+    )
+    assert fields["waveform"]["type"] == "string"
+    assert success(schema, upload, "201") == schema["components"]["schemas"]["AttachmentOut"]
+    for status in ("400", "413", "429"):
+        assert upload["responses"][status]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Error"
+        }
+
+
+def test_schema_documents_the_attachment_object_and_fresh_links(schema: dict) -> None:
+    attachment = schema["components"]["schemas"]["AttachmentOut"]
+    assert set(attachment["properties"]) == set(attachment["required"]) == ATTACHMENT_KEYS
+    assert component(schema, attachment["properties"]["kind"])["enum"] == ["image", "video", "voice", "file"]
+    nullable = {key for key, field in attachment["properties"].items() if field.get("nullable")}
+    assert nullable == {"width", "height", "duration", "waveform", "thumbnail"}
+    fresh = schema["paths"]["/api/attachments/{attachment_id}"]["get"]
+    assert success(schema, fresh, "200") == attachment
+    assert "404" in fresh["responses"]
+
+
+def test_schema_documents_attachments_on_messages(schema: dict) -> None:
+    post = schema["paths"]["/api/chats/{chat_id}/messages"]["post"]
+    body = component(schema, post["requestBody"]["content"]["application/json"]["schema"])
+    assert body["properties"]["attachment_ids"] == {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1},
+        "description": body["properties"]["attachment_ids"]["description"],
+    }
+    assert "content" not in body.get("required", [])  # a caption beside files may be left out
+    message = success(schema, post, "201")
+    assert message["properties"]["attachments"]["type"] == "array"
+    assert message["properties"]["attachments"]["items"] == {"$ref": "#/components/schemas/AttachmentOut"}
+    assert "attachments" in message["required"]
+    kinds = component(schema, message["properties"]["message_type"])["enum"]
+    assert {"video", "voice"} <= set(kinds)

@@ -9,6 +9,7 @@ import { isModerator, isMuted, loadGroup, memberOf } from "../groups.js";
 import { icon } from "../icons.js";
 import { state, subscribe } from "../store.js";
 import { ask, confirmAction } from "./ask.js";
+import { chooseAvatar } from "./avatar-picker.js";
 import { attempt } from "./toasts.js";
 
 const RANK = { owner: 3, admin: 2, member: 1 };
@@ -143,6 +144,17 @@ function fieldForm({ key, label, value = "", type = "text", multiline = false, s
   return form;
 }
 
+/** Upload a picture as the group's avatar (the server crops and resizes it), or remove it. */
+function avatarUpload(id, avatarUrl) {
+  const path = `groups/${id}/avatar`;
+  return h(
+    "div",
+    { class: "inline-controls" },
+    keyed(gettext("Upload avatar"), "group-avatar-upload", () => chooseAvatar((form) => change(id, () => api.post(path, form))), { "data-testid": "group-avatar-upload" }),
+    avatarUrl && keyed(gettext("Remove avatar"), "group-avatar-remove", () => change(id, () => api.delete(path)), { class: "danger", "data-testid": "group-avatar-remove" }),
+  );
+}
+
 function addMemberForm(group) {
   const id = group.info.id;
   const inGroup = new Set(group.members.map((m) => m.user_id));
@@ -222,6 +234,7 @@ function panelContent(group) {
         action: (name) => change(id, () => api.patch(`groups/${id}`, { name })) }),
       fieldForm({ key: "group-avatar-input", label: gettext("Avatar URL"), value: info.avatar_url, type: "url", submitLabel: gettext("Save"), testid: "avatar-form",
         action: (avatarUrl) => change(id, () => api.patch(`groups/${id}`, { avatar_url: avatarUrl })) }),
+      avatarUpload(id, info.avatar_url),
       h("div", { class: "stack compact" }, h("span", { class: "label", text: gettext("Mute everyone (owner and admins can still write)") }), muteControls(group, id, null, allMuted))),
     section(format(gettext("Members (%(count)s)"), { count: group.members.length }), "member-list",
       h("ul", { class: "members" }, group.members.map((member) => memberRow(group, member))),

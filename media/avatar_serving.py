@@ -1,0 +1,22 @@
+"""GET /media/avatars/<name>: uploaded avatars, public by link (the name is 128 random bits) and
+never changed under their name (a new avatar is a new name), so browsers may keep them for a year.
+Served like attachments (media.serving): from disk, through the proxy, or by the object store."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_safe
+
+from imsuite.errors import not_found
+
+from .avatars import AVATAR_DIR, NAME_RE
+from .serving import serve_stored, serving_headers
+
+CACHE_FOREVER = "public, max-age=31536000, immutable"
+
+
+@require_safe
+def avatar_file(request: HttpRequest, name: str) -> HttpResponse:
+    if not NAME_RE.fullmatch(name):
+        error = not_found("Avatar")
+        return JsonResponse(error.as_dict(), status=error.http_status)
+    headers = {**serving_headers("image/webp", name), "Cache-Control": CACHE_FOREVER}
+    return serve_stored(AVATAR_DIR + name, headers)
