@@ -39,6 +39,12 @@ def upload_too_large(limit: int) -> DomainError:
     )
 
 
+def largest_body() -> int:
+    """The largest body any path accepts: twisted keeps no more than this and one byte of any
+    (imsuite.daphne_tuning.cap_kept_bodies), enough for this layer to refuse a longer one."""
+    return max(settings.IMSUITE["UPLOAD_MAX_BYTES"] + MULTIPART_SLACK, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
 def _limit(path: str) -> tuple[int, DomainError]:
     if UPLOAD_PATHS.fullmatch(path):
         limit = settings.IMSUITE["UPLOAD_MAX_BYTES"]

@@ -6,7 +6,8 @@
 - a socket whose frames pile up unread is no longer read until the application catches up;
 - a frame autobahn refuses (invalid UTF-8, too big) closes with its code instead of a dropped socket;
 - an HTTP request body reaches the application a chunk at a time from twisted's file, not all at once,
-  and twisted no longer parses a form body (an upload) in memory for arguments nobody reads.
+  twisted no longer parses a form body (an upload) in memory for arguments nobody reads, and keeps
+  no more of a body than the largest one any path accepts.
 
 Each one replaces an autobahn or daphne method with the same behaviour on the path it changes
 and leaves every other path (compression, chopped writes, other close codes, debug logging
@@ -265,6 +266,27 @@ def leave_form_bodies_unparsed() -> None:
     WebRequest.__init__ = init
 
 
+@patches.installs("kept_body_cap")
+def cap_kept_bodies() -> None:
+    """twisted writes a request body to its temporary file whatever its size, and the application
+    hears of the request only once all of it has arrived: one endless POST filled the disk before
+    BodyLimit could answer 413. Past the largest body any path accepts and one byte more (so that
+    BodyLimit still sees it is too long), what arrives is read and dropped."""
+    from daphne.http_protocol import WebRequest
+
+    from .body_limit import largest_body
+
+    original = WebRequest.handleContentChunk
+
+    @functools.wraps(original)
+    def handle_content_chunk(self: WebRequest, data: bytes) -> None:
+        room = largest_body() + 1 - self.content.tell()
+        if room > 0:
+            original(self, data[:room])
+
+    WebRequest.handleContentChunk = handle_content_chunk
+
+
 def tune() -> None:
     """All of the above: call once, before daphne accepts a connection."""
     from django.conf import settings
@@ -276,3 +298,4 @@ def tune() -> None:
     refuse_bad_frames_with_a_close()
     stream_request_bodies()
     leave_form_bodies_unparsed()
+    cap_kept_bodies()

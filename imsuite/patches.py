@@ -241,6 +241,18 @@ def _no_form_parsing() -> None:
     uses(http.Request, "requestReceived", "_parsePOSTFormSubmission")
 
 
+@_relies_on("kept_body_cap", "daphne", "Twisted")
+def _kept_body_cap() -> None:
+    """imsuite.daphne_tuning.cap_kept_bodies: daphne's WebRequest.handleContentChunk wrapped; twisted's
+    channel hands it every chunk of a body, and it is what writes them to the content file."""
+    from daphne.http_protocol import WebRequest
+    from twisted.web import http
+
+    method(WebRequest, "handleContentChunk", "self", "data", positional=True)
+    uses(http.Request, "handleContentChunk", "content", "write")
+    uses(http.HTTPChannel, "_maybeChooseTransferDecoder", "requests", "handleContentChunk")
+
+
 @_relies_on("shared_frames", "daphne", "autobahn")
 def _shared_frames() -> None:
     """imsuite.ws: a frame prepared once is sent to daphne's protocol, found in its send partial."""

@@ -22,6 +22,7 @@ from twisted.internet import address, protocol, tcp
 from twisted.internet.testing import StringTransport
 
 import imsuite.asgi  # noqa: F401  (tunes daphne and autobahn, as at startup)
+from imsuite.body_limit import MULTIPART_SLACK, largest_body
 from imsuite.daphne_tuning import BODY_CHUNK_BYTES, StreamedBody, write_now
 from imsuite.http_handler import SyncChainASGIHandler
 from imsuite.ws import FastWebsocketConsumer
@@ -319,3 +320,20 @@ async def test_django_reads_the_body_from_twisteds_file():
 
     await post_through_daphne(body, app)
     assert read == [body]
+
+
+async def test_twisted_keeps_no_more_of_a_body_than_the_largest_accepted_and_a_byte(settings):
+    settings.IMSUITE = {**settings.IMSUITE, "UPLOAD_MAX_BYTES": 100_000}
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    assert largest_body() == 100_000 + MULTIPART_SLACK
+    body = os.urandom(400_000)
+    kept: list[bytes] = []
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        with receive.__self__.take_file() as file:
+            kept.append(file.read())
+        await answer(send, b"ok")
+
+    response, _ = await post_through_daphne(body, app)
+    assert response.endswith(b"ok")  # the rest was read (and dropped): the request ended as usual
+    assert kept == [body[: largest_body() + 1]]

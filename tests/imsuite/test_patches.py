@@ -26,6 +26,7 @@ from chats.serializers import HistoryPage
 from imsuite import patches, ratelimit, validation
 from imsuite.daphne_tuning import (
     allow_protocol_close_codes,
+    cap_kept_bodies,
     format_debug_lines_lazily,
     leave_form_bodies_unparsed,
     refuse_bad_frames_with_a_close,
@@ -90,6 +91,7 @@ def test_startup_checks_every_patch():
         "pause_reading",
         "streamed_bodies",
         "no_form_parsing",
+        "kept_body_cap",
         "shared_frames",
         "hub_peers",
         "sync_middleware_chain",
@@ -441,3 +443,25 @@ async def test_a_django_that_reads_bodies_otherwise_copies_them_itself(monkeypat
     assert "ASGIHandler.handle no longer uses read_body, create_request, close" in warned_once(
         caplog, "body_file_handover", "Django"
     )
+
+
+async def test_a_twisted_that_stores_bodies_otherwise_keeps_them_whole(monkeypatch, caplog, settings):
+    from daphne.http_protocol import WebRequest
+    from twisted.web import http
+
+    own = http.Request.handleContentChunk
+
+    def handle_content_chunk(self, data):  # a release that stores the body another way
+        own(self, data)
+
+    monkeypatch.delattr(WebRequest, "handleContentChunk")  # daphne's inherits twisted's again
+    monkeypatch.setattr(http.Request, "handleContentChunk", handle_content_chunk)
+    installing_changes_nothing(WebRequest, "handleContentChunk", cap_kept_bodies)
+    assert "Request.handleContentChunk no longer uses content, write" in warned_once(
+        caplog, "kept_body_cap", "daphne", "Twisted"
+    )
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    settings.IMSUITE = {**settings.IMSUITE, "UPLOAD_MAX_BYTES": 1000}
+    body = bytes(range(256)) * 1000  # far past the largest body accepted
+    _, _, handed = await post_read_whole(body)
+    assert b"".join(m["body"] for m in handed) == body  # twisted kept all of it, as before
