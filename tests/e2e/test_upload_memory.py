@@ -79,9 +79,9 @@ def peak_growth_from_now(pid: int) -> Callable[[], int]:
 
 
 async def test_a_large_upload_is_stored_whole_and_never_held_whole_in_memory(
-    daphne_url: str, start_daphne: Callable[[dict[str, str]], str], server_env: dict[str, str]
+    daphne_url: str, start_daphne: Callable[[dict[str, str]], str], server_env: dict[str, str], tmp_path: Path
 ) -> None:
-    url = start_daphne({**server_env, "UPLOAD_MAX_BYTES": str(64 * MB)})
+    url = start_daphne({**server_env, "DATA_DIR": str(tmp_path), "UPLOAD_MAX_BYTES": str(64 * MB)})
     ann = await sign_up(url, "ann", "Ann")
     # The first upload loads what uploads need (the media app's code, its first temporary files).
     status, _ = await asyncio.to_thread(upload, url, ann.token, b"warm " * 40_000, "warm.bin")
@@ -103,9 +103,9 @@ async def test_a_large_upload_is_stored_whole_and_never_held_whole_in_memory(
 
 
 async def test_uploads_in_flight_at_once_hold_about_a_megabyte_each_at_most(
-    daphne_url: str, start_daphne: Callable[[dict[str, str]], str], server_env: dict[str, str]
+    daphne_url: str, start_daphne: Callable[[dict[str, str]], str], server_env: dict[str, str], tmp_path: Path
 ) -> None:
-    url = start_daphne(server_env)
+    url = start_daphne({**server_env, "DATA_DIR": str(tmp_path)})  # its files go with the test
     people = [await sign_up(url, f"up{n}", f"Up {n}") for n in range(IN_FLIGHT)]
     status, _ = await asyncio.to_thread(upload, url, people[0].token, b"warm " * 40_000, "warm.bin")
     assert status == 201
