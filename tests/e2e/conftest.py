@@ -127,9 +127,13 @@ def e2e_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def daphne_server(django_db_setup: None, e2e_log_dir: Path) -> Iterator[str]:
-    """One daphne for the session, on the test database; stopped before the database is destroyed."""
-    with run_daphne(database_env(), e2e_log_dir) as url:
+def daphne_server(
+    django_db_setup: None, e2e_log_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One daphne for the session, on the test database; stopped before the database is destroyed.
+    Its DATA_DIR (uploaded files) is the session's own, so what the tests upload goes with them."""
+    env = {**database_env(), "DATA_DIR": str(tmp_path_factory.mktemp("daphne-data"))}
+    with run_daphne(env, e2e_log_dir) as url:
         yield url
 
 
