@@ -52,6 +52,12 @@ class Membership(Protocol):
     card: str
 
 
+class Notify(models.TextChoices):
+    ALL = "all"
+    MENTIONS = "mentions"
+    MUTED = "muted"
+
+
 class ChatMember(models.Model):
     """Membership of any chat. For groups it also carries role, level and card (the in-group name),
     so one indexed row answers both "may this person send here?" and "how much is unread?"."""
@@ -65,6 +71,11 @@ class ChatMember(models.Model):
     card = models.CharField(max_length=64, blank=True)
     joined_at = models.DateTimeField(auto_now_add=True)
     last_read_message_id = models.BigIntegerField(default=0)
+    # Notifications (issue 19): what this member is told of the chat's messages, muted until a time
+    # (null: until changed), and how many unread messages mention them (kept by sends and reads).
+    notify = models.CharField(max_length=8, choices=Notify.choices, default=Notify.ALL)
+    notify_until = models.DateTimeField(null=True, blank=True)
+    unread_mentions = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["chat", "user"], name="chat_member_unique")]
@@ -105,6 +116,8 @@ class Message(models.Model):
     # What the message's uploaded files are (media.rendering.attachment_meta of each, in order),
     # kept with the row so that history, sync and events render them without another query.
     attachments = models.JSONField(null=True, blank=True)
+    # Who the message calls by name (issue 19): user ids, and "all" for @all; null: nobody.
+    mentions = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -13,6 +13,8 @@ class Group(models.Model):
     chat = models.OneToOneField(Chat, primary_key=True, on_delete=models.CASCADE, related_name="group")
     name = models.CharField(max_length=64)
     avatar_url = models.URLField(max_length=500, blank=True)
+    # Whether plain members may use @all (owner and admins always may).
+    members_mention_all = models.BooleanField(default=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

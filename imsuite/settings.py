@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "calls",
     "bots",
     "media",
+    "push",
 ]
 
 MIDDLEWARE = [
