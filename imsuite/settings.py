@@ -256,6 +256,7 @@ SPECTACULAR_SETTINGS = {
         "HealthStateEnum": ["ok", "error"],
         "RoleEnum": ["owner", "admin", "member"],
         "AssignableRoleEnum": ["admin", "member"],
+        "PushKindEnum": ["webpush", "unifiedpush"],  # media's `kind` is KindEnum
     },
 }
 
@@ -320,6 +321,20 @@ IMSUITE.update(
         "UPLOAD_UNATTACHED_SECONDS": int(os.environ.get("UPLOAD_UNATTACHED_SECONDS", "86400")),
         "MEDIA_DELETED_GRACE_SECONDS": int(os.environ.get("MEDIA_DELETED_GRACE_SECONDS", "86400")),
         "MEDIA_RETENTION_DAYS": int(os.environ.get("MEDIA_RETENTION_DAYS") or 0) or None,  # 0 = unset
+    }
+)
+# Push (push/): the pusher in the timers process tells devices of people who are not connected.
+IMSUITE.update(
+    {
+        # At most one push per person and chat this often; the next carries how many came meanwhile.
+        "PUSH_COALESCE_SECONDS": float(os.environ.get("PUSH_COALESCE_SECONDS", "5")),
+        # False: no push carries message text, whatever each device asked for.
+        "PUSH_PREVIEWS": env_bool("PUSH_PREVIEWS", True),
+        "PUSH_MAX_SUBSCRIPTIONS": int(os.environ.get("PUSH_MAX_SUBSCRIPTIONS", "20")),  # per person
+        "PUSH_TIMEOUT_SECONDS": float(os.environ.get("PUSH_TIMEOUT_SECONDS", "10")),  # per request
+        "PUSH_THREADS": int(os.environ.get("PUSH_THREADS", "8")),  # requests to endpoints at once
+        # A failing endpoint is tried again after 30 s, doubling with each failure, up to this.
+        "PUSH_BACKOFF_MAX_SECONDS": int(os.environ.get("PUSH_BACKOFF_MAX_SECONDS", "3600")),
     }
 )
 # Absolute links for clients that need them (bots, push); empty: links are relative to this server.

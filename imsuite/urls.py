@@ -12,6 +12,7 @@ from groups import api as groups_api
 from media import api as media_api
 from media import avatar_serving
 from media import serving as media_serving
+from push import api as push_api
 
 from .health import HealthView
 
@@ -83,6 +84,12 @@ api = [
         name="bot-endpoint",
     ),
     path("calls", calls_api.CallHistoryView.as_view(), name="calls"),
+    path("push/subscriptions", push_api.SubscriptionsView.as_view(), name="push-subscriptions"),
+    path(
+        "push/subscriptions/<int:subscription_id>",
+        push_api.SubscriptionDetailView.as_view(),
+        name="push-subscription",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

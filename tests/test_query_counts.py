@@ -23,6 +23,7 @@ from chats.services import message_send
 from groups.models import Group
 from groups.services import group_ban, group_create, join_request_create, member_add, notice_create
 from media.models import Attachment
+from push.models import PushSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -241,6 +242,9 @@ def test_admin_changelists(alice, moderator, make_user, friend_of, names):
         person = friend_of(alice)
         bot, _ = bot_create(actor=person, username=names("bot"))
         ReverseEndpoint.objects.create(bot=bot, url="wss://bots.example/ws")
+        PushSubscription.objects.create(
+            user=person, kind="unifiedpush", endpoint=f"https://push.example/{bot.pk}"
+        )
         FriendRequest.objects.create(from_user=make_user(), to_user=person, message="hi")
         notification_send(actor=moderator, title="note", message="text", user_ids=[person.pk])
         group = group_create(actor=person, name=names("team"), member_ids=[bot.pk])
