@@ -236,22 +236,23 @@ class Pusher:
         self._inflight[self._pool.submit(_deliver, subscription, payload)] = (subscription, payload)
 
     def _harvest(self, now: datetime) -> Counter:
-        done: Counter = Counter()
+        results, following = [], []
         for future in [f for f in self._inflight if f.done()]:
             subscription, payload = self._inflight.pop(future)
             delivery = future.result()
-            done[delivery.status] += 1
             waiting = list(self._waiting.pop(subscription.pk, {}).values())
             if delivery.status == "retry" and waiting:
                 payload = waiting[-1]  # only the latest is tried again
-            services.subscription_delivered(
-                subscription=subscription, delivery=delivery, payload=payload, now=now
-            )
+            results.append((subscription, delivery, payload))
             if delivery.status == "ok" and waiting:
-                self._start(subscription, waiting[0])
-                if waiting[1:]:
-                    self._waiting[subscription.pk] = {p["chat_id"]: p for p in waiting[1:]}
-        return done
+                following.append((subscription, waiting))
+        if results:
+            services.subscriptions_delivered(results=results, now=now)
+        for subscription, waiting in following:  # the next of what waited for these devices
+            self._start(subscription, waiting[0])
+            if waiting[1:]:
+                self._waiting[subscription.pk] = {p["chat_id"]: p for p in waiting[1:]}
+        return Counter(delivery.status for _, delivery, _ in results)
 
 
 PUSHER = Pusher()  # this process's pusher (runtimers)
