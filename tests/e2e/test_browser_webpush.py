@@ -1,10 +1,11 @@
 """Web Push in Chromium against the real server: the web client registers the service worker
 (/sw.js, scope "/"); a push delivered to it through the DevTools protocol while no page of the site
-is open becomes a notification with the chat's title, "sender: text" and the chat's tag; a
-notification's chat opens in a new window (?chat=) or, through the worker's message, in one already
-open. The toggle subscribes with the server's VAPID key and registers the subscription; signing out
-removes it (Chromium has no push service here: PushManager.subscribe and the subscriptions API are
-stood in for, the page's own code is what is tested). Embedded leg only, like the other browser tests."""
+is open becomes a notification with the chat's title, "sender: text" and the chat's tag (none while
+a page of the site is in front); a notification's chat opens in a new window (?chat=) or, through
+the worker's message, in one already open. The toggle subscribes with the server's VAPID key and
+registers the subscription; signing out removes it (Chromium has no push service here:
+PushManager.subscribe and the subscriptions API are stood in for, the page's own code is what is
+tested). Embedded leg only, like the other browser tests."""
 
 import asyncio
 import json
@@ -13,7 +14,7 @@ import time
 from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, CDPSession, Route, expect
+from playwright.async_api import BrowserContext, CDPSession, Page, Route, Worker, expect
 from playwright.async_api import Error as PlaywrightError
 
 from tests.e2e import test_browser
@@ -63,6 +64,13 @@ async def shown_by_the_worker(context: BrowserContext) -> list[dict[str, Any]]:
     pytest.fail(f"no notification within {WAIT_SECONDS} s")
 
 
+async def running_worker(page: Page) -> Worker:
+    """The page's active service worker, as Playwright sees it."""
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    workers = page.context.service_workers
+    return workers[-1] if workers else await page.context.wait_for_event("serviceworker")
+
+
 async def test_a_push_with_no_page_open_shows_a_notification(open_page, daphne_url):
     ann = await sign_up(daphne_url, "ann", "Ann")
     page = await open_page("Ann")
@@ -102,6 +110,25 @@ async def test_a_push_with_no_page_open_shows_a_notification(open_page, daphne_u
     assert await reader.evaluate(IN_PAGE) == expected
 
 
+async def test_no_notification_while_a_page_of_the_site_is_in_front(open_page, daphne_url):
+    ann = await sign_up(daphne_url, "ann", "Ann")
+    page = await open_page("Ann")
+    await page.context.grant_permissions(["notifications"], origin=daphne_url)
+    await sign_in(page, daphne_url, ann)
+    worker = await running_worker(page)
+    push = {"type": "message", "chat_id": 8, "chat_title": "Ben", "sender_name": "Ben", "count": 1}
+    # What the push event waits for; headless, every open page is focused and visible.
+    await worker.evaluate("(push) => showPush(push)", push)
+    assert await worker.evaluate(IN_WORKER) == []  # the page tells the person itself
+
+    await page.context.new_page()
+    await page.close()
+    await worker.evaluate("(push) => showPush(push)", push)
+    assert await worker.evaluate(IN_WORKER) == [
+        {"title": "Ben", "body": "New message", "tag": "chat-8", "data": push}
+    ]
+
+
 async def test_a_notifications_chat_opens_in_a_new_or_an_open_window(open_page, daphne_url):
     ann, ben = await sign_up(daphne_url, "ann", "Ann"), await sign_up(daphne_url, "ben", "Ben")
     await befriend(daphne_url, ann, ben)
@@ -116,9 +143,7 @@ async def test_a_notifications_chat_opens_in_a_new_or_an_open_window(open_page, 
     await page.reload()
     await expect(chat_item(page, "Ben")).to_be_visible()
     await expect(page.get_by_test_id("chat-view")).to_be_hidden()
-    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
-    worker = page.context.service_workers[-1] if page.context.service_workers else None
-    worker = worker or await page.context.wait_for_event("serviceworker")
+    worker = await running_worker(page)
     await worker.evaluate(
         """(chatId) => self.clients.matchAll({type: "window", includeUncontrolled: true}).then((windows) =>
              windows.forEach((w) => w.postMessage({type: "open-chat", chat_id: chatId})))""",
