@@ -25,6 +25,7 @@ import { initRecorder } from "./views/recorder.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { attempt } from "./views/toasts.js";
 import { initUploadTray } from "./views/upload-tray.js";
+import { initWebPush, signOutWebPush, startWebPush, stopWebPush } from "./webpush.js";
 
 /** The language switch and server links sit under the sign-in form, or at the sidebar's foot. */
 function placeFooter(slot) {
@@ -48,6 +49,7 @@ async function startClient() {
   await attempt(refreshAll);
   connectedBefore = false;
   socket.start(state.me.id);
+  await attempt(startWebPush);
 }
 
 function stopClient() {
@@ -81,8 +83,11 @@ function boot() {
   initNotifySettings();
   initCallView();
   initRealtime(onConnected);
+  initWebPush(openChat);
+  onSessionEnded(stopWebPush);
   onSessionEnded(() => state.me && stopClient());
   byId("signout-button").addEventListener("click", async () => {
+    await signOutWebPush();
     await signOut();
     stopClient();
   });
