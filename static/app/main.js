@@ -18,6 +18,7 @@ import { initContacts, resetContacts } from "./views/contacts.js";
 import { initConversation, openChat, resetConversation } from "./views/conversation.js";
 import { closeGroupPanel, initGroupPanel, toggleGroupPanel } from "./views/group-panel.js";
 import { initNewGroup } from "./views/new-group.js";
+import { initNotifyMenu } from "./views/notify-menu.js";
 import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
@@ -67,6 +68,7 @@ function boot() {
   initAuth(() => startClient().catch(stopClient));
   initSidebar(openChat);
   initConversation({ onCall: callPeer, onToggleGroupPanel: toggleGroupPanel });
+  initNotifyMenu();
   initUploadTray();
   initRecorder(() => state.currentChatId);
   initViewer();
