@@ -324,6 +324,12 @@ IMSUITE.update(
 )
 # Absolute links for clients that need them (bots, push); empty: links are relative to this server.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+# Web Push (push/vapid.py): the VAPID private key (PEM, or the urlsafe base64 of the raw 32-byte key;
+# `manage.py vapid_key` makes one). Unset in the embedded mode: one is made once and kept in the
+# database. Unset with DATABASE_URL set: Web Push is off (a warning says so), never a key made silently.
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
+# Who push services may contact about this server's pushes (a mailto: or https: URL, RFC 8292).
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:admin@localhost")
 MEDIA_ROOT = DATA_DIR / "media"
 # Where uploaded files' bytes live: "filesystem" (MEDIA_ROOT; embedded mode, or one host behind
 # nginx) or "s3" (any S3-compatible object store; the bucket stays private, clients get presigned links).

@@ -12,6 +12,7 @@ from groups import api as groups_api
 from media import api as media_api
 from media import avatar_serving
 from media import serving as media_serving
+from push import webpush_api
 
 from .health import HealthView
 
@@ -84,6 +85,7 @@ api = [
         name="bot-endpoint",
     ),
     path("calls", calls_api.CallHistoryView.as_view(), name="calls"),
+    path("push/vapid-key", webpush_api.VapidKeyView.as_view(), name="push-vapid-key"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
@@ -96,6 +98,7 @@ urlpatterns = [
     # The web client: one page of ES modules under static/app/, a client of the APIs above.
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the client's language switch
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("sw.js", webpush_api.service_worker, name="service-worker"),  # Web Push notifications
     path("", TemplateView.as_view(template_name="app.html"), name="home"),
 ]
 

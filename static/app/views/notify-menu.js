@@ -1,6 +1,6 @@
 // Per-chat notification settings: the bell menu in the chat header (all messages, mentions only,
-// muted for a while or until changed), the setting as it holds now for the chat list's muted mark
-// (notifyLevel), and the chat.notify frames that keep every tab and device of the user in step.
+// muted for a while or until changed), and the chat.notify frames that keep every tab and device
+// of the user in step (what a setting means now: notifier.js's notifyLevel).
 // An until that has come is not announced by the server: each client reads it as "all" (the
 // server's rule, chats.selectors.effective_notify) and re-renders when it comes.
 
@@ -8,6 +8,7 @@ import { api } from "../api.js";
 import { byId, h } from "../dom.js";
 import { format, formatDateTime, gettext } from "../i18n.js";
 import { icon } from "../icons.js";
+import { notifyLevel } from "../notifier.js";
 import * as socket from "../socket.js";
 import { notify as tell, state, subscribe } from "../store.js";
 import { toastError } from "./toasts.js";
@@ -27,13 +28,6 @@ const CHOICES = [  // [test id, notify, muted for (ms; null: until changed), lab
 let menu = null;       // the <details> in the chat header
 let shownFor = null;   // the chat the menu was last rendered for
 let expiryTimer = null;
-
-/** The chat's setting as it holds now: "all" once its until has come. */
-export function notifyLevel(chat) {
-  const until = chat.notify_until;
-  if (!chat.notify || chat.notify === "all" || (until && Date.parse(until) <= Date.now())) return "all";
-  return chat.notify;
-}
 
 /** chat.notify, and the REST answer of a change (the same shape). */
 function applySetting({ chat_id: chatId, notify, until }) {
@@ -107,7 +101,7 @@ function renderMenu() {
 }
 
 export function initNotifyMenu() {
-  const label = gettext("Notifications");
+  const label = gettext("Notifications for this chat");
   menu = h(
     "details",
     { class: "member-actions notify-menu", "data-testid": "notify-menu" },

@@ -5,10 +5,10 @@
 import { avatar, byId, cached, h, reconcile } from "../dom.js";
 import { format, formatListTime, gettext, ngettext } from "../i18n.js";
 import { icon } from "../icons.js";
+import { notifyLevel } from "../notifier.js";
 import * as socket from "../socket.js";
 import { activityOf, missedCallOf, sortedChats, state, subscribe } from "../store.js";
 import { mediaLabel } from "./attachment-view.js";
-import { notifyLevel } from "./notify-menu.js";
 
 const rows = new Map();
 let openChat = () => {};
