@@ -16,7 +16,7 @@ from media.serializers import AttachmentOut
 from . import schemas, selectors, services
 from .access import access_attachment, access_chat
 from .events import message_data, message_for_viewer
-from .serializers import ChatOut, HistoryPage, HistoryQuery, MessageOut, PrivateChatInput, ReadOut
+from .serializers import ChatOut, HistoryPage, HistoryQuery, MessageOut, NotifyOut, PrivateChatInput, ReadOut
 
 TAGS = ["chats"]
 
@@ -51,6 +51,14 @@ class ChatDetailView(APIView):
     def get(self, request: Request, chat_id: int) -> Response:
         access_chat(request.user, chat_id)
         return Response(ChatOut(selectors.chat_list(request.user, chat_id=chat_id)[0]).data)
+
+
+class ChatNotifyView(APIView):
+    @extend_schema(request=schemas.NotifyInput, responses={200: NotifyOut, **ERROR_RESPONSES}, tags=TAGS)
+    def put(self, request: Request, chat_id: int) -> Response:
+        """Your notification setting of the chat; every connection of yours hears chat.notify."""
+        data = validate(schemas.NotifyInput, request.data)
+        return Response(NotifyOut(services.chat_notify_set(actor=request.user, chat_id=chat_id, **data)).data)
 
 
 class ChatMessagesView(APIView):

@@ -47,6 +47,7 @@ api = [
     path("chats/private", chats_api.PrivateChatView.as_view(), name="chat-private"),
     path("chats/<int:chat_id>", chats_api.ChatDetailView.as_view(), name="chat-detail"),
     path("chats/<int:chat_id>/messages", chats_api.ChatMessagesView.as_view(), name="chat-messages"),
+    path("chats/<int:chat_id>/notify", chats_api.ChatNotifyView.as_view(), name="chat-notify"),
     path("messages/<int:message_id>", chats_api.MessageDetailView.as_view(), name="message-detail"),
     path("uploads", media_api.UploadView.as_view(), name="uploads"),
     path("attachments/<int:attachment_id>", chats_api.AttachmentView.as_view(), name="attachment-detail"),

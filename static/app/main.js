@@ -19,6 +19,7 @@ import { initContacts, resetContacts } from "./views/contacts.js";
 import { initConversation, openChat, resetConversation } from "./views/conversation.js";
 import { closeGroupPanel, initGroupPanel, toggleGroupPanel } from "./views/group-panel.js";
 import { initNewGroup } from "./views/new-group.js";
+import { initNotifyMenu } from "./views/notify-menu.js";
 import { initNotifySettings } from "./views/notify-settings.js";
 import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
@@ -72,6 +73,7 @@ function boot() {
   initAuth(() => startClient().catch(stopClient));
   initSidebar(openChat);
   initConversation({ onCall: callPeer, onToggleGroupPanel: toggleGroupPanel });
+  initNotifyMenu();
   initUploadTray();
   initRecorder(() => state.currentChatId);
   initViewer();
