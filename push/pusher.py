@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from accounts.presence import online_user_ids
 from chats.models import Chat, ChatMember, Message, Notify
-from chats.selectors import current_seq
+from chats.selectors import current_seq, notify_level
 
 from . import services
 from .models import PushState, PushSubscription
@@ -41,14 +41,6 @@ from .senders import Delivery, sender_for
 logger = logging.getLogger(__name__)
 BATCH = 500  # messages read per tick at most
 TEXT_MAX = 500  # characters of the message in a push (UnifiedPush and Web Push take about 4 KB)
-
-
-def notify_level(member: ChatMember, now: datetime) -> str:
-    """SPEC19's rule (muted or mentions-only until notify_until, null: until changed; past: all). The
-    one place to use chats.selectors.notify_level instead once it exists."""
-    if member.notify != Notify.ALL and (member.notify_until is None or member.notify_until > now):
-        return member.notify
-    return Notify.ALL
 
 
 def is_mentioned(message: Message, user_id: int) -> bool:

@@ -10,6 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from py_vapid.jwt import sign
 from pywebpush import WebPusher, WebPushException
 
@@ -22,7 +23,6 @@ from .senders import Delivery, delivery_of_status
 
 TTL_SECONDS = 24 * 3600  # how long a push service keeps a push for a device that is offline
 JWT_SECONDS = 12 * 3600  # the VAPID token's lifetime (RFC 8292: at most 24 h)
-TIMEOUT_SECONDS = 10.0
 # A push service takes at most 4096 bytes of body: aes128gcm adds an 86-byte header (salt, record
 # size, the sender's key) and 17 bytes to the one record (delimiter, tag).
 MAX_PLAINTEXT_BYTES = 4096 - 86 - 17
@@ -90,7 +90,9 @@ class WebPushSender:
             # A newer push for the chat replaces one the push service still holds for the device.
             headers["Topic"] = f"chat-{payload['chat_id']}"
         try:
-            answer = outbound_http.post(subscription.endpoint, body, headers, TIMEOUT_SECONDS)
+            answer = outbound_http.post(
+                subscription.endpoint, body, headers, settings.IMSUITE["PUSH_TIMEOUT_SECONDS"]
+            )
         except AddressNotAllowed as exc:
             return Delivery("retry", str(exc)[:DETAIL_CHARS])
         except ValueError as exc:  # not an http(s) URL: it never will be one

@@ -114,8 +114,8 @@ def test_the_registry_sends_web_push_through_this_module(alice, service, vapid_p
     assert [push.payload for push in service.received] == [PAYLOAD]
 
 
-def test_a_timeout_is_retried(alice, service, vapid_public_key, monkeypatch):
-    monkeypatch.setattr(webpush, "TIMEOUT_SECONDS", 0.3)
+def test_a_timeout_is_retried(alice, service, vapid_public_key, settings):
+    settings.IMSUITE = {**settings.IMSUITE, "PUSH_TIMEOUT_SECONDS": 0.3}
     release = threading.Event()
     try:
         delivery = deliver(alice, service, Answer(201, wait_for=release))
