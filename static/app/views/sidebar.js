@@ -3,6 +3,7 @@
 
 import { avatar, byId, cached, h, reconcile } from "../dom.js";
 import { format, formatListTime, gettext, ngettext } from "../i18n.js";
+import { mentionBadge } from "../mentions.js";
 import * as socket from "../socket.js";
 import { activityOf, missedCallOf, sortedChats, state, subscribe } from "../store.js";
 import { mediaLabel } from "./attachment-view.js";
@@ -43,7 +44,8 @@ function chatRow(chat) {
   const current = chat.id === state.currentChatId;
   const unread = chat.unread_count;
   const when = new Date(activityOf(chat)).toISOString();
-  const signature = JSON.stringify([chat.title, chat.peer?.avatar_url, online, text, kind, current, unread, when]);
+  const mentions = chat.unread_mention_count;
+  const signature = JSON.stringify([chat.title, chat.peer?.avatar_url, online, text, kind, current, unread, mentions, when]);
   return cached(rows, chat.id, signature, () => {
     const unreadLabel = format(ngettext("%(count)s unread message", "%(count)s unread messages", unread), { count: unread });
     return h(
@@ -79,6 +81,7 @@ function chatRow(chat) {
             "span",
             { class: "chat-item-bottom" },
             h("span", { class: `chat-item-preview ${kind}`, "data-testid": kind === "missed" ? "missed-call" : "chat-preview", text }),
+            mentionBadge(chat),
             unread > 0 && h("span", { class: "badge", "data-testid": "unread-badge", "aria-hidden": "true", text: String(unread) }),
             unread > 0 && h("span", { class: "visually-hidden", text: unreadLabel }),
           ),
