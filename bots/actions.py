@@ -65,6 +65,10 @@ class GroupAdmin(GroupRef):
     enable = StrictBooleanField()
 
 
+class GroupSwitch(GroupRef):
+    enable = StrictBooleanField()
+
+
 class GroupCard(GroupRef):
     userId = _id()
     card = StrictCharField(max_length=64, allow_blank=True, trim_whitespace=False)
@@ -139,6 +143,11 @@ def set_group_name(bot: User, p: dict[str, Any]) -> None:
 
 def set_group_avatar(bot: User, p: dict[str, Any]) -> None:
     groups.group_update(actor=bot, group_id=p["groupId"], avatar_url=p["image"])
+
+
+def set_group_mention_all(bot: User, p: dict[str, Any]) -> None:
+    """(addition) Whether plain members may use @all."""
+    groups.group_update(actor=bot, group_id=p["groupId"], members_mention_all=p["enable"])
 
 
 def set_group_admin(bot: User, p: dict[str, Any]) -> None:
@@ -256,6 +265,7 @@ ACTIONS: dict[str, tuple[type[Params], Action]] = {
     "set_group_name": (GroupName, set_group_name),
     "set_group_avatar": (GroupAvatar, set_group_avatar),
     "set_group_admin": (GroupAdmin, set_group_admin),
+    "set_group_mention_all": (GroupSwitch, set_group_mention_all),
     "set_group_card": (GroupCard, set_group_card),
     "set_group_ban": (GroupBan, set_group_ban),
     "send_group_notice": (GroupNotice, send_group_notice),

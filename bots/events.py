@@ -74,6 +74,7 @@ def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
         "age": profile.get("age", 0),
     }
     attachments = [_for_bot(a) for a in message.get("attachments") or ()]
+    mentions = message.get("mentions") or []
     event = _base("on_message") | {
         "type": kind,
         "messageId": message["id"],
@@ -81,6 +82,8 @@ def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
         "userId": message["sender_id"],
         "sender": sender,
         "attachments": attachments,  # (addition) the files: kind, name, size, mime, links; [] for none
+        "mentions": mentions,  # (addition) the ids mentioned, "all" first for @all; [] for none
+        "atMe": bot_id in mentions or "all" in mentions,  # (addition) a group bot answers when called
     }
     if kind == GROUP:
         sender |= {

@@ -127,6 +127,7 @@ class MessageReadView(APIView):
                     "chat_id": member.chat_id,
                     "last_read_message_id": member.last_read_message_id,
                     "unread_count": summary["unread_count"],
+                    "unread_mention_count": summary["unread_mention_count"],
                 }
             ).data
         )

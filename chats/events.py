@@ -24,6 +24,7 @@ def message_data(message: Message) -> dict[str, Any]:
         "deleted_by": message.deleted_by_id,
         "deleted_at": message.deleted_at,
         "attachments": [] if deleted else attachment_views(message.attachments),
+        "mentions": [] if deleted else (message.mentions or []),
     }
 
 

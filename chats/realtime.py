@@ -51,7 +51,10 @@ RENDERERS = {
     "friend.added": ("friend.added", _same(("user_id", "user"))),
     "friend.removed": ("friend.removed", _same(("user_id",))),
     "group.created": ("group.created", _same(("group_id", "name", "owner_id", "member_ids"))),
-    "group.updated": ("group.updated", _same(("group_id", "name", "avatar_url", "owner_id", "operator_id"))),
+    "group.updated": (
+        "group.updated",
+        _same(("group_id", "name", "avatar_url", "owner_id", "members_mention_all", "operator_id")),
+    ),
     "group.member_added": ("group.member_added", _same(("group_id", "user_id", "operator_id", "member"))),
     "group.member_removed": ("group.member_removed", _same(("group_id", "user_id", "operator_id", "reason"))),
     "group.member_updated": (

@@ -176,9 +176,10 @@ def notify_data(chat_id: int, member: NotifySetting, now: datetime) -> dict[str,
 
 def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
     """The user's chats (or the one chat_id), newest activity first, with member count, last
-    message and unread count (messages of others after the read position, deleted ones excluded)
-    and the user's notification setting as it holds now; a private chat also names the other
-    person and their read position."""
+    message, unread count (messages of others after the read position, deleted ones excluded),
+    unread mention count (kept on the membership by sends, reads, edits and deletes) and the user's
+    notification setting as it holds now; a private chat also names the other person and their
+    read position."""
     memberships = ChatMember.objects.filter(user=user)
     if chat_id is not None:
         memberships = memberships.filter(chat_id=chat_id)
@@ -221,6 +222,7 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
                 "title": ref["titles"].get(str(user.pk)) if "titles" in ref else ref["title"],
                 "member_count": member.member_count or 0,
                 "unread_count": member.unread_count or 0,
+                "unread_mention_count": member.unread_mentions,
                 "last_read_message_id": member.last_read_message_id,
                 "last_message": message_for_viewer(message_data(message), user.pk) if message else None,
                 "last_activity_at": member.chat.last_message_at or member.chat.created_at,

@@ -1,5 +1,6 @@
 """Output shapes of the chat REST endpoints (inputs are in chats/schemas.py)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import UserRef
@@ -7,6 +8,11 @@ from imsuite.api_fields import InputSerializer, StrictIntegerField
 from media.serializers import AttachmentOut
 
 from .models import Notify
+
+
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "enum": ["all"]}]})
+class MentionField(serializers.JSONField):
+    """A mentioned user's id, or "all"."""
 
 
 class MessageOut(serializers.Serializer):
@@ -24,6 +30,10 @@ class MessageOut(serializers.Serializer):
     deleted_by = serializers.IntegerField(allow_null=True)
     deleted_at = serializers.DateTimeField(allow_null=True)
     attachments = AttachmentOut(many=True, help_text="Uploaded files, with signed links; [] when none.")
+    mentions = serializers.ListField(
+        child=MentionField(),
+        help_text='Who the message mentions: user ids, sorted, with "all" first for @all; [] when none.',
+    )
 
 
 class ChatOut(serializers.Serializer):
@@ -32,6 +42,9 @@ class ChatOut(serializers.Serializer):
     title = serializers.CharField(allow_null=True)
     member_count = serializers.IntegerField()
     unread_count = serializers.IntegerField()
+    unread_mention_count = serializers.IntegerField(
+        help_text="Unread messages that mention you (or @all), sent since you joined."
+    )
     last_read_message_id = serializers.IntegerField()
     last_message = MessageOut(allow_null=True)
     last_activity_at = serializers.DateTimeField()
@@ -75,3 +88,4 @@ class ReadOut(serializers.Serializer):
     chat_id = serializers.IntegerField()
     last_read_message_id = serializers.IntegerField()
     unread_count = serializers.IntegerField()
+    unread_mention_count = serializers.IntegerField()

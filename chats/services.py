@@ -13,14 +13,15 @@ from accounts.access import is_moderator, require_active
 from accounts.models import Friendship, User
 from accounts.presence import online_user_ids
 from accounts.selectors import user_ref
-from imsuite import audit
+from imsuite import audit, sql
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import publish
 from imsuite.ratelimit import rate_limit
 from media.services import message_files_remove
 
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
-from .models import Chat, ChatMember, Message, Notify
+from .mentions import message_mentions, unread_mentions_moved, unread_mentions_recount
+from .models import Chat, ChatMember, Message, Notify, Role
 from .selectors import changes_since, chat_ref, message_delete_data, message_event_data, notify_data
 from .sending import SendRequest, clean_caption, clean_content, message_send_many, take_seqs
 
@@ -69,7 +70,7 @@ def message_edit(*, actor: User, message_id: int, content: Any) -> Message:
     writing transaction: a delete committed between a check and the write would otherwise be
     overwritten with new text and announced as not deleted."""
     with transaction.atomic():
-        message, _member = access_message(actor, message_id, lock=True)
+        message, member = access_message(actor, message_id, lock=True)
         if message.sender_id != actor.pk:
             raise permission_denied("not_sender", "Only the sender can edit a message.")
         if message.is_deleted:
@@ -81,11 +82,16 @@ def message_edit(*, actor: User, message_id: int, content: Any) -> Message:
         message.content = (
             clean_caption(content) if message.attachments else clean_content(content, message.message_type)
         )
+        before = message.mentions  # an edit mentions anew: who the new text names, as a send would
+        role = member.role if member else Role.MEMBER
+        message.mentions = message_mentions(message.content, message.chat_id, actor.pk, role)
         message.is_edited = True
         message.updated_at = timezone.now()
         ref = chat_ref(message.chat)
-        message.seq = next_seq()
-        message.save(update_fields=["content", "is_edited", "updated_at", "seq"])
+        message.seq = next_seq()  # before the members' counts: the counter first, as sends take it
+        if before != message.mentions:
+            unread_mentions_moved(message, before, chat_audience(message.chat_id))
+        message.save(update_fields=["content", "is_edited", "updated_at", "seq", "mentions"])
         publish("message.edit", chat_audience(message.chat_id), message_event_data(message, ref))
     return message
 
@@ -103,6 +109,8 @@ def message_delete(*, actor: User, message_id: int) -> Message:
         message.deleted_by = actor
         message.content = ""
         message.seq = next_seq()
+        if message.mentions:  # a deleted message no longer counts as an unread mention
+            unread_mentions_moved(message, message.mentions, chat_audience(message.chat_id))
         message.save(update_fields=["deleted_at", "deleted_by", "content", "seq"])
         if actor.pk != message.sender_id:  # a recall by a moderator is a moderation step
             group_id = message.chat_id if message.chat.type == Chat.Type.GROUP else None
@@ -119,18 +127,19 @@ def message_delete(*, actor: User, message_id: int) -> Message:
 
 
 def message_read(*, actor: User, message_id: int, origin: str | None = None) -> ChatMember:
-    """Move the reader's read position forward (never back) to this message. The receipt goes to
-    the message's sender and the reader's other devices (`origin`, the connection that read, is
-    skipped), not to the whole group."""
+    """Move the reader's read position forward (never back) to this message, and recount their
+    unread mentions past it. The receipt goes to the message's sender and the reader's other
+    devices (`origin`, the connection that read, is skipped), not to the whole group."""
     message, member = access_message(actor, message_id)
     if member is None:
         raise not_found("Message")
     with transaction.atomic():
-        moved = ChatMember.objects.filter(pk=member.pk, last_read_message_id__lt=message.pk).update(
-            last_read_message_id=message.pk
-        )
+        moved = sql.fetch_one(READ_SQL, [message.pk, member.pk, message.pk])
         if moved:
             member.last_read_message_id = message.pk
+            member.unread_mentions = moved[0]
+            if member.unread_mentions:  # the row stays locked: recounted before any send adds to it
+                member.unread_mentions = unread_mentions_recount(member, member.unread_mentions)
             audience = {actor.pk} | ({message.sender_id} if message.sender_id else set())
             data = {
                 "message_id": message.pk,
@@ -141,6 +150,12 @@ def message_read(*, actor: User, message_id: int, origin: str | None = None) -> 
             }
             publish("message.read", audience, data)
     return member
+
+
+READ_SQL = (
+    f"UPDATE {ChatMember._meta.db_table} SET last_read_message_id = %s"  # noqa: S608  (our own table)
+    " WHERE id = %s AND last_read_message_id < %s RETURNING unread_mentions"
+)
 
 
 def typing_relay(*, actor: User, chat_id: int, is_typing: bool) -> bool:

@@ -59,6 +59,7 @@ def _summaries(groups: QuerySet[Group], viewer_id: int) -> list[dict[str, Any]]:
             "name": group.name,
             "avatar_url": group.avatar_url,
             "owner_id": group.owner_id,
+            "members_mention_all": group.members_mention_all,
             "member_count": 0 if group.dissolved_at else group.members or 0,
             "my_role": group.my_role,
             "muted_until": group.everyone_muted_until,

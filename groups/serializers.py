@@ -3,7 +3,13 @@
 from rest_framework import serializers
 
 from accounts.serializers import UserRef
-from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerField, StrictURLField
+from imsuite.api_fields import (
+    InputSerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictURLField,
+)
 
 from .services import MAX_MUTE_SECONDS
 
@@ -21,6 +27,7 @@ class GroupCreateInput(InputSerializer):
 class GroupUpdateInput(InputSerializer):
     name = StrictCharField(max_length=64, required=False)
     avatar_url = StrictURLField(max_length=500, required=False, allow_blank=True)
+    members_mention_all = StrictBooleanField(required=False)
 
 
 class MemberAddInput(InputSerializer):
@@ -52,6 +59,7 @@ class GroupOut(serializers.Serializer):
     name = serializers.CharField()
     avatar_url = serializers.CharField(allow_blank=True)
     owner_id = serializers.IntegerField(allow_null=True)
+    members_mention_all = serializers.BooleanField(help_text="Whether plain members may use @all.")
     member_count = serializers.IntegerField()
     my_role = serializers.ChoiceField(choices=["owner", "admin", "member"], allow_null=True)
     muted_until = serializers.DateTimeField(allow_null=True, help_text="Set while the whole group is muted.")
@@ -62,6 +70,7 @@ class GroupOut(serializers.Serializer):
 class MemberOut(serializers.Serializer):
     user_id = serializers.IntegerField()
     user = UserRef()
+    username = serializers.CharField(help_text="What `@username` mentions.")
     role = serializers.ChoiceField(choices=["owner", "admin", "member"])
     level = serializers.CharField()
     card = serializers.CharField(allow_blank=True)

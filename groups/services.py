@@ -87,6 +87,7 @@ def group_data(group: Group) -> dict[str, Any]:
         "name": group.name,
         "avatar_url": group.avatar_url,
         "owner_id": group.owner_id,
+        "members_mention_all": group.members_mention_all,
         "dissolved_at": group.dissolved_at,
     }
 
@@ -95,6 +96,7 @@ def member_data(member: ChatMember, muted_until: datetime | None = None) -> dict
     return {
         "user_id": member.user_id,
         "user": user_ref(member.user),
+        "username": member.user.username,
         "role": member.role,
         "level": member.level,
         "card": member.card,
@@ -120,9 +122,14 @@ def _managers(group: Group) -> set[int]:
 
 
 def group_update(
-    *, actor: User, group_id: int, name: str | None = None, avatar_url: str | None = None
+    *,
+    actor: User,
+    group_id: int,
+    name: str | None = None,
+    avatar_url: str | None = None,
+    members_mention_all: bool | None = None,
 ) -> Group:
-    """Rename or change the avatar: owner or admin."""
+    """Rename, change the avatar, or let plain members use @all (or not): owner or admin."""
     group, member = access_group(actor, group_id)
     require_manager(member)
     changes: dict[str, Any] = {}
@@ -134,6 +141,10 @@ def group_update(
         ):
             raise validation_error("avatar_url", "not_url", "An avatar is an http(s) URL.")
         changes["avatar_url"] = avatar_url
+    if members_mention_all is not None:
+        if not isinstance(members_mention_all, bool):
+            raise validation_error("members_mention_all", "invalid", "members_mention_all is true or false.")
+        changes["members_mention_all"] = members_mention_all
     if not changes:
         return group
     return _group_save(group, actor, changes)

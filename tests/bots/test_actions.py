@@ -88,7 +88,7 @@ def deleted(w: World, data: Any, payload: dict[str, Any]) -> None:
     assert (payload["message_id"], payload["deleted_by"]) == (row.pk, w.bot.pk)
 
 
-def group_changed(field: str, value: str) -> Callable[[World, Any, dict[str, Any]], None]:
+def group_changed(field: str, value: str | bool) -> Callable[[World, Any, dict[str, Any]], None]:
     def check(w: World, data: Any, payload: dict[str, Any]) -> None:
         assert (data, getattr(Group.objects.get(pk=w.club.pk), field)) == (None, value)
         assert (payload["group_id"], payload[field], payload["operator_id"]) == (w.club.pk, value, w.bot.pk)
@@ -656,6 +656,7 @@ def test_every_documented_action_is_served() -> None:
         "get_friend_list",
         "get_group_list",
         "get_group_member_list",
+        "set_group_mention_all",
     }
     assert set(SERVED) == document | extras
     assert {action for action, *_ in ACTIONS.values()} == document

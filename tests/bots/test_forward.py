@@ -145,6 +145,8 @@ async def test_private_message(sockets, bot, bot_token, bob):
         "userId": bob.pk,
         "sender": {"nickname": "Bob", "sex": "male", "age": 31},
         "attachments": [],
+        "mentions": [],
+        "atMe": False,
     }
 
 
@@ -185,6 +187,8 @@ async def test_group_message_with_the_senders_standing(sockets, team, bot_token,
         "sender": sender,
         "groupId": team.pk,
         "attachments": [],
+        "mentions": [],
+        "atMe": False,
     }
 
 

@@ -162,6 +162,8 @@ async def test_events_out_actions_in(sockets, backend, supervise, alice, bob, bo
         },
         "groupId": team.pk,
         "attachments": [],
+        "mentions": [],
+        "atMe": False,
     }
     await connection.send(
         json.dumps(

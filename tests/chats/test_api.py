@@ -33,6 +33,7 @@ CHAT_KEYS = {
     "title",
     "member_count",
     "unread_count",
+    "unread_mention_count",
     "last_read_message_id",
     "last_message",
     "last_activity_at",
@@ -76,6 +77,7 @@ def message_body(row: Message, viewer: User) -> dict:
         "deleted_by": row.deleted_by_id,
         "deleted_at": iso(row.deleted_at),
         "attachments": [],
+        "mentions": [] if row.deleted_at else (row.mentions or []),
     }
 
 
@@ -94,6 +96,7 @@ def chat_item(chat: Chat, viewer: User, title: str, unread: int) -> dict:
         "title": title,
         "member_count": ChatMember.objects.filter(chat=chat).count(),
         "unread_count": unread,
+        "unread_mention_count": ChatMember.objects.get(chat=chat, user=viewer).unread_mentions,
         "last_read_message_id": ChatMember.objects.get(chat=chat, user=viewer).last_read_message_id,
         "last_message": last and message_body(last, viewer),
         "last_activity_at": iso(chat.last_message_at or chat.created_at),
@@ -224,11 +227,26 @@ def test_unread_count_and_reading(group, alice, bob, carol, client_for):
         return check(alices.post(f"/api/messages/{message.pk}/read"), 200)
 
     assert unread() == 3
-    assert read(third) == {"chat_id": chat.pk, "last_read_message_id": third.pk, "unread_count": 1}
+    assert read(third) == {
+        "chat_id": chat.pk,
+        "last_read_message_id": third.pk,
+        "unread_count": 1,
+        "unread_mention_count": 0,
+    }
     assert unread() == 1
-    assert read(first) == {"chat_id": chat.pk, "last_read_message_id": third.pk, "unread_count": 1}
+    assert read(first) == {
+        "chat_id": chat.pk,
+        "last_read_message_id": third.pk,
+        "unread_count": 1,
+        "unread_mention_count": 0,
+    }
     assert ChatMember.objects.get(chat=chat, user=alice).last_read_message_id == third.pk
-    assert read(recalled) == {"chat_id": chat.pk, "last_read_message_id": recalled.pk, "unread_count": 0}
+    assert read(recalled) == {
+        "chat_id": chat.pk,
+        "last_read_message_id": recalled.pk,
+        "unread_count": 0,
+        "unread_mention_count": 0,
+    }
     assert unread() == 0
     newer = send(bob, chat, "five")
     assert unread() == 1

@@ -45,6 +45,7 @@ def wire(message: Message) -> dict:
         "deleted_by": None,
         "deleted_at": None,
         "attachments": [],
+        "mentions": message.mentions or [],
     }
 
 

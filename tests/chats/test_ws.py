@@ -1254,3 +1254,29 @@ async def test_a_dropped_live_frame_is_recovered(ws, pair, alice, bob, monkeypat
     assert [await b1.frame(), await b2.frame(), await fresh.frame()] == [live, live, live]
     for device in (a1, b1, b2, fresh):
         await device.nothing()
+
+
+# ---- mentions (issue 19) ------------------------------------------------------------------------
+
+
+async def test_mentions_in_message_new_edit_and_sync(ws, group, alice, bob, carol):
+    b1, c1 = await ws.connect(bob), await ws.connect(carol)
+    start = c1.last_seq
+    sent = await post(b1, group.pk, "@carol @Alice 看这里 @bob")
+    live = await c1.frame()
+    assert live == await new_frame(sent, carol)
+    assert live["payload"]["message"]["mentions"] == sorted([alice.pk, carol.pk])
+    await b1.send("message.edit", {"message_id": sent, "content": "@all 看这里"})  # a plain member
+    edited = await c1.frame()
+    assert edited == await edit_frame(sent, carol)
+    assert edited["payload"]["message"]["mentions"] == []
+    c2 = await ws.connect(carol)
+    await c2.send("sync", {"since_seq": start})
+    replayed = await c2.frame()
+    assert replayed == await new_frame(sent, carol)
+    assert (replayed["payload"]["message"]["content"], replayed["payload"]["message"]["mentions"]) == (
+        "@all 看这里",
+        [],
+    )
+    assert (await c2.frame())["type"] == "sync.done"
+    assert await call(lambda: ChatMember.objects.get(chat_id=group.pk, user=carol).unread_mentions) == 0

@@ -104,6 +104,7 @@ def message_body(row: Message, viewer: User) -> dict[str, Any]:
         "deleted_by": row.deleted_by_id,
         "deleted_at": iso(row.deleted_at),
         "attachments": [],
+        "mentions": [] if row.deleted_at else (row.mentions or []),
     }
     if row.sender_id != viewer.pk:  # the sender's correlation id is nobody else's business
         del body["client_msg_id"]

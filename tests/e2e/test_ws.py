@@ -203,6 +203,7 @@ def message_of(
         "deleted_by": None,
         "deleted_at": None,
         "attachments": [],
+        "mentions": [],
     }
 
 

@@ -65,6 +65,7 @@ def test_successful_answers_are_the_stored_rows(w, client_for):
         "name": "Renamed",
         "avatar_url": AVATAR,
         "owner_id": w.owner.pk,
+        "members_mention_all": False,
         "member_count": 8,
         "my_role": "admin",
         "muted_until": None,

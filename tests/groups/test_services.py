@@ -105,6 +105,7 @@ def member_json(gid: int, user_id: int) -> dict[str, Any]:
     return {
         "user_id": user.pk,
         "user": {"id": user.pk, "nickname": user.nickname, "avatar_url": user.avatar_url},
+        "username": user.username,
         "role": row.role,
         "level": row.level,
         "card": row.card,
@@ -284,6 +285,7 @@ EVENT_CASES: dict[str, tuple[Callable, Callable]] = {
                     "name": "Renamed",
                     "avatar_url": AVATAR,
                     "owner_id": w.owner.pk,
+                    "members_mention_all": False,
                     "operator_id": w.admin.pk,
                 },
             ),

@@ -31,7 +31,8 @@ def message(**changes: Any) -> dict[str, Any]:
         "deleted_by": None,
         "deleted_at": None,
         "attachments": [],
-        "mentions": [3],  # keys the schema does not name are left out, as DRF leaves them
+        "mentions": [],
+        "extra": 1,  # keys the schema does not name are left out, as DRF leaves them
         **changes,
     }
 
@@ -42,6 +43,7 @@ MESSAGES = [
     message(id=43, content="", is_deleted=True, deleted_by=3, deleted_at=AT + timedelta(seconds=1)),
     message(id=44, sender_id=None, message_type="system", created_at=datetime(2026, 1, 1, tzinfo=EAST)),
     message(id=45, created_at="2026-11-22T03:04:05Z"),  # a string passes through, as in DRF
+    message(id=47, mentions=["all", 3, 9]),
     message(
         id=46,
         message_type="voice",
@@ -83,6 +85,7 @@ def test_a_chat_with_nested_parts_renders_as_the_serializer_does(peer: Any, last
         "title": None if peer else "Team",
         "member_count": 2,
         "unread_count": 0,
+        "unread_mention_count": 2,
         "last_read_message_id": 0,
         "last_message": last_message,
         "last_activity_at": AT,

@@ -172,6 +172,7 @@ def test_owner_and_admin_upload_the_group_avatar_announced_as_by_url(
         "name": "Team",
         "avatar_url": url,
         "owner_id": alice.pk,
+        "members_mention_all": False,
         "dissolved_at": None,
         "operator_id": actor.pk,
     }

@@ -7,6 +7,7 @@ import { byId, cached, fillAvatar, h, reconcile, safeUrl } from "../dom.js";
 import { dayKey, format, formatDateTime, formatDay, gettext, ngettext } from "../i18n.js";
 import { isModerator, loadGroup, memberOf, speakingBlock } from "../groups.js";
 import { deleteMessage, editMessage, loadMore, markRead, noteTyping, retry, sendMessage, stopTyping } from "../messaging.js";
+import { initMentions, noteOpened } from "../mentions.js";
 import { historyOf, nameOf, notify, state, subscribe } from "../store.js";
 import { ask, confirmAction } from "./ask.js";
 import { mediaLabel } from "./attachment-view.js";
@@ -44,6 +45,7 @@ export function openChat(chatId) {
   const history = historyOf(chatId);
   if (!history.loaded) attempt(() => loadMore(chatId));
   if (chat.type === "group") attempt(() => loadGroup(chatId));
+  noteOpened(chat);
   markRead(chatId);
   byId("composer-input").focus();
 }
@@ -151,7 +153,7 @@ function renderMessages() {
       lastDay = day;
     }
     const view = messageView(chat, message);
-    const signature = JSON.stringify([message.content, message.attachments?.length, message.is_edited, message.is_deleted, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete]);
+    const signature = JSON.stringify([message.content, message.mentions, message.attachments?.length, message.is_edited, message.is_deleted, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete]);
     items.push(cached(cache, message.id ?? message.local.cid, signature, () => messageNode(message, view)));
   }
   const oldFirst = list.querySelector("[data-testid=message]");
@@ -247,6 +249,7 @@ function renderAll() {
 export function initConversation({ onCall, onToggleGroupPanel }) {
   startCall = onCall;
   toggleGroupPanel = onToggleGroupPanel;
+  initMentions();
   const input = byId("composer-input");
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {

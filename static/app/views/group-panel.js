@@ -7,6 +7,7 @@ import { avatar, button, byId, h, rerender, safeUrl } from "../dom.js";
 import { format, formatDateTime, gettext, ngettext } from "../i18n.js";
 import { isModerator, isMuted, loadGroup, memberOf } from "../groups.js";
 import { icon } from "../icons.js";
+import { mentionAllSetting } from "../mentions.js";
 import { state, subscribe } from "../store.js";
 import { ask, confirmAction } from "./ask.js";
 import { chooseAvatar } from "./avatar-picker.js";
@@ -235,6 +236,7 @@ function panelContent(group) {
       fieldForm({ key: "group-avatar-input", label: gettext("Avatar URL"), value: info.avatar_url, type: "url", submitLabel: gettext("Save"), testid: "avatar-form",
         action: (avatarUrl) => change(id, () => api.patch(`groups/${id}`, { avatar_url: avatarUrl })) }),
       avatarUpload(id, info.avatar_url),
+      mentionAllSetting(info, (value) => change(id, () => api.patch(`groups/${id}`, { members_mention_all: value }))),
       h("div", { class: "stack compact" }, h("span", { class: "label", text: gettext("Mute everyone (owner and admins can still write)") }), muteControls(group, id, null, allMuted))),
     section(format(gettext("Members (%(count)s)"), { count: group.members.length }), "member-list",
       h("ul", { class: "members" }, group.members.map((member) => memberRow(group, member))),

@@ -5,6 +5,7 @@
 import { h, linkify, safeUrl } from "../dom.js";
 import { formatTime, gettext } from "../i18n.js";
 import { icon } from "../icons.js";
+import { decorateMentions } from "../mentions.js";
 import { attachmentsNode } from "./attachment-view.js";
 
 const textNode = (content) => h("p", { class: "text", "data-testid": "message-text" }, linkify(content));
@@ -61,7 +62,7 @@ export function messageNode(message, view) {
     view.canEdit && action("edit", gettext("Edit"), view.onEdit),
     view.canDelete && action("delete", gettext("Delete"), view.onDelete),
   ];
-  return h(
+  const node = h(
     "li",
     {
       class: classes.filter(Boolean).join(" "),
@@ -86,4 +87,5 @@ export function messageNode(message, view) {
     ),
     actions && h("div", { class: "message-actions" }, actions),
   );
+  return decorateMentions(node, message);
 }

@@ -6,6 +6,7 @@ import { avatar, byId, cached, h, reconcile } from "../dom.js";
 import { format, formatListTime, gettext, ngettext } from "../i18n.js";
 import { icon } from "../icons.js";
 import { notifyLevel } from "../notifier.js";
+import { mentionBadge } from "../mentions.js";
 import * as socket from "../socket.js";
 import { activityOf, missedCallOf, sortedChats, state, subscribe } from "../store.js";
 import { mediaLabel } from "./attachment-view.js";
@@ -47,7 +48,8 @@ function chatRow(chat) {
   const unread = chat.unread_count;
   const when = new Date(activityOf(chat)).toISOString();
   const level = notifyLevel(chat);
-  const signature = JSON.stringify([chat.title, chat.peer?.avatar_url, online, text, kind, current, unread, when, level]);
+  const mentions = chat.unread_mention_count;
+  const signature = JSON.stringify([chat.title, chat.peer?.avatar_url, online, text, kind, current, unread, mentions, when, level]);
   return cached(rows, chat.id, signature, () => {
     const unreadLabel = format(ngettext("%(count)s unread message", "%(count)s unread messages", unread), { count: unread });
     return h(
@@ -84,6 +86,7 @@ function chatRow(chat) {
             "span",
             { class: "chat-item-bottom" },
             h("span", { class: `chat-item-preview ${kind}`, "data-testid": kind === "missed" ? "missed-call" : "chat-preview", text }),
+            mentionBadge(chat),
             unread > 0 && h("span", { class: level === "all" ? "badge" : "badge quiet", "data-testid": "unread-badge", "aria-hidden": "true", text: String(unread) }),
             unread > 0 && h("span", { class: "visually-hidden", text: unreadLabel }),
           ),
