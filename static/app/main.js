@@ -20,6 +20,7 @@ import { closeGroupPanel, initGroupPanel, toggleGroupPanel } from "./views/group
 import { initNewGroup } from "./views/new-group.js";
 import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
+import { initSearch, resetSearch } from "./views/search.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { attempt } from "./views/toasts.js";
 import { initUploadTray } from "./views/upload-tray.js";
@@ -55,6 +56,7 @@ function stopClient() {
   closeGroupPanel();
   resetConversation();
   resetSidebar();
+  resetSearch();
   resetContacts();
   resetState();
   byId("main-view").hidden = true;
@@ -66,6 +68,7 @@ function boot() {
   fillIcons(document);
   initAuth(() => startClient().catch(stopClient));
   initSidebar(openChat);
+  initSearch(openChat);
   initConversation({ onCall: callPeer, onToggleGroupPanel: toggleGroupPanel });
   initUploadTray();
   initRecorder(() => state.currentChatId);
