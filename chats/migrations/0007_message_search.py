@@ -20,6 +20,7 @@ from chats import search_index
 def forwards(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(search_index.PG_CREATE)
+        schema_editor.execute(search_index.PG_STATISTICS)
     elif schema_editor.connection.vendor == "sqlite":
         search_index.sqlite_create(schema_editor.connection)
 
