@@ -135,6 +135,7 @@ async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]
     cpu0, start = time.process_time(), time.time()
     total = int(job["rate"] * job["seconds"])
     senders = job["senders"]
+    offline_chats, offline_sent = set(job.get("offline_chats", ())), 0
     worst_lag = 0.0
     for i in range(total):
         due = start + i / job["rate"] if job["rate"] else start
@@ -144,6 +145,7 @@ async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]
         else:
             worst_lag = max(worst_lag, -delay)
         user_index, chat_id = senders[i % len(senders)]
+        offline_sent += chat_id in offline_chats
         content = f"b|{users[user_index]['id']}|{job['worker']}-{i}|{time.time_ns()}"
         await sockets[user_index].send(message_frame(kind, chat_id, content))
     sent_seconds = time.time() - start
@@ -157,6 +159,7 @@ async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]
     return {
         "worker": job["worker"],
         "sent": total,
+        "offline_sent": offline_sent,
         "sent_seconds": sent_seconds,
         "received": tally.received,
         "latencies_ms": tally.latencies_ms,

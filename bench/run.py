@@ -44,8 +44,10 @@ ENV = {
 os.environ.update(ENV)
 sys.path.insert(0, str(ROOT))
 
-PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "8201"))  # 5 ports from here (the 5th: bench/search.py)
+PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "8201"))  # 6 ports from here
 PORTS = {"imsuite": PORT_BASE, "imsuite2": PORT_BASE + 1, "channels": PORT_BASE + 2, "ws": PORT_BASE + 3}
+PUSH_PORT = PORT_BASE + 4  # the push scenario's UnifiedPush endpoint (PushReceiver)
+SEARCH_PORT = PORT_BASE + 5  # the search scenario's daphne (bench/search.py)
 
 
 # ---- setting up ----------------------------------------------------------------------------
@@ -376,6 +378,7 @@ def _messaging_summary(
     out: list[dict], recipients_per_message: int, cpu_used: float, per_message: bool
 ) -> dict:
     sent = sum(r["sent"] for r in out)
+    offline = sum(r["offline_sent"] for r in out)  # to people not connected: pushed, not delivered
     received = sum(r["received"] for r in out)
     seconds = max(r["sent_seconds"] for r in out)
     latencies = [x for r in out for x in r["latencies_ms"]]
@@ -386,7 +389,7 @@ def _messaging_summary(
     return {
         "sent": sent,
         "delivered": received,
-        "lost": sent * recipients_per_message - received,
+        "lost": (sent - offline) * recipients_per_message - received,
         "messages_per_s": round(sent / seconds, 1),
         "deliveries_per_s": round(received / seconds, 1),
         **_latency_summary(latencies),
@@ -395,17 +398,35 @@ def _messaging_summary(
         "worst_send_lag_ms": round(max(r["worst_send_lag_ms"] for r in out), 1),
         # the worst latency of the messages sent in each quarter of a second, in order
         "worst_ms_by_send_time": [round(worst_by_time[k], 1) for k in sorted(worst_by_time)],
+        **({"offline_sent": offline} if offline else {}),
     }
 
 
 def private_scenario(
-    kind: str, bases: list[str], data: dict, rate: float, seconds: float, procs: dict, server: list
+    kind: str,
+    bases: list[str],
+    data: dict,
+    rate: float,
+    seconds: float,
+    procs: dict,
+    server: list,
+    offline: dict[int, int] | None = None,
 ) -> dict:
+    """With `offline` ({user id: their chat with someone not connected}), every tenth message goes
+    to such a chat instead of the pair's (the push scenario)."""
     workers = 2
     jobs = []
     for w, pairs in enumerate(split(data["pairs"], workers)):
         users = [u for a, b, _ in pairs for u in (a, b)]
         senders = [s for i, (_, _, chat) in enumerate(pairs) for s in ((2 * i, chat), (2 * i + 1, chat))]
+        if offline:
+            away = [(i, offline[u["id"]]) for i, u in enumerate(users)]
+            mixed = []  # after every nine to a pair, one to someone away (each in turn): a tenth
+            for k, pair in enumerate(senders * 9):
+                mixed.append(pair)
+                if k % 9 == 8:
+                    mixed.append(away[k // 9])
+            senders = mixed
         jobs.append(
             {
                 "worker": w,
@@ -416,10 +437,119 @@ def private_scenario(
                 "rate": rate / workers,
                 "seconds": seconds,
                 "drain_seconds": 3,
+                "offline_chats": sorted(set((offline or {}).values())),
             }
         )
     out, cpu_used = _run_measured(jobs, procs, server)
     return _messaging_summary(out, 1, cpu_used, per_message=False)
+
+
+class PushReceiver:
+    """The push scenario's UnifiedPush endpoint on loopback: counts the pushes, answers 200."""
+
+    def __init__(self, port: int) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.count, self.last_at, lock = 0, 0.0, threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with lock:
+                    receiver.count += 1
+                    receiver.last_at = time.time()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def seed_push(data: dict) -> dict[int, int]:
+    """For each person of the private pairs, a private chat with a person who is never connected and
+    has a UnifiedPush device at the PushReceiver: {pair person's id: that chat's id}."""
+    from django.db import transaction
+
+    from accounts.models import User
+    from chats.models import Chat, ChatMember
+    from push.models import PushSubscription
+
+    people = [u["id"] for a, b, _ in data["pairs"] for u in (a, b)]
+    with transaction.atomic():
+        have = User.objects.filter(username__startswith="pushaway").count()
+        missing = range(have, len(people))
+        User.objects.bulk_create(
+            [User(username=f"pushaway{i}", nickname=f"Away {i}", password="!") for i in missing]
+        )
+        away = list(User.objects.filter(username__startswith="pushaway").order_by("pk")[: len(people)])
+        chats = {}
+        for person, absent in zip(people, away, strict=True):
+            low, high = sorted((person, absent.pk))
+            chat, made = Chat.objects.get_or_create(private_key=f"{low}:{high}", defaults={"type": "private"})
+            if made:
+                ChatMember.objects.bulk_create(
+                    [ChatMember(chat=chat, user_id=person), ChatMember(chat=chat, user=absent)]
+                )
+            PushSubscription.objects.update_or_create(
+                endpoint=f"http://127.0.0.1:{PUSH_PORT}/up/{absent.pk}",
+                defaults={"user": absent, "kind": "unifiedpush", "failures": 0, "retry_at": None},
+            )
+            chats[person] = chat.pk
+        PushSubscription.objects.filter(user__in=away).update(retry_payload=None)  # an earlier run's
+    return chats
+
+
+def start_timers(log_dir: Path, coalesce: float) -> subprocess.Popen:
+    """`manage.py runtimers` (the pusher with it), once its pusher has made its first round."""
+    import django
+
+    django.setup()
+    from push.models import PushState
+
+    PushState.objects.all().delete()  # starts from now: no backlog of earlier runs' messages
+    env = {**os.environ, "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8", "PUSH_COALESCE_SECONDS": str(coalesce)}
+    log = open(log_dir / "timers.log", "w")  # noqa: SIM115  (kept open for the process's life)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runtimers"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.time() + 60
+    while not PushState.objects.exists():
+        if process.poll() is not None or time.time() > deadline:
+            raise RuntimeError("runtimers did not start its pusher (var/bench-logs/timers.log)")
+        time.sleep(0.2)
+    return process
+
+
+def private_push_scenario(
+    kind: str, base: str, data: dict, rate: float, seconds: float, procs: dict, coalesce: float
+) -> dict:
+    """The private scenario with a tenth of the messages to people who are not connected, whose
+    devices the timers process pushes to meanwhile (UnifiedPush to a loopback endpoint)."""
+    receiver = PushReceiver(PUSH_PORT)
+    timers = start_timers(ROOT / "var" / "bench-logs", coalesce)
+    try:
+        cpu0 = cpu_seconds(timers.pid)
+        result = private_scenario(kind, [base], data, rate, seconds, procs, [kind], data["offline"])
+        done, deadline = time.time(), time.time() + 30  # the last pushes: until none came for 3 s
+        while time.time() < deadline and time.time() - max(receiver.last_at, done) < 3:
+            time.sleep(0.5)
+        result["pushes_delivered"] = receiver.count
+        result["timers_cpu_seconds"] = round(cpu_seconds(timers.pid) - cpu0, 1)
+        result["push_coalesce_seconds"] = coalesce
+    finally:
+        stop_servers({"timers": timers})
+        receiver.close()
+    return result
 
 
 def group_scenario(
@@ -667,6 +797,8 @@ ROWS = [
     ("private", "deliveries_per_s", "messages/s delivered", "higher"),
     ("private", "p99_ms", "p99 send→receipt (ms)", "lower"),
     ("private", "lost", "lost", "lower"),
+    ("push", "p99_ms", "private p99 with pushes (ms)", "lower"),
+    ("push", "pushes_delivered", "pushes delivered (a tenth away)", "higher"),
     ("group", "deliveries_per_s", "deliveries/s", "higher"),
     ("group", "p99_ms", "p99 send→last member (ms)", "lower"),
     ("group", "lost", "lost", "lower"),
@@ -723,7 +855,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run in about a minute")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
     parser.add_argument("--only", default="imsuite,channels,ws", help="servers to measure (comma-separated)")
-    parser.add_argument("--scenarios", default="private,group,connections,history,uploads,search,scaleout")
+    parser.add_argument(
+        "--scenarios", default="private,group,connections,history,uploads,push,search,scaleout"
+    )
+    parser.add_argument(
+        "--push-coalesce",
+        type=float,
+        default=0,
+        help="PUSH_COALESCE_SECONDS of the push scenario (default 0: a push per message, the hardest case)",
+    )
     parser.add_argument("--private-rate", type=float, help="private messages/s offered (default 2000)")
     parser.add_argument("--group-rate", type=float, help="group messages/s offered (default 15)")
     parser.add_argument("--seconds", type=float, help="seconds of sending per scenario (default 10)")
@@ -740,6 +880,9 @@ def main() -> None:
     private_rate, group_rate, seconds = rates
     ensure_database()
     data = seed(sizes)
+    wanted = set(args.scenarios.split(","))
+    if "push" in wanted:
+        data["offline"] = seed_push(data)
     procs = start_servers(ROOT / "var" / "bench-logs")
     report: dict[str, Any] = {
         "machine": {
@@ -758,7 +901,6 @@ def main() -> None:
     }
     bases = {k: f"ws://127.0.0.1:{PORTS[k]}" for k in PORTS}
     try:
-        wanted = set(args.scenarios.split(","))
         for kind in args.only.split(","):
             print(f"== {kind}", flush=True)
             for name in ("private", "group", "connections", "history"):
@@ -768,6 +910,12 @@ def main() -> None:
                         name, kind, bases, data, procs, sizes, rates, q
                     )
                     _print_result(name, report[kind][name])
+            if "push" in wanted and kind == "imsuite":  # the references push nothing
+                report["autovacuum"] = vacuum()
+                report.setdefault(kind, {})["push"] = private_push_scenario(
+                    kind, bases[kind], data, private_rate, seconds, procs, args.push_coalesce
+                )
+                _print_result("push", report[kind]["push"])
             if "uploads" in wanted and kind == "imsuite":  # the references take no uploads
                 report["autovacuum"] = vacuum()
                 report.setdefault(kind, {})["uploads"] = upload_scenario(

@@ -28,7 +28,7 @@ from bench import run
 
 DB_NAME = "imsuite_bench_search"
 DATABASE_URL = os.environ.get("BENCH_SEARCH_DATABASE_URL", f"postgres://root@127.0.0.1:5432/{DB_NAME}")
-PORT = run.PORT_BASE + 4
+PORT = run.SEARCH_PORT
 SIZES = {"quick": {"messages": 100_000, "requests": 100}, "full": {"messages": 1_000_000, "requests": 1000}}
 CHATS, MEMBER_OF, SENDERS = 100, 20, 50
 SEED_SECONDS = 900  # the load gives up past this (a full seed takes about two minutes here)

@@ -62,7 +62,7 @@ class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
 
 class ChatMemberInline(ViewOnlyAdminMixin, admin.TabularInline):
     model = ChatMember
-    fields = ["user", "role", "level", "card", "joined_at", "last_read_message_id"]
+    fields = ["user", "role", "level", "card", "joined_at", "last_read_message_id", "notify", "notify_until"]
     readonly_fields = fields
     extra = 0
 

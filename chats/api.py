@@ -23,6 +23,7 @@ from .serializers import (
     HistoryQuery,
     HistoryWindow,
     MessageOut,
+    NotifyOut,
     PrivateChatInput,
     ReadOut,
     SearchPage,
@@ -62,6 +63,14 @@ class ChatDetailView(APIView):
     def get(self, request: Request, chat_id: int) -> Response:
         access_chat(request.user, chat_id)
         return Response(ChatOut(selectors.chat_list(request.user, chat_id=chat_id)[0]).data)
+
+
+class ChatNotifyView(APIView):
+    @extend_schema(request=schemas.NotifyInput, responses={200: NotifyOut, **ERROR_RESPONSES}, tags=TAGS)
+    def put(self, request: Request, chat_id: int) -> Response:
+        """Your notification setting of the chat; every connection of yours hears chat.notify."""
+        data = validate(schemas.NotifyInput, request.data)
+        return Response(NotifyOut(services.chat_notify_set(actor=request.user, chat_id=chat_id, **data)).data)
 
 
 class ChatMessagesView(APIView):

@@ -309,6 +309,11 @@ class ClientConsumer(FastWebsocketConsumer):
     async def _relay_typing(self, chat_id: int, is_typing: bool) -> None:
         await db(services.typing_relay)(actor=self.user, chat_id=chat_id, is_typing=is_typing)
 
+    async def on_chat_notify(self, payload: dict[str, Any]) -> None:
+        """Answered by the chat.notify event, which reaches this connection like the user's others."""
+        data = validate(schemas.NotifyEvent, payload)
+        await db(services.chat_notify_set)(actor=self.user, **data)
+
     async def on_presence(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.PresenceInput, payload)
         await db(account_services.presence_announce)(actor=self.user, **data)
@@ -357,6 +362,7 @@ class ClientConsumer(FastWebsocketConsumer):
         "message.delete": on_message_delete,
         "message.read": on_message_read,
         "typing": on_typing,
+        "chat.notify": on_chat_notify,
         "presence": on_presence,
         "ping": on_ping,
         "sync": on_sync,

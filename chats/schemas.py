@@ -2,9 +2,15 @@
 
 from rest_framework import serializers
 
-from imsuite.api_fields import InputSerializer, StrictBooleanField, StrictCharField, StrictIntegerField
+from imsuite.api_fields import (
+    InputSerializer,
+    StrictBooleanField,
+    StrictCharField,
+    StrictDateTimeField,
+    StrictIntegerField,
+)
 
-from .models import Message
+from .models import Message, Notify
 
 ID = {"min_value": 1}
 
@@ -55,6 +61,25 @@ class MessageRef(InputSerializer):
 class TypingInput(InputSerializer):
     chat_id = StrictIntegerField(**ID)
     is_typing = StrictBooleanField()
+
+
+class NotifyInput(InputSerializer):
+    """A member's notification setting of one chat (REST: the chat comes from the URL)."""
+
+    notify = serializers.ChoiceField(
+        choices=Notify.values, help_text="all messages, only those that mention you, or none."
+    )
+    until = StrictDateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="With mentions or muted: the setting ends then (ISO 8601 with its offset, in the"
+        " future); null or absent: until changed. Not with all.",
+    )
+
+
+class NotifyEvent(NotifyInput):
+    chat_id = StrictIntegerField(**ID)
 
 
 class PresenceInput(InputSerializer):

@@ -2,10 +2,12 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, Subquery
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_ref
@@ -13,7 +15,7 @@ from imsuite import sql
 from imsuite.errors import not_found
 
 from .events import message_data, message_for_viewer
-from .models import Chat, ChatMember, Membership, Message, SeqCounter
+from .models import Chat, ChatMember, Membership, Message, Notify, SeqCounter
 
 SYNC_BATCH = 500
 
@@ -149,10 +151,40 @@ def changes_since(
     return changes
 
 
+class NotifySetting(Protocol):
+    """A member's notification setting: a ChatMember row, or the two values read of one."""
+
+    notify: str
+    notify_until: datetime | None
+
+
+def effective_notify(member: NotifySetting, now: datetime) -> tuple[str, datetime | None]:
+    """(notify, until) as they hold at `now`: a setting whose until has come reads as "all" with
+    no until. Expired settings are not reset in the database (nothing needs to: every reader goes
+    through here), so they cost no timer and no event; clients apply the same rule to `until`."""
+    notify, until = str(member.notify), member.notify_until
+    if notify == Notify.ALL or (until is not None and until <= now):
+        return Notify.ALL.value, None
+    return notify, until
+
+
+def notify_level(member: NotifySetting, now: datetime) -> str:
+    """What the member is told of the chat's messages at `now`: "muted" nothing, "mentions" only
+    messages that mention them or @all, "all" everything (the rule of push and desktop alerts)."""
+    return effective_notify(member, now)[0]
+
+
+def notify_data(chat_id: int, member: NotifySetting, now: datetime) -> dict[str, Any]:
+    """The chat.notify event's data and the REST answer: {chat_id, notify, until}."""
+    notify, until = effective_notify(member, now)
+    return {"chat_id": chat_id, "notify": notify, "until": until}
+
+
 def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
     """The user's chats (or the one chat_id), newest activity first, with member count, last
-    message and unread count (messages of others after the read position, deleted ones excluded);
-    a private chat also names the other person and their read position."""
+    message and unread count (messages of others after the read position, deleted ones excluded)
+    and the user's notification setting as it holds now; a private chat also names the other
+    person and their read position."""
     memberships = ChatMember.objects.filter(user=user)
     if chat_id is not None:
         memberships = memberships.filter(chat_id=chat_id)
@@ -182,8 +214,10 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
         .select_related("user")
     }
     items = []
+    now = timezone.now()
     for member in memberships:
         ref = refs[member.chat_id]
+        notify, notify_until = effective_notify(member, now)
         message = last.get(member.last_message_id)
         peer = peers.get(member.chat_id)
         items.append(
@@ -198,6 +232,8 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
                 "last_activity_at": member.chat.last_message_at or member.chat.created_at,
                 "peer": user_ref(peer.user) if peer else None,
                 "peer_last_read_message_id": peer.last_read_message_id if peer else None,
+                "notify": notify,
+                "notify_until": notify_until,
             }
         )
     items.sort(key=lambda item: item["last_activity_at"], reverse=True)

@@ -6,6 +6,8 @@ from accounts.serializers import UserRef
 from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerField
 from media.serializers import AttachmentOut
 
+from .models import Notify
+
 
 class MessageOut(serializers.Serializer):
     id = serializers.IntegerField()
@@ -37,6 +39,20 @@ class ChatOut(serializers.Serializer):
     peer_last_read_message_id = serializers.IntegerField(
         allow_null=True, help_text="How far a private chat's other person has read; null in groups."
     )
+    notify = serializers.ChoiceField(
+        choices=Notify.values,
+        help_text="Your notification setting as it holds now: all, mentions or muted (all once its"
+        " until has passed).",
+    )
+    notify_until = serializers.DateTimeField(
+        allow_null=True, help_text="When notify goes back to all; null: until changed (always with all)."
+    )
+
+
+class NotifyOut(serializers.Serializer):
+    chat_id = serializers.IntegerField()
+    notify = serializers.ChoiceField(choices=Notify.values)
+    until = serializers.DateTimeField(allow_null=True)
 
 
 class HistoryPage(serializers.Serializer):

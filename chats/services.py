@@ -1,5 +1,6 @@
 """Every change to chats and messages."""
 
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -13,14 +14,14 @@ from accounts.models import Friendship, User
 from accounts.presence import online_user_ids
 from accounts.selectors import user_ref
 from imsuite import audit
-from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
+from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import publish
 from imsuite.ratelimit import rate_limit
 from media.services import message_files_remove
 
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
-from .models import Chat, ChatMember, Message
-from .selectors import changes_since, chat_ref, message_delete_data, message_event_data
+from .models import Chat, ChatMember, Message, Notify
+from .selectors import changes_since, chat_ref, message_delete_data, message_event_data, notify_data
 from .sending import SendRequest, clean_caption, clean_content, message_send_many, take_seqs
 
 
@@ -158,6 +159,29 @@ def typing_relay(*, actor: User, chat_id: int, is_typing: bool) -> bool:
     data = {"chat_id": chat_id, "user_id": actor.pk, "is_typing": is_typing, "user": user_ref(actor)}
     publish("typing", audience, data)
     return True
+
+
+def chat_notify_set(
+    *, actor: User, chat_id: int, notify: str, until: datetime | None = None
+) -> dict[str, Any]:
+    """Set what the actor is told of a chat's messages: all, mentions only, or muted, until a
+    future time or (until None) until changed. Only the actor's own membership; every connection
+    of theirs hears `chat.notify`, so all their devices follow. Returns {chat_id, notify, until}."""
+    now = timezone.now()
+    if notify not in Notify.values:
+        raise validation_error("notify", "invalid_choice", "notify is all, mentions or muted.")
+    if until is not None:
+        if notify == Notify.ALL:
+            raise validation_error("until", "with_all", "A setting of all has no until.")
+        if until <= now:
+            raise validation_error("until", "past", "until is a time in the future.")
+    member = access_chat(actor, chat_id)
+    with transaction.atomic():
+        ChatMember.objects.filter(pk=member.pk).update(notify=notify, notify_until=until)
+        member.notify, member.notify_until = notify, until
+        data = notify_data(chat_id, member, now)
+        publish("chat.notify", {actor.pk}, data)
+    return data
 
 
 def private_chat_open(*, actor: User, user_id: int) -> Chat:

@@ -3,8 +3,10 @@ client bug shows up as a clear VALIDATION_ERROR instead of a silently different 
 
 import copy
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -42,6 +44,23 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date and time with its UTC offset ("Z" or "+08:00"): without one the same text
+    would name a different moment for each client's time zone, so it is refused, not guessed."""
+
+    default_error_messages = {"naive": "Give the time with its UTC offset (Z or +hh:mm)."}
+
+    def to_internal_value(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value)
+            except ValueError:
+                parsed = None  # well formed but impossible (a 13th month): DRF words the refusal
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        return super().to_internal_value(value)
 
 
 class InputSerializer(serializers.Serializer):

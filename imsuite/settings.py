@@ -260,6 +260,7 @@ SPECTACULAR_SETTINGS = {
         # and a search result), which drf-spectacular cannot name after one of them
         "ChatTypeEnum": ["private", "group"],
         "MessageTypeEnum": ["text", "image", "file", "video", "voice", "system"],
+        "PushKindEnum": ["webpush", "unifiedpush"],  # media's `kind` is KindEnum
     },
 }
 
@@ -326,8 +327,28 @@ IMSUITE.update(
         "MEDIA_RETENTION_DAYS": int(os.environ.get("MEDIA_RETENTION_DAYS") or 0) or None,  # 0 = unset
     }
 )
+# Push (push/): the pusher in the timers process tells devices of people who are not connected.
+IMSUITE.update(
+    {
+        # At most one push per person and chat this often; the next carries how many came meanwhile.
+        "PUSH_COALESCE_SECONDS": float(os.environ.get("PUSH_COALESCE_SECONDS", "5")),
+        # False: no push carries message text, whatever each device asked for.
+        "PUSH_PREVIEWS": env_bool("PUSH_PREVIEWS", True),
+        "PUSH_MAX_SUBSCRIPTIONS": int(os.environ.get("PUSH_MAX_SUBSCRIPTIONS", "20")),  # per person
+        "PUSH_TIMEOUT_SECONDS": float(os.environ.get("PUSH_TIMEOUT_SECONDS", "10")),  # per request
+        "PUSH_THREADS": int(os.environ.get("PUSH_THREADS", "8")),  # requests to endpoints at once
+        # A failing endpoint is tried again after 30 s, doubling with each failure, up to this.
+        "PUSH_BACKOFF_MAX_SECONDS": int(os.environ.get("PUSH_BACKOFF_MAX_SECONDS", "3600")),
+    }
+)
 # Absolute links for clients that need them (bots, push); empty: links are relative to this server.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+# Web Push (push/vapid.py): the VAPID private key (PEM, or the urlsafe base64 of the raw 32-byte key;
+# `manage.py vapid_key` makes one). Unset in the embedded mode: one is made once and kept in the
+# database. Unset with DATABASE_URL set: Web Push is off (a warning says so), never a key made silently.
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY", "")
+# Who push services may contact about this server's pushes (a mailto: or https: URL, RFC 8292).
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:admin@localhost")
 MEDIA_ROOT = DATA_DIR / "media"
 # Where uploaded files' bytes live: "filesystem" (MEDIA_ROOT; embedded mode, or one host behind
 # nginx) or "s3" (any S3-compatible object store; the bucket stays private, clients get presigned links).

@@ -12,6 +12,8 @@ from groups import api as groups_api
 from media import api as media_api
 from media import avatar_serving
 from media import serving as media_serving
+from push import api as push_api
+from push import webpush_api
 
 from .health import HealthView
 
@@ -45,6 +47,7 @@ api = [
     path("chats/private", chats_api.PrivateChatView.as_view(), name="chat-private"),
     path("chats/<int:chat_id>", chats_api.ChatDetailView.as_view(), name="chat-detail"),
     path("chats/<int:chat_id>/messages", chats_api.ChatMessagesView.as_view(), name="chat-messages"),
+    path("chats/<int:chat_id>/notify", chats_api.ChatNotifyView.as_view(), name="chat-notify"),
     path("messages/<int:message_id>", chats_api.MessageDetailView.as_view(), name="message-detail"),
     path("search/messages", chats_api.MessageSearchView.as_view(), name="message-search"),
     path("uploads", media_api.UploadView.as_view(), name="uploads"),
@@ -84,6 +87,13 @@ api = [
         name="bot-endpoint",
     ),
     path("calls", calls_api.CallHistoryView.as_view(), name="calls"),
+    path("push/subscriptions", push_api.SubscriptionsView.as_view(), name="push-subscriptions"),
+    path(
+        "push/subscriptions/<int:subscription_id>",
+        push_api.SubscriptionDetailView.as_view(),
+        name="push-subscription",
+    ),
+    path("push/vapid-key", webpush_api.VapidKeyView.as_view(), name="push-vapid-key"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
@@ -96,6 +106,7 @@ urlpatterns = [
     # The web client: one page of ES modules under static/app/, a client of the APIs above.
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the client's language switch
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    path("sw.js", webpush_api.service_worker, name="service-worker"),  # Web Push notifications
     path("", TemplateView.as_view(template_name="app.html"), name="home"),
 ]
 

@@ -105,6 +105,10 @@ def _store(attachment: Attachment, content: File, thumbnail: bytes | None) -> No
     cannot be written, the files go again."""
     storage = media_storage()
     names = [storage.save(new_name(), content)]
+    # The filesystem storage moves a large upload's temporary file in place. Closed now: Django
+    # closes it when the response is, which a client going away skips, and the temporary file's
+    # finalizer then fails to remove the moved file ("Exception ignored" on stderr).
+    content.close()
     try:
         if thumbnail is not None:
             names.append(storage.save(names[0] + ".thumb", ContentFile(thumbnail)))

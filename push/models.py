@@ -16,14 +16,21 @@ class PushSubscription(models.Model):
     p256dh = models.CharField(max_length=200, blank=True)  # Web Push: the browser's public key
     auth = models.CharField(max_length=100, blank=True)  # Web Push: the auth secret
     label = models.CharField(max_length=100, blank=True)  # the device, as its owner names it
+    previews = models.BooleanField(default=True)  # whether pushes carry the message's text
     created_at = models.DateTimeField(default=timezone.now)
     last_success_at = models.DateTimeField(null=True, blank=True)
     failures = models.PositiveIntegerField(default=0)  # in a row; backoff grows with them
     retry_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+    # The latest payload that could not be delivered, sent again at retry_at (only the latest: a
+    # device that was unreachable for an hour wants the news, not every message of the hour).
+    retry_payload = models.JSONField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user"], name="push_subscription_by_user")]
+        indexes = [
+            models.Index(fields=["user"], name="push_subscription_by_user"),
+            models.Index(fields=["retry_at"], name="push_subscription_retry"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} of user {self.user_id}"

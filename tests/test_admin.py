@@ -19,6 +19,7 @@ from groups.models import Group, GroupMember, JoinRequest, Mute, Notice
 from groups.services import group_create
 from imsuite.models import AuditEntry
 from media.models import Attachment
+from push.models import PushSubscription
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -58,6 +59,9 @@ def world(alice, bob, carol, moderator) -> dict:
         Attachment: Attachment.objects.create(
             uploader=alice, kind="file", name="notes.txt", size=5, mime="text/plain", file="u/2026/12/0"
         ),
+        PushSubscription: PushSubscription.objects.create(
+            user=bob, kind="unifiedpush", endpoint="https://push.example/up/1", last_error="HTTP 503"
+        ),
     }
 
 
@@ -78,11 +82,12 @@ MODELS = [
     AuditEntry,
     ReverseEndpoint,
     Attachment,
+    PushSubscription,
 ]
 
 
 def test_every_model_of_ours_in_admin_is_covered():
-    ours = {"accounts", "chats", "groups", "calls", "imsuite", "bots", "media"}
+    ours = {"accounts", "chats", "groups", "calls", "imsuite", "bots", "media", "push"}
     assert {model for model in admin.site._registry if model._meta.app_label in ours} == set(MODELS)
 
 

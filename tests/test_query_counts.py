@@ -2,11 +2,12 @@
 endpoints, the bots' list actions and the admin's changelists (no query per row)."""
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.contrib import admin
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -23,11 +24,21 @@ from chats.services import message_send
 from groups.models import Group
 from groups.services import group_ban, group_create, join_request_create, member_add, notice_create
 from media.models import Attachment
+from push.models import PushSubscription
 
 pytestmark = pytest.mark.django_db
 
 Fetch = Callable[[], list[Any]]
 Check = Callable[[Callable[[], None], Fetch], None]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """The send-rate counters live in the process-wide cache, keyed by user id, and a rolled-back
+    test's ids come back in the next test: each test starts and leaves them empty."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -260,6 +271,9 @@ def test_admin_changelists(alice, moderator, make_user, friend_of, names):
         person = friend_of(alice)
         bot, _ = bot_create(actor=person, username=names("bot"))
         ReverseEndpoint.objects.create(bot=bot, url="wss://bots.example/ws")
+        PushSubscription.objects.create(
+            user=person, kind="unifiedpush", endpoint=f"https://push.example/{bot.pk}"
+        )
         FriendRequest.objects.create(from_user=make_user(), to_user=person, message="hi")
         notification_send(actor=moderator, title="note", message="text", user_ids=[person.pk])
         group = group_create(actor=person, name=names("team"), member_ids=[bot.pk])

@@ -19,6 +19,8 @@ const PATHS = {
   play: "M7 4l13 8-13 8z",
   pause: "M7 4h3v16H7zM14 4h3v16h-3z",
   file: "M14 3H6a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9zM14 3v6h6",
+  bell: "M6 17v-6a6 6 0 0 1 12 0v6l2 1H4zM10 21h4",
+  bellOff: "M6 17v-6a6 6 0 0 1 12 0v6l2 1H4zM10 21h4M3 3l18 18",
 };
 
 const SVG = "http://www.w3.org/2000/svg";

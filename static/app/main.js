@@ -7,6 +7,7 @@ import { loadChats, loadMissedCalls } from "./chats.js";
 import { loadContacts } from "./contacts.js";
 import { byId } from "./dom.js";
 import { fillIcons } from "./icons.js";
+import { initNotifier, resetNotifier } from "./notifier.js";
 import { initRealtime } from "./realtime.js";
 import { currentTokens, onSessionEnded } from "./session.js";
 import * as socket from "./socket.js";
@@ -18,12 +19,15 @@ import { initContacts, resetContacts } from "./views/contacts.js";
 import { initConversation, openChat, resetConversation } from "./views/conversation.js";
 import { closeGroupPanel, initGroupPanel, toggleGroupPanel } from "./views/group-panel.js";
 import { initNewGroup } from "./views/new-group.js";
+import { initNotifyMenu } from "./views/notify-menu.js";
+import { initNotifySettings } from "./views/notify-settings.js";
 import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
 import { initSearch, resetSearch } from "./views/search.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { attempt } from "./views/toasts.js";
 import { initUploadTray } from "./views/upload-tray.js";
+import { initWebPush, signOutWebPush, startWebPush, stopWebPush } from "./webpush.js";
 
 /** The language switch and server links sit under the sign-in form, or at the sidebar's foot. */
 function placeFooter(slot) {
@@ -47,6 +51,7 @@ async function startClient() {
   await attempt(refreshAll);
   connectedBefore = false;
   socket.start(state.me.id);
+  await attempt(startWebPush);
 }
 
 function stopClient() {
@@ -59,6 +64,7 @@ function stopClient() {
   resetSearch();
   resetContacts();
   resetState();
+  resetNotifier();
   byId("main-view").hidden = true;
   placeFooter("auth");
   showAuth();
@@ -70,6 +76,7 @@ function boot() {
   initSidebar(openChat);
   initSearch(openChat);
   initConversation({ onCall: callPeer, onToggleGroupPanel: toggleGroupPanel });
+  initNotifyMenu();
   initUploadTray();
   initRecorder(() => state.currentChatId);
   initViewer();
@@ -77,10 +84,15 @@ function boot() {
   initProfile();
   initContacts(openChat);
   initNewGroup(openChat);
+  initNotifier(openChat);
+  initNotifySettings();
   initCallView();
   initRealtime(onConnected);
+  initWebPush(openChat);
+  onSessionEnded(stopWebPush);
   onSessionEnded(() => state.me && stopClient());
   byId("signout-button").addEventListener("click", async () => {
+    await signOutWebPush();
     await signOut();
     stopClient();
   });

@@ -7,6 +7,7 @@ import { errorText } from "./errors.js";
 import { loadGroup } from "./groups.js";
 import { format, gettext } from "./i18n.js";
 import { failPending, markRead } from "./messaging.js";
+import { alertMessage } from "./notifier.js";
 import * as socket from "./socket.js";
 import { notify, receiveDeletion, receiveMessage, rememberPerson, setOnline, setTyping, state } from "./store.js";
 import { toast } from "./views/toasts.js";
@@ -26,7 +27,9 @@ function soon(key, task) {
 const reloadChats = () => soon("chats", loadChats);
 const reloadContacts = () => soon("contacts", loadContacts);
 
-function onMessage({ message, sender }) {
+function onMessage(payload) {
+  const { message, sender } = payload;
+  alertMessage(payload);  // first: it tells a new message from one the chat list already holds
   rememberPerson(sender);
   if (!receiveMessage(message)) reloadChats();  // a chat this client does not know yet
   if (sender) setTyping(message.chat_id, sender, false);

@@ -71,6 +71,7 @@ CLIENT_SCHEMAS = {
     "message.delete": schemas.MessageRef,
     "message.read": schemas.MessageRef,
     "typing": schemas.TypingInput,
+    "chat.notify": schemas.NotifyEvent,
     "presence": schemas.PresenceInput,
     "ping": schemas.PingInput,
     "sync": schemas.SyncInput,

@@ -234,3 +234,26 @@ def test_rate_limit(alice, bob, client_for, settings, monkeypatch):
 def test_upload_needs_a_signed_in_user(api):
     response = upload(api, b"x", "x.txt")
     assert (response.status_code, response.json()["error_code"]) == (401, "AUTHENTICATION_FAILED")
+
+
+def test_a_large_upload_moved_into_storage_is_closed_at_once(alice, media_root, monkeypatch):
+    """Django closes uploads with the response, which a client going away skips: the moved temporary
+    file's finalizer then failed to remove it, a traceback on the server's stderr."""
+    import gc
+    import sys
+
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+
+    from media.services import attachment_upload
+
+    unraisable = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    upload = TemporaryUploadedFile("big.bin", "application/octet-stream", 300_000, None)
+    upload.write(b"\x01\x02" * 150_000)
+    upload.seek(0)
+    attachment = attachment_upload(actor=alice, upload=upload)
+    assert upload.closed
+    assert (media_root / attachment.file).read_bytes() == b"\x01\x02" * 150_000
+    del upload
+    gc.collect()
+    assert unraisable == []

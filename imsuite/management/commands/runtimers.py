@@ -1,6 +1,7 @@
 """The process that makes timed things happen: mutes end when their time is up (announced like a
-lift), unanswered calls time out, calls a party left end after the grace period, and media
-retention removes the files its rules say are due (media.retention, at most once a minute). Several
+lift), unanswered calls time out, calls a party left end after the grace period, media retention
+removes the files its rules say are due (media.retention, at most once a minute), and the pusher
+tells the devices of people who are not connected about new messages (push.pusher). Several
 copies may run: each ending is claimed under a row lock or by deleting its row, so it is announced
 once (two copies' retention rounds may meet at a file: removing a removed file is no error).
 `make run` (inside `manage.py serve`) and docker-compose start it next to daphne."""
@@ -8,12 +9,14 @@ once (two copies' retention rounds may meet at a file: removing a removed file i
 import logging
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
 from calls.services import calls_expire
 from groups.services import mutes_expire
 from media.retention import Retention
+from push.pusher import PUSHER
 
 logger = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
@@ -27,11 +30,15 @@ def run_due() -> int:
         RETENTION.run_if_due()
     except Exception:  # the mutes and calls above ended all the same (and are counted)
         logger.exception("media retention: a round failed; trying again in a minute")
+    try:
+        PUSHER.tick()
+    except Exception:  # pushes wait for the next tick; nothing else does
+        logger.exception("push: a round failed; trying again")
     return ended
 
 
 class Command(BaseCommand):
-    help = "Run timed jobs (mute expiry, call timeouts, media retention) every second, until stopped."
+    help = "Run timed jobs (mute expiry, call timeouts, media retention, pushes) every second, until stopped."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="Run what is due once and exit.")
@@ -46,5 +53,6 @@ class Command(BaseCommand):
             except Exception:
                 logger.exception("timers: a round failed; trying again")
             if once:
+                PUSHER.drain(settings.IMSUITE["PUSH_TIMEOUT_SECONDS"])  # its pushes finish too
                 return
             time.sleep(TICK_SECONDS)

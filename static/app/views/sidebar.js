@@ -1,8 +1,11 @@
-// The sidebar: the chats, newest activity first, with last message, unread badge, online dot and
-// missed calls; the filter; the connection state; the friend-request badge.
+// The sidebar: the chats, newest activity first, with last message, unread badge (grey where
+// muted or mentions only), muted mark, online dot and missed calls; the filter; the connection
+// state; the friend-request badge.
 
 import { avatar, byId, cached, h, reconcile } from "../dom.js";
 import { format, formatListTime, gettext, ngettext } from "../i18n.js";
+import { icon } from "../icons.js";
+import { notifyLevel } from "../notifier.js";
 import * as socket from "../socket.js";
 import { activityOf, missedCallOf, sortedChats, state, subscribe } from "../store.js";
 import { mediaLabel } from "./attachment-view.js";
@@ -43,7 +46,8 @@ function chatRow(chat) {
   const current = chat.id === state.currentChatId;
   const unread = chat.unread_count;
   const when = new Date(activityOf(chat)).toISOString();
-  const signature = JSON.stringify([chat.title, chat.peer?.avatar_url, online, text, kind, current, unread, when]);
+  const level = notifyLevel(chat);
+  const signature = JSON.stringify([chat.title, chat.peer?.avatar_url, online, text, kind, current, unread, when, level]);
   return cached(rows, chat.id, signature, () => {
     const unreadLabel = format(ngettext("%(count)s unread message", "%(count)s unread messages", unread), { count: unread });
     return h(
@@ -73,13 +77,14 @@ function chatRow(chat) {
             "span",
             { class: "chat-item-top" },
             h("span", { class: "chat-item-title", "data-testid": "chat-item-title", text: chat.title || gettext("Chat") }),
+            level === "muted" && h("span", { class: "muted-mark", role: "img", "aria-label": gettext("Muted"), title: gettext("Muted"), "data-testid": "muted-mark" }, icon("bellOff")),
             h("time", { datetime: when, text: formatListTime(when) }),
           ),
           h(
             "span",
             { class: "chat-item-bottom" },
             h("span", { class: `chat-item-preview ${kind}`, "data-testid": kind === "missed" ? "missed-call" : "chat-preview", text }),
-            unread > 0 && h("span", { class: "badge", "data-testid": "unread-badge", "aria-hidden": "true", text: String(unread) }),
+            unread > 0 && h("span", { class: level === "all" ? "badge" : "badge quiet", "data-testid": "unread-badge", "aria-hidden": "true", text: String(unread) }),
             unread > 0 && h("span", { class: "visually-hidden", text: unreadLabel }),
           ),
         ),

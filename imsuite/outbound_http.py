@@ -1,0 +1,83 @@
+"""HTTP requests the server makes for a user or a bot (push endpoints today, link previews
+tomorrow), through the one address guard (imsuite.outbound).
+
+The host is resolved once and every answer checked; the connection goes to exactly a checked
+address, with the original name in the Host header and in TLS (SNI and certificate checks), so a
+rebinding DNS server cannot swap the address between the check and the connection. Redirects are
+never followed (a 3xx is the answer), and only the first `max_answer_bytes` of an answer are read.
+Blocking: call it from a worker thread, never on the event loop."""
+
+import http.client
+import socket
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .ip_networks import IPAddress
+from .outbound import check_host
+
+DEFAULT_MAX_ANSWER_BYTES = 64 * 1024
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """An HTTP connection to one checked address, named by its host."""
+
+    def __init__(self, host: str, port: int, ip: IPAddress, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.ip = ip
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((str(self.ip), self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, ip: IPAddress, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.ip = ip
+
+    def connect(self) -> None:
+        raw = socket.create_connection((str(self.ip), self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+
+
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+) -> Answer:
+    """POST `body` to an http(s) URL. Raises ValueError for a URL that is not http(s) with a host,
+    imsuite.outbound.AddressNotAllowed for a refused address, OSError (socket.timeout included) and
+    http.client.HTTPException for a connection or protocol failure."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("only http(s) URLs with a host")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses = check_host(parts.hostname, port)
+    connection_class = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    failure: OSError | None = None
+    for ip in addresses:  # the first checked address that accepts the connection
+        connection = connection_class(parts.hostname, port, ip, timeout)
+        try:
+            connection.connect()
+        except OSError as exc:
+            connection.close()
+            failure = exc
+            continue
+        try:
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request("POST", path, body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read(max_answer_bytes)
+            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, answer)
+        finally:
+            connection.close()
+    raise failure or OSError(f"{parts.hostname} has no address")

@@ -1,0 +1,206 @@
+"""Web Push in Chromium against the real server: the web client registers the service worker
+(/sw.js, scope "/"); a push delivered to it through the DevTools protocol while no page of the site
+is open becomes a notification with the chat's title, "sender: text" and the chat's tag (none while
+a page of the site is in front); a notification's chat opens in a new window (?chat=) or, through
+the worker's message, in one already open. The toggle subscribes with the server's VAPID key and
+registers the subscription; signing out removes it (Chromium has no push service here:
+PushManager.subscribe and the subscriptions API are stood in for, the page's own code is what is
+tested). Embedded leg only, like the other browser tests."""
+
+import asyncio
+import json
+import os
+import time
+from typing import Any
+
+import pytest
+from playwright.async_api import BrowserContext, CDPSession, Page, Route, Worker, expect
+from playwright.async_api import Error as PlaywrightError
+
+from tests.e2e import test_browser
+from tests.e2e.browser import UI_TIMEOUT_MS, befriend, chat_item, rest, sign_in, sign_up
+
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="browser Web Push: embedded leg"),
+]
+
+chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
+no_server_tracebacks = test_browser.no_server_tracebacks
+
+WAIT_SECONDS = UI_TIMEOUT_MS / 1000
+NOTIFICATIONS = """async (registration) => (await registration.getNotifications())
+  .map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data}))"""
+IN_WORKER = f"({NOTIFICATIONS})(self.registration)"
+IN_PAGE = f"navigator.serviceWorker.getRegistration('/').then({NOTIFICATIONS})"
+
+
+async def registration_id(cdp: CDPSession, scope: str) -> str:
+    """The DevTools id of the service worker registration for `scope`."""
+    found: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def updated(event: dict[str, Any]) -> None:
+        for registration in event["registrations"]:
+            if registration["scopeURL"] == scope and not registration["isDeleted"] and not found.done():
+                found.set_result(registration["registrationId"])
+
+    cdp.on("ServiceWorker.workerRegistrationUpdated", updated)
+    await cdp.send("ServiceWorker.enable")
+    return await asyncio.wait_for(found, WAIT_SECONDS)
+
+
+async def shown_by_the_worker(context: BrowserContext) -> list[dict[str, Any]]:
+    """The notifications the worker shows, as soon as there is one (bounded)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        for worker in context.service_workers:
+            try:
+                shown = await worker.evaluate(IN_WORKER)
+            except PlaywrightError:  # that worker stopped; a new one is listed
+                continue
+            if shown:
+                return shown
+        await asyncio.sleep(0.05)
+    pytest.fail(f"no notification within {WAIT_SECONDS} s")
+
+
+async def running_worker(page: Page) -> Worker:
+    """The page's active service worker, as Playwright sees it."""
+    await page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    workers = page.context.service_workers
+    return workers[-1] if workers else await page.context.wait_for_event("serviceworker")
+
+
+async def test_a_push_with_no_page_open_shows_a_notification(open_page, daphne_url):
+    ann = await sign_up(daphne_url, "ann", "Ann")
+    page = await open_page("Ann")
+    context = page.context
+    await context.grant_permissions(["notifications"], origin=daphne_url)
+    await sign_in(page, daphne_url, ann)
+    worker = await page.evaluate("navigator.serviceWorker.ready.then((r) => [r.active.scriptURL, r.scope])")
+    assert worker == [f"{daphne_url}/sw.js", f"{daphne_url}/"]
+
+    elsewhere = await context.new_page()  # another tab in front; the site's page closed
+    await page.close()
+    cdp = await context.new_cdp_session(elsewhere)
+    push = {
+        "type": "message",
+        "chat_id": 7,
+        "chat_title": "Hiking 周末",
+        "sender_name": "Ben",
+        "text": "See you at 9 明天见",
+        "count": 3,
+        "message_id": 99,
+        "mentioned": False,
+    }
+    delivery = {"origin": daphne_url, "registrationId": await registration_id(cdp, f"{daphne_url}/")}
+    await cdp.send("ServiceWorker.deliverPushMessage", {**delivery, "data": json.dumps(push)})
+
+    expected = [
+        {
+            "title": "Hiking 周末",
+            "body": "Ben: See you at 9 明天见\n3 new messages",
+            "tag": "chat-7",
+            "data": push,
+        }
+    ]
+    assert await shown_by_the_worker(context) == expected
+    reader = await context.new_page()  # and as any page of the site reads them
+    await reader.goto(f"{daphne_url}/sw.js")
+    assert await reader.evaluate(IN_PAGE) == expected
+
+
+async def test_no_notification_while_a_page_of_the_site_is_in_front(open_page, daphne_url):
+    ann = await sign_up(daphne_url, "ann", "Ann")
+    page = await open_page("Ann")
+    await page.context.grant_permissions(["notifications"], origin=daphne_url)
+    await sign_in(page, daphne_url, ann)
+    worker = await running_worker(page)
+    push = {"type": "message", "chat_id": 8, "chat_title": "Ben", "sender_name": "Ben", "count": 1}
+    # What the push event waits for; headless, every open page is focused and visible.
+    await worker.evaluate("(push) => showPush(push)", push)
+    assert await worker.evaluate(IN_WORKER) == []  # the page tells the person itself
+
+    await page.context.new_page()
+    await page.close()
+    await worker.evaluate("(push) => showPush(push)", push)
+    assert await worker.evaluate(IN_WORKER) == [
+        {"title": "Ben", "body": "New message", "tag": "chat-8", "data": push}
+    ]
+
+
+async def test_a_notifications_chat_opens_in_a_new_or_an_open_window(open_page, daphne_url):
+    ann, ben = await sign_up(daphne_url, "ann", "Ann"), await sign_up(daphne_url, "ben", "Ben")
+    await befriend(daphne_url, ann, ben)
+    [chat] = await rest(daphne_url, "GET", "/api/chats", token=ann.token, status=200)
+    page = await open_page("Ann")
+    await sign_in(page, daphne_url, ann)
+
+    await page.goto(f"{daphne_url}/?chat={chat['id']}")  # what the worker opens with no window open
+    await expect(page.get_by_test_id("chat-title")).to_have_text("Ben")
+    assert page.url == f"{daphne_url}/"
+
+    await page.reload()
+    await expect(chat_item(page, "Ben")).to_be_visible()
+    await expect(page.get_by_test_id("chat-view")).to_be_hidden()
+    worker = await running_worker(page)
+    await worker.evaluate(
+        """(chatId) => self.clients.matchAll({type: "window", includeUncontrolled: true}).then((windows) =>
+             windows.forEach((w) => w.postMessage({type: "open-chat", chat_id: chatId})))""",
+        chat["id"],
+    )
+    await expect(page.get_by_test_id("chat-title")).to_have_text("Ben")
+
+
+FAKE_PUSH_MANAGER = """
+PushManager.prototype.getSubscription = async () => window.__subscription || null;
+PushManager.prototype.subscribe = async (options) => {
+  window.__subscribedWith = btoa(String.fromCharCode(...new Uint8Array(options.applicationServerKey)))
+    .replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+  window.__subscription = {
+    options: {applicationServerKey: options.applicationServerKey.buffer},
+    toJSON: () => ({endpoint: "https://push.example.com/send/abc", keys: {p256dh: "BPk", auth: "au"}}),
+    unsubscribe: async () => { window.__unsubscribed = true; window.__subscription = null; return true; },
+  };
+  return window.__subscription;
+};
+"""
+
+
+async def test_the_toggle_subscribes_and_signing_out_unsubscribes(open_page, daphne_url):
+    ann = await sign_up(daphne_url, "ann", "Ann")
+    page = await open_page("Ann")
+    await page.context.grant_permissions(["notifications"], origin=daphne_url)
+    await page.add_init_script(FAKE_PUSH_MANAGER)
+    calls: list[tuple[str, str, Any]] = []
+
+    async def subscriptions_api(route: Route) -> None:
+        request = route.request
+        calls.append((request.method, request.url.removeprefix(daphne_url), request.post_data_json))
+        if request.method == "POST":
+            await route.fulfill(status=201, json={"id": 5, **request.post_data_json})
+        else:
+            await route.fulfill(status=204)
+
+    await page.route(f"{daphne_url}/api/push/subscriptions**", subscriptions_api)
+    await sign_in(page, daphne_url, ann)
+    await page.get_by_test_id("me-menu").click()
+    toggle = page.get_by_test_id("webpush-toggle")
+    await expect(toggle).not_to_be_checked()
+    await toggle.check()
+    await expect(toggle).to_be_enabled()
+    await expect(toggle).to_be_checked()
+
+    key = await rest(daphne_url, "GET", "/api/push/vapid-key", token=ann.token, status=200)
+    assert await page.evaluate("window.__subscribedWith") == key["public_key"]
+    body = {
+        "kind": "webpush",
+        "endpoint": "https://push.example.com/send/abc",
+        "keys": {"p256dh": "BPk", "auth": "au"},
+    }
+    assert calls == [("POST", "/api/push/subscriptions", body)]
+
+    await page.get_by_test_id("signout").click()
+    await expect(page.get_by_test_id("signin-form")).to_be_visible()
+    assert calls[1:] == [("DELETE", "/api/push/subscriptions/5", None)]
+    assert await page.evaluate("window.__unsubscribed") is True
