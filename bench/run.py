@@ -24,9 +24,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-DB_NAME = "imsuite_bench"
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/imsuite_bench")
+DB_NAME = DATABASE_URL.rsplit("/", 1)[1]  # made (and dropped to reseed) under this name
 ENV = {
-    "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"postgres://root@127.0.0.1:5432/{DB_NAME}"),
+    "DATABASE_URL": DATABASE_URL,
     "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2"),
     "SECRET_KEY": "bench-" + secrets.token_hex(24),
     "CHANNEL_LAYER_PREFIX": "bench",
@@ -43,8 +44,10 @@ ENV = {
 os.environ.update(ENV)
 sys.path.insert(0, str(ROOT))
 
-PORTS = {"imsuite": 8201, "imsuite2": 8202, "channels": 8203, "ws": 8204}
-PUSH_PORT = 8205  # the push scenario's UnifiedPush endpoint (PushReceiver)
+PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "8201"))  # 6 ports from here
+PORTS = {"imsuite": PORT_BASE, "imsuite2": PORT_BASE + 1, "channels": PORT_BASE + 2, "ws": PORT_BASE + 3}
+PUSH_PORT = PORT_BASE + 4  # the push scenario's UnifiedPush endpoint (PushReceiver)
+SEARCH_PORT = PORT_BASE + 5  # the search scenario's daphne (bench/search.py)
 
 
 # ---- setting up ----------------------------------------------------------------------------
@@ -808,6 +811,8 @@ ROWS = [
     ("uploads", "mb_per_s", "MB/s of 20 uploads at once", "higher"),
     ("uploads", "growth_mb_per_upload", "server MB per upload in flight", "lower"),
     ("uploads", "group_p99_ms", "group p99 beside them (ms)", "lower"),
+    ("search", "english_word_p99_ms", "p99 search, one English word (ms)", "lower"),
+    ("search", "chinese_2_p99_ms", "p99 search, two Chinese chars (ms)", "lower"),
 ]
 
 
@@ -850,7 +855,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run in about a minute")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench.json"))
     parser.add_argument("--only", default="imsuite,channels,ws", help="servers to measure (comma-separated)")
-    parser.add_argument("--scenarios", default="private,group,connections,history,uploads,push,scaleout")
+    parser.add_argument(
+        "--scenarios", default="private,group,connections,history,uploads,push,search,scaleout"
+    )
     parser.add_argument(
         "--push-coalesce",
         type=float,
@@ -915,6 +922,11 @@ def main() -> None:
                     kind, bases[kind], data, rates, procs, q
                 )
                 _print_result("uploads", report[kind]["uploads"])
+            if "search" in wanted and kind == "imsuite":  # its own database and server (bench/search.py)
+                from bench import search
+
+                report.setdefault(kind, {})["search"] = search.search_scenario(q)
+                _print_result("search", report[kind]["search"])
         if "scaleout" in wanted:
             print("== imsuite on 2 daphne processes", flush=True)
             vacuum()

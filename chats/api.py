@@ -8,15 +8,27 @@ from rest_framework.views import APIView
 
 from accounts.authentication import BOT_OR_PERSON
 from imsuite.api_fields import ERROR_RESPONSES, query_input
+from imsuite.errors import validation_error
 from imsuite.rendering import renderer
 from imsuite.validation import validate
 from media.rendering import attachment_view
 from media.serializers import AttachmentOut
 
-from . import schemas, selectors, services
+from . import schemas, search, selectors, services
 from .access import access_attachment, access_chat
 from .events import message_data, message_for_viewer
-from .serializers import ChatOut, HistoryPage, HistoryQuery, MessageOut, NotifyOut, PrivateChatInput, ReadOut
+from .serializers import (
+    ChatOut,
+    HistoryPage,
+    HistoryQuery,
+    HistoryWindow,
+    MessageOut,
+    NotifyOut,
+    PrivateChatInput,
+    ReadOut,
+    SearchPage,
+    SearchQuery,
+)
 
 TAGS = ["chats"]
 
@@ -65,20 +77,47 @@ class ChatMessagesView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("before", int, description="Only messages with a smaller id (the cursor)."),
+            OpenApiParameter(
+                "after",
+                int,
+                description="The page right after this id (the newer cursor); answers next_after too.",
+            ),
+            OpenApiParameter(
+                "around",
+                int,
+                description="A page centred on this message of the chat; answers next_after too.",
+            ),
             OpenApiParameter("limit", int, description="1-100, default 50."),
         ],
-        responses={200: HistoryPage, **ERROR_RESPONSES},
+        responses={200: HistoryWindow, **ERROR_RESPONSES},
         tags=TAGS,
     )
     def get(self, request: Request, chat_id: int) -> Response:
-        """History, newest first, keyset-paginated."""
-        query = query_input(HistoryQuery, request, ("before", "limit"))
+        """History, newest first, keyset-paginated; or a window around a message (a search result)."""
+        query = query_input(HistoryQuery, request, ("before", "after", "around", "limit"))
+        if "around" in query or "after" in query:
+            return Response(self._window(request, chat_id, query))
         page, next_before = selectors.history_page(
             chat_id, query.get("before"), query["limit"], member_id=request.user.pk
         )
         if not page:
             access_chat(request.user, chat_id)  # a stranger's empty page is NOT_FOUND
         return Response(history_body(page, next_before, request.user.pk))
+
+    @staticmethod
+    def _window(request: Request, chat_id: int, query: dict) -> dict:
+        given = [name for name in ("before", "after", "around") if name in query]
+        if len(given) > 1:
+            raise validation_error(given[-1], "exclusive", f"Use only one of {', '.join(given)}.")
+        access_chat(request.user, chat_id)
+        if "around" in query:
+            page, next_before, next_after = selectors.history_around(chat_id, query["around"], query["limit"])
+        else:
+            page, next_before, next_after = selectors.history_after(chat_id, query["after"], query["limit"])
+        results = [_message_out(m, request.user.pk) for m in page]
+        return renderer(HistoryWindow)(
+            {"results": results, "next_before": next_before, "next_after": next_after}
+        )
 
     @extend_schema(
         request=schemas.MessagePostInput, responses={201: MessageOut, **ERROR_RESPONSES}, tags=TAGS
@@ -104,6 +143,34 @@ class MessageDetailView(APIView):
     def delete(self, request: Request, message_id: int) -> Response:
         message = services.message_delete(actor=request.user, message_id=message_id)
         return Response(MessageOut(_message_out(message, request.user.pk)).data)
+
+
+class MessageSearchView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, required=True, description="1-100 characters; every term must occur."),
+            OpenApiParameter("chat_id", int, description="Only this chat (404 if you are not in it)."),
+            OpenApiParameter("sender_id", int, description="Only this sender's messages."),
+            OpenApiParameter("before", int, description="Only messages with a smaller id (the cursor)."),
+            OpenApiParameter("after", int, description="Only messages with a greater id."),
+            OpenApiParameter("limit", int, description="1-50, default 20."),
+        ],
+        responses={200: SearchPage, **ERROR_RESPONSES},
+        tags=TAGS,
+    )
+    def get(self, request: Request) -> Response:
+        """Messages you can read that hold every term, newest first, each with its chat and a snippet."""
+        query = query_input(SearchQuery, request, ("chat_id", "sender_id", "before", "after", "limit"))
+        results, next_before = search.search_messages(
+            request.user,
+            search.query_terms(query["q"]),
+            chat_id=query.get("chat_id"),
+            sender_id=query.get("sender_id"),
+            before=query.get("before"),
+            after=query.get("after"),
+            limit=query["limit"],
+        )
+        return Response(renderer(SearchPage)({"results": results, "next_before": next_before}))
 
 
 class AttachmentView(APIView):

@@ -4,7 +4,8 @@ A client scrolling back fetches page after page, so the history page is the REST
 read. Through Django it cost about 9 ms of CPU here for one statement of 1 ms: the middleware, DRF
 and the hand-over to a fresh thread per request. This ASGI layer answers a plain request itself —
 an allowed Host, a Bearer access token of a live session of an active user, `before`/`limit` as
-the schema allows, no body, and a non-empty page of a chat the user belongs to — with the same
+the schema allows (no `after` or `around`), no body, and a non-empty page of a chat the user
+belongs to — with the same
 status, body and headers as Django (tests/chats/test_history_fast.py compares them), using the same
 token check, session check, page statement and rendering, and it answers an unreachable database
 (503 SERVICE_UNAVAILABLE) as Django would. Anything else — every other error, an empty
@@ -133,6 +134,8 @@ class HistoryFastPath:
             params = dict(
                 parse_qsl(scope["query_string"].decode("ascii"), keep_blank_values=True, max_num_fields=50)
             )
+            if "after" in params or "around" in params:
+                return False  # a window page (another shape, more checks): Django's
             query = query_values(HistoryQuery, params, ("before", "limit"))
             language = get_language_from_request(
                 _LanguageQuestion(

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import user_ref
 from imsuite import sql
+from imsuite.errors import not_found
 
 from .events import message_data, message_for_viewer
 from .models import Chat, ChatMember, Membership, Message, Notify, SeqCounter
@@ -60,6 +61,11 @@ def _refs(
         titles = {str(me): next((o for uid, o in members if uid != me), mine) for me, mine in members}
         refs[pk] = {"id": pk, "type": kind, "title": None, "titles": titles}
     return refs
+
+
+def title_for(ref: dict[str, Any], viewer_id: int) -> str | None:
+    """A chat_ref's title as one viewer sees it (a private chat: the other person's name)."""
+    return ref["titles"].get(str(viewer_id)) if "titles" in ref else ref["title"]
 
 
 def _members_sql(count: int) -> str:
@@ -219,7 +225,7 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
             {
                 "id": member.chat_id,
                 "type": member.chat.type,
-                "title": ref["titles"].get(str(user.pk)) if "titles" in ref else ref["title"],
+                "title": title_for(ref, user.pk),
                 "member_count": member.member_count or 0,
                 "unread_count": member.unread_count or 0,
                 "unread_mention_count": member.unread_mentions,
@@ -275,6 +281,37 @@ def history_page(
     more = len(page) > limit
     page = page[:limit]
     return page, (page[-1].pk if more and page else None)
+
+
+def history_around(chat_id: int, around: int, limit: int) -> tuple[list[Message], int | None, int | None]:
+    """A page of `limit` messages centred on message `around` of the chat (newest first, as every
+    history page): half older, half newer, the other side filling in where one runs out. Returns
+    the page and the cursors to go on: `before` (older) and `after` (newer), None where nothing
+    is left. NOT_FOUND if the chat holds no such message. The caller checks membership."""
+    newer = list(
+        Message.objects.filter(chat_id=chat_id, id__gte=around).order_by("chat_id", "id")[: limit + 1]
+    )
+    if not newer or newer[0].pk != around:
+        raise not_found("Message")
+    target, newer = newer[0], newer[1:]
+    older = list(Message.objects.filter(chat_id=chat_id, id__lt=around).order_by("-chat_id", "-id")[:limit])
+    others = limit - 1
+    newer_taken = min(len(newer), max(others // 2, others - len(older)))
+    older_taken = min(len(older), others - newer_taken)
+    page = [*reversed(newer[:newer_taken]), target, *older[:older_taken]]
+    next_before = page[-1].pk if len(older) > older_taken else None
+    next_after = page[0].pk if len(newer) > newer_taken else None
+    return page, next_before, next_after
+
+
+def history_after(chat_id: int, after: int, limit: int) -> tuple[list[Message], int | None, int | None]:
+    """The `limit` messages right after message id `after` (newest first), with the cursors: `before`
+    is the page's oldest id (older ones exist: `after` itself), `after` its newest while newer remain."""
+    newer = list(Message.objects.filter(chat_id=chat_id, id__gt=after).order_by("chat_id", "id")[: limit + 1])
+    page = list(reversed(newer[:limit]))
+    next_before = page[-1].pk if page else None
+    next_after = page[0].pk if len(newer) > limit else None
+    return page, next_before, next_after
 
 
 def sender_profile(sender: User | None, member: Membership | None) -> dict[str, Any]:

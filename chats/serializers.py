@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import UserRef
-from imsuite.api_fields import InputSerializer, StrictIntegerField
+from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerField
 from media.serializers import AttachmentOut
 
 from .models import Notify
@@ -77,7 +77,61 @@ class HistoryPage(serializers.Serializer):
 
 class HistoryQuery(InputSerializer):
     before = StrictIntegerField(required=False, min_value=1)
+    after = StrictIntegerField(required=False, min_value=1)
+    around = StrictIntegerField(required=False, min_value=1)
     limit = StrictIntegerField(required=False, min_value=1, max_value=100, default=50)
+
+
+class HistoryWindow(HistoryPage):
+    """A page opened with ?around= or ?after=: cursors both ways."""
+
+    next_after = serializers.IntegerField(
+        allow_null=True,
+        required=False,  # only in ?around= and ?after= answers
+        help_text="Pass as ?after= for the next, newer page; null when nothing newer is left.",
+    )
+
+
+class SearchQuery(InputSerializer):
+    q = StrictCharField(
+        max_length=100, help_text="Terms separated by spaces, all required (1-100 characters)."
+    )
+    chat_id = StrictIntegerField(required=False, min_value=1)
+    sender_id = StrictIntegerField(required=False, min_value=1)
+    before = StrictIntegerField(required=False, min_value=1)
+    after = StrictIntegerField(required=False, min_value=1)
+    limit = StrictIntegerField(required=False, min_value=1, max_value=50, default=20)
+
+
+class Highlight(serializers.Serializer):
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+
+
+class Snippet(serializers.Serializer):
+    text = serializers.CharField()
+    highlights = Highlight(
+        many=True, help_text="The matches in `text`, in Unicode code points, end exclusive."
+    )
+
+
+class SearchChatRef(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.ChoiceField(choices=["private", "group"])
+    title = serializers.CharField(allow_null=True)
+
+
+class SearchResult(MessageOut):
+    chat = SearchChatRef()
+    snippet = Snippet()
+
+
+class SearchPage(serializers.Serializer):
+    results = SearchResult(many=True)
+    next_before = serializers.IntegerField(
+        allow_null=True,
+        help_text="Pass as ?before= for the next page; null when nothing older is left to search.",
+    )
 
 
 class PrivateChatInput(InputSerializer):

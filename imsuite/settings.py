@@ -256,6 +256,10 @@ SPECTACULAR_SETTINGS = {
         "HealthStateEnum": ["ok", "error"],
         "RoleEnum": ["owner", "admin", "member"],
         "AssignableRoleEnum": ["admin", "member"],
+        # used by more than one output shape (a chat in the list and in a search result; a message
+        # and a search result), which drf-spectacular cannot name after one of them
+        "ChatTypeEnum": ["private", "group"],
+        "MessageTypeEnum": ["text", "image", "file", "video", "voice", "system"],
         "PushKindEnum": ["webpush", "unifiedpush"],  # media's `kind` is KindEnum
     },
 }

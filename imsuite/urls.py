@@ -49,6 +49,7 @@ api = [
     path("chats/<int:chat_id>/messages", chats_api.ChatMessagesView.as_view(), name="chat-messages"),
     path("chats/<int:chat_id>/notify", chats_api.ChatNotifyView.as_view(), name="chat-notify"),
     path("messages/<int:message_id>", chats_api.MessageDetailView.as_view(), name="message-detail"),
+    path("search/messages", chats_api.MessageSearchView.as_view(), name="message-search"),
     path("uploads", media_api.UploadView.as_view(), name="uploads"),
     path("attachments/<int:attachment_id>", chats_api.AttachmentView.as_view(), name="attachment-detail"),
     path("messages/<int:message_id>/read", chats_api.MessageReadView.as_view(), name="message-read"),

@@ -2,11 +2,12 @@
 endpoints, the bots' list actions and the admin's changelists (no query per row)."""
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.contrib import admin
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -29,6 +30,15 @@ pytestmark = pytest.mark.django_db
 
 Fetch = Callable[[], list[Any]]
 Check = Callable[[Callable[[], None], Fetch], None]
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """The send-rate counters live in the process-wide cache, keyed by user id, and a rolled-back
+    test's ids come back in the next test: each test starts and leaves them empty."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -95,22 +105,41 @@ def test_groups(alice, bob, client_for, same_queries_for_one_and_ten, names):
     }
 
 
-def test_chats(alice, client_for, friend_of, same_queries_for_one_and_ten, names):
-    """Each round adds a private chat and a group, each with an unread message."""
+def chats_of_new_friends(
+    user: User, friend_of: Callable[[User], User], names: Callable[[str], str]
+) -> Callable:
+    """An add(): a new friend's private chat and a group of theirs with `user`, each with a message."""
 
     def add() -> None:
-        friend = friend_of(alice)
+        friend = friend_of(user)
         chat = Chat.objects.get(type=Chat.Type.PRIVATE, members__user=friend)
-        message_send(actor=friend, chat_id=chat.pk, content="hello")
-        group = group_create(actor=friend, name=names("team"), member_ids=[alice.pk])
-        message_send(actor=friend, chat_id=group.pk, content="hello all")
+        message_send(actor=friend, chat_id=chat.pk, content="hello findme")
+        group = group_create(actor=friend, name=names("team"), member_ids=[user.pk])
+        message_send(actor=friend, chat_id=group.pk, content="hello all, findme")
 
+    return add
+
+
+def test_chats(alice, client_for, friend_of, same_queries_for_one_and_ten, names):
+    """Each round adds a private chat and a group, each with an unread message."""
+    add = chats_of_new_friends(alice, friend_of, names)
     chats = listed(client_for(alice), "/api/chats")
     same_queries_for_one_and_ten(add, lambda: [c for c in chats() if c["type"] == "private"])
     assert sorted((c["type"], c["unread_count"], c["member_count"]) for c in chats()) == [
         *[("group", 1, 2)] * 10,
         *[("private", 1, 2)] * 10,
     ]
+
+
+@pytest.mark.parametrize("q", ["findme", "me"])  # through the index, and the short terms' window
+def test_message_search(alice, client_for, friend_of, same_queries_for_one_and_ten, names, q):
+    """Each round adds a private chat and a group, each with a message found."""
+    found = listed(client_for(alice), f"/api/search/messages?q={q}&limit=50", key="results")
+    same_queries_for_one_and_ten(
+        chats_of_new_friends(alice, friend_of, names),
+        lambda: [r for r in found() if r["chat"]["type"] == "private"],
+    )
+    assert len(found()) == 20
 
 
 def test_friends(alice, client_for, friend_of, same_queries_for_one_and_ten):

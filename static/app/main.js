@@ -23,6 +23,7 @@ import { initNotifyMenu } from "./views/notify-menu.js";
 import { initNotifySettings } from "./views/notify-settings.js";
 import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
+import { initSearch, resetSearch } from "./views/search.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { attempt } from "./views/toasts.js";
 import { initUploadTray } from "./views/upload-tray.js";
@@ -60,6 +61,7 @@ function stopClient() {
   closeGroupPanel();
   resetConversation();
   resetSidebar();
+  resetSearch();
   resetContacts();
   resetState();
   resetNotifier();
@@ -72,6 +74,7 @@ function boot() {
   fillIcons(document);
   initAuth(() => startClient().catch(stopClient));
   initSidebar(openChat);
+  initSearch(openChat);
   initConversation({ onCall: callPeer, onToggleGroupPanel: toggleGroupPanel });
   initNotifyMenu();
   initUploadTray();

@@ -205,6 +205,21 @@ def test_a_former_member_of_a_dissolved_group_still_reads_its_history_fast(alice
     assert (status, answered_fast, [m["content"] for m in body["results"]]) == (200, True, ["still here"])
 
 
+@pytest.mark.parametrize("window", ["around", "after"])
+def test_a_window_page_goes_to_django(pair: Chat, alice: User, history: list[int], window: str) -> None:
+    """?around= and ?after= answer another shape (next_after): the fast path never takes them,
+    whatever else the query holds."""
+    query = f"{window}={history[2]}&limit=3"
+    status, body, answered_fast = compare(f"/api/chats/{pair.pk}/messages", query, bearer(alice))
+    assert (status, answered_fast) == (200, False)
+    expected = history[3:0:-1] if window == "around" else history[5:2:-1]
+    assert ([m["id"] for m in body["results"]], body["next_after"]) == (expected, expected[0])
+    status, _, answered_fast = compare(
+        f"/api/chats/{pair.pk}/messages", f"limit=3&before={history[5]}&{window}=x", bearer(alice)
+    )
+    assert (status, answered_fast) == (400, False)
+
+
 def test_other_methods_and_paths_go_to_django(pair: Chat, alice: User, history: list[int]) -> None:
     recorder = Recorder()
     app = HistoryFastPath(recorder)
