@@ -54,6 +54,25 @@ def fresh_channel_layer() -> None:
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> None:
+    """The rate counters live in the process-wide cache, keyed by user id, and a rolled-back test's
+    ids come back in the next test: each test starts with none (only the rate keys go: the cache
+    also holds the shared state of live servers on the Redis leg)."""
+    from django.core.cache import cache
+
+    backend = getattr(cache, "_cache", None)
+    if isinstance(backend, dict):  # LocMemCache: its own delete keeps the expiry table in step
+        with cache._lock:
+            for key in [key for key in backend if ":rate:" in key]:
+                cache._delete(key)
+    elif backend is not None and hasattr(backend, "get_client"):  # RedisCache
+        client = backend.get_client(write=True)
+        keys = list(client.scan_iter(match=cache.make_key("rate:*"), count=1000))
+        if keys:
+            client.delete(*keys)
+
+
 @pytest.fixture
 def media_root(settings: Any, tmp_path: Any) -> Any:
     """The media storage on disk, in a directory of this test's own (its files go with it). Tests

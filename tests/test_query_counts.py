@@ -2,12 +2,11 @@
 endpoints, the bots' list actions and the admin's changelists (no query per row)."""
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.contrib import admin
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -30,15 +29,6 @@ pytestmark = pytest.mark.django_db
 
 Fetch = Callable[[], list[Any]]
 Check = Callable[[Callable[[], None], Fetch], None]
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits() -> Iterator[None]:
-    """The send-rate counters live in the process-wide cache, keyed by user id, and a rolled-back
-    test's ids come back in the next test: each test starts and leaves them empty."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
