@@ -30,12 +30,13 @@ class VapidKeyOut(serializers.Serializer):
 class VapidKeyView(APIView):
     @extend_schema(responses={200: VapidKeyOut, **ERROR_RESPONSES}, tags=["push"])
     def get(self, request: Request) -> Response:
-        """503 SERVICE_UNAVAILABLE (reason webpush_not_configured) when Web Push is off."""
+        """404 NOT_FOUND (reason webpush_not_configured) when Web Push is off: a state of the
+        deployment, not a failure to retry (a 5xx would say the server broke)."""
         try:
             keys = vapid.keys()
         except vapid.WebPushDisabled:
             raise DomainError(
-                ErrorCode.SERVICE_UNAVAILABLE,
+                ErrorCode.NOT_FOUND,
                 "Web Push is not configured on this server.",
                 {"reason": vapid.DISABLED_REASON},
             ) from None

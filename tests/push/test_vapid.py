@@ -111,9 +111,9 @@ def test_with_a_database_url_and_no_key_web_push_is_off(production_without_key, 
     with caplog.at_level(logging.WARNING, logger="push.vapid"):
         response = client_for(alice).get("/api/push/vapid-key")
         assert (response.status_code, response.json()) == (
-            503,
+            404,
             {
-                "error_code": "SERVICE_UNAVAILABLE",
+                "error_code": "NOT_FOUND",
                 "message": "Web Push is not configured on this server.",
                 "details": {"reason": "webpush_not_configured"},
             },
