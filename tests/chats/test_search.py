@@ -164,6 +164,30 @@ def test_paging_through_the_index(me, chats, bob):
     assert last["next_before"] is None
 
 
+def test_indexed_queries_read_the_newest_window_then_the_index_below_it(me, chats, alice, bob, monkeypatch):
+    """A page of an indexed query is the newest window's matches (here the 2 newest of each of
+    two chats) and then the index's below the window, in one id order; the window changes no
+    result and no cursor, however the matches fall across it."""
+    monkeypatch.setattr(search, "SHORT_SCAN_ROWS", 4)
+    monkeypatch.setattr(search, "SHORT_SCAN_MIN_PER_CHAT", 1)
+    team, pair = chats["team"], chats["pair"]
+    plan = [(team, "budget a"), (pair, "budget b"), (team, "other"), (pair, "budget c"), (team, "other")]
+    plan += [(pair, "other"), (team, "budget d"), (pair, "other"), (team, "other"), (pair, "budget e")]
+    ids = [say(chat, bob, text) for chat, text in plan]
+    budget = [ids[9], ids[6], ids[3], ids[1], ids[0]]  # newest first; the window starts at ids[7]
+    assert found(me, "budget") == budget
+    first = page(me, "budget", limit=3)  # one from the window, two from the index below it
+    assert [r["id"] for r in first["results"]] == budget[:3]
+    assert first["next_before"] == budget[2]
+    rest = page(me, "budget", limit=3, before=budget[2])
+    assert [r["id"] for r in rest["results"]] == budget[3:]
+    assert rest["next_before"] is None
+    assert found(me, "budget", limit=1) == budget[:1]  # the window alone fills the page
+    assert found(me, "budget", after=ids[3]) == budget[:2]  # `after` inside the index's part
+    assert found(me, "budget", after=ids[8]) == budget[:1]  # `after` above the window's floor
+    assert found(me, "budget 好") == []  # an indexed term and a short one
+
+
 def test_short_queries_scan_a_bounded_window_and_page_on(me, chats, alice, bob, monkeypatch):
     """Each page of a 1-2 character query reads at most SHORT_SCAN_ROWS messages (here 4 over
     two chats: the 2 newest of each below the cursor, and all of the chats from the higher floor)."""
