@@ -113,6 +113,7 @@ def seed(sizes: dict[str, int]) -> dict[str, Any]:
     from rest_framework_simplejwt.tokens import AccessToken
 
     from accounts.models import User
+    from chats import search_index
     from chats.models import Chat, ChatMember, Message, Role
     from groups.models import Group
 
@@ -164,6 +165,8 @@ def seed(sizes: dict[str, int]) -> dict[str, Any]:
                 [history.pk, pair_users[0].pk, sizes["history"] - have],
             )
             cursor.execute("ANALYZE chats_message")
+    while search_index.catch_up(seconds=60):  # the search copy caught up, as a running deployment's
+        pass
     top_id = Message.objects.filter(chat_id=history.pk).order_by("-id").values_list("id", flat=True).first()
 
     def ref(user: User, chats: list[int]) -> dict[str, Any]:

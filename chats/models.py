@@ -138,3 +138,27 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class MessageText(models.Model):
+    """PostgreSQL's search copy of a message's text, under the trigram index (chats.search_index):
+    filled by the timers process after the send, so that sending never updates the index; edits
+    and recalls write it in their own transaction. SQLite does not use it (its FTS5 table)."""
+
+    message = models.OneToOneField(
+        Message, primary_key=True, on_delete=models.CASCADE, db_constraint=False, related_name="+"
+    )
+    content = models.TextField()
+
+    def __str__(self) -> str:
+        return f"search text of message {self.message_id}"
+
+
+class SearchState(models.Model):
+    """One row: the messages up to `seq` (the newest of them `message_id`) are in MessageText."""
+
+    seq = models.BigIntegerField(default=0)
+    message_id = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"indexed up to seq {self.seq}"

@@ -25,6 +25,7 @@ from accounts.models import User
 from imsuite import sql
 from imsuite.errors import not_found
 
+from . import search_index
 from .events import message_data, message_for_viewer
 from .models import Chat, ChatMember, Message
 from .search_index import FTS
@@ -60,16 +61,22 @@ def _like(term: str) -> str:
     return f"%{escaped}%"
 
 
-def content_condition(terms: list[str], table: str) -> tuple[str, list[Any]]:
-    """SQL that is true when the content of `table` (an alias or quoted name) holds every term,
-    using the search index for the terms it serves; with its parameters. Also the admin's."""
+def content_condition(terms: list[str], table: str, *, use_index: bool = True) -> tuple[str, list[Any]]:
+    """SQL that is true when the content of `table` (an alias or quoted name) holds every term, with
+    its parameters; also the admin's. On PostgreSQL the search index is read only with `use_index`
+    (a plain test is cheaper on a bounded range); SQLite's index is exact and always read."""
     indexed = [t for t in terms if _indexed(t)]
     plain = [t for t in terms if not _indexed(t)]
     parts: list[str] = []
     params: list[Any] = []
     if connection.vendor == "postgresql":
-        for term in indexed:
-            parts.append(f"lower({table}.content) LIKE lower(%s) ESCAPE '\\'")
+        like = "lower({table}.content) LIKE lower(%s) ESCAPE '\\'"
+        if indexed and use_index:
+            where = " AND ".join([like.format(table=search_index.TEXT_TABLE)] * len(indexed))
+            parts.append(f"{table}.id IN ({search_index.PG_CANDIDATES.format(condition=where)})")
+            params.extend(_like(term) for term in indexed)
+        for term in indexed:  # the tail, and the copies' matches checked against the message itself
+            parts.append(like.format(table=table))
             params.append(_like(term))
         substring = "strpos(lower({table}.content), lower(%s)) > 0"
     else:
@@ -120,7 +127,7 @@ def _found(
         if value is not None:
             where.append(f"m.{column} {operator} %s")
             params.append(value)
-    condition, condition_params = content_condition(terms, "m")
+    condition, condition_params = content_condition(terms, "m", use_index=by_index)
     # `m.id + 0` keeps the planner off the primary key's order: it reads the search index and sorts.
     order = "m.id + 0" if by_index else "m.id"
     statement = (
@@ -139,7 +146,7 @@ def _indexed_found(
     planner cannot tell a rare word from a common one and walked 490,000 rows for a rare one."""
     floor = _window_floor(chat_ids, filters["before"])
     if floor is None or (filters["after"] is not None and floor <= filters["after"]):
-        return _found(chat_ids, terms, filters, None, limit)  # a small range: one query
+        return _found(chat_ids, terms, filters, None, limit)  # a range no larger than a window
     recent = _found(chat_ids, terms, filters, floor, limit)
     if len(recent) == limit:
         return recent

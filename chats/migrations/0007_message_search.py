@@ -19,15 +19,15 @@ from chats import search_index
 
 def forwards(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(search_index.PG_CREATE)
-        schema_editor.execute(search_index.PG_STATISTICS)
+        schema_editor.execute(search_index.PG_CREATE_ON_MESSAGES)
+        schema_editor.execute(search_index.PG_STATISTICS_ON_MESSAGES)
     elif schema_editor.connection.vendor == "sqlite":
         search_index.sqlite_create(schema_editor.connection)
 
 
 def backwards(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(search_index.PG_DROP)
+        schema_editor.execute(search_index.PG_DROP_ON_MESSAGES)
     elif schema_editor.connection.vendor == "sqlite":
         search_index.sqlite_drop(schema_editor.connection)
 

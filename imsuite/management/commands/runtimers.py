@@ -1,7 +1,8 @@
 """The process that makes timed things happen: mutes end when their time is up (announced like a
 lift), unanswered calls time out, calls a party left end after the grace period, media retention
 removes the files its rules say are due (media.retention, at most once a minute), and the pusher
-tells the devices of people who are not connected about new messages (push.pusher). Several
+tells the devices of people who are not connected about new messages (push.pusher), and new
+messages go into the search index (chats.search_index, PostgreSQL). Several
 copies may run: each ending is claimed under a row lock or by deleting its row, so it is announced
 once (two copies' retention rounds may meet at a file: removing a removed file is no error).
 `make run` (inside `manage.py serve`) and docker-compose start it next to daphne."""
@@ -14,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
 from calls.services import calls_expire
+from chats import search_index
 from groups.services import mutes_expire
 from media.retention import Retention
 from push.pusher import PUSHER
@@ -31,6 +33,10 @@ def run_due() -> int:
     except Exception:  # the mutes and calls above ended all the same (and are counted)
         logger.exception("media retention: a round failed; trying again in a minute")
     try:
+        search_index.catch_up()
+    except Exception:  # searches read what is not indexed yet directly: slower, still complete
+        logger.exception("search index: a round failed; trying again")
+    try:
         PUSHER.tick()
     except Exception:  # pushes wait for the next tick; nothing else does
         logger.exception("push: a round failed; trying again")
@@ -38,7 +44,10 @@ def run_due() -> int:
 
 
 class Command(BaseCommand):
-    help = "Run timed jobs (mute expiry, call timeouts, media retention, pushes) every second, until stopped."
+    help = (
+        "Run timed jobs (mute expiry, call timeouts, media retention, pushes, the search index)"
+        " every second, until stopped."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="Run what is due once and exit.")
