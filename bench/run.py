@@ -26,10 +26,13 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://root@127.0.0.1:5432/imsuite_bench")
 DB_NAME = DATABASE_URL.rsplit("/", 1)[1]  # made (and dropped to reseed) under this name
+# One key per run: bench.search imports this module again under its name while it runs as __main__,
+# and a second random key would make the search server refuse the orchestrator's tokens.
+_KEY = os.environ.get("SECRET_KEY", "")
 ENV = {
     "DATABASE_URL": DATABASE_URL,
     "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2"),
-    "SECRET_KEY": "bench-" + secrets.token_hex(24),
+    "SECRET_KEY": _KEY if _KEY.startswith("bench-") else "bench-" + secrets.token_hex(24),
     "CHANNEL_LAYER_PREFIX": "bench",
     "JWT_ACCESS_SECONDS": "86400",
     # The benchmark measures throughput; the per-user send limit would cap it at 3 messages/s.

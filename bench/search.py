@@ -141,8 +141,9 @@ def seed(messages: int) -> dict[str, Any]:
         if indexed < newest:  # what the timers process does, at once (the copy, then its index)
             cursor.execute(f"DROP INDEX IF EXISTS {search_index.PG_INDEX}")
             cursor.execute(
-                f"INSERT INTO {search_index.TEXT_TABLE} (message_id, content)"  # noqa: S608  (our tables)
-                " SELECT id, content FROM chats_message WHERE id > %s ON CONFLICT DO NOTHING",
+                f"INSERT INTO {search_index.TEXT_TABLE} (message_id, chat_id, sender_id, content)"  # noqa: S608
+                " SELECT id, chat_id, sender_id, content FROM chats_message WHERE id > %s"
+                " ON CONFLICT DO NOTHING",
                 [indexed],
             )
             SearchState.objects.update_or_create(pk=1, defaults={"seq": current_seq(), "message_id": newest})

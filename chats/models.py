@@ -148,6 +148,10 @@ class MessageText(models.Model):
     message = models.OneToOneField(
         Message, primary_key=True, on_delete=models.CASCADE, db_constraint=False, related_name="+"
     )
+    # The message's chat and sender, so that a search picks its page here and reads only its
+    # page's messages (no foreign keys: the message is the truth, this is an index of it).
+    chat_id = models.BigIntegerField()
+    sender_id = models.BigIntegerField(null=True)
     content = models.TextField()
 
     def __str__(self) -> str:

@@ -34,12 +34,16 @@ from .selectors import refs_of_kinds, title_for
 MAX_QUERY_CHARS = 100
 SHORT_SCAN_ROWS = 10_000
 SHORT_SCAN_MIN_PER_CHAT = 50
+# A query with an indexed term reads a smaller window first: enough for a common word to fill its
+# page there; a word that does not is rare enough for the index (docs/performance.md, "Search").
+INDEXED_WINDOW_ROWS = 2_000
 SNIPPET_CHARS = 100  # of the content around the first match
 SNIPPET_LEAD = 30  # of them before the first match when the content is longer
 ELLIPSIS = "…"
 _TRIGRAM_RUN = re.compile(r"[^\W_]{3}")  # what pg_trgm can index: 3 letters or digits in a row
 _FLAT = str.maketrans({"\n": " ", "\r": " ", "\t": " "})  # one character for one: offsets stay
 _NO_CURSOR = 2**63 - 1
+_PG_LIKE = "lower({table}.content) LIKE lower(%s) ESCAPE '\\'"
 
 
 def query_terms(q: str) -> list[str]:
@@ -70,13 +74,14 @@ def content_condition(terms: list[str], table: str, *, use_index: bool = True) -
     parts: list[str] = []
     params: list[Any] = []
     if connection.vendor == "postgresql":
-        like = "lower({table}.content) LIKE lower(%s) ESCAPE '\\'"
         if indexed and use_index:
-            where = " AND ".join([like.format(table=search_index.TEXT_TABLE)] * len(indexed))
-            parts.append(f"{table}.id IN ({search_index.PG_CANDIDATES.format(condition=where)})")
+            text = search_index.TEXT_TABLE
+            where = " AND ".join([_PG_LIKE.format(table=text)] * len(indexed))
+            found = f"SELECT message_id FROM {text} WHERE {where}"  # noqa: S608  (our own SQL)
+            parts.append(f"{table}.id IN ({found} UNION ALL {search_index.PG_TAIL})")
             params.extend(_like(term) for term in indexed)
         for term in indexed:  # the tail, and the copies' matches checked against the message itself
-            parts.append(like.format(table=table))
+            parts.append(_PG_LIKE.format(table=table))
             params.append(_like(term))
         substring = "strpos(lower({table}.content), lower(%s)) > 0"
     else:
@@ -90,10 +95,10 @@ def content_condition(terms: list[str], table: str, *, use_index: bool = True) -
     return " AND ".join(parts) or "1 = 1", params
 
 
-def _window_floor(chat_ids: list[int], before: int | None) -> int | None:
+def _window_floor(chat_ids: list[int], before: int | None, rows: int | None = None) -> int | None:
     """The lowest id a short-term page scans: the highest of the chats' window floors (each chat's
     window is its `per_chat` newest messages below `before`), or None if every chat has fewer."""
-    per_chat = max(SHORT_SCAN_MIN_PER_CHAT, SHORT_SCAN_ROWS // len(chat_ids))
+    per_chat = max(SHORT_SCAN_MIN_PER_CHAT, (rows or SHORT_SCAN_ROWS) // len(chat_ids))
     message, chat = Message._meta.db_table, Chat._meta.db_table
     statement = (
         f"SELECT MAX((SELECT m.id FROM {message} m WHERE m.chat_id = c.id AND m.id < %s"  # noqa: S608
@@ -127,7 +132,11 @@ def _found(
         if value is not None:
             where.append(f"m.{column} {operator} %s")
             params.append(value)
-    condition, condition_params = content_condition(terms, "m", use_index=by_index)
+    if by_index and connection.vendor == "postgresql":
+        page, page_params = _pg_index_page(chat_ids, [t for t in terms if _indexed(t)], filters, limit)
+        where.append(f"m.id IN ({page})")
+        params.extend(page_params)
+    condition, condition_params = content_condition(terms, "m", use_index=False)
     # `m.id + 0` keeps the planner off the primary key's order: it reads the search index and sorts.
     order = "m.id + 0" if by_index else "m.id"
     statement = (
@@ -137,6 +146,32 @@ def _found(
     return sql.instances(Message, sql.fetch_all(statement, [*params, *condition_params, limit]))
 
 
+def _pg_index_page(
+    chat_ids: list[int], indexed: list[str], filters: dict[str, int | None], limit: int
+) -> tuple[str, list[Any]]:
+    """PostgreSQL: the ids of a page's candidates: the newest `limit` matches in the copy (chosen
+    there, with the chats, sender and bounds; the page then reads only their messages), and the
+    messages not copied yet. The caller tests every term on the messages themselves."""
+    where = [f"t.chat_id IN ({sql.placeholders(len(chat_ids))})"]
+    params: list[Any] = [*chat_ids]
+    for column, operator, value in (
+        ("sender_id", "=", filters["sender_id"]),
+        ("message_id", "<", filters["before"]),
+        ("message_id", ">", filters["after"]),
+    ):
+        if value is not None:
+            where.append(f"t.{column} {operator} %s")
+            params.append(value)
+    for term in indexed:
+        where.append(_PG_LIKE.format(table="t"))
+        params.append(_like(term))
+    copied = (
+        f"SELECT t.message_id FROM {search_index.TEXT_TABLE} t"  # noqa: S608  (our own SQL)
+        f" WHERE {' AND '.join(where)} ORDER BY t.message_id + 0 DESC LIMIT %s"
+    )
+    return f"({copied}) UNION ALL ({search_index.PG_TAIL})", [*params, limit]
+
+
 def _indexed_found(
     chat_ids: list[int], terms: list[str], filters: dict[str, int | None], limit: int
 ) -> list[Message]:
@@ -144,7 +179,7 @@ def _indexed_found(
     (the short scan's) first, which fills the page for a common word; then the search index below
     the window, which is cheap because the word was rare in it. One query cannot do both: the
     planner cannot tell a rare word from a common one and walked 490,000 rows for a rare one."""
-    floor = _window_floor(chat_ids, filters["before"])
+    floor = _window_floor(chat_ids, filters["before"], INDEXED_WINDOW_ROWS)
     if floor is None or (filters["after"] is not None and floor <= filters["after"]):
         return _found(chat_ids, terms, filters, None, limit)  # a range no larger than a window
     recent = _found(chat_ids, terms, filters, floor, limit)

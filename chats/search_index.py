@@ -39,20 +39,20 @@ PG_CREATE = (
 # for 0.2 % and one in 1 % for 0.01 %; 1,000 entries (ANALYZE samples 300,000 rows) judged both right.
 PG_STATISTICS = f"ALTER INDEX {PG_INDEX} ALTER COLUMN 1 SET STATISTICS 1000"
 TEXT_TABLE, STATE_TABLE = MessageText._meta.db_table, SearchState._meta.db_table
-# The ids of the messages whose text holds the terms (the condition on `content`, %s), among those
-# copied, and every message not copied yet (the tail, for the caller's own test of the terms).
-PG_CANDIDATES = (
-    f"SELECT message_id FROM {TEXT_TABLE} WHERE {{condition}} UNION ALL"  # noqa: S608  (our tables)
-    " SELECT id FROM chats_message"
+# The messages not copied yet: a search adds them to what the index found and tests them itself.
+PG_TAIL = (
+    "SELECT id FROM chats_message"  # noqa: S608  (our tables)
     f" WHERE id > COALESCE((SELECT message_id FROM {STATE_TABLE} WHERE id = 1), 0)"
 )
 
 BATCH = 5000
 ROUND_SECONDS = 0.5  # a round copies batches until caught up or this long: a backlog takes turns
 _COPY_BATCH = (  # the next batch in id order (which is creation seq order), copied; its count and end
-    "WITH batch AS (SELECT id, content, created_seq, deleted_at, message_type FROM chats_message"  # noqa: S608
+    "WITH batch AS (SELECT id, chat_id, sender_id, content, created_seq, deleted_at, message_type"  # noqa: S608
+    " FROM chats_message"
     " WHERE id > %s AND created_seq <= %s ORDER BY id LIMIT %s),"
-    f" copied AS (INSERT INTO {TEXT_TABLE} (message_id, content) SELECT id, content FROM batch"
+    f" copied AS (INSERT INTO {TEXT_TABLE} (message_id, chat_id, sender_id, content)"
+    "  SELECT id, chat_id, sender_id, content FROM batch"
     "  WHERE deleted_at IS NULL AND message_type <> %s AND content <> ''"
     "  ON CONFLICT (message_id) DO NOTHING)"
     " SELECT count(*), max(id), max(created_seq) FROM batch"
@@ -94,7 +94,14 @@ def keep(message: Message) -> None:
     (PostgreSQL), whether or not the timers process copied the message yet."""
     if connection.vendor == "postgresql":
         MessageText.objects.bulk_create(
-            [MessageText(message_id=message.pk, content=message.content)],
+            [
+                MessageText(
+                    message_id=message.pk,
+                    chat_id=message.chat_id,
+                    sender_id=message.sender_id,
+                    content=message.content,
+                )
+            ],
             update_conflicts=True,
             unique_fields=["message"],
             update_fields=["content"],

@@ -35,6 +35,8 @@ class Migration(migrations.Migration):
             name='MessageText',
             fields=[
                 ('message', models.OneToOneField(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='chats.message')),
+                ('chat_id', models.BigIntegerField()),
+                ('sender_id', models.BigIntegerField(null=True)),
                 ('content', models.TextField()),
             ],
         ),

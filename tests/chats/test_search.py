@@ -168,7 +168,7 @@ def test_indexed_queries_read_the_newest_window_then_the_index_below_it(me, chat
     """A page of an indexed query is the newest window's matches (here the 2 newest of each of
     two chats) and then the index's below the window, in one id order; the window changes no
     result and no cursor, however the matches fall across it."""
-    monkeypatch.setattr(search, "SHORT_SCAN_ROWS", 4)
+    monkeypatch.setattr(search, "INDEXED_WINDOW_ROWS", 4)
     monkeypatch.setattr(search, "SHORT_SCAN_MIN_PER_CHAT", 1)
     team, pair = chats["team"], chats["pair"]
     plan = [(team, "budget a"), (pair, "budget b"), (team, "other"), (pair, "budget c"), (team, "other")]

@@ -36,7 +36,7 @@ def team(alice: User, bob: User):
 @pytest.fixture
 def through_the_index(monkeypatch) -> None:
     """A window of one message per chat, so that a search reads the index below it."""
-    monkeypatch.setattr(search, "SHORT_SCAN_ROWS", 1)
+    monkeypatch.setattr(search, "INDEXED_WINDOW_ROWS", 1)
     monkeypatch.setattr(search, "SHORT_SCAN_MIN_PER_CHAT", 1)
 
 
@@ -107,7 +107,7 @@ def test_edits_reach_the_copy_whether_or_not_it_was_made(team, alice, client_for
     assert filler.pk in copies()
 
 
-def test_searches_are_complete_before_the_copy_catches_up(team, alice, client_for, through_the_index):
+def test_searches_are_complete_before_the_copy_catches_up(team, alice, bob, client_for, through_the_index):
     search_index.catch_up()
     me = client_for(alice)
     early = [send(alice, team, f"invoice {i}") for i in range(3)]
@@ -120,5 +120,9 @@ def test_searches_are_complete_before_the_copy_catches_up(team, alice, client_fo
     rest = page(me, "invoice", limit=4, before=first["next_before"])
     assert [r["id"] for r in rest["results"]] == expected[4:]
     assert found(me, "invoice 5") == [late[2].pk]  # an indexed term and a short one
+    by_bob = send(bob, team, "invoice from bob")
+    search_index.catch_up()
+    assert found(me, "invoice", sender_id=bob.pk) == [by_bob.pk]  # the copy's page has the sender
+    assert found(me, "invoice", before=by_bob.pk, after=early[1].pk) == expected[:4]
     SearchState.objects.filter(pk=1).delete()  # no state at all: everything is the tail
-    assert found(me, "invoice") == expected
+    assert found(me, "invoice") == [by_bob.pk, *expected]
