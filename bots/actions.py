@@ -26,8 +26,18 @@ class Params(serializers.Serializer):
     unknown keys are ignored (OneBot clients add some)."""
 
 
-def _id() -> StrictIntegerField:
-    return StrictIntegerField(min_value=1)
+class IdField(StrictIntegerField):
+    """An id: a JSON number, or the same number written as a string (kotori writes `"1"`), in every
+    dialect; anything else (1.5, "1a", "", true) is refused as before."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and data.isascii() and data.isdecimal() and len(data) <= 18:
+            data = int(data)
+        return super().to_internal_value(data)
+
+
+def _id(**options: Any) -> IdField:
+    return IdField(min_value=1, **options)
 
 
 class Sending(Params):
@@ -75,7 +85,7 @@ class GroupCard(GroupRef):
 
 
 class GroupBan(GroupRef):
-    userId = StrictIntegerField(min_value=1, required=False, allow_null=True)
+    userId = _id(required=False, allow_null=True)
     time = StrictIntegerField(min_value=0, max_value=groups.MAX_MUTE_SECONDS, required=False)
 
 
@@ -89,13 +99,13 @@ class GroupMemberRef(GroupRef):
 
 
 class FriendAnswer(Params):
-    userId = StrictIntegerField(min_value=1, required=False)
+    userId = _id(required=False)
     flag = StrictCharField(required=False)
     approve = StrictBooleanField(required=False, default=True)
 
 
 class GroupAnswer(FriendAnswer):
-    groupId = StrictIntegerField(min_value=1, required=False)
+    groupId = _id(required=False)
 
 
 def send_private_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:

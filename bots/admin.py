@@ -5,19 +5,40 @@ from django.urls import reverse
 
 from imsuite.errors import DomainError
 
-from . import services
+from . import dialects, services
 from .models import ReverseEndpoint
+
+
+class EndpointForm(forms.ModelForm):
+    dialect = forms.ChoiceField(
+        choices=[(name, name) for name in dialects.DIALECTS], initial=dialects.DEFAULT
+    )
+
+    class Meta:
+        model = ReverseEndpoint
+        fields = ["bot", "url", "access_token", "dialect"]
 
 
 @admin.register(ReverseEndpoint)
 class ReverseEndpointAdmin(admin.ModelAdmin):
     """Register or remove a bot's reverse endpoints; `runbots` picks changes up without a restart."""
 
-    list_display = ["bot", "url", "created_at", "last_error", "last_error_at"]
+    form = EndpointForm
+    list_display = ["bot", "url", "dialect", "created_at", "last_error", "last_error_at", "last_complaint"]
+    list_filter = ["dialect"]
     list_select_related = ["bot"]
     search_fields = ["bot__username", "url"]
-    fields = ["bot", "url", "access_token", "last_error", "last_error_at"]
-    readonly_fields = ["last_error", "last_error_at"]
+    fields = [
+        "bot",
+        "url",
+        "access_token",
+        "dialect",
+        "last_error",
+        "last_error_at",
+        "last_complaint",
+        "last_complaint_at",
+    ]
+    readonly_fields = ["last_error", "last_error_at", "last_complaint", "last_complaint_at"]
     autocomplete_fields = ["bot"]
 
     def has_change_permission(self, request: HttpRequest, obj: ReverseEndpoint | None = None) -> bool:
@@ -32,6 +53,7 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
                 bot_id=form.cleaned_data["bot"].pk,
                 url=form.cleaned_data["url"],
                 access_token=form.cleaned_data["access_token"],
+                dialect=form.cleaned_data["dialect"],
             )
             obj.pk = created.pk
         except DomainError as exc:

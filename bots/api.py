@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from imsuite.api_fields import ERROR_RESPONSES, InputSerializer, StrictCharField
 from imsuite.validation import validate
 
-from . import selectors, services
+from . import dialects, selectors, services
 from .models import ReverseEndpoint
 
 TAGS = ["bots"]
@@ -24,6 +24,12 @@ class EndpointInput(InputSerializer):
         default="",
         help_text="Sent as Authorization: Bearer.",
     )
+    dialect = serializers.ChoiceField(
+        choices=list(dialects.DIALECTS),
+        required=False,
+        default=dialects.DEFAULT,
+        help_text="The wire form the backend speaks (docs/bots.md).",
+    )
 
 
 class EndpointOut(serializers.Serializer):
@@ -36,6 +42,11 @@ class EndpointOut(serializers.Serializer):
         help_text='Why the last connection attempt failed ("address_not_allowed: ..."); "" once one opened.'
     )
     last_error_at = serializers.DateTimeField(allow_null=True, help_text="When it failed; null if not.")
+    dialect = serializers.CharField()
+    last_complaint = serializers.CharField(
+        help_text='The last frame of the backend\'s that IM-Suite could not use (never answered); "" if none.'
+    )
+    last_complaint_at = serializers.DateTimeField(allow_null=True)
 
 
 def _out(endpoint: ReverseEndpoint) -> dict:
@@ -48,6 +59,9 @@ def _out(endpoint: ReverseEndpoint) -> dict:
             "created_at": endpoint.created_at,
             "last_error": endpoint.last_error,
             "last_error_at": endpoint.last_error_at,
+            "dialect": endpoint.dialect,
+            "last_complaint": endpoint.last_complaint,
+            "last_complaint_at": endpoint.last_complaint_at,
         }
     ).data
 

@@ -15,12 +15,13 @@ import websockets
 from imsuite import audit, outbound
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
-from imsuite.ws import db
+from imsuite.ws import db, dumps
 
+from . import dialects
 from .models import ReverseEndpoint
-from .protocol import EventOutbox, handle_frame, render_event, render_shared
+from .protocol import EventOutbox, Peer, PeerUnusable, handle_frame, heartbeats, render_event, render_shared
 from .selectors import live_reverse_endpoint, live_reverse_endpoint_ids
-from .services import endpoint_address, reverse_endpoint_attempted
+from .services import endpoint_address, reverse_endpoint_attempted, reverse_endpoint_complained
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 3.0
@@ -53,48 +54,66 @@ async def _connect(endpoint: ReverseEndpoint, headers: dict[str, str]) -> websoc
 async def _session(endpoint: ReverseEndpoint, opened: asyncio.Event) -> None:
     """One connection's life: events out, actions in, until either side ends it. Sets `opened`
     once the backend has accepted the connection."""
-    headers = {"X-Self-ID": str(endpoint.bot_id)}
-    if endpoint.access_token:
-        headers["Authorization"] = f"Bearer {endpoint.access_token}"
+    dialect = dialects.get(endpoint.dialect)
+    headers = dialect.reverse_headers(endpoint.bot, endpoint.access_token)
     async with await _connect(endpoint, headers) as ws:
         opened.set()
         if endpoint.last_error:
             await db(reverse_endpoint_attempted)(endpoint_id=endpoint.pk, error="")
-        hub, sink = await get_hub(), HubSink(ws, endpoint.bot_id)
+
+        async def complained(text: str) -> None:
+            await db(reverse_endpoint_complained)(endpoint_id=endpoint.pk, text=text)
+
+        peer = Peer(endpoint.bot, dialect, f"reverse endpoint {endpoint.pk} {endpoint.url}", complained)
+        hub, sink = await get_hub(), HubSink(ws, peer)
+        sink.outbox.hold()  # the dialect's opening frames first
         hub.attach(endpoint.bot_id, sink)
+        beating = (
+            asyncio.create_task(heartbeats(peer, sink.outbox.put)) if dialect.heartbeat_seconds else None
+        )
         try:
-            await _actions_in(ws, endpoint, sink)
+            for frame in dialect.opening(endpoint.bot):
+                await sink.send(dumps(frame))
+            await sink.outbox.release()
+            await _actions_in(ws, peer, sink)
         finally:
             hub.detach(endpoint.bot_id, sink)
+            if beating is not None:
+                beating.cancel()
 
 
 class HubSink:
     """The bot's events from this process's hub, out to the bot backend."""
 
-    def __init__(self, ws: websockets.ClientConnection, bot_id: int) -> None:
-        self.ws, self.bot_id = ws, bot_id
-        self.outbox = EventOutbox(self._send)
+    def __init__(self, ws: websockets.ClientConnection, peer: Peer) -> None:
+        self.ws, self.peer = ws, peer
+        self.outbox = EventOutbox(self.send)
 
     async def hub_deliver(self, name: str, data: dict, frames: dict) -> None:
         """A message event (on_message, on_recall)."""
-        await self.outbox.put(render_shared(name, data, self.bot_id, frames))
+        await self.outbox.put(render_shared(self.peer, name, data, frames))
 
     async def hub_notify(self, name: str, data: dict) -> None:
         if name == "user.deactivated":
             await self.ws.close()  # which ends _actions_in, and the session with it
             return
-        await self.outbox.put(render_event(name, data, self.bot_id))
+        await self.outbox.put(render_event(self.peer, name, data))
 
-    async def _send(self, frame: str) -> None:
+    async def send(self, frame: str) -> None:
         with contextlib.suppress(websockets.ConnectionClosed):  # _actions_in notices the close
             await self.ws.send(frame)
 
 
-async def _actions_in(ws: websockets.ClientConnection, endpoint: ReverseEndpoint, sink: "HubSink") -> None:
+async def _actions_in(ws: websockets.ClientConnection, peer: Peer, sink: "HubSink") -> None:
     async for text in ws:
         sink.outbox.hold()  # events the action causes follow its response
         try:
-            await ws.send(await handle_frame(endpoint.bot, text if isinstance(text, str) else None))
+            answer = await handle_frame(peer, text if isinstance(text, str) else None)
+            if answer is not None:
+                await ws.send(answer)
+        except PeerUnusable as exc:
+            await ws.close(exc.code, exc.reason)
+            raise ConnectionError(exc.reason) from exc
         finally:
             await sink.outbox.release()
     raise ConnectionError("the bot backend closed the connection")

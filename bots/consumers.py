@@ -1,6 +1,7 @@
-"""Forward mode: a bot backend connects to /ws/bot with its bot token and receives Events, sending
-Actions back (see bots/protocol.py)."""
+"""Forward mode: a bot backend connects to /ws/bot with its bot token (and `?dialect=`, the sandbox
+document's by default: bots.dialects) and receives events, sending actions back (bots/protocol.py)."""
 
+import asyncio
 import contextlib
 import math
 import time
@@ -10,14 +11,29 @@ from urllib.parse import parse_qs
 from accounts import services as account_services
 from accounts.models import User
 from imsuite import audit, db_outage
+from imsuite.errors import DomainError
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.watchdog import watchdog
-from imsuite.ws import FastWebsocketConsumer, db, header, host_allowed
+from imsuite.ws import FastWebsocketConsumer, db, dumps, header, host_allowed
 
-from .protocol import CLOSING_EVENTS, EventOutbox, handle_frame, render_event, render_shared, response
+from . import dialects
+from .protocol import (
+    CLOSE_POLICY,
+    CLOSING_EVENTS,
+    EventOutbox,
+    Peer,
+    PeerUnusable,
+    handle_frame,
+    heartbeats,
+    render_event,
+    render_shared,
+    response,
+)
 
-CLOSE_POLICY = 1008
+
+def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"))
 
 
 def bot_token_from_scope(scope: dict[str, Any]) -> str | None:
@@ -25,7 +41,7 @@ def bot_token_from_scope(scope: dict[str, Any]) -> str | None:
     auth = header(scope, b"authorization")
     if auth and auth.lower().startswith("bearer "):
         return auth[7:].strip()
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    query = _query(scope)
     for name in ("token", "access_token"):
         if query.get(name):
             return query[name][0]
@@ -52,13 +68,26 @@ class BotConsumer(FastWebsocketConsumer):
         if self.bot is None:
             await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
             return
+        try:
+            dialect = dialects.get(_query(self.scope).get("dialect", [""])[0])
+        except DomainError as exc:  # a refused handshake could only say 403: the failed response says why
+            self.bot = None
+            await self.accept()
+            await self.send(text_data=response(error=exc))
+            await self.close(code=CLOSE_POLICY, reason="unknown_dialect")
+            return
         audit.set_source(AuditEntry.Source.BOT)
         self.token_hash = account_services.hash_bot_token(token)
+        self.peer = Peer(self.bot, dialect, f"forward connection {self.connection_id}")
         self.outbox = EventOutbox(self._send_text)
         self.outbox.hold()  # what arrives before the handshake is accepted follows it
         self.hub.attach(self.bot.pk, self)
         await self.accept()
+        for frame in dialect.opening(self.bot):
+            await self._send_text(dumps(frame))
         await self.outbox.release()
+        if dialect.heartbeat_seconds:
+            self.heartbeat_task = asyncio.create_task(heartbeats(self.peer, self.outbox.put))
         try:
             await db(account_services.connection_opened)(actor=self.bot, connection=self.connection_id)
         except db_outage.ServiceUnavailable as exc:
@@ -92,6 +121,8 @@ class BotConsumer(FastWebsocketConsumer):
         if self.bot is None:
             return
         self.hub.detach(self.bot.pk, self)
+        if hasattr(self, "heartbeat_task"):
+            self.heartbeat_task.cancel()
         if hasattr(self, "watch_key"):
             await watchdog().release(self.watch_key)  # no renewal of its lease is on its way after this
         with contextlib.suppress(db_outage.ServiceUnavailable):  # the lease (Redis) goes all the same
@@ -103,7 +134,11 @@ class BotConsumer(FastWebsocketConsumer):
             return
         self.outbox.hold()
         try:
-            await self.send(text_data=await handle_frame(self.bot, text_data))
+            answer = await handle_frame(self.peer, text_data)
+            if answer is not None:
+                await self.send(text_data=answer)
+        except PeerUnusable as exc:
+            await self.close(code=exc.code, reason=exc.reason)
         finally:
             await self.outbox.release()
 
@@ -115,8 +150,8 @@ class BotConsumer(FastWebsocketConsumer):
         if name in CLOSING_EVENTS:
             await self.close(code=CLOSE_POLICY)
             return
-        await self.outbox.put(render_event(name, data, self.bot.pk))
+        await self.outbox.put(render_event(self.peer, name, data))
 
     async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
         """A message event (on_message, on_recall) from this process's hub."""
-        await self.outbox.put(render_shared(name, data, self.bot.pk, frames))
+        await self.outbox.put(render_shared(self.peer, name, data, frames))

@@ -15,6 +15,12 @@ class ReverseEndpoint(models.Model):
     # Why the last connection attempt failed ("" once one succeeds): what an operator looks at first.
     last_error = models.CharField(max_length=500, blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The wire form the backend speaks (bots.dialects): sandbox, kotori, onebot11.
+    dialect = models.CharField(max_length=16, default="sandbox")
+    # The last frame of the backend's that IM-Suite could not use (a complaint, a frame without an
+    # action), never answered: what the operator reads when the two sides disagree.
+    last_complaint = models.CharField(max_length=500, blank=True, editable=False)
+    last_complaint_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["bot", "url"], name="reverse_endpoint_unique")]

@@ -1,8 +1,14 @@
-"""One bot connection's side of the sandbox protocol, shared by the forward consumer (/ws/bot) and
-the reverse bridge (runbots): decode an Action frame, carry it out as the bot, answer with exactly
-one response frame; render domain events as Events."""
+"""One bot connection's side of the bot protocol, in its dialect (bots.dialects), shared by the
+forward consumer (/ws/bot) and the reverse bridge (runbots): decode an action frame, carry it out
+as the bot, answer with exactly one response frame; render domain events as the dialect's events.
+A frame that is no action is never answered: it is logged, kept for the operator, and a peer that
+keeps sending such frames is slowed down, then disconnected (Peer)."""
 
+import asyncio
 import logging
+import math
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,7 +21,7 @@ from imsuite.validation import validate
 from imsuite.ws import db, dumps
 
 from .actions import ACTIONS
-from .events import render_for_bot
+from .dialects import Dialect
 
 logger = logging.getLogger(__name__)
 
@@ -32,19 +38,78 @@ RETCODES = {
 }
 # Events that end a bot's connection instead of being rendered.
 CLOSING_EVENTS = frozenset({"user.deactivated", "bot.token_revoked"})
+CLOSE_POLICY = 1008
+UNUSABLE_FREE = 10  # unusable frames a peer may send within the window before it is slowed down
+UNUSABLE_LIMIT = 100  # ... and before it is disconnected
+UNUSABLE_WINDOW_SECONDS = 60.0
+UNUSABLE_DELAY_SECONDS = 0.5
+NOTE_SECONDS = 5.0  # the operator's note of what the peer sent is written at most this often
+FRAME_SHOWN = 300  # characters of an unusable frame kept in the log and the note
 
 
-def response(data: Any = None, echo: Any = None, error: DomainError | None = None) -> str:
+def response_object(data: Any = None, echo: Any = None, error: DomainError | None = None) -> dict[str, Any]:
     """The one answer to an action: {"status", "retcode", "data", "message", "echo"}."""
     if error is None:
-        return dumps({"status": "ok", "retcode": 0, "data": data, "message": "", "echo": echo})
+        return {"status": "ok", "retcode": 0, "data": data, "message": "", "echo": echo}
     message = error.message
     if "field" in error.details:
         message += f" ({error.details['field']}: {error.details.get('reason', 'invalid')})"
     elif "reason" in error.details:
         message += f" ({error.details['reason']})"
     failed = {"status": "failed", "retcode": RETCODES.get(error.code, 1400), "data": None, "message": message}
-    return dumps(failed | {"echo": echo})
+    return failed | {"echo": echo}
+
+
+def response(data: Any = None, echo: Any = None, error: DomainError | None = None) -> str:
+    return dumps(response_object(data, echo, error))
+
+
+class PeerUnusable(Exception):
+    """The peer sent more frames IM-Suite cannot use than UNUSABLE_LIMIT allows: close it."""
+
+    code, reason = CLOSE_POLICY, "too_many_unusable_frames"
+
+
+class Peer:
+    """One bot connection, forward or reverse: the bot, its dialect, where it is (for the log and
+    the operator), and a tally of the frames it sent that IM-Suite cannot use (not JSON, no action,
+    an unknown action). Such frames are never answered; past UNUSABLE_FREE of them within
+    UNUSABLE_WINDOW_SECONDS each one waits UNUSABLE_DELAY_SECONDS before the next frame is read,
+    and past UNUSABLE_LIMIT the connection is closed (PeerUnusable)."""
+
+    def __init__(
+        self,
+        bot: User,
+        dialect: Dialect,
+        where: str,
+        complained: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.bot, self.dialect, self.where = bot, dialect, where
+        self._complained = complained
+        self._strikes: deque[float] = deque()
+        self._noted_at = -math.inf
+
+    async def unusable(self, what: str, frame: str | None) -> None:
+        """Log what the peer sent (what it complains about, if that is what it is), keep it for the
+        operator (at most every NOTE_SECONDS), and slow the peer down or end it past the limits."""
+        shown = (frame or "")[:FRAME_SHOWN]
+        logger.warning(
+            "bot %s (%s, %s): %s, not answered: %s", self.bot.pk, self.where, self.dialect.name, what, shown
+        )
+        now = time.monotonic()
+        if self._complained is not None and now - self._noted_at >= NOTE_SECONDS:
+            self._noted_at = now
+            await self._complained(f"{what}: {shown}")
+        self._strikes.append(now)
+        while self._strikes and self._strikes[0] < now - UNUSABLE_WINDOW_SECONDS:
+            self._strikes.popleft()
+        if len(self._strikes) > UNUSABLE_LIMIT:
+            logger.warning(
+                "bot %s (%s): closed after %d unusable frames", self.bot.pk, self.where, UNUSABLE_LIMIT
+            )
+            raise PeerUnusable
+        if len(self._strikes) > UNUSABLE_FREE:
+            await asyncio.sleep(UNUSABLE_DELAY_SECONDS)
 
 
 def decode(text: str | None) -> dict[str, Any]:
@@ -55,19 +120,6 @@ def decode(text: str | None) -> dict[str, Any]:
     if not isinstance(frame, dict):
         raise DomainError(ErrorCode.VALIDATION_ERROR, "A frame is a JSON object.", {"reason": "not_object"})
     return frame
-
-
-def split(frame: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(action, params) from a flat frame as in the document, or OneBot v11's nested
-    {action, params, echo}."""
-    action = frame.get("action")
-    if not isinstance(action, str):
-        raise DomainError(
-            ErrorCode.VALIDATION_ERROR, "action is required.", {"field": "action", "reason": "required"}
-        )
-    if isinstance(frame.get("params"), dict):
-        return action, frame["params"]
-    return action, {k: v for k, v in frame.items() if k not in ("action", "echo", "params")}
 
 
 def _run(bot: User, action: str, params: dict[str, Any]) -> Any:
@@ -82,36 +134,54 @@ def _run(bot: User, action: str, params: dict[str, Any]) -> Any:
     return handler(bot, validate(schema, params))
 
 
-async def handle_frame(bot: User, text: str | None) -> str:
-    """Carry out one action frame as the bot; never raises, always one response."""
-    echo = None
+async def handle_frame(peer: Peer, text: str | None) -> str | None:
+    """Carry out one action frame as the bot and return its one answer; None (nothing is sent)
+    for a frame that is no action. Raises only PeerUnusable."""
     try:
         frame = decode(text)
-        echo = frame.get("echo")
-        action, params = split(frame)
-        data = await db(_run)(bot, action, params)
-        return response(data, echo)
     except DomainError as exc:
-        return response(echo=echo, error=exc)
+        await peer.unusable(f"a frame that is no JSON object ({exc.details.get('reason', 'invalid')})", text)
+        return None
+    call = peer.dialect.parse(frame)
+    if call is None:
+        await peer.unusable("a frame that is no action", text)
+        return None
+    try:
+        data = await db(_run)(peer.bot, call.action, call.params)
+        return dumps(peer.dialect.answer(call, data))
+    except DomainError as exc:
+        if exc.details.get("reason") == "unknown_action":
+            await peer.unusable(f"an unknown action {call.name!r}", text)
+        return dumps(peer.dialect.answer(call, error=exc))
     except Exception:
-        logger.exception("bot %s: action failed", bot.pk)
-        return response(echo=echo, error=DomainError(ErrorCode.INTERNAL_ERROR, "Internal server error."))
+        logger.exception("bot %s: action failed", peer.bot.pk)
+        return dumps(
+            peer.dialect.answer(call, error=DomainError(ErrorCode.INTERNAL_ERROR, "Internal server error."))
+        )
 
 
-def render_event(name: str, data: dict[str, Any], bot_id: int) -> str | None:
-    """A domain event as this bot's Event frame, or None."""
-    event = render_for_bot(name, data, bot_id)
+def render_event(peer: Peer, name: str, data: dict[str, Any]) -> str | None:
+    """A domain event as this bot's event frame in its dialect, or None."""
+    event = peer.dialect.event(name, data, peer.bot.pk)
     return dumps(event) if event is not None else None
 
 
-def render_shared(name: str, data: dict[str, Any], bot_id: int, frames: dict[Any, str]) -> str | None:
-    """render_event for a hub event: encoded once for every bot that sees it alike (the sender
-    sees nothing of its own message)."""
-    own = (data.get("message") or {}).get("sender_id") == bot_id
-    key = ("bot", name, own)
+def render_shared(peer: Peer, name: str, data: dict[str, Any], frames: dict[Any, str]) -> str | None:
+    """render_event for a hub event: encoded once for every bot of a dialect that sees it alike (the
+    sender sees nothing of its own message)."""
+    own = (data.get("message") or {}).get("sender_id") == peer.bot.pk
+    key = ("bot", peer.dialect.name, name, own)
     if key not in frames:
-        frames[key] = render_event(name, data, bot_id) or ""
+        frames[key] = render_event(peer, name, data) or ""
     return frames[key] or None
+
+
+async def heartbeats(peer: Peer, put: Callable[[str | None], Awaitable[None]]) -> None:
+    """The dialect's heartbeat every heartbeat_seconds, until cancelled (with the connection)."""
+    while True:
+        await asyncio.sleep(peer.dialect.heartbeat_seconds or math.inf)
+        frame = peer.dialect.heartbeat(peer.bot)
+        await put(dumps(frame) if frame is not None else None)
 
 
 class EventOutbox:

@@ -10,6 +10,7 @@ from accounts.models import User
 from imsuite import outbound
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 
+from . import dialects
 from .models import ReverseEndpoint
 
 MAX_ENDPOINTS_PER_BOT = 5
@@ -50,10 +51,13 @@ def _check_url(url: str) -> str:
     return url
 
 
-def reverse_endpoint_create(*, actor: User, bot_id: int, url: str, access_token: str = "") -> ReverseEndpoint:
+def reverse_endpoint_create(
+    *, actor: User, bot_id: int, url: str, access_token: str = "", dialect: str = dialects.DEFAULT
+) -> ReverseEndpoint:
     """Register a bot backend that `runbots` connects to (within a few seconds, without a restart)."""
     bot = access_bot(actor, bot_id)
     url = _check_url(url)
+    dialect = dialects.get(dialect).name
     try:
         with transaction.atomic():
             User.objects.select_for_update().filter(pk=bot.pk).first()
@@ -63,7 +67,9 @@ def reverse_endpoint_create(*, actor: User, bot_id: int, url: str, access_token:
                     f"A bot has at most {MAX_ENDPOINTS_PER_BOT} reverse endpoints.",
                     {"reason": "endpoint_limit", "limit": MAX_ENDPOINTS_PER_BOT},
                 )
-            return ReverseEndpoint.objects.create(bot=bot, url=url, access_token=access_token or "")
+            return ReverseEndpoint.objects.create(
+                bot=bot, url=url, access_token=access_token or "", dialect=dialect
+            )
     except IntegrityError as exc:
         raise DomainError(
             ErrorCode.CONFLICT, "This endpoint is registered already.", {"reason": "duplicate"}
@@ -74,6 +80,13 @@ def reverse_endpoint_attempted(*, endpoint_id: int, error: str) -> None:
     """Keep why the bridge's last connection attempt failed, or "" once one opened, for the operator."""
     ReverseEndpoint.objects.filter(pk=endpoint_id).update(
         last_error=error[:500], last_error_at=timezone.now() if error else None
+    )
+
+
+def reverse_endpoint_complained(*, endpoint_id: int, text: str) -> None:
+    """Keep the last frame the backend sent that IM-Suite could not use, for the operator."""
+    ReverseEndpoint.objects.filter(pk=endpoint_id).update(
+        last_complaint=text[:500], last_complaint_at=timezone.now()
     )
 
 

@@ -18,6 +18,7 @@ from groups.models import Group, JoinRequest, Mute, Notice
 from imsuite.models import AuditEntry
 
 from .helpers import (
+    WAIT,
     call,
     failed,
     make_group,
@@ -570,16 +571,60 @@ async def test_flat_and_nested_frames(sockets, w, nested, echo):
     assert (newest.chat_id, newest.content) == (w.club.pk, "hello")
 
 
+NOT_ACTIONS = {
+    "not JSON": "{nope",
+    "a JSON array": '[{"action": "get_login_info"}]',
+    "a JSON string": '"get_login_info"',
+    "missing action": {"groupId": 1, "echo": "e"},
+    "action not a string": {"action": ["get_login_info"], "echo": "e"},
+    "kotori's on_data_error notice": {"event": "on_data_error", "type": "unknown", "message": "bad"},
+    "a response": {"status": "failed", "retcode": 1400, "data": None, "message": "no", "echo": "e"},
+}
+
+
+@pytest.mark.parametrize("frame", NOT_ACTIONS.values(), ids=NOT_ACTIONS)
+async def test_a_frame_that_is_no_action_is_never_answered(sockets, bot, bot_token, frame):
+    socket = await sockets.bot(bot_token)
+    await socket.send(frame)
+    await socket.nothing()
+    assert await socket.act("get_login_info", echo="after") == ok(
+        {"userId": bot.pk, "nickname": "Robo"}, "after"
+    )
+
+
+async def test_a_peer_that_keeps_sending_unusable_frames_is_slowed_then_closed(
+    sockets, bot_token, monkeypatch
+):
+    from bots import protocol
+
+    monkeypatch.setattr(protocol, "UNUSABLE_FREE", 2)
+    monkeypatch.setattr(protocol, "UNUSABLE_LIMIT", 4)
+    monkeypatch.setattr(protocol, "UNUSABLE_DELAY_SECONDS", 0.01)
+    socket = await sockets.bot(bot_token)
+    for n in range(4):
+        await socket.send({"action": "fly", "echo": n})  # unknown actions: answered, and counted
+        assert (await socket.reply())["retcode"] == 1400
+    await socket.send({"oops": 5})
+    assert await socket.communicator.receive_output(WAIT) == {
+        "type": "websocket.close",
+        "code": 1008,
+        "reason": "too_many_unusable_frames",
+    }
+
+
+async def test_ids_may_be_numeric_strings(sockets, w):
+    socket = await sockets.bot(w.token)
+    reply = await socket.act("send_group_msg", groupId=str(w.club.pk), message="hi")
+    newest = await call(lambda: Message.objects.filter(sender=w.bot).latest("pk"))
+    assert reply == ok({"messageId": newest.pk})
+    assert newest.chat_id == w.club.pk
+
+
 BAD_FRAMES = {
-    "not JSON": ("{nope", None, ""),
-    "a JSON array": ('[{"action": "get_login_info"}]', None, ""),
-    "a JSON string": ('"get_login_info"', None, ""),
-    "missing action": ({"groupId": 1, "echo": "e"}, "e", "action"),
-    "action not a string": ({"action": ["get_login_info"], "echo": "e"}, "e", "action"),
     "unknown action": ({"action": "fly_to_the_moon", "echo": "e"}, "e", "action"),
     "missing field": ({"action": "send_group_msg", "message": "x", "echo": "e"}, "e", "groupId"),
     "mistyped groupId": (
-        {"action": "send_group_msg", "groupId": "1", "message": "x", "echo": "e"},
+        {"action": "send_group_msg", "groupId": "1a", "message": "x", "echo": "e"},
         "e",
         "groupId",
     ),
@@ -613,10 +658,10 @@ async def test_bad_frame_is_1400_and_the_socket_stays_open(sockets, bot, bot_tok
     )
 
 
-async def test_binary_frame_is_1400_and_the_socket_stays_open(sockets, bot_token):
+async def test_a_binary_frame_is_never_answered_and_the_socket_stays_open(sockets, bot_token):
     socket = await sockets.bot(bot_token)
     await socket.communicator.send_to(bytes_data=b'{"action": "get_login_info"}')
-    assert await socket.reply() == failed(1400)
+    await socket.nothing()
     assert (await socket.act("get_login_info"))["status"] == "ok"
 
 

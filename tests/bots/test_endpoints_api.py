@@ -36,6 +36,9 @@ def shown(row: ReverseEndpoint) -> dict[str, Any]:
         "has_access_token": bool(row.access_token),
         "last_error": row.last_error,
         "last_error_at": row.last_error_at,
+        "dialect": row.dialect,
+        "last_complaint": row.last_complaint,
+        "last_complaint_at": row.last_complaint_at,
     }
 
 
@@ -81,6 +84,8 @@ def test_ws_and_wss_urls_are_accepted(alice, bot, client_for, url):
         ({"url": f"ws://{'a' * 64}.example/ws"}, "url"),
         ({"url": URL, "access_token": 5}, "access_token"),
         ({"url": URL, "token": "s3cret"}, "token"),
+        ({"url": URL, "dialect": "klingon"}, "dialect"),
+        ({"url": URL, "dialect": 5}, "dialect"),
     ],
 )
 def test_bad_input_is_400_naming_the_field(alice, bot, client_for, data, field):

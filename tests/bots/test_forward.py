@@ -25,6 +25,7 @@ from groups import services as groups
 from groups.models import Group, JoinRequest
 
 from .helpers import (
+    WAIT,
     befriend,
     call,
     make_group,
@@ -107,6 +108,30 @@ async def test_bad_token_gets_the_handshake_refused(
 async def test_missing_token_gets_the_handshake_refused(sockets, query):
     _, accepted = await sockets.open_bot(query)
     assert not accepted
+
+
+async def test_an_unknown_dialect_is_told_and_closed(sockets, bot_token):
+    socket, accepted = await sockets.open_bot(f"?token={bot_token}&dialect=klingon")
+    assert accepted
+    reply = await socket.reply()
+    assert (reply["status"], reply["retcode"], reply["echo"]) == ("failed", 1400, None)
+    assert reply["message"].startswith("Unknown dialect 'klingon'; one of: sandbox")
+    assert await socket.communicator.receive_output(WAIT) == {
+        "type": "websocket.close",
+        "code": 1008,
+        "reason": "unknown_dialect",
+    }
+
+
+async def test_the_default_dialect_is_the_documents(sockets, bot, bot_token):
+    for query in (
+        f"?token={bot_token}",
+        f"?token={bot_token}&dialect=sandbox",
+        f"?token={bot_token}&dialect=",
+    ):
+        socket, accepted = await sockets.open_bot(query)
+        assert accepted
+        assert await socket.act("get_login_info", echo=1) == ok({"userId": bot.pk, "nickname": "Robo"}, 1)
 
 
 @pytest.mark.parametrize("end", [rotated, bot_deactivated, owner_deactivated])

@@ -224,16 +224,52 @@ async def test_moderation_through_the_bridge_is_audited_with_source_bot(backend,
     )
 
 
-async def test_bad_frames_get_a_failed_response_and_the_connection_stays(backend, supervise, alice, bot):
+async def test_only_actions_are_answered_and_the_connection_stays(backend, supervise, alice, bot):
     await call(register, alice, bot, backend.url)
     connection = await backend.connection()
-    for frame, echo in (("{nope", None), (json.dumps({"action": "fly", "echo": 5}), 5)):
+    await connection.send(json.dumps({"action": "fly", "echo": 5}))  # an action, if an unknown one
+    assert await receive(connection) == failed(1400, 5)
+    for frame in ("{nope", b'{"action": "get_login_info"}', json.dumps({"status": "failed", "echo": 5})):
         await connection.send(frame)
-        assert await receive(connection) == failed(1400, echo)
-    await connection.send(b'{"action": "get_login_info"}')
-    assert await receive(connection) == failed(1400)
+        await nothing(connection)
     await connection.send(json.dumps({"action": "get_login_info", "echo": 6}))
     assert await receive(connection) == ok({"userId": bot.pk, "nickname": "Robo"}, 6)
+
+
+async def test_a_peer_that_answers_everything_with_an_error_gets_nothing_back(
+    backend, supervise, alice, bob, bot, team
+):
+    """kotori's adapter answers an event it cannot read with on_data_error: IM-Suite must not
+    answer that (the two sides would exchange errors without end); it keeps what was said."""
+    endpoint = await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    complaint = {"event": "on_data_error", "type": "unknown", "message": "bad event"}
+    await call(send, bob, team.pk, "hello")
+    assert (await receive(connection))["event"] == "on_message"
+    await connection.send(json.dumps(complaint))
+    await nothing(connection)  # no answer, no loop
+    row = await stored(endpoint.pk, lambda e: e.last_complaint)
+    assert row.last_complaint == f"a frame that is no action: {json.dumps(complaint)}"
+    assert row.last_complaint_at is not None
+
+
+async def test_a_peer_that_keeps_sending_unusable_frames_is_slowed_then_closed(
+    backend, supervise, alice, bot, monkeypatch
+):
+    from bots import protocol
+
+    monkeypatch.setattr(protocol, "UNUSABLE_FREE", 2)
+    monkeypatch.setattr(protocol, "UNUSABLE_LIMIT", 4)
+    monkeypatch.setattr(protocol, "UNUSABLE_DELAY_SECONDS", 0.01)
+    endpoint = await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    for n in range(5):
+        await connection.send(json.dumps({"oops": n}))
+    await closed(connection)
+    assert (connection.close_code, connection.close_reason) == (1008, "too_many_unusable_frames")
+    row = await stored(endpoint.pk, lambda e: e.last_error)
+    assert row.last_error == "too_many_unusable_frames"
+    await backend.connection()  # retried, with backoff, like any failure
 
 
 async def test_reconnects_after_the_backend_closes(backend, supervise, alice, bob, bot, team):
