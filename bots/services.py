@@ -10,7 +10,8 @@ from accounts.models import User
 from imsuite import outbound
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 
-from . import dialects
+from .dialect_names import DEFAULT as DEFAULT_DIALECT
+from .dialect_names import NAMES as DIALECT_NAMES
 from .models import ReverseEndpoint
 
 MAX_ENDPOINTS_PER_BOT = 5
@@ -52,12 +53,15 @@ def _check_url(url: str) -> str:
 
 
 def reverse_endpoint_create(
-    *, actor: User, bot_id: int, url: str, access_token: str = "", dialect: str = dialects.DEFAULT
+    *, actor: User, bot_id: int, url: str, access_token: str = "", dialect: str = DEFAULT_DIALECT
 ) -> ReverseEndpoint:
     """Register a bot backend that `runbots` connects to (within a few seconds, without a restart)."""
     bot = access_bot(actor, bot_id)
     url = _check_url(url)
-    dialect = dialects.get(dialect).name
+    if dialect not in DIALECT_NAMES:
+        raise validation_error(
+            "dialect", "unknown_dialect", f"Unknown dialect; one of: {', '.join(DIALECT_NAMES)}."
+        )
     try:
         with transaction.atomic():
             User.objects.select_for_update().filter(pk=bot.pk).first()

@@ -10,14 +10,15 @@ A dialect turns a frame into a Call (an action of bots.actions with its paramete
 sandbox names them) or into None when the frame is not an action: such a frame is never answered
 (two peers answering each other's complaints loop without end)."""
 
+from bots.dialect_names import DEFAULT
 from imsuite.errors import DomainError, ErrorCode
 
 from .base import Call, Dialect
 
 __all__ = ["DEFAULT", "DIALECTS", "Call", "Dialect", "get"]
 
-DEFAULT = "sandbox"
-# Each dialect once, by its name (a reverse endpoint keeps the name; forward connections ask by it).
+# Each dialect once, by its name (a reverse endpoint keeps the name; forward connections ask by it);
+# bots.dialect_names lists the same names for the services.
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (Dialect(),)}
 
 

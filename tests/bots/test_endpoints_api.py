@@ -192,3 +192,21 @@ def test_moderator_manages_any_bots_endpoints(moderator, bot, client_for):
 
 def test_signed_out_is_401(api, bot):
     assert check(api.get(endpoints(bot.pk)), 401)["error_code"] == "AUTHENTICATION_FAILED"
+
+
+def test_the_services_know_every_dialect_by_name():
+    """bots.dialect_names (what the services check) and the dialects themselves agree."""
+    from bots.dialect_names import DEFAULT, NAMES
+    from bots.dialects import DIALECTS
+
+    assert set(NAMES) == set(DIALECTS) and DEFAULT in NAMES
+
+
+def test_the_service_refuses_an_unknown_dialect(alice, bot):
+    from bots.services import reverse_endpoint_create
+    from imsuite.errors import DomainError
+
+    with pytest.raises(DomainError) as refused:
+        reverse_endpoint_create(actor=alice, bot_id=bot.pk, url=URL, dialect="klingon")
+    assert refused.value.details == {"field": "dialect", "reason": "unknown_dialect"}
+    assert not ReverseEndpoint.objects.exists()

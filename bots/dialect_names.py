@@ -1,0 +1,5 @@
+"""The names of the bot dialects (bots.dialects), apart from their code: a reverse endpoint keeps
+one, and the services check it without importing the dialects (which render and parse: adapters)."""
+
+DEFAULT = "sandbox"
+NAMES = (DEFAULT,)
