@@ -59,18 +59,6 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
     list_filter = ["dialect"]
     list_select_related = ["bot"]
     search_fields = ["bot__username", "url"]
-    fields = [
-        "bot",
-        "url",
-        "access_token",
-        "dialect",
-        "last_error",
-        "last_error_at",
-        "last_complaint",
-        "last_complaint_at",
-        "connected",
-        "connected_at",
-    ]
     readonly_fields = [
         "last_error",
         "last_error_at",
@@ -79,6 +67,7 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
         "connected",
         "connected_at",
     ]
+    fields = ["bot", "url", "access_token", "dialect", *readonly_fields]
     autocomplete_fields = ["bot"]
 
     @admin.display(boolean=True, description="connected")
