@@ -52,6 +52,12 @@ class MemoryPresence:
             leases.pop(connection, None)
             return _any_live(leases, now)
 
+    def live(self, user_id: int) -> set[str]:
+        """The user's connections whose lease lives."""
+        now = time.time()
+        with self._lock:
+            return {c for c, expires in self._leases.get(user_id, {}).items() if expires > now}
+
     def online(self, user_ids: Iterable[int]) -> set[int]:
         now = time.time()
         with self._lock:
@@ -101,6 +107,10 @@ class RedisPresence:
 
     def drop(self, user_id: int, connection: str) -> bool:
         return bool(self._drop(keys=[f"{self._prefix}{user_id}"], args=[time.time(), connection]))
+
+    def live(self, user_id: int) -> set[str]:
+        members = self._redis.zrangebyscore(f"{self._prefix}{user_id}", time.time(), "+inf")
+        return {m.decode() for m in members}
 
     def online(self, user_ids: Iterable[int]) -> set[int]:
         ids = list(user_ids)

@@ -10,14 +10,20 @@ from rest_framework import serializers
 from accounts import services as accounts
 from accounts.models import User
 from accounts.selectors import active_friend, friends_of, pending_friend_request_id
+from chats import selectors as chat_selectors
 from chats import services as chats
+from chats.access import access_chat, access_message
+from chats.models import Chat, Message
 from groups import selectors as group_selectors
 from groups import services as groups
 from groups.access import access_group
 from imsuite.api_fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
 
+from .events import message_object
+
 DEFAULT_BAN_SECONDS = 30 * 60  # OneBot's default when set_group_ban gives no time
+DEFAULT_HISTORY, MAX_HISTORY = 20, 100  # messages a get_history page holds
 URL_ELEMENT = re.compile(r"\[(image|file),(https?://[^\s\]]+)\]")  # kotori's element syntax
 
 
@@ -106,6 +112,15 @@ class FriendAnswer(Params):
 
 class GroupAnswer(FriendAnswer):
     groupId = _id(required=False)
+
+
+class HistoryRef(Params):
+    """A group's history (groupId) or the private chat's with a person (userId): one of the two."""
+
+    groupId = _id(required=False)
+    userId = _id(required=False)
+    before = _id(required=False)  # only messages older than this one: the previous page's nextBefore
+    limit = StrictIntegerField(min_value=1, max_value=MAX_HISTORY, required=False, default=DEFAULT_HISTORY)
 
 
 def send_private_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
@@ -267,6 +282,51 @@ def get_group_member_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _read_back(bot: User, chat: Chat, messages: list[Message]) -> list[dict[str, Any]]:
+    """Messages as on_message shows them, with when each was sent (`time`) and whether it was
+    deleted since (`deleted`: its content, files and mentions are gone then)."""
+    data = chat_selectors.read_back_data(chat, messages)
+    return [
+        message_object(d, bot.pk)
+        | {"time": int(m.created_at.timestamp()), "deleted": m.deleted_at is not None}
+        for d, m in zip(data, messages, strict=True)
+    ]
+
+
+def get_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    """(addition) A message of a chat the bot is in, as a person reads it."""
+    message, _ = access_message(bot, p["messageId"])
+    return _read_back(bot, message.chat, [message])[0]
+
+
+def _history_chat(bot: User, p: dict[str, Any]) -> Chat:
+    """The chat get_history names, if the bot is in it (NOT_FOUND otherwise, as for a person)."""
+    if ("groupId" in p) == ("userId" in p):
+        field, reason = ("userId", "exclusive") if "groupId" in p else ("groupId", "required")
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            "Give groupId or userId, one of them.",
+            {"field": field, "reason": reason},
+        )
+    if "groupId" in p:
+        chat = access_chat(bot, p["groupId"]).chat
+        if chat.type != Chat.Type.GROUP:
+            raise not_found("Group")
+        return chat
+    chat_id = chat_selectors.private_chat_id(bot.pk, p["userId"])
+    if chat_id is None or p["userId"] == bot.pk:
+        raise not_found("Chat")
+    return access_chat(bot, chat_id).chat
+
+
+def get_history(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    """(addition) A page of a chat's history, newest first, through the history a person's REST
+    reads; `nextBefore` asks for the older page (null at the start of the chat)."""
+    chat = _history_chat(bot, p)
+    page, next_before = chat_selectors.history_page(chat.pk, p.get("before"), p["limit"], member_id=bot.pk)
+    return {"messages": _read_back(bot, chat, page), "nextBefore": next_before}
+
+
 Action = Callable[[User, dict[str, Any]], Any]
 ACTIONS: dict[str, tuple[type[Params], Action]] = {
     "send_private_msg": (UserMessage, send_private_msg),
@@ -287,4 +347,6 @@ ACTIONS: dict[str, tuple[type[Params], Action]] = {
     "get_friend_list": (Params, get_friend_list),
     "get_group_list": (Params, get_group_list),
     "get_group_member_list": (GroupRef, get_group_member_list),
+    "get_msg": (MessageRef, get_msg),
+    "get_history": (HistoryRef, get_history),
 }

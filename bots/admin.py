@@ -1,12 +1,32 @@
+"""Bots in the admin: reverse endpoints (registered and removed through the services), and per bot
+its forward connections and endpoints: dialect, connected or not, since when, last error, last
+complaint, and the events waiting for it."""
+
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
+from imsuite.admin_services import ViewOnlyAdminMixin
 from imsuite.errors import DomainError
 
-from . import dialects, services
-from .models import ReverseEndpoint
+from . import dialects, selectors, services
+from .models import Bot, BotConnection, ReverseEndpoint
+
+NOT_YET = "—"
+
+
+@admin.display(description="events waiting")
+def events_waiting(endpoint: ReverseEndpoint) -> str:
+    """The bot's events kept for the endpoint and not received yet: the resumable event stream
+    (issue 20, point 6) fills this in; until then nothing is kept."""
+    return NOT_YET
+
+
+def _when(value: object) -> object:
+    return value or ""
 
 
 class EndpointForm(forms.ModelForm):
@@ -24,22 +44,35 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
     """Register or remove a bot's reverse endpoints; `runbots` picks changes up without a restart."""
 
     form = EndpointForm
-    list_display = ["bot", "url", "dialect", "created_at", "last_error", "last_error_at", "last_complaint"]
+    list_display = [
+        "bot",
+        "url",
+        "dialect",
+        "connected",
+        "connected_at",
+        "last_error",
+        "last_error_at",
+        "last_complaint",
+        events_waiting,
+        "created_at",
+    ]
     list_filter = ["dialect"]
     list_select_related = ["bot"]
     search_fields = ["bot__username", "url"]
-    fields = [
-        "bot",
-        "url",
-        "access_token",
-        "dialect",
+    readonly_fields = [
         "last_error",
         "last_error_at",
         "last_complaint",
         "last_complaint_at",
+        "connected",
+        "connected_at",
     ]
-    readonly_fields = ["last_error", "last_error_at", "last_complaint", "last_complaint_at"]
+    fields = ["bot", "url", "access_token", "dialect", *readonly_fields]
     autocomplete_fields = ["bot"]
+
+    @admin.display(boolean=True, description="connected")
+    def connected(self, endpoint: ReverseEndpoint) -> bool:
+        return endpoint.pk is not None and selectors.endpoint_connected(endpoint)
 
     def has_change_permission(self, request: HttpRequest, obj: ReverseEndpoint | None = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)  # delete and add again instead
@@ -73,3 +106,95 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: ReverseEndpoint) -> None:
         services.reverse_endpoint_delete(actor=request.user, bot_id=obj.bot_id, endpoint_id=obj.pk)
+
+
+@admin.register(BotConnection)
+class BotConnectionAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Forward connections (/ws/bot); one whose process ended without closing it shows as not open."""
+
+    list_display = [
+        "bot",
+        "dialect",
+        "opened_at",
+        "address",
+        "is_open",
+        "last_complaint",
+        "last_complaint_at",
+    ]
+    list_filter = ["dialect"]
+    list_select_related = ["bot"]
+    search_fields = ["bot__username", "address"]
+
+    @admin.display(boolean=True, description="open")
+    def is_open(self, row: BotConnection) -> bool:
+        return row.connection in selectors.live_connections(row.bot_id)
+
+
+@admin.register(Bot)
+class BotAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Each bot with its forward connections and reverse endpoints on one page."""
+
+    list_display = ["username", "nickname", "owner", "is_active", "open_connections", "endpoints"]
+    list_select_related = ["owner"]
+    search_fields = ["username", "nickname"]
+    fields = ["username", "nickname", "owner", "is_active", "forward_connections", "reverse_endpoints"]
+    readonly_fields = ["forward_connections", "reverse_endpoints"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Bot]:
+        return super().get_queryset(request).filter(is_bot=True)
+
+    @admin.display(description="forward connections open")
+    def open_connections(self, bot: Bot) -> int:
+        return sum(c.open for c in selectors.forward_connections_of(bot))
+
+    @admin.display(description="endpoints connected")
+    def endpoints(self, bot: Bot) -> str:
+        rows = list(selectors.reverse_endpoints_of(bot))
+        return f"{sum(selectors.endpoint_connected(e) for e in rows)} of {len(rows)}"
+
+    @admin.display(description="forward connections")
+    def forward_connections(self, bot: Bot) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    c.row.dialect,
+                    c.row.opened_at,
+                    c.row.address,
+                    "yes" if c.open else "no (its process ended)",
+                    c.row.last_complaint,
+                    _when(c.row.last_complaint_at),
+                )
+                for c in selectors.forward_connections_of(bot)
+            ),
+        )
+        header = (
+            "<tr><th>dialect</th><th>since</th><th>from</th><th>open</th>"
+            "<th>last complaint</th><th>at</th></tr>"
+        )
+        return format_html("<table>" + header + "{}</table>", rows)
+
+    @admin.display(description="reverse endpoints")
+    def reverse_endpoints(self, bot: Bot) -> str:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    e.url,
+                    e.dialect,
+                    f"since {e.connected_at}" if selectors.endpoint_connected(e) else "no",
+                    e.last_error,
+                    _when(e.last_error_at),
+                    e.last_complaint,
+                    events_waiting(e),
+                )
+                for e in selectors.reverse_endpoints_of(bot)
+            ),
+        )
+        header = (
+            "<tr><th>url</th><th>dialect</th><th>connected</th><th>last error</th><th>at</th>"
+            "<th>last complaint</th><th>events waiting</th></tr>"
+        )
+        return format_html("<table>" + header + "{}</table>", rows)

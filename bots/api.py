@@ -47,9 +47,12 @@ class EndpointOut(serializers.Serializer):
         help_text='The last frame of the backend\'s that IM-Suite could not use (never answered); "" if none.'
     )
     last_complaint_at = serializers.DateTimeField(allow_null=True)
+    connected = serializers.BooleanField(help_text="Whether IM-Suite is connected to the backend now.")
+    connected_at = serializers.DateTimeField(allow_null=True, help_text="Since when; null if not connected.")
 
 
 def _out(endpoint: ReverseEndpoint) -> dict:
+    connected = selectors.endpoint_connected(endpoint)
     return EndpointOut(
         {
             "id": endpoint.pk,
@@ -62,6 +65,8 @@ def _out(endpoint: ReverseEndpoint) -> dict:
             "dialect": endpoint.dialect,
             "last_complaint": endpoint.last_complaint,
             "last_complaint_at": endpoint.last_complaint_at,
+            "connected": connected,
+            "connected_at": endpoint.connected_at if connected else None,
         }
     ).data
 

@@ -20,8 +20,14 @@ from imsuite.ws import db, dumps
 from . import dialects
 from .models import ReverseEndpoint
 from .protocol import EventOutbox, Peer, PeerUnusable, handle_frame, heartbeats, render_event, render_shared
-from .selectors import live_reverse_endpoint, live_reverse_endpoint_ids
-from .services import endpoint_address, reverse_endpoint_attempted, reverse_endpoint_complained
+from .selectors import ALIVE_SECONDS, live_reverse_endpoint, live_reverse_endpoint_ids
+from .services import (
+    endpoint_address,
+    reverse_endpoint_alive,
+    reverse_endpoint_attempted,
+    reverse_endpoint_complained,
+    reverse_endpoint_connected,
+)
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 3.0
@@ -58,28 +64,55 @@ async def _session(endpoint: ReverseEndpoint, opened: asyncio.Event) -> None:
     headers = dialect.reverse_headers(endpoint.bot, endpoint.access_token)
     async with await _connect(endpoint, headers) as ws:
         opened.set()
-        if endpoint.last_error:
-            await db(reverse_endpoint_attempted)(endpoint_id=endpoint.pk, error="")
-
-        async def complained(text: str) -> None:
-            await db(reverse_endpoint_complained)(endpoint_id=endpoint.pk, text=text)
-
-        peer = Peer(endpoint.bot, dialect, f"reverse endpoint {endpoint.pk} {endpoint.url}", complained)
-        hub, sink = await get_hub(), HubSink(ws, peer)
-        sink.outbox.hold()  # the dialect's opening frames first
-        hub.attach(endpoint.bot_id, sink)
-        beating = (
-            asyncio.create_task(heartbeats(peer, sink.outbox.put)) if dialect.heartbeat_seconds else None
-        )
+        await db(reverse_endpoint_connected)(endpoint_id=endpoint.pk, connected=True)
+        alive = asyncio.create_task(_alive(endpoint.pk))
         try:
-            for frame in dialect.opening(endpoint.bot):
-                await sink.send(dumps(frame))
-            await sink.outbox.release()
-            await _actions_in(ws, peer, sink)
+            await _serve(endpoint, dialect, ws)
         finally:
-            hub.detach(endpoint.bot_id, sink)
-            if beating is not None:
-                beating.cancel()
+            alive.cancel()
+            try:
+                await db(reverse_endpoint_connected)(endpoint_id=endpoint.pk, connected=False)
+            except Exception as exc:  # its silence tells all the same (bots.selectors.endpoint_connected)
+                logger.warning(
+                    "bot %s: reverse endpoint %s: could not note the close: %s",
+                    endpoint.bot_id,
+                    endpoint.pk,
+                    exc,
+                )
+
+
+async def _alive(endpoint_id: int) -> None:
+    """Say every ALIVE_SECONDS that the connection is still open, until cancelled with it."""
+    while True:
+        await asyncio.sleep(ALIVE_SECONDS)
+        try:
+            await db(reverse_endpoint_alive)(endpoint_id=endpoint_id)
+        except Exception as exc:  # the database is away a while: the next one may get through
+            logger.info("reverse endpoint %s: could not note it is connected: %s", endpoint_id, exc)
+
+
+async def _serve(
+    endpoint: ReverseEndpoint, dialect: dialects.Dialect, ws: websockets.ClientConnection
+) -> None:
+    """Events out, actions in, until either side ends the connection."""
+
+    async def complained(text: str) -> None:
+        await db(reverse_endpoint_complained)(endpoint_id=endpoint.pk, text=text)
+
+    peer = Peer(endpoint.bot, dialect, f"reverse endpoint {endpoint.pk} {endpoint.url}", complained)
+    hub, sink = await get_hub(), HubSink(ws, peer)
+    sink.outbox.hold()  # the dialect's opening frames first
+    hub.attach(endpoint.bot_id, sink)
+    beating = asyncio.create_task(heartbeats(peer, sink.outbox.put)) if dialect.heartbeat_seconds else None
+    try:
+        for frame in dialect.opening(endpoint.bot):
+            await sink.send(dumps(frame))
+        await sink.outbox.release()
+        await _actions_in(ws, peer, sink)
+    finally:
+        hub.detach(endpoint.bot_id, sink)
+        if beating is not None:
+            beating.cancel()
 
 
 class HubSink:

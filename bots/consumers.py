@@ -17,7 +17,7 @@ from imsuite.models import AuditEntry
 from imsuite.watchdog import watchdog
 from imsuite.ws import FastWebsocketConsumer, db, dumps, header, host_allowed
 
-from . import dialects
+from . import dialects, services
 from .protocol import (
     CLOSE_POLICY,
     CLOSING_EVENTS,
@@ -34,6 +34,12 @@ from .protocol import (
 
 def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
     return parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+
+def _address(scope: dict[str, Any]) -> str:
+    """Where the connection came from, host:port (as the proxy headers give it, if trusted)."""
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else ""
 
 
 def bot_token_from_scope(scope: dict[str, Any]) -> str | None:
@@ -78,7 +84,7 @@ class BotConsumer(FastWebsocketConsumer):
             return
         audit.set_source(AuditEntry.Source.BOT)
         self.token_hash = account_services.hash_bot_token(token)
-        self.peer = Peer(self.bot, dialect, f"forward connection {self.connection_id}")
+        self.peer = Peer(self.bot, dialect, f"forward connection {self.connection_id}", self._complained)
         self.outbox = EventOutbox(self._send_text)
         self.outbox.hold()  # what arrives before the handshake is accepted follows it
         self.hub.attach(self.bot.pk, self)
@@ -89,7 +95,12 @@ class BotConsumer(FastWebsocketConsumer):
         if dialect.heartbeat_seconds:
             self.heartbeat_task = asyncio.create_task(heartbeats(self.peer, self.outbox.put))
         try:
-            await db(account_services.connection_opened)(actor=self.bot, connection=self.connection_id)
+            await db(services.forward_connection_opened)(
+                bot=self.bot,
+                connection=self.connection_id,
+                dialect=dialect.name,
+                address=_address(self.scope),
+            )
         except db_outage.ServiceUnavailable as exc:
             self.hub.detach(self.bot.pk, self)
             self.bot = None  # never opened: nothing to clean up at disconnect
@@ -126,7 +137,10 @@ class BotConsumer(FastWebsocketConsumer):
         if hasattr(self, "watch_key"):
             await watchdog().release(self.watch_key)  # no renewal of its lease is on its way after this
         with contextlib.suppress(db_outage.ServiceUnavailable):  # the lease (Redis) goes all the same
-            await db(account_services.connection_closed)(actor=self.bot, connection=self.connection_id)
+            await db(services.forward_connection_closed)(bot=self.bot, connection=self.connection_id)
+
+    async def _complained(self, text: str) -> None:
+        await db(services.forward_connection_complained)(connection=self.connection_id, text=text)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Answer the action first; events it caused (held meanwhile) follow its response."""

@@ -65,9 +65,16 @@ def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
     message = data["message"]
     if message["sender_id"] == bot_id or message["sender_id"] is None:
         return None  # no event for what the bot sent itself
+    return _base("on_message") | message_object(data, bot_id)
+
+
+def message_object(data: dict[str, Any], bot_id: int) -> dict[str, Any]:
+    """A message as the bot protocol shows it (on_message without event and time), from the data
+    of a message.new event: what the read actions (get_msg, get_history) answer too."""
+    message = data["message"]
     profile = data.get("sender_profile") or {}
     kind = _chat_type(data["chat"]["type"])
-    nickname = data["sender"]["nickname"]
+    nickname = (data["sender"] or {}).get("nickname", "")  # none for a system message
     sender: dict[str, Any] = {
         "nickname": nickname,
         "sex": profile.get("sex", "unknown"),
@@ -75,7 +82,7 @@ def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
     }
     attachments = [_for_bot(a) for a in message.get("attachments") or ()]
     mentions = message.get("mentions") or []
-    event = _base("on_message") | {
+    shown = {
         "type": kind,
         "messageId": message["id"],
         "message": message_text(message["content"], attachments),
@@ -91,8 +98,8 @@ def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
             "level": profile.get("level", "0"),
             "title": profile.get("card") or nickname,
         }
-        event["groupId"] = message["chat_id"]
-    return event
+        shown["groupId"] = message["chat_id"]
+    return shown
 
 
 def on_recall(data: dict[str, Any], bot_id: int) -> dict[str, Any]:

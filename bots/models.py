@@ -1,7 +1,10 @@
-"""Reverse-mode endpoints: bot backends that IM-Suite connects to as a WebSocket client."""
+"""Bots' connections: reverse-mode endpoints (bot backends that IM-Suite connects to as a WebSocket
+client) and the forward connections open on /ws/bot, for the operator to see."""
 
 from django.conf import settings
 from django.db import models
+
+from accounts.models import User
 
 
 class ReverseEndpoint(models.Model):
@@ -21,9 +24,42 @@ class ReverseEndpoint(models.Model):
     # action), never answered: what the operator reads when the two sides disagree.
     last_complaint = models.CharField(max_length=500, blank=True, editable=False)
     last_complaint_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Since when the bridge is connected (null while it is not), and when it last said it still is
+    # (every few seconds): a bridge process killed without closing leaves connected_at behind, and
+    # its silence tells (bots.selectors.endpoint_connected).
+    connected_at = models.DateTimeField(null=True, blank=True, editable=False)
+    alive_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["bot", "url"], name="reverse_endpoint_unique")]
 
     def __str__(self) -> str:
         return f"{self.bot} → {self.url}"
+
+
+class BotConnection(models.Model):
+    """A forward connection (/ws/bot), written when it opens and removed when it closes. A process
+    killed meanwhile leaves its rows behind: a row is open only while its presence lease
+    (accounts.presence, renewed by the watchdog) lives, and the bot's next connection removes the
+    rows whose lease is gone."""
+
+    bot = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bot_connections"
+    )
+    connection = models.CharField(max_length=64, unique=True, help_text="Its presence lease's name.")
+    dialect = models.CharField(max_length=16)
+    address = models.CharField(max_length=100, blank=True, help_text="Where it came from (host:port).")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    # The last frame of the bot's that IM-Suite could not use (never answered), as on ReverseEndpoint.
+    last_complaint = models.CharField(max_length=500, blank=True)
+    last_complaint_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.bot} ← {self.address or self.connection}"
+
+
+class Bot(User):
+    """A bot as the admin shows it: its forward connections and reverse endpoints together."""
+
+    class Meta:
+        proxy = True

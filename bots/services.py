@@ -1,4 +1,5 @@
-"""Changes to bots' reverse endpoints: by the bot's owner, or a moderator."""
+"""Changes to bots' reverse endpoints (by the bot's owner, or a moderator), and the record of
+bots' connections the operator reads (forward connections, the bridge's state of each endpoint)."""
 
 from urllib.parse import urlsplit
 
@@ -7,12 +8,14 @@ from django.utils import timezone
 
 from accounts.access import access_own_bot, is_moderator
 from accounts.models import User
+from accounts.services import connection_closed, connection_opened
 from imsuite import outbound
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 
 from .dialect_names import DEFAULT as DEFAULT_DIALECT
 from .dialect_names import NAMES as DIALECT_NAMES
-from .models import ReverseEndpoint
+from .models import BotConnection, ReverseEndpoint
+from .selectors import live_connections
 
 MAX_ENDPOINTS_PER_BOT = 5
 
@@ -81,10 +84,26 @@ def reverse_endpoint_create(
 
 
 def reverse_endpoint_attempted(*, endpoint_id: int, error: str) -> None:
-    """Keep why the bridge's last connection attempt failed, or "" once one opened, for the operator."""
+    """Keep why the bridge's last connection attempt failed, for the operator."""
     ReverseEndpoint.objects.filter(pk=endpoint_id).update(
-        last_error=error[:500], last_error_at=timezone.now() if error else None
+        last_error=error[:500], last_error_at=timezone.now()
     )
+
+
+def reverse_endpoint_connected(*, endpoint_id: int, connected: bool) -> None:
+    """The bridge connected to the endpoint (no error any more, connected since now), or the
+    connection ended."""
+    if connected:
+        now = timezone.now()
+        changes = {"connected_at": now, "alive_at": now, "last_error": "", "last_error_at": None}
+    else:
+        changes = {"connected_at": None, "alive_at": None}
+    ReverseEndpoint.objects.filter(pk=endpoint_id).update(**changes)
+
+
+def reverse_endpoint_alive(*, endpoint_id: int) -> None:
+    """The bridge's connection to the endpoint is still open (bots.selectors.endpoint_connected)."""
+    ReverseEndpoint.objects.filter(pk=endpoint_id, connected_at__isnull=False).update(alive_at=timezone.now())
 
 
 def reverse_endpoint_complained(*, endpoint_id: int, text: str) -> None:
@@ -99,3 +118,33 @@ def reverse_endpoint_delete(*, actor: User, bot_id: int, endpoint_id: int) -> No
     deleted, _ = ReverseEndpoint.objects.filter(pk=endpoint_id, bot=bot).delete()
     if not deleted:
         raise not_found("Reverse endpoint")
+
+
+def forward_connection_opened(*, bot: User, connection: str, dialect: str, address: str) -> None:
+    """A forward connection opened: the bot's presence (accounts.services.connection_opened), then
+    its row, which replaces those of the bot's connections whose lease is gone (a killed process's)."""
+    connection_opened(actor=bot, connection=connection)
+    try:
+        live = live_connections(bot.pk)
+        with transaction.atomic():
+            BotConnection.objects.filter(bot=bot).exclude(connection__in=live).delete()
+            BotConnection.objects.create(
+                bot=bot, connection=connection, dialect=dialect, address=address[:100]
+            )
+    except Exception:
+        connection_closed(actor=bot, connection=connection)  # never opened, as connection_opened does
+        raise
+
+
+def forward_connection_closed(*, bot: User, connection: str) -> None:
+    """A forward connection closed: its presence lease goes first (a row left behind by a failure
+    here reads as gone), then its row."""
+    connection_closed(actor=bot, connection=connection)
+    BotConnection.objects.filter(connection=connection).delete()
+
+
+def forward_connection_complained(*, connection: str, text: str) -> None:
+    """Keep the last frame the connection sent that IM-Suite could not use, for the operator."""
+    BotConnection.objects.filter(connection=connection).update(
+        last_complaint=text[:500], last_complaint_at=timezone.now()
+    )

@@ -106,6 +106,35 @@ def message_event_data(message: Message, chat: dict[str, Any] | None = None) -> 
     }
 
 
+def read_back_data(chat: Chat, messages: list[Message]) -> list[dict[str, Any]]:
+    """message_event_data of messages read back rather than sent (a bot's get_msg and get_history),
+    with each sender's profile and standing in the chat (sender_profile): two queries for a page."""
+    senders = User.objects.in_bulk({m.sender_id for m in messages if m.sender_id is not None})
+    standing = {m.user_id: m for m in ChatMember.objects.filter(chat_id=chat.pk, user_id__in=senders)}
+    ref = chat_ref(chat)
+    out = []
+    for message in messages:
+        message.sender = senders.get(message.sender_id)
+        profile = sender_profile(message.sender, standing.get(message.sender_id))
+        out.append(message_event_data(message, ref) | {"sender_profile": profile})
+    return out
+
+
+def private_key(user_a_id: int, user_b_id: int) -> str:
+    """The private chat of two people is the one with this key."""
+    low, high = sorted((user_a_id, user_b_id))
+    return f"{low}:{high}"
+
+
+def private_chat_id(user_a_id: int, user_b_id: int) -> int | None:
+    """The private chat of two people, if they ever had one."""
+    return (
+        Chat.objects.filter(private_key=private_key(user_a_id, user_b_id))
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def message_delete_data(message: Message) -> dict[str, Any]:
     return {
         "seq": message.seq,

@@ -23,21 +23,27 @@ from . import search_index
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
 from .mentions import message_mentions, unread_mentions_moved, unread_mentions_recount
 from .models import Chat, ChatMember, Message, Notify, Role
-from .selectors import changes_since, chat_ref, message_delete_data, message_event_data, notify_data
+from .selectors import (
+    changes_since,
+    chat_ref,
+    message_delete_data,
+    message_event_data,
+    notify_data,
+    private_key,
+)
 from .sending import SendRequest, clean_caption, clean_content, message_send_many, take_seqs
 
 
 def private_chat_ensure(*, user_a: User, user_b: User) -> Chat:
     """The one private chat of two people, created on first need. Internal: callers check that the
     two may talk (friends, or a private-chat peer)."""
-    low, high = sorted((user_a.pk, user_b.pk))
     with transaction.atomic():
         chat, created = Chat.objects.get_or_create(
-            private_key=f"{low}:{high}", defaults={"type": Chat.Type.PRIVATE}
+            private_key=private_key(user_a.pk, user_b.pk), defaults={"type": Chat.Type.PRIVATE}
         )
         if created:
             ChatMember.objects.bulk_create(
-                [ChatMember(chat=chat, user_id=low), ChatMember(chat=chat, user_id=high)]
+                [ChatMember(chat=chat, user_id=uid) for uid in sorted((user_a.pk, user_b.pk))]
             )
     return chat
 

@@ -61,10 +61,9 @@ def group_create(*, actor: User, name: str, avatar_url: str = "", member_ids: It
         require_active(actor)
         chat = Chat.objects.create(type=Chat.Type.GROUP)
         group = Group.objects.create(chat=chat, name=name, avatar_url=avatar_url or "", owner=actor)
-        ChatMember.objects.bulk_create(
-            [ChatMember(chat=chat, user=actor, role=Role.OWNER)]
-            + [ChatMember(chat=chat, user_id=uid, role=Role.MEMBER) for uid in sorted(allowed)]
-        )
+        users = User.objects.in_bulk(allowed)
+        added = [ChatMember(chat=chat, user=users[uid], role=Role.MEMBER) for uid in sorted(allowed)]
+        ChatMember.objects.bulk_create([ChatMember(chat=chat, user=actor, role=Role.OWNER), *added])
         publish(
             "group.created",
             {actor.pk, *allowed},
@@ -75,6 +74,10 @@ def group_create(*, actor: User, name: str, avatar_url: str = "", member_ids: It
                 "member_ids": sorted({actor.pk, *allowed}),
             },
         )
+        # People learn the members from group.created; the bot protocols have no such event, only
+        # one per member added, so the group's bots hear of each member added with it (themselves too).
+        bots = frozenset(uid for uid, user in users.items() if user.is_bot)
+        publish_events([_member_added(group, member, actor, bots, None) for member in added] if bots else [])
     return group
 
 
@@ -182,14 +185,21 @@ def _add_member(group: Group, user: User, operator: User) -> ChatMember:
         JoinRequest.objects.filter(group=group, user=user, status=JoinRequest.Status.PENDING).update(
             status=JoinRequest.Status.APPROVED, decided_by=operator, decided_at=timezone.now()
         )
-        data = {
-            "group_id": group.pk,
-            "user_id": user.pk,
-            "operator_id": operator.pk,
-            "member": member_data(member, active_mute_until(member)),
-        }
-        publish("group.member_added", _members(group), data)
+        audience = frozenset(_members(group))
+        publish_events([_member_added(group, member, operator, audience, active_mute_until(member))])
     return member
+
+
+def _member_added(
+    group: Group, member: ChatMember, operator: User, audience: frozenset[int], muted_until: datetime | None
+) -> DomainEvent:
+    data = {
+        "group_id": group.pk,
+        "user_id": member.user_id,
+        "operator_id": operator.pk,
+        "member": member_data(member, muted_until),
+    }
+    return DomainEvent("group.member_added", audience, data)
 
 
 def member_add(*, actor: User, group_id: int, user_id: int) -> ChatMember | JoinRequest:

@@ -10,8 +10,13 @@ from django.utils import timezone
 
 from accounts.models import BotToken, FriendRequest, Friendship, Notification, User
 from accounts.services import bot_create, friendship_create, notification_send
-from bots.models import ReverseEndpoint
-from bots.services import reverse_endpoint_create
+from bots.models import Bot, BotConnection, ReverseEndpoint
+from bots.services import (
+    forward_connection_opened,
+    reverse_endpoint_attempted,
+    reverse_endpoint_connected,
+    reverse_endpoint_create,
+)
 from calls.models import Call
 from chats.models import Chat, Message
 from chats.services import message_send
@@ -55,6 +60,8 @@ def world(alice, bob, carol, moderator) -> dict:
             actor=moderator, action="member.kick", target_type="user", target_id=1
         ),
         ReverseEndpoint: reverse_endpoint_create(actor=alice, bot_id=bot.pk, url="ws://127.0.0.1:9/bot"),
+        Bot: Bot.objects.get(pk=bot.pk),
+        BotConnection: _forward(bot),
         # The pages never read the bytes (tests/media/test_admin.py stores real ones).
         Attachment: Attachment.objects.create(
             uploader=alice, kind="file", name="notes.txt", size=5, mime="text/plain", file="u/2026/12/0"
@@ -63,6 +70,11 @@ def world(alice, bob, carol, moderator) -> dict:
             user=bob, kind="unifiedpush", endpoint="https://push.example/up/1", last_error="HTTP 503"
         ),
     }
+
+
+def _forward(bot: User) -> BotConnection:
+    forward_connection_opened(bot=bot, connection="c-admin", dialect="sandbox", address="203.0.113.5:4711")
+    return BotConnection.objects.get(connection="c-admin")
 
 
 MODELS = [
@@ -81,6 +93,8 @@ MODELS = [
     Call,
     AuditEntry,
     ReverseEndpoint,
+    Bot,
+    BotConnection,
     Attachment,
     PushSubscription,
 ]
@@ -238,7 +252,7 @@ def test_group_page_lists_members_with_role(staff, world, alice, bob):
 def test_reverse_endpoint_refusal_and_last_error_show_in_admin(staff, world, settings):
     settings.OUTBOUND_ALLOWED_NETWORKS = []
     url = "ws://169.254.169.254/latest/meta-data"
-    form = {"bot": world["bot"].pk, "url": url, "access_token": ""}
+    form = {"bot": world["bot"].pk, "url": url, "access_token": "", "dialect": "sandbox"}
     response = staff.post(admin_url(ReverseEndpoint, "add"), form, follow=True)
     assert [(m.level_tag, str(m)) for m in response.context["messages"]] == [
         (
@@ -255,3 +269,42 @@ def test_reverse_endpoint_refusal_and_last_error_show_in_admin(staff, world, set
     )
     listing = staff.get(admin_url(ReverseEndpoint, "changelist"))
     assert "redirect_not_followed: answered 302 to ws://10.0.0.1/" in listing.content.decode()
+
+
+def test_bot_page_shows_its_connections_and_endpoints(staff, world):
+    bot = world["bot"]
+    BotConnection.objects.filter(pk=world[BotConnection].pk).update(
+        last_complaint="a frame that is no action: {}", last_complaint_at=timezone.now()
+    )
+    opened = BotConnection.objects.get(pk=world[BotConnection].pk)
+    gone = BotConnection.objects.create(
+        bot=bot, connection="c-killed", dialect="kotori", address="198.51.100.7:1"
+    )
+    up = world[ReverseEndpoint]
+    reverse_endpoint_connected(endpoint_id=up.pk, connected=True)
+    down = reverse_endpoint_create(
+        actor=world[User], bot_id=bot.pk, url="ws://127.0.0.1:9/down", dialect="sandbox"
+    )
+    reverse_endpoint_attempted(endpoint_id=down.pk, error="refused")
+    up.refresh_from_db()
+    down.refresh_from_db()
+    html = staff.get(admin_url(Bot, "change", bot.pk)).content.decode()
+    rows = [
+        f"<tr><td>sandbox</td><td>{opened.opened_at}</td><td>203.0.113.5:4711</td><td>yes</td>"
+        f"<td>a frame that is no action: {{}}</td><td>{opened.last_complaint_at}</td></tr>",
+        f"<tr><td>kotori</td><td>{gone.opened_at}</td><td>198.51.100.7:1</td><td>no (its process ended)</td>"
+        "<td></td><td></td></tr>",
+        f"<tr><td>ws://127.0.0.1:9/bot</td><td>sandbox</td><td>since {up.connected_at}</td><td></td><td></td>"
+        "<td></td><td>—</td></tr>",
+        f"<tr><td>ws://127.0.0.1:9/down</td><td>sandbox</td><td>no</td><td>refused</td>"
+        f"<td>{down.last_error_at}</td><td></td><td>—</td></tr>",
+    ]
+    for row in rows:
+        assert row in html
+    listing = staff.get(admin_url(Bot, "changelist")).content.decode()
+    assert '<td class="field-open_connections">1</td>' in listing
+    assert '<td class="field-endpoints">1 of 2</td>' in listing
+    connections = staff.get(admin_url(BotConnection, "changelist")).content.decode()
+    assert connections.count('alt="True"') == 1 and connections.count('alt="False"') == 1
+    endpoints = staff.get(admin_url(ReverseEndpoint, "changelist")).content.decode()
+    assert endpoints.count('alt="True"') == 1 and endpoints.count('alt="False"') == 1

@@ -13,6 +13,7 @@ from accounts.models import FriendRequest, Friendship, User
 from accounts.services import friend_request_send
 from bots.actions import ACTIONS as SERVED
 from chats.models import ChatMember, Message
+from chats.services import message_delete
 from groups import services as groups
 from groups.models import Group, JoinRequest, Mute, Notice
 from imsuite.models import AuditEntry
@@ -24,6 +25,7 @@ from .helpers import (
     make_group,
     ok,
     send,
+    send_private,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -377,6 +379,83 @@ async def test_reads(sockets, w):
     )
 
 
+# ---- reading messages: get_msg, get_history ----------------------------------------------------------
+
+
+def shown(message: Message, sender: User, group: Group | None = None, **standing: str) -> dict[str, Any]:
+    """A message as get_msg and get_history show it (on_message's fields, when it was sent, deleted)."""
+    deleted = message.deleted_at is not None
+    obj: dict[str, Any] = {
+        "type": 0 if group is None else 1,
+        "messageId": message.pk,
+        "message": "" if deleted else message.content,
+        "userId": sender.pk,
+        "sender": {"nickname": sender.nickname, "sex": sender.sex, "age": sender.age or 0},
+        "attachments": [],
+        "mentions": [],
+        "atMe": False,
+        "time": int(message.created_at.timestamp()),
+        "deleted": deleted,
+    }
+    if group is not None:
+        role, card = standing.get("role", "member"), standing.get("card", "")
+        title = card or sender.nickname
+        obj["sender"] |= {"role": role, "level": standing.get("level", "0"), "title": title}
+        obj["groupId"] = group.pk
+    return obj
+
+
+def _messages(*ids: int) -> list[Message]:
+    return [Message.objects.get(pk=pk) for pk in ids]
+
+
+async def test_get_msg_shows_a_message_as_on_message_does(sockets, w):
+    carols = await call(send, w.carol, w.team.pk, "from Cici")
+    private = await call(send_private, w.bob, w.bot, "psst")
+    socket = await sockets.bot(w.token)
+    club, team, bobs = await call(_messages, w.club_message, carols.pk, private.pk)
+    assert await socket.act("get_msg", echo="m", messageId=club.pk) == ok(shown(club, w.bob, w.club), "m")
+    assert await socket.act("get_msg", messageId=str(team.pk)) == ok(
+        shown(team, w.carol, w.team, role="admin", card="Cici", level="5")
+    )
+    assert await socket.act("get_msg", messageId=bobs.pk) == ok(shown(bobs, w.bob))
+
+
+async def test_get_msg_of_a_deleted_message_shows_it_deleted(sockets, w):
+    await call(message_delete, actor=w.bob, message_id=w.club_message)
+    socket = await sockets.bot(w.token)
+    (deleted,) = await call(_messages, w.club_message)
+    assert await socket.act("get_msg", messageId=deleted.pk) == ok(shown(deleted, w.bob, w.club))
+    assert (await socket.act("get_msg", messageId=deleted.pk))["data"]["deleted"] is True
+
+
+async def test_get_history_of_a_group_newest_first_in_pages(sockets, w):
+    own = await call(send, w.bot, w.team.pk, "mine")
+    socket = await sockets.bot(w.token)
+    alices, bobs, mine = await call(_messages, w.team_messages["alice"], w.team_messages["bob"], own.pk)
+    newest = [
+        shown(mine, w.bot, w.team),
+        shown(bobs, w.bob, w.team),
+        shown(alices, w.alice, w.team, role="owner"),
+    ]
+    everything = await socket.act("get_history", echo=1, groupId=w.team.pk)
+    assert everything == ok({"messages": newest, "nextBefore": None}, 1)
+    first = await socket.act("get_history", groupId=w.team.pk, limit=2)
+    assert first == ok({"messages": newest[:2], "nextBefore": bobs.pk})
+    second = await socket.act("get_history", groupId=w.team.pk, limit=2, before=bobs.pk)
+    assert second == ok({"messages": newest[2:], "nextBefore": None})
+
+
+async def test_get_history_of_a_private_chat(sockets, w):
+    first = await call(send_private, w.bob, w.bot, "one")
+    second = await call(send_private, w.bot, w.bob, "two")
+    socket = await sockets.bot(w.token)
+    one, two = await call(_messages, first.pk, second.pk)
+    assert await socket.act("get_history", userId=w.bob.pk) == ok(
+        {"messages": [shown(two, w.bot), shown(one, w.bob)], "nextBefore": None}
+    )
+
+
 # ---- permissions -------------------------------------------------------------------------------------
 
 
@@ -473,6 +552,11 @@ def muted_bot_sends(everyone: bool) -> Callable[[World], dict[str, Any]]:
     return build
 
 
+def private_chat(w: World) -> int:
+    """The bot's private chat with Bob."""
+    return send_private(w.bob, w.bot).chat_id
+
+
 NO_SUCH = 10**9
 FAILURES = {
     "private message to a non-friend": (
@@ -513,6 +597,17 @@ FAILURES = {
         "set_group_ban",
         lambda w: {"groupId": w.club.pk, "userId": w.bob.pk, "time": 10**8},
     ),
+    "get_msg of a chat of others": (1404, "get_msg", message_elsewhere),
+    "get_msg of nothing": (1404, "get_msg", lambda w: {"messageId": NO_SUCH}),
+    "history of a group of others": (1404, "get_history", other_group),
+    "history of nobody's group": (1404, "get_history", lambda w: {"groupId": NO_SUCH}),
+    "history of a private chat as a group": (1404, "get_history", lambda w: {"groupId": private_chat(w)}),
+    "history with a stranger": (1404, "get_history", lambda w: {"userId": w.carol.pk}),
+    "history with itself": (1404, "get_history", lambda w: {"userId": w.bot.pk}),
+    "history of neither": (1400, "get_history", lambda w: {"limit": 5}),
+    "history of both": (1400, "get_history", lambda w: {"groupId": w.club.pk, "userId": w.bob.pk}),
+    "history too long": (1400, "get_history", lambda w: {"groupId": w.club.pk, "limit": 101}),
+    "history too short": (1400, "get_history", lambda w: {"groupId": w.club.pk, "limit": 0}),
     "dissolved group": (1409, "set_group_name", lambda w: {"groupId": w.team.pk, "groupName": "x"}),
 }
 
@@ -702,6 +797,8 @@ def test_every_documented_action_is_served() -> None:
         "get_group_list",
         "get_group_member_list",
         "set_group_mention_all",
+        "get_msg",
+        "get_history",
     }
     assert set(SERVED) == document | extras
     assert {action for action, *_ in ACTIONS.values()} == document

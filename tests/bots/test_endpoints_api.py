@@ -1,14 +1,21 @@
 """REST for a bot's reverse endpoints: /api/bots/{id}/reverse-endpoints (GET, POST) and
 /api/bots/{id}/reverse-endpoints/{endpoint_id} (DELETE), by the bot's owner or a moderator."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from accounts.services import bot_create
 from bots.models import ReverseEndpoint
-from bots.services import MAX_ENDPOINTS_PER_BOT
+from bots.selectors import ALIVE_MISSED, ALIVE_SECONDS
+from bots.services import (
+    MAX_ENDPOINTS_PER_BOT,
+    reverse_endpoint_alive,
+    reverse_endpoint_attempted,
+    reverse_endpoint_connected,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +46,8 @@ def shown(row: ReverseEndpoint) -> dict[str, Any]:
         "dialect": row.dialect,
         "last_complaint": row.last_complaint,
         "last_complaint_at": row.last_complaint_at,
+        "connected": False,
+        "connected_at": None,
     }
 
 
@@ -210,3 +219,28 @@ def test_the_service_refuses_an_unknown_dialect(alice, bot):
         reverse_endpoint_create(actor=alice, bot_id=bot.pk, url=URL, dialect="klingon")
     assert refused.value.details == {"field": "dialect", "reason": "unknown_dialect"}
     assert not ReverseEndpoint.objects.exists()
+
+
+def test_the_list_shows_whether_the_bridge_is_connected(alice, bot, client_for):
+    """The bridge notes a connection and says every ALIVE_SECONDS that it is still open; a bridge
+    that went silent (its process was killed) reads as not connected."""
+    client = client_for(alice)
+    row = ReverseEndpoint.objects.get(pk=check(add(client, bot.pk), 201)["id"])
+    reverse_endpoint_attempted(endpoint_id=row.pk, error="refused")
+    reverse_endpoint_connected(endpoint_id=row.pk, connected=True)
+    row.refresh_from_db()
+    listed = check(client.get(endpoints(bot.pk)), 200)
+    assert [without_time(body, row) for body in listed] == [
+        shown(row) | {"connected": True, "connected_at": row.connected_at.isoformat().replace("+00:00", "Z")}
+    ]
+    assert row.last_error == ""
+    silent = timezone.now() - timedelta(seconds=ALIVE_SECONDS * ALIVE_MISSED + 1)
+    ReverseEndpoint.objects.filter(pk=row.pk).update(alive_at=silent)
+    assert [body["connected"] for body in check(client.get(endpoints(bot.pk)), 200)] == [False]
+    reverse_endpoint_alive(endpoint_id=row.pk)
+    assert [body["connected"] for body in check(client.get(endpoints(bot.pk)), 200)] == [True]
+    reverse_endpoint_connected(endpoint_id=row.pk, connected=False)
+    reverse_endpoint_alive(endpoint_id=row.pk)  # one on its way as the connection closed changes nothing
+    row.refresh_from_db()
+    assert (row.connected_at, row.alive_at) == (None, None)
+    assert [without_time(body, row) for body in check(client.get(endpoints(bot.pk)), 200)] == [shown(row)]

@@ -17,6 +17,7 @@ from accounts.models import User
 from accounts.services import user_set_active
 from bots import bridge
 from bots.models import ReverseEndpoint
+from bots.selectors import endpoint_connected
 from bots.services import reverse_endpoint_create, reverse_endpoint_delete
 from chats.models import Message
 from groups.models import Group
@@ -394,3 +395,21 @@ async def test_a_redirect_is_never_followed(backend, supervise, alice, bot, targ
         assert row.last_error == f"redirect_not_followed: answered 302 to {location}"
         await backend.no_connection()
         assert redirector.handshakes >= 1
+
+
+async def test_the_endpoint_reads_connected_while_it_is(
+    backend, supervise, alice, bot, moderator, monkeypatch
+):
+    """Connected since the session opened, said again every ALIVE_SECONDS, and no more once it ended."""
+    monkeypatch.setattr(bridge, "ALIVE_SECONDS", 0.1)
+    endpoint = await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    opened = await stored(endpoint.pk, lambda row: row.connected_at is not None)
+    renewed = await stored(endpoint.pk, lambda row: row.alive_at > opened.alive_at)
+    assert renewed.connected_at == opened.connected_at
+    assert endpoint_connected(renewed)
+    await call(user_set_active, actor=moderator, user_id=bot.pk, active=False)
+    await closed(connection)
+    ended = await stored(endpoint.pk, lambda row: row.connected_at is None)
+    assert ended.alive_at is None
+    assert not endpoint_connected(ended)

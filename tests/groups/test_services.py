@@ -179,8 +179,23 @@ def test_create_with_friends_and_own_bots(alice, bob, carol, inbox, django_captu
             "member_ids": sorted([alice.pk, bob.pk, bot.pk]),
         },
     }
-    for member in (alice, bob, bot):
+    for member in (alice, bob):
         assert inbox.drain(member) == [expected]
+    # A bot protocol has no group.created: its bots hear of each member added (themselves too).
+    joined = [
+        {
+            "type": "domain.event",
+            "event": "group.member_added",
+            "data": {
+                "group_id": group.pk,
+                "user_id": user.pk,
+                "operator_id": alice.pk,
+                "member": member_json(group.pk, user.pk),
+            },
+        }
+        for user in (bob, bot)
+    ]
+    assert inbox.drain(bot) == [expected, *joined]
     assert inbox.drain(carol) == []
 
 
