@@ -62,9 +62,15 @@ def message_text(caption: str, attachments: list[dict[str, Any]]) -> str:
 
 
 def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
-    message = data["message"]
-    if message["sender_id"] == bot_id or message["sender_id"] is None:
+    sender_id = data["message"]["sender_id"]
+    if sender_id == bot_id or sender_id is None:
         return None  # no event for what the bot sent itself
+    return _base("on_message") | message_object(data, bot_id)
+
+
+def message_object(data: dict[str, Any], bot_id: int) -> dict[str, Any]:
+    """A message (the data of a message.new event) as on_message shows it to this bot."""
+    message = data["message"]
     profile = data.get("sender_profile") or {}
     kind = _chat_type(data["chat"]["type"])
     nickname = data["sender"]["nickname"]
@@ -75,7 +81,7 @@ def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
     }
     attachments = [_for_bot(a) for a in message.get("attachments") or ()]
     mentions = message.get("mentions") or []
-    event = _base("on_message") | {
+    event = {
         "type": kind,
         "messageId": message["id"],
         "message": message_text(message["content"], attachments),

@@ -19,3 +19,11 @@ def live_reverse_endpoint(endpoint_id: int) -> ReverseEndpoint | None:
 def live_reverse_endpoint_ids() -> set[int]:
     """The endpoints the bridge should keep connected: those of active bots."""
     return set(ReverseEndpoint.objects.filter(bot__is_active=True).values_list("pk", flat=True))
+
+
+def usernames(user_ids: set[int]) -> dict[int, str]:
+    """The usernames of these users (the ones that exist), by id: a bot's mention by id is written
+    as `@username`, which chats.mentions understands."""
+    if not user_ids:
+        return {}
+    return dict(User.objects.filter(pk__in=user_ids).values_list("pk", "username"))
