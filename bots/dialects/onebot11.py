@@ -134,7 +134,7 @@ def message_params(bot: "User", params: dict[str, Any]) -> dict[str, Any]:
     names = usernames(_mentioned(segments))
     out = _renamed(params, "send")
     parts: list[str] = []  # the text, mentions and links of the message, in order
-    media: list[str] = []  # each media segment's element (bots.actions: an image or file by URL)
+    media: list[tuple[str, str]] = []  # each media segment's element kind and URL
     for i, seg in enumerate(segments):
         kind, data = seg["type"], seg.get("data") or {}
         if kind == "text":
@@ -142,14 +142,15 @@ def message_params(bot: "User", params: dict[str, Any]) -> dict[str, Any]:
         elif kind == "at":
             qq = str(data["qq"])
             following = segments[i + 1] if i + 1 < len(segments) else {}
-            spaced = following.get("type") == "text" and str(following["data"].get("text", ""))[:1].isspace()
+            after = (following.get("data") or {}).get("text", "") if following.get("type") == "text" else ""
+            spaced = str(after)[:1].isspace()
             name = "all" if qq == "all" else names.get(int(qq), qq)
             parts.append(f"@{name}" + ("" if spaced else " "))  # a name ends before a space
         elif kind == "reply":
             out["replyTo"] = data.get("id")
         elif kind in IN_MEDIA:
             url = _media_url(seg)
-            media.append(f"[{IN_MEDIA[kind]},{url}]")
+            media.append((IN_MEDIA[kind], url))
             parts.append(url)
         else:
             raise DomainError(
@@ -158,7 +159,8 @@ def message_params(bot: "User", params: dict[str, Any]) -> dict[str, Any]:
                 {"field": "message", "reason": "unsupported_segment"},
             )
     text = "".join(parts).strip()
-    out["message"] = media[0] if len(media) == 1 and text == media[0][media[0].index(",") + 1 : -1] else text
+    # One media segment alone is its element, which bots.actions sends as an image or file by URL.
+    out["message"] = f"[{media[0][0]},{media[0][1]}]" if len(media) == 1 and text == media[0][1] else text
     return out
 
 

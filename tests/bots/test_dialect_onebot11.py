@@ -19,18 +19,13 @@ from chats.services import message_delete, message_send
 from groups import services as groups
 from groups.models import Group, JoinRequest, Mute
 
+from . import test_forward, test_reverse
 from .helpers import WAIT, befriend, call, make_group, send, send_private, timeless
-from .test_reverse import backend, receive, supervise  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-
-@pytest.fixture
-def team(alice: User, bob: User, carol: User, bot: User) -> Group:
-    """Alice's group: her bot and Bob plain members, Carol an admin with card "Cici" and level 5."""
-    group = make_group(alice, bot, bob, carol, admins=[carol])
-    groups.member_update(actor=alice, group_id=group.pk, user_id=carol.pk, card="Cici", level="5")
-    return group
+team = test_forward.team  # Alice's group: the bot and Bob members, Carol an admin "Cici" of level 5
+backend, supervise, receive = test_reverse.backend, test_reverse.supervise, test_reverse.receive
 
 
 @pytest.fixture
@@ -327,13 +322,14 @@ async def test_send_group_msg_with_segments_mentions_and_a_reply(team, bob, caro
         ("[CQ:at,qq={bob}]hi", {}, "@bob hi"),
         ("[CQ:at,qq={bob}] hi", {"auto_escape": True}, "[CQ:at,qq={bob}] hi"),
         ({"type": "text", "data": {"text": "one segment"}}, {}, "one segment"),
+        ([{"type": "at", "data": {"qq": "{bob}"}}, {"type": "text"}, text("!")], {}, "@bob !"),
     ],
-    ids=["cq string", "at then text", "auto_escape", "single segment"],
+    ids=["cq string", "at then text", "auto_escape", "single segment", "a segment without data"],
 )
 async def test_send_private_msg_forms(bot, bob, message, extra, content, onebot):
     await call(friendship_create, user_a=bob, user_b=bot)
-    if isinstance(message, str):
-        message, content = message.format(bob=bob.pk), content.format(bob=bob.pk)
+    message = json.loads(json.dumps(message).replace("{bob}", str(bob.pk)))
+    content = content.format(bob=bob.pk)
     reply = await onebot.act("send_private_msg", user_id=bob.pk, message=message, **extra)
     sent = await call(Message.objects.get, pk=reply["data"]["message_id"])
     assert reply == ok({"message_id": sent.pk})
@@ -538,7 +534,7 @@ def test_cq_codes_round_trip():
 # ---- reverse ------------------------------------------------------------------------------------------
 
 
-async def test_reverse_connection(backend, supervise, bot, alice, team):  # noqa: F811
+async def test_reverse_connection(backend, supervise, bot, alice, team):
     await call(
         reverse_endpoint_create,
         actor=alice,
