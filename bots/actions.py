@@ -13,10 +13,10 @@ from accounts.selectors import active_friend, friends_of, pending_friend_request
 from chats import selectors as chat_selectors
 from chats import services as chats
 from chats.access import access_chat, access_message
-from chats.models import Chat, Message
+from chats.models import Chat, ChatMember, Message
 from groups import selectors as group_selectors
 from groups import services as groups
-from groups.access import access_group
+from groups.access import access_group, access_member
 from imsuite.api_fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
 
@@ -50,6 +50,7 @@ class Sending(Params):
     message = StrictCharField(trim_whitespace=False, allow_blank=True)
     # (addition) files the bot uploaded (POST /api/uploads with its token); `message` is the caption.
     attachmentIds = serializers.ListField(child=_id(), required=False)
+    replyTo = _id(required=False)  # (addition) the id of the message this one answers, in the same chat
 
 
 class UserMessage(Sending):
@@ -62,6 +63,10 @@ class GroupMessage(Sending):
 
 class MessageRef(Params):
     messageId = _id()
+
+
+class UserRef(Params):
+    userId = _id()
 
 
 class GroupRef(Params):
@@ -149,7 +154,12 @@ def _send(bot: User, chat_id: int, p: dict[str, Any]) -> dict[str, Any]:
         message_type, content = element[1], element[2]
     try:
         message, _ = chats.message_send(
-            actor=bot, chat_id=chat_id, content=content, message_type=message_type, attachment_ids=ids
+            actor=bot,
+            chat_id=chat_id,
+            content=content,
+            message_type=message_type,
+            attachment_ids=ids,
+            reply_to_id=p.get("replyTo"),
         )
     except DomainError as exc:
         if exc.details.get("field") == "attachment_ids":
@@ -264,22 +274,44 @@ def get_group_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _member_object(group_id: int, m: ChatMember) -> dict[str, Any]:
+    return {
+        "groupId": group_id,
+        "userId": m.user_id,
+        "nickname": m.user.display_name,
+        "sex": m.user.sex,
+        "age": m.user.age or 0,
+        "role": m.role,
+        "level": m.level,
+        "title": m.card or m.user.display_name,
+        "card": m.card,
+    }
+
+
 def get_group_member_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
     group, _ = access_group(bot, p["groupId"])
-    return [
-        {
-            "groupId": group.pk,
-            "userId": m.user_id,
-            "nickname": m.user.display_name,
-            "sex": m.user.sex,
-            "age": m.user.age or 0,
-            "role": m.role,
-            "level": m.level,
-            "title": m.card or m.user.display_name,
-            "card": m.card,
-        }
-        for m in group_selectors.group_members(group)
-    ]
+    return [_member_object(group.pk, m) for m in group_selectors.group_members(group)]
+
+
+def get_group_member_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    """(addition) One member, as get_group_member_list has them; only a member sees the group."""
+    group, _ = access_group(bot, p["groupId"])
+    return _member_object(group.pk, access_member(group, p["userId"]))
+
+
+def get_group_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    """(addition) As get_group_list has it; only a member sees the group."""
+    group, _ = access_group(bot, p["groupId"])
+    count = len(group_selectors.group_members(group))
+    return {"groupId": group.pk, "groupName": group.name, "memberCount": count}
+
+
+def get_stranger_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    """(addition) Anyone's public profile, as a person finds it by searching."""
+    user = User.objects.filter(pk=p["userId"], is_active=True).first()
+    if user is None:
+        raise not_found("User")
+    return {"userId": user.pk, "nickname": user.display_name, "sex": user.sex, "age": user.age or 0}
 
 
 def _read_back(bot: User, chat: Chat, messages: list[Message]) -> list[dict[str, Any]]:
@@ -349,4 +381,7 @@ ACTIONS: dict[str, tuple[type[Params], Action]] = {
     "get_group_member_list": (GroupRef, get_group_member_list),
     "get_msg": (MessageRef, get_msg),
     "get_history": (HistoryRef, get_history),
+    "get_group_member_info": (GroupMemberRef, get_group_member_info),
+    "get_group_info": (GroupRef, get_group_info),
+    "get_stranger_info": (UserRef, get_stranger_info),
 }

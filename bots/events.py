@@ -62,8 +62,8 @@ def message_text(caption: str, attachments: list[dict[str, Any]]) -> str:
 
 
 def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
-    message = data["message"]
-    if message["sender_id"] == bot_id or message["sender_id"] is None:
+    sender_id = data["message"]["sender_id"]
+    if sender_id == bot_id or sender_id is None:
         return None  # no event for what the bot sent itself
     return _base("on_message") | message_object(data, bot_id)
 

@@ -21,7 +21,7 @@ from imsuite.validation import validate
 from imsuite.ws import db, dumps
 
 from .actions import ACTIONS
-from .dialects import Dialect
+from .dialects import Call, Dialect
 
 logger = logging.getLogger(__name__)
 
@@ -122,15 +122,16 @@ def decode(text: str | None) -> dict[str, Any]:
     return frame
 
 
-def _run(bot: User, action: str, params: dict[str, Any]) -> Any:
-    entry = ACTIONS.get(action)
+def _run(bot: User, call: Call) -> Any:
+    entry = ACTIONS.get(call.action)
     if entry is None:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
-            f"Unknown action {action!r}.",
+            f"Unknown action {call.name or call.action!r}.",
             {"field": "action", "reason": "unknown_action"},
         )
     schema, handler = entry
+    params = call.prepare(bot, call.params) if call.prepare else call.params
     return handler(bot, validate(schema, params))
 
 
@@ -147,7 +148,7 @@ async def handle_frame(peer: Peer, text: str | None) -> str | None:
         await peer.unusable("a frame that is no action", text)
         return None
     try:
-        data = await db(_run)(peer.bot, call.action, call.params)
+        data = await db(_run)(peer.bot, call)
         return dumps(peer.dialect.answer(call, data))
     except DomainError as exc:
         if exc.details.get("reason") == "unknown_action":
@@ -167,10 +168,9 @@ def render_event(peer: Peer, name: str, data: dict[str, Any]) -> str | None:
 
 
 def render_shared(peer: Peer, name: str, data: dict[str, Any], frames: dict[Any, str]) -> str | None:
-    """render_event for a hub event: encoded once for every bot of a dialect that sees it alike (the
-    sender sees nothing of its own message)."""
-    own = (data.get("message") or {}).get("sender_id") == peer.bot.pk
-    key = ("bot", peer.dialect.name, name, own)
+    """render_event for a hub event: encoded once per bot and dialect (a bot's frame names the bot:
+    `atMe`, OneBot's `self_id`; the sender sees nothing of its own message), shared by its connections."""
+    key = ("bot", peer.dialect.name, name, peer.bot.pk)
     if key not in frames:
         frames[key] = render_event(peer, name, data) or ""
     return frames[key] or None

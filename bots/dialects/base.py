@@ -1,6 +1,7 @@
 """What every bot dialect is (bots.dialects): a Call, and the Dialect whose forms are the sandbox
 document's; the other dialects override what differs."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,12 +14,16 @@ if TYPE_CHECKING:
 @dataclass
 class Call:
     """One action: its name in bots.actions, its parameters as the sandbox names them, the peer's
-    echo, and the action's name as the peer wrote it (some dialects name their answers after it)."""
+    echo, and the action's name as the peer wrote it (some dialects name their answers after it).
+    `prepare`, when given, turns the peer's params into the action's before they are validated: it
+    runs where the database may be read (an `at` segment names a user by id; the text needs the
+    username) and may refuse them with a DomainError, answered like any other."""
 
     action: str
     params: dict[str, Any] = field(default_factory=dict)
     echo: Any = None
     name: str = ""
+    prepare: "Callable[[User, dict[str, Any]], dict[str, Any]] | None" = None
 
 
 class Dialect:

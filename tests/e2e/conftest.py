@@ -79,35 +79,48 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 @contextmanager
-def run_daphne(env: dict[str, str], log_dir: Path, app: str = "imsuite.asgi:application") -> Iterator[str]:
-    """Start daphne, wait (at most START_TIMEOUT_SECONDS) until it accepts connections, yield its base
-    URL; terminate it afterwards, killing it if it does not stop within STOP_TIMEOUT_SECONDS."""
+def run_listening(
+    command: Callable[[int], list[str]], env: dict[str, str], log_path: Path, cwd: Path = ROOT
+) -> Iterator[int]:
+    """Start a server process (`command` given a free port), wait (at most START_TIMEOUT_SECONDS)
+    until it accepts connections on 127.0.0.1, yield the port; terminate it afterwards, killing it
+    if it does not stop within STOP_TIMEOUT_SECONDS. Its output goes to log_path."""
     port = free_port()
-    log_path = daphne_log_path(log_dir, f"http://127.0.0.1:{port}")
+    log_path = log_path.with_name(log_path.name.format(port=port))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), app],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
+            command(port), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
     try:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             if process.poll() is not None:
-                pytest.fail(f"daphne exited with {process.returncode}; {log_path}:\n{_tail(log_path)}")
+                pytest.fail(
+                    f"{command(port)[0]} exited with {process.returncode}; {log_path}:\n{_tail(log_path)}"
+                )
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"daphne not listening after {START_TIMEOUT_SECONDS} s; {log_path}")
+                    pytest.fail(
+                        f"{command(port)[0]} not listening after {START_TIMEOUT_SECONDS} s; {log_path}"
+                    )
                 time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield port
     finally:
         stop_process(process)
+
+
+@contextmanager
+def run_daphne(env: dict[str, str], log_dir: Path, app: str = "imsuite.asgi:application") -> Iterator[str]:
+    """Start daphne (run_listening) and yield its base URL."""
+
+    def command(port: int) -> list[str]:
+        return [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), app]
+
+    with run_listening(command, env, log_dir / "daphne-{port}.stderr.log") as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def stop_process(process: subprocess.Popen) -> None:
