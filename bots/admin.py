@@ -1,11 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from imsuite.errors import DomainError
 
-from . import dialects, services
+from . import dialects, selectors, services
 from .models import ReverseEndpoint
 
 
@@ -24,7 +25,16 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
     """Register or remove a bot's reverse endpoints; `runbots` picks changes up without a restart."""
 
     form = EndpointForm
-    list_display = ["bot", "url", "dialect", "created_at", "last_error", "last_error_at", "last_complaint"]
+    list_display = [
+        "bot",
+        "url",
+        "dialect",
+        "created_at",
+        "last_error",
+        "last_error_at",
+        "last_complaint",
+        "events_waiting",
+    ]
     list_filter = ["dialect"]
     list_select_related = ["bot"]
     search_fields = ["bot__username", "url"]
@@ -37,9 +47,26 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
         "last_error_at",
         "last_complaint",
         "last_complaint_at",
+        "last_cursor",
+        "events_waiting",
     ]
-    readonly_fields = ["last_error", "last_error_at", "last_complaint", "last_complaint_at"]
+    readonly_fields = [
+        "last_error",
+        "last_error_at",
+        "last_complaint",
+        "last_complaint_at",
+        "last_cursor",
+        "events_waiting",
+    ]
     autocomplete_fields = ["bot"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReverseEndpoint]:
+        return selectors.with_events_waiting(super().get_queryset(request))
+
+    @admin.display(description="events waiting", ordering="events_waiting")
+    def events_waiting(self, obj: ReverseEndpoint) -> int:
+        """Events kept since the last one the backend acknowledged (bots.stream)."""
+        return getattr(obj, "events_waiting", 0)
 
     def has_change_permission(self, request: HttpRequest, obj: ReverseEndpoint | None = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)  # delete and add again instead

@@ -47,6 +47,9 @@ class EndpointOut(serializers.Serializer):
         help_text='The last frame of the backend\'s that IM-Suite could not use (never answered); "" if none.'
     )
     last_complaint_at = serializers.DateTimeField(allow_null=True)
+    events_waiting = serializers.IntegerField(
+        help_text="Events kept for the backend since the last one it acknowledged: its next connection gets them."
+    )
 
 
 def _out(endpoint: ReverseEndpoint) -> dict:
@@ -62,6 +65,7 @@ def _out(endpoint: ReverseEndpoint) -> dict:
             "dialect": endpoint.dialect,
             "last_complaint": endpoint.last_complaint,
             "last_complaint_at": endpoint.last_complaint_at,
+            "events_waiting": getattr(endpoint, "events_waiting", 0),
         }
     ).data
 
