@@ -48,7 +48,7 @@ class EndpointOut(serializers.Serializer):
     )
     last_complaint_at = serializers.DateTimeField(allow_null=True)
     events_waiting = serializers.IntegerField(
-        help_text="Events kept for the backend since the last one it acknowledged: its next connection gets them."
+        help_text="Events kept since the last one the backend acknowledged: its next connection gets them."
     )
 
 

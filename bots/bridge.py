@@ -104,7 +104,9 @@ async def _session(endpoint: ReverseEndpoint, opened: asyncio.Event) -> None:
                     task.cancel()
 
 
-async def _acknowledge(ws: websockets.ClientConnection, outbox: EventOutbox, endpoint: ReverseEndpoint) -> None:
+async def _acknowledge(
+    ws: websockets.ClientConnection, outbox: EventOutbox, endpoint: ReverseEndpoint
+) -> None:
     """Keep the endpoint's last_cursor: every ACK_SECONDS, if events went out, a ping; its pong
     says the backend has read every frame sent before it, and that cursor is stored. The next
     connection replays from there, so nothing is lost; what went out after the last pong before a

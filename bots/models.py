@@ -47,6 +47,9 @@ class BotEvent(models.Model):
         constraints = [models.UniqueConstraint(fields=["bot", "seq"], name="bot_event_unique")]
         indexes = [models.Index(fields=["seq"], name="bot_event_seq")]
 
+    def __str__(self) -> str:
+        return f"{self.name} for bot {self.bot_id} at {self.seq}"
+
 
 class BotStreamMark(models.Model):
     """The seq counter as it stood at a moment, noted by `runtimers`: the newest mark older than
@@ -54,3 +57,6 @@ class BotStreamMark(models.Model):
 
     at = models.DateTimeField(db_index=True)
     seq = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"seq {self.seq} at {self.at:%Y-%m-%d %H:%M:%S}"

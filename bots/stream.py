@@ -114,7 +114,9 @@ def floor(now: datetime | None = None) -> int:
     return mark.seq if mark else 0
 
 
-def replay_page(bot_id: int, since: int, after: int, upto: int) -> tuple[list[tuple[str, dict[str, Any], int]], int]:
+def replay_page(
+    bot_id: int, since: int, after: int, upto: int
+) -> tuple[list[tuple[str, dict[str, Any], int]], int]:
     """One page of a replay from `since`: the bot's events with after < seq <= upto as
     (name, data, cursor), in seq order, and the `after` of the next page (upto: the last page).
     Messages are in their latest state, like a client's sync: one created after `since` is
@@ -164,4 +166,3 @@ def marks_round(now: datetime) -> int:
     BotStreamMark.objects.filter(at__lt=floor_mark.at).delete()
     removed, _ = BotEvent.objects.filter(seq__lte=floor_mark.seq).delete()
     return removed
-

@@ -39,6 +39,7 @@ def shown(row: ReverseEndpoint) -> dict[str, Any]:
         "dialect": row.dialect,
         "last_complaint": row.last_complaint,
         "last_complaint_at": row.last_complaint_at,
+        "events_waiting": 0,
     }
 
 
