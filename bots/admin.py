@@ -4,7 +4,7 @@ complaint, and the events waiting for it."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -15,14 +15,12 @@ from imsuite.errors import DomainError
 from . import dialects, selectors, services
 from .models import Bot, BotConnection, ReverseEndpoint
 
-NOT_YET = "—"
-
 
 @admin.display(description="events waiting")
-def events_waiting(endpoint: ReverseEndpoint) -> str:
-    """The bot's events kept for the endpoint and not received yet: the resumable event stream
-    (issue 20, point 6) fills this in; until then nothing is kept."""
-    return NOT_YET
+def events_waiting(endpoint: ReverseEndpoint) -> int:
+    """What the bot's stream holds after the last event the endpoint acknowledged (bots.stream):
+    its next connection replays it. Read from the annotation of selectors.with_events_waiting."""
+    return getattr(endpoint, "events_waiting", 0)
 
 
 def _when(value: object) -> object:
@@ -66,9 +64,14 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
         "last_complaint_at",
         "connected",
         "connected_at",
+        "last_cursor",
+        events_waiting,
     ]
     fields = ["bot", "url", "access_token", "dialect", *readonly_fields]
     autocomplete_fields = ["bot"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ReverseEndpoint]:
+        return selectors.with_events_waiting(super().get_queryset(request))
 
     @admin.display(boolean=True, description="connected")
     def connected(self, endpoint: ReverseEndpoint) -> bool:
@@ -134,23 +137,31 @@ class BotConnectionAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
 class BotAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     """Each bot with its forward connections and reverse endpoints on one page."""
 
-    list_display = ["username", "nickname", "owner", "is_active", "open_connections", "endpoints"]
+    list_display = ["username", "nickname", "owner", "is_active", "connections", "endpoints"]
     list_select_related = ["owner"]
     search_fields = ["username", "nickname"]
     fields = ["username", "nickname", "owner", "is_active", "forward_connections", "reverse_endpoints"]
     readonly_fields = ["forward_connections", "reverse_endpoints"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bot]:
-        return super().get_queryset(request).filter(is_bot=True)
+        """Counted in the list's one query; whether each is open is on the bot's page."""
+        return (
+            super()
+            .get_queryset(request)
+            .filter(is_bot=True)
+            .annotate(
+                connection_count=Count("bot_connections", distinct=True),
+                endpoint_count=Count("reverse_endpoints", distinct=True),
+            )
+        )
 
-    @admin.display(description="forward connections open")
-    def open_connections(self, bot: Bot) -> int:
-        return sum(c.open for c in selectors.forward_connections_of(bot))
+    @admin.display(description="forward connections", ordering="connection_count")
+    def connections(self, bot: Bot) -> int:
+        return bot.connection_count
 
-    @admin.display(description="endpoints connected")
-    def endpoints(self, bot: Bot) -> str:
-        rows = list(selectors.reverse_endpoints_of(bot))
-        return f"{sum(selectors.endpoint_connected(e) for e in rows)} of {len(rows)}"
+    @admin.display(description="reverse endpoints", ordering="endpoint_count")
+    def endpoints(self, bot: Bot) -> int:
+        return bot.endpoint_count
 
     @admin.display(description="forward connections")
     def forward_connections(self, bot: Bot) -> str:
@@ -190,7 +201,7 @@ class BotAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
                     e.last_complaint,
                     events_waiting(e),
                 )
-                for e in selectors.reverse_endpoints_of(bot)
+                for e in selectors.with_events_waiting(selectors.reverse_endpoints_of(bot))
             ),
         )
         header = (

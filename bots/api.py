@@ -49,6 +49,9 @@ class EndpointOut(serializers.Serializer):
     last_complaint_at = serializers.DateTimeField(allow_null=True)
     connected = serializers.BooleanField(help_text="Whether IM-Suite is connected to the backend now.")
     connected_at = serializers.DateTimeField(allow_null=True, help_text="Since when; null if not connected.")
+    events_waiting = serializers.IntegerField(
+        help_text="Events kept since the last one the backend acknowledged: its next connection gets them."
+    )
 
 
 def _out(endpoint: ReverseEndpoint) -> dict:
@@ -67,6 +70,7 @@ def _out(endpoint: ReverseEndpoint) -> dict:
             "last_complaint_at": endpoint.last_complaint_at,
             "connected": connected,
             "connected_at": endpoint.connected_at if connected else None,
+            "events_waiting": getattr(endpoint, "events_waiting", 0),
         }
     ).data
 

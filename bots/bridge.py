@@ -19,7 +19,16 @@ from imsuite.ws import db, dumps
 
 from . import dialects
 from .models import ReverseEndpoint
-from .protocol import EventOutbox, Peer, PeerUnusable, handle_frame, heartbeats, render_event, render_shared
+from .protocol import (
+    EventOutbox,
+    Peer,
+    PeerUnusable,
+    handle_frame,
+    heartbeats,
+    render_delivered,
+    render_event,
+    replay,
+)
 from .selectors import ALIVE_SECONDS, live_reverse_endpoint, live_reverse_endpoint_ids
 from .services import (
     endpoint_address,
@@ -27,6 +36,7 @@ from .services import (
     reverse_endpoint_attempted,
     reverse_endpoint_complained,
     reverse_endpoint_connected,
+    reverse_endpoint_received,
 )
 
 logger = logging.getLogger(__name__)
@@ -34,6 +44,7 @@ POLL_SECONDS = 3.0
 FIRST_RETRY_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
 OPEN_TIMEOUT_SECONDS = 10.0
+ACK_SECONDS = 0.5  # how often the backend is asked (a ping) to acknowledge the events sent
 
 
 class RedirectNotFollowed(ConnectionError):
@@ -101,18 +112,43 @@ async def _serve(
 
     peer = Peer(endpoint.bot, dialect, f"reverse endpoint {endpoint.pk} {endpoint.url}", complained)
     hub, sink = await get_hub(), HubSink(ws, peer)
-    sink.outbox.hold()  # the dialect's opening frames first
+    sink.outbox.hold()  # the dialect's opening frames and the replay first
     hub.attach(endpoint.bot_id, sink)
     beating = asyncio.create_task(heartbeats(peer, sink.outbox.put)) if dialect.heartbeat_seconds else None
+    acknowledging = None
     try:
         for frame in dialect.opening(endpoint.bot):
             await sink.send(dumps(frame))
+        start = await replay(peer, sink.outbox, endpoint.last_cursor)
+        if endpoint.last_cursor is None:  # its first connection: its stream starts here
+            await db(reverse_endpoint_received)(endpoint_id=endpoint.pk, cursor=start)
+            endpoint.last_cursor = start
         await sink.outbox.release()
+        acknowledging = asyncio.create_task(_acknowledge(ws, sink.outbox, endpoint))
         await _actions_in(ws, peer, sink)
     finally:
         hub.detach(endpoint.bot_id, sink)
-        if beating is not None:
-            beating.cancel()
+        for task in (beating, acknowledging):
+            if task is not None:
+                task.cancel()
+
+
+async def _acknowledge(
+    ws: websockets.ClientConnection, outbox: EventOutbox, endpoint: ReverseEndpoint
+) -> None:
+    """Keep the endpoint's last_cursor: every ACK_SECONDS, if events went out, a ping; its pong
+    says the backend has read every frame sent before it, and that cursor is stored. The next
+    connection replays from there, so nothing is lost; what went out after the last pong before a
+    drop may come again (with the same cursor, by which a backend can tell)."""
+    saved = endpoint.last_cursor
+    with contextlib.suppress(websockets.ConnectionClosed):
+        while True:
+            cursor = outbox.cursor
+            if cursor is not None and cursor != saved:
+                await (await ws.ping())
+                await db(reverse_endpoint_received)(endpoint_id=endpoint.pk, cursor=cursor)
+                saved = cursor
+            await asyncio.sleep(ACK_SECONDS)
 
 
 class HubSink:
@@ -123,8 +159,8 @@ class HubSink:
         self.outbox = EventOutbox(self.send)
 
     async def hub_deliver(self, name: str, data: dict, frames: dict) -> None:
-        """A message event (on_message, on_recall)."""
-        await self.outbox.put(render_shared(self.peer, name, data, frames))
+        """A message event (on_message, on_recall) or an event kept for bots, in seq order."""
+        await self.outbox.put(render_delivered(self.peer, name, data, frames), data["seq"])
 
     async def hub_notify(self, name: str, data: dict) -> None:
         if name == "user.deactivated":

@@ -26,8 +26,10 @@ from .protocol import (
     PeerUnusable,
     handle_frame,
     heartbeats,
+    parse_since,
+    render_delivered,
     render_event,
-    render_shared,
+    replay,
     response,
 )
 
@@ -74,13 +76,15 @@ class BotConsumer(FastWebsocketConsumer):
         if self.bot is None:
             await self.close(code=CLOSE_POLICY)  # before accept: the handshake is refused (403)
             return
+        query = _query(self.scope)
         try:
-            dialect = dialects.get(_query(self.scope).get("dialect", [""])[0])
+            dialect = dialects.get(query.get("dialect", [""])[0])
+            since = parse_since(query["since"][0] if "since" in query else None)
         except DomainError as exc:  # a refused handshake could only say 403: the failed response says why
             self.bot = None
             await self.accept()
             await self.send(text_data=response(error=exc))
-            await self.close(code=CLOSE_POLICY, reason="unknown_dialect")
+            await self.close(code=CLOSE_POLICY, reason=exc.details.get("reason", "invalid"))
             return
         audit.set_source(AuditEntry.Source.BOT)
         self.token_hash = account_services.hash_bot_token(token)
@@ -91,6 +95,13 @@ class BotConsumer(FastWebsocketConsumer):
         await self.accept()
         for frame in dialect.opening(self.bot):
             await self._send_text(dumps(frame))
+        try:
+            await replay(self.peer, self.outbox, since)  # what it missed, before the held live events
+        except db_outage.ServiceUnavailable as exc:
+            self.hub.detach(self.bot.pk, self)
+            self.bot = None
+            await self._try_again_later(exc)
+            return
         await self.outbox.release()
         if dialect.heartbeat_seconds:
             self.heartbeat_task = asyncio.create_task(heartbeats(self.peer, self.outbox.put))
@@ -167,5 +178,5 @@ class BotConsumer(FastWebsocketConsumer):
         await self.outbox.put(render_event(self.peer, name, data))
 
     async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, str]) -> None:
-        """A message event (on_message, on_recall) from this process's hub."""
-        await self.outbox.put(render_shared(self.peer, name, data, frames))
+        """A message event (on_message, on_recall) or an event kept for bots, in seq order."""
+        await self.outbox.put(render_delivered(self.peer, name, data, frames), data["seq"])

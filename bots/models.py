@@ -30,6 +30,10 @@ class ReverseEndpoint(models.Model):
     connected_at = models.DateTimeField(null=True, blank=True, editable=False)
     alive_at = models.DateTimeField(null=True, blank=True, editable=False)
 
+    # The cursor of the last event the backend has acknowledged (bots.stream): a new connection
+    # replays from here. Null before its first connection: it starts with live events.
+    last_cursor = models.BigIntegerField(null=True, blank=True, editable=False)
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["bot", "url"], name="reverse_endpoint_unique")]
 
@@ -63,3 +67,33 @@ class Bot(User):
 
     class Meta:
         proxy = True
+
+
+class BotEvent(models.Model):
+    """A domain event other than a message change, kept for a bot that was in its audience, under
+    the seq it was given (bots.stream): the part of a bot's event stream that cannot be read back
+    from the messages. Rows older than BOT_EVENT_RETENTION_SECONDS are removed by `runtimers`."""
+
+    bot = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+    name = models.CharField(max_length=64)
+    data = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bot", "seq"], name="bot_event_unique")]
+        indexes = [models.Index(fields=["seq"], name="bot_event_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.name} for bot {self.bot_id} at {self.seq}"
+
+
+class BotStreamMark(models.Model):
+    """The seq counter as it stood at a moment, noted by `runtimers`: the newest mark older than
+    BOT_EVENT_RETENTION_SECONDS is the retention window's floor (bots.stream)."""
+
+    at = models.DateTimeField(db_index=True)
+    seq = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"seq {self.seq} at {self.at:%Y-%m-%d %H:%M:%S}"

@@ -17,9 +17,11 @@ from django.conf import settings
 from accounts.models import User
 from imsuite import safe_json
 from imsuite.errors import DomainError, ErrorCode
+from imsuite.events import BOT_EVENT
 from imsuite.validation import validate
 from imsuite.ws import db, dumps
 
+from . import stream
 from .actions import ACTIONS
 from .dialects import Call, Dialect
 
@@ -161,19 +163,31 @@ async def handle_frame(peer: Peer, text: str | None) -> str | None:
         )
 
 
-def render_event(peer: Peer, name: str, data: dict[str, Any]) -> str | None:
-    """A domain event as this bot's event frame in its dialect, or None."""
+def render_event(peer: Peer, name: str, data: dict[str, Any], cursor: int | None = None) -> str | None:
+    """A domain event as this bot's event frame in its dialect (stamped with its cursor, if it has
+    one: bots.stream), or None."""
     event = peer.dialect.event(name, data, peer.bot.pk)
-    return dumps(event) if event is not None else None
+    if event is None:
+        return None
+    return dumps(event if cursor is None else peer.dialect.stamp(event, cursor))
 
 
 def render_shared(peer: Peer, name: str, data: dict[str, Any], frames: dict[Any, str]) -> str | None:
-    """render_event for a hub event: encoded once per bot and dialect (a bot's frame names the bot:
-    `atMe`, OneBot's `self_id`; the sender sees nothing of its own message), shared by its connections."""
+    """render_event for a message change: encoded once per bot and dialect (a bot's frame names the
+    bot: `atMe`, OneBot's `self_id`; the sender sees nothing of its own message), shared by its
+    connections; its seq is its cursor."""
     key = ("bot", peer.dialect.name, name, peer.bot.pk)
     if key not in frames:
-        frames[key] = render_event(peer, name, data) or ""
+        frames[key] = render_event(peer, name, data, data["seq"]) or ""
     return frames[key] or None
+
+
+def render_delivered(peer: Peer, name: str, data: dict[str, Any], frames: dict[Any, str]) -> str | None:
+    """An event the hub hands out in seq order: a message change, or an event kept for bots
+    (`bot.event`, rendered for this bot alone: requests and the like depend on who reads them)."""
+    if name == BOT_EVENT:
+        return render_event(peer, data["name"], data["data"], data["seq"])
+    return render_shared(peer, name, data, frames)
 
 
 async def heartbeats(peer: Peer, put: Callable[[str | None], Awaitable[None]]) -> None:
@@ -186,25 +200,72 @@ async def heartbeats(peer: Peer, put: Callable[[str | None], Awaitable[None]]) -
 
 class EventOutbox:
     """A bot connection's Event frames (forward or reverse): sent at once, except while the
-    response to an action or the handshake is under way; then they are held and follow it."""
+    response to an action, the handshake or a replay is under way; then they are held and follow
+    it. `cursor` is the bot's place in its stream: a frame at or below it is not sent again (a
+    replay already sent it), so frames leave in strictly increasing cursor order."""
 
     def __init__(self, send: Callable[[str], Awaitable[None]]) -> None:
         self._send = send
-        self._held: list[str] | None = None
+        self._held: list[tuple[str, int | None]] | None = None
+        self.cursor: int | None = None
 
     def hold(self) -> None:
         self._held = []
 
-    async def put(self, frame: str | None) -> None:
+    async def put(self, frame: str | None, cursor: int | None = None) -> None:
         if frame is None:
             return
         if self._held is not None:
-            self._held.append(frame)
+            self._held.append((frame, cursor))
         else:
-            await self._send(frame)
+            await self.send_now(frame, cursor)
+
+    async def send_now(self, frame: str | None, cursor: int | None = None) -> None:
+        """Send a frame past what is held (the opening frames, a replay), unless already sent."""
+        if frame is None or (cursor is not None and self.cursor is not None and cursor <= self.cursor):
+            return
+        if cursor is not None:
+            self.cursor = cursor
+        await self._send(frame)
 
     async def release(self) -> None:
         """Send what was held, in order, and stop holding."""
         held, self._held = self._held or [], None
-        for frame in held:
-            await self._send(frame)
+        for frame, cursor in held:
+            await self.send_now(frame, cursor)
+
+
+def parse_since(text: str | None) -> int | None:
+    """`?since=<cursor>`: None when absent, else a cursor (an integer >= 0) or VALIDATION_ERROR."""
+    if text is None:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 19:
+        raise DomainError(
+            ErrorCode.VALIDATION_ERROR,
+            "since is a cursor: the `cursor` of the last event received.",
+            {"field": "since", "reason": "invalid_cursor"},
+        )
+    return int(text)
+
+
+async def replay(peer: Peer, outbox: EventOutbox, since: int | None) -> int:
+    """Before the live events (held by the outbox meanwhile, the hub's sink attached before this is
+    called): what the bot missed after `since`, in order, page by page (bots.stream); beyond the
+    retention window, the dialect's notice first. Every seq up to the counter read first has
+    committed, so the replay holds all of them; the outbox's cursor then drops the held live events
+    it sent. Without `since` (a new subscriber) nothing is replayed and every live event goes.
+    Returns the counter read: where the stream stood."""
+    upto, oldest = await db(stream.stream_start)()
+    if since is None:
+        return upto
+    if since < oldest or since > upto:  # gone, or from another (restored) database
+        notice = peer.dialect.missed(since, oldest)
+        await outbox.send_now(dumps(notice) if notice is not None else None)
+        since = oldest if since < oldest else upto
+    after = since
+    while after < upto:
+        page, after = await db(stream.replay_page)(peer.bot.pk, since, after, upto)
+        for name, data, cursor in page:
+            await outbox.send_now(render_event(peer, name, data, cursor), cursor)
+    outbox.cursor = max(outbox.cursor or 0, upto)
+    return upto

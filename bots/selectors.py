@@ -3,20 +3,40 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import presence
 from accounts.models import User
+from chats.models import Message
 
-from .models import BotConnection, ReverseEndpoint
+from .models import BotConnection, BotEvent, ReverseEndpoint
 
 ALIVE_SECONDS = 20.0  # how often the bridge says that a connection is still open
 ALIVE_MISSED = 3  # ... and how many of these may be missing before it reads as gone
 
 
+def _total(rows: QuerySet) -> Coalesce:
+    """How many rows, as a subquery of the outer row (COUNT with no GROUP BY)."""
+    counted = rows.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def with_events_waiting(endpoints: QuerySet[ReverseEndpoint]) -> QuerySet[ReverseEndpoint]:
+    """Annotates `events_waiting`: what the bot's stream holds after the endpoint's last_cursor
+    (others' message changes in the bot's chats, and kept events: bots.stream), which its next
+    connection replays; 0 before its first connection."""
+    after = Q(seq__gt=OuterRef("last_cursor"))
+    messages = Message.objects.filter(after, chat__members__user_id=OuterRef("bot_id")).exclude(
+        sender_id=OuterRef("bot_id")
+    )
+    kept = BotEvent.objects.filter(after, bot_id=OuterRef("bot_id"))
+    return endpoints.annotate(events_waiting=_total(messages) + _total(kept))
+
+
 def reverse_endpoints_of(bot: User) -> QuerySet[ReverseEndpoint]:
-    return ReverseEndpoint.objects.filter(bot=bot).order_by("pk")
+    return with_events_waiting(ReverseEndpoint.objects.filter(bot=bot)).order_by("pk")
 
 
 def live_reverse_endpoint(endpoint_id: int) -> ReverseEndpoint | None:

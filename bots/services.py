@@ -113,6 +113,11 @@ def reverse_endpoint_complained(*, endpoint_id: int, text: str) -> None:
     )
 
 
+def reverse_endpoint_received(*, endpoint_id: int, cursor: int) -> None:
+    """Keep the cursor of the last event the backend acknowledged: its next connection resumes there."""
+    ReverseEndpoint.objects.filter(pk=endpoint_id).update(last_cursor=cursor)
+
+
 def reverse_endpoint_delete(*, actor: User, bot_id: int, endpoint_id: int) -> None:
     bot = access_bot(actor, bot_id)
     deleted, _ = ReverseEndpoint.objects.filter(pk=endpoint_id, bot=bot).delete()

@@ -157,12 +157,13 @@ LAST_SEQ_OF_U = (
 
 
 def changes_since(
-    user_id: int, after: int, upto: int | None = None, since: int | None = None
+    user_id: int, after: int, upto: int | None = None, since: int | None = None, profiles: bool = False
 ) -> list[tuple[str, dict[str, Any]]]:
     """Up to SYNC_BATCH message changes the user may see with after < seq (<= upto), oldest first,
     each once in its latest state: deleted -> message.delete, created after `since` (the point the
     client synced from; defaults to `after`, which moves from batch to batch) -> message.new,
-    otherwise message.edit."""
+    otherwise message.edit. With `profiles` (a bot's replay), message.new carries the sender's
+    `sender_profile` as the hub's copy does."""
     since = after if since is None else since
     rows = Message.objects.filter(chat__members__user_id=user_id, seq__gt=after)
     if upto is not None:
@@ -170,14 +171,33 @@ def changes_since(
     rows = rows.select_related("chat", "chat__group", "sender").order_by("seq")[:SYNC_BATCH]
     rows = list(rows)
     refs = chat_refs(message.chat for message in rows if message.deleted_at is None)
+    standing = _standing(rows) if profiles else {}
     changes = []
     for message in rows:
         if message.deleted_at is not None:
             changes.append(("message.delete", message_delete_data(message)))
             continue
         name = "message.new" if message.created_seq > since else "message.edit"
-        changes.append((name, message_event_data(message, refs[message.chat_id])))
+        data = message_event_data(message, refs[message.chat_id])
+        if profiles and name == "message.new":
+            data["sender_profile"] = _profile(message, standing)
+        changes.append((name, data))
     return changes
+
+
+def _standing(rows: list[Message]) -> dict[tuple[int, int], ChatMember]:
+    """The senders' group standing in the rows' chats, for the bot protocol's sender object."""
+    return {
+        (member.chat_id, member.user_id): member
+        for member in ChatMember.objects.filter(
+            chat_id__in={message.chat_id for message in rows},
+            user_id__in={message.sender_id for message in rows},
+        )
+    }
+
+
+def _profile(message: Message, standing: dict[tuple[int, int], ChatMember]) -> dict[str, Any]:
+    return sender_profile(message.sender, standing.get((message.chat_id, message.sender_id)))
 
 
 class NotifySetting(Protocol):
@@ -375,12 +395,7 @@ def changes_in_range(after: int, upto: int) -> list[tuple[str, dict[str, Any], l
         .order_by("seq")
     )
     refs, audiences = refs_and_audiences(kinds_of(message.chat for message in rows))
-    standing = {  # the senders' group standing, for the bot protocol's sender object
-        (member.chat_id, member.user_id): member
-        for member in ChatMember.objects.filter(
-            chat_id__in=audiences, user_id__in={message.sender_id for message in rows}
-        )
-    }
+    standing = _standing(rows)
     changes = []
     for message in rows:
         audience = sorted(audiences.get(message.chat_id, ()))
@@ -390,8 +405,6 @@ def changes_in_range(after: int, upto: int) -> list[tuple[str, dict[str, Any], l
         data = message_event_data(message, refs[message.chat_id])
         name = "message.new" if message.created_seq == message.seq else "message.edit"
         if name == "message.new":
-            data["sender_profile"] = sender_profile(
-                message.sender, standing.get((message.chat_id, message.sender_id))
-            )
+            data["sender_profile"] = _profile(message, standing)
         changes.append((name, data, audience))
     return changes

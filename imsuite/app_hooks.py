@@ -4,7 +4,7 @@ The core must not import the apps (the import contracts in .importlinter, docs/a
 each app's AppConfig.ready registers its callables here, and the core calls them through `hooks`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -18,6 +18,10 @@ def _unregistered(name: str) -> Callable[..., Any]:
         raise ImproperlyConfigured(f"no installed app has registered imsuite.app_hooks.hooks.{name}")
 
     return missing
+
+
+def _as_they_are(events: Sequence[Any]) -> Sequence[Any]:
+    return events
 
 
 class AppHooks:
@@ -35,6 +39,10 @@ class AppHooks:
         # rights_lost([(user id, sid, bot token hash), ...]): why each open connection may no longer
         # stay open, or None, from the database (accounts; the watchdog's periodic check).
         self.rights_lost: Callable[[Any], list[str | None]] = _unregistered("rights_lost")
+        # events_committed(events) -> the events to deliver: called with every batch of events
+        # once committed, before delivery; an app may keep some and change what is delivered
+        # (bots.stream keeps what bots hear, with a seq). Nothing registered: delivered as they are.
+        self.events_committed: Callable[[Sequence[Any]], Sequence[Any]] = _as_they_are
 
 
 hooks = AppHooks()

@@ -22,8 +22,10 @@ from rest_framework.utils.encoders import JSONEncoder
 logger = logging.getLogger(__name__)
 
 # Every event travels once to every process's hub (imsuite.hub), which hands it to the local
-# connections of its audience. Message changes carry a seq, by which the hubs order them.
-HUB_EVENTS = frozenset({"message.new", "message.edit", "message.delete"})
+# connections of its audience. Message changes carry a seq, by which the hubs order them; so does
+# an event kept for bots' resumable stream (bots.stream), which goes to its bots only.
+BOT_EVENT = "bot.event"
+HUB_EVENTS = frozenset({"message.new", "message.edit", "message.delete", BOT_EVENT})
 HUB_GROUP = "hub"
 # The channel-layer message type of a batch of events. Never derived from client input, because
 # Channels turns a message's "type" into a method name on a consumer.
@@ -110,6 +112,9 @@ def collected() -> Iterator[list[DomainEvent]]:
 
 
 def _committed(events: Sequence[DomainEvent]) -> None:
+    from .app_hooks import hooks
+
+    events = hooks.events_committed(events)
     collector = _collector.get()
     if collector is not None:
         collector.extend(events)

@@ -295,6 +295,9 @@ IMSUITE = {
     # Frames of one WebSocket being handled (or waiting unread) before the server stops reading it.
     "WS_MAX_IN_FLIGHT": int(os.environ.get("WS_MAX_IN_FLIGHT", "64")),
     "RATE_LIMIT_SYNCS": int(os.environ.get("RATE_LIMIT_SYNCS", "30")),
+    # How long a bot's events are kept for it to resume from (?since= or a reverse endpoint's
+    # last cursor); an older cursor is told it missed events (bots.stream).
+    "BOT_EVENT_RETENTION_SECONDS": int(os.environ.get("BOT_EVENT_RETENTION_SECONDS", str(24 * 3600))),
     # Hostile input (imsuite.safe_json): the deepest JSON any door parses, and the largest
     # WebSocket frame (bigger ones are refused by the transport before they are buffered whole).
     "JSON_MAX_DEPTH": int(os.environ.get("JSON_MAX_DEPTH", "32")),

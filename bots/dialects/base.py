@@ -1,6 +1,7 @@
 """What every bot dialect is (bots.dialects): a Call, and the Dialect whose forms are the sandbox
 document's; the other dialects override what differs."""
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,21 @@ class Dialect:
         from bots.events import render_for_bot
 
         return render_for_bot(name, data, bot_id)
+
+    def event_names(self) -> frozenset[str]:
+        """The domain events `event` may render (bots.stream keeps those for a bot's replay)."""
+        from bots.events import RENDERERS
+
+        return frozenset(RENDERERS)
+
+    def stamp(self, frame: dict[str, Any], cursor: int) -> dict[str, Any]:
+        """An event frame with its place in the bot's stream, which `?since=` resumes after."""
+        frame["cursor"] = cursor
+        return frame
+
+    def missed(self, since: int, oldest: int) -> dict[str, Any] | None:
+        """The notice that events after `since` are no longer kept: the replay starts at `oldest`."""
+        return {"event": "on_events_missed", "time": int(time.time()), "since": since, "oldest": oldest}
 
     def parse(self, frame: dict[str, Any]) -> Call | None:
         """The action a frame asks for, or None when it is no action (a notice, a response, ...)."""

@@ -206,6 +206,10 @@ class OneBot11(Dialect):
         render = getattr(self, "_on_" + name.replace(".", "_"), None)
         return render(data, bot_id) if render else None
 
+    def event_names(self) -> frozenset[str]:
+        """The domain events with a renderer below (`_on_group_member_added`: group.member_added)."""
+        return frozenset(n[4:].replace("_", ".", 1) for n in dir(self) if n.startswith("_on_"))
+
     def _on_message_new(self, data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
         from bots.events import message_object
 

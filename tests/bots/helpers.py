@@ -155,9 +155,14 @@ def failed(retcode: int, echo: Any = None, mentions: str = "") -> dict[str, Any]
 
 
 def timeless(frame: dict[str, Any]) -> dict[str, Any]:
-    """An Event without its `time`, which must be the current unix time in whole seconds."""
+    """An Event without its `time`, which must be the current unix time in whole seconds, and its
+    `cursor` (bots.stream), which must be a positive integer (tests/bots/test_stream.py checks them)
+    on every frame of the stream."""
     stamp = frame.pop("time", None)
     assert type(stamp) is int and abs(stamp - time.time()) <= 5, stamp
+    cursor = frame.pop("cursor", None)
+    if frame.get("post_type") != "meta_event":  # OneBot lifecycle and heartbeats: not in the stream
+        assert type(cursor) is int and cursor > 0, cursor
     return frame
 
 

@@ -48,6 +48,7 @@ def shown(row: ReverseEndpoint) -> dict[str, Any]:
         "last_complaint_at": row.last_complaint_at,
         "connected": False,
         "connected_at": None,
+        "events_waiting": 0,
     }
 
 

@@ -50,7 +50,9 @@ async def test_a_removed_friendship_reaches_the_bot(sockets, recording, alice, b
     socket, accepted = await sockets.open_bot(f"?token={bot_token}&dialect=recording")
     assert accepted
     await call(friend_remove, actor=alice, user_id=bot.pk)
-    assert await socket.reply() == {"domain": "friend.removed", "data": {"user_id": alice.pk}}
+    frame = await socket.reply()
+    assert frame.pop("cursor") > 0  # kept for the bot's stream: a dialect renders it (bots.stream)
+    assert frame == {"domain": "friend.removed", "data": {"user_id": alice.pk}}
     await socket.nothing()
 
 
@@ -104,5 +106,7 @@ async def test_each_change_reaches_the_bot(sockets, recording, alice, bob, bot, 
     socket, accepted = await sockets.open_bot(f"?token={bot_token}&dialect=recording")
     assert accepted
     await call(change, alice, bob, bot, group_id)
-    assert [(await socket.reply())["domain"] for _ in names] == names
+    # The events kept for bots' streams are published under seqs of their own after the change's
+    # commit, so they may follow the others (group.dissolved, which no dialect renders).
+    assert sorted([(await socket.reply())["domain"] for _ in names]) == sorted(names)
     await socket.nothing()

@@ -135,9 +135,16 @@ def request_json(request: JoinRequest) -> dict[str, Any]:
 def frames(inbox, user: User) -> list[tuple[str, dict[str, Any]]]:
     """The client frames (type, payload) this user's connections would get, oldest first. Events are
     in the channel layer once the publishing commit's callbacks have run, so a short wait will do."""
-    return [
-        render_for(message["event"], message["data"], user.pk) for message in inbox.drain(user, wait=0.05)
-    ]
+    return [render_for(*unwrapped(message), user.pk) for message in inbox.drain(user, wait=0.05)]
+
+
+def unwrapped(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A domain event's name and data; a bot's (kept for its stream, bots.stream) comes wrapped in
+    `bot.event` {seq, name, data}: the same event under its own seq."""
+    if message["event"] == "bot.event":
+        assert message["data"]["seq"] > 0
+        return message["data"]["name"], message["data"]["data"]
+    return message["event"], message["data"]
 
 
 def refused_create(code: str, **kwargs) -> DomainError:
@@ -181,21 +188,28 @@ def test_create_with_friends_and_own_bots(alice, bob, carol, inbox, django_captu
     }
     for member in (alice, bob):
         assert inbox.drain(member) == [expected]
-    # A bot protocol has no group.created: its bots hear of each member added (themselves too).
+    # A bot protocol has no group.created: its bots hear of each member added (themselves too),
+    # each kept for the bot's stream under a seq of its own (bots.stream: `bot.event`).
+    received = inbox.drain(bot)
     joined = [
         {
             "type": "domain.event",
-            "event": "group.member_added",
+            "event": "bot.event",
             "data": {
-                "group_id": group.pk,
-                "user_id": user.pk,
-                "operator_id": alice.pk,
-                "member": member_json(group.pk, user.pk),
+                "seq": event["data"]["seq"],
+                "name": "group.member_added",
+                "data": {
+                    "group_id": group.pk,
+                    "user_id": user.pk,
+                    "operator_id": alice.pk,
+                    "member": member_json(group.pk, user.pk),
+                },
             },
         }
-        for user in (bob, bot)
+        for user, event in zip((bob, bot), received[1:], strict=True)
     ]
-    assert inbox.drain(bot) == [expected, *joined]
+    assert received == [expected, *joined]
+    assert 0 < joined[0]["data"]["seq"] < joined[1]["data"]["seq"]
     assert inbox.drain(carol) == []
 
 

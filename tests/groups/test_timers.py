@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from groups.models import Mute
 from groups.services import mutes_expire
-from tests.groups.test_services import MEMBERS, build_world
+from tests.groups.test_services import MEMBERS, build_world, unwrapped
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,8 @@ def test_runtimers_once_ends_overdue_mutes_and_leaves_running_ones(make_user, in
     assert remaining(w) == {mutes["member"].pk, mutes["everyone"].pk}
     for user in everyone:
         expected = [lifted(w, w.muted, w.owner)] if user in [getattr(w, n) for n in MEMBERS] else []
-        assert inbox.drain(user, wait=0.1) == expected, user.username
+        got = [unwrapped(event) for event in inbox.drain(user, wait=0.1)]
+        assert got == [(event["event"], event["data"]) for event in expected], user.username
 
 
 def test_mutes_expire_at_their_until_not_before(make_user, inbox, django_capture_on_commit_callbacks):

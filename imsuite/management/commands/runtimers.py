@@ -2,7 +2,9 @@
 lift), unanswered calls time out, calls a party left end after the grace period, media retention
 removes the files its rules say are due (media.retention, at most once a minute), and the pusher
 tells the devices of people who are not connected about new messages (push.pusher), and new
-messages go into the search index (chats.search_index, PostgreSQL). Several
+messages go into the search index (chats.search_index, PostgreSQL), and bots' event stream
+notes the seq counter and drops kept events past BOT_EVENT_RETENTION_SECONDS (bots.stream, at
+most once a minute). Several
 copies may run: each ending is claimed under a row lock or by deleting its row, so it is announced
 once (two copies' retention rounds may meet at a file: removing a removed file is no error).
 `make run` (inside `manage.py serve`) and docker-compose start it next to daphne."""
@@ -14,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
+from bots.stream import Marks
 from calls.services import calls_expire
 from chats import search_index
 from groups.services import mutes_expire
@@ -23,6 +26,7 @@ from push.pusher import PUSHER
 logger = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
 RETENTION = Retention()  # this process's retention schedule
+BOT_STREAM = Marks()  # this process's schedule of bots' stream marks
 
 
 def run_due() -> int:
@@ -36,6 +40,10 @@ def run_due() -> int:
         search_index.catch_up()
     except Exception:  # searches read what is not indexed yet directly: slower, still complete
         logger.exception("search index: a round failed; trying again")
+    try:
+        BOT_STREAM.run_if_due()
+    except Exception:  # the window's floor lags a minute more; bots' events are kept meanwhile
+        logger.exception("bot event stream: a round failed; trying again in a minute")
     try:
         PUSHER.tick()
     except Exception:  # pushes wait for the next tick; nothing else does
