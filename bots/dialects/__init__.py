@@ -13,12 +13,13 @@ sandbox names them) or into None when the frame is not an action: such a frame i
 from imsuite.errors import DomainError, ErrorCode
 
 from .base import Call, Dialect
+from .kotori import Kotori
 
 __all__ = ["DEFAULT", "DIALECTS", "Call", "Dialect", "get"]
 
 DEFAULT = "sandbox"
 # Each dialect once, by its name (a reverse endpoint keeps the name; forward connections ask by it).
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (Dialect(),)}
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (Dialect(), Kotori())}
 
 
 def get(name: str | None) -> Dialect:
