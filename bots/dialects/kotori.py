@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bots.events import ELEMENT_UNSAFE, _for_bot, message_text
+from bots.events import _element_url, _for_bot, message_text
 
 from .base import Call, Dialect
 
@@ -56,24 +56,27 @@ def _base(event: str, kind: int) -> dict[str, Any]:
 
 
 def on_message(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
-    """The text with its elements: the reply and the mentions first, then what was written, then
-    one element per attachment; messageAlt is the text as written."""
+    """The text as written, then its elements: the reply, the mentions (the text keeps the names
+    people wrote: where each stands is not in the event), then one element per attachment, a line
+    each. Elements after the text keep a command at its start (kotori matches `/echo ...` there).
+    messageAlt is the text as written."""
     message = data["message"]
     if message["sender_id"] in (bot_id, None):
         return None  # no event for what the bot sent itself
     content = message["content"]
     attachments = [_for_bot(a) for a in message.get("attachments") or ()]
-    heads = [f"[reply,{message['reply_to_id']}]"] if message.get("reply_to_id") else []
-    heads += ["[all]" if m == "all" else f"[mention,{m}]" for m in message.get("mentions") or ()]
+    tails = [f"[reply,{message['reply_to_id']}]"] if message.get("reply_to_id") else []
+    tails += ["[all]" if m == "all" else f"[mention,{m}]" for m in message.get("mentions") or ()]
     if message.get("message_type") in MEDIA_TYPES and not attachments:  # by URL: content is the URL
-        text, alt = f"[{message['message_type']},{content.translate(ELEMENT_UNSAFE)}]", ""
+        text, alt = f"[{message['message_type']},{_element_url(content)}]", ""
     else:
-        text, alt = message_text(content, attachments), content
+        text, alt = content, content
+    text = message_text(text + "".join(tails), attachments)
     group = data["chat"]["type"] == "group"
     sender = {"nickname": data["sender"]["nickname"]}
     event = _base("on_message", GROUP if group else PRIVATE) | {
         "messageId": str(message["id"]),
-        "message": "".join(heads) + text,
+        "message": text,
         "messageAlt": alt,
         "userId": str(message["sender_id"]),
         "sender": sender,

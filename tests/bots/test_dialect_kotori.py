@@ -21,7 +21,22 @@ from groups import services as groups
 from groups.models import Group, Mute
 
 from . import kotori_schemas as schemas
-from .helpers import WAIT, BotSocket, befriend, call, make_group, send, send_private
+from .helpers import (
+    BASE,
+    WAIT,
+    BotSocket,
+    befriend,
+    call,
+    download,
+    make_group,
+    person_client,
+    png,
+    send,
+    send_files,
+    send_private,
+    signed,
+    upload,
+)
 from .test_reverse import Backend, backend, nothing, receive, supervise  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,7 +137,7 @@ async def test_group_message_with_reply_and_mention_elements(kotori, w):
         "event": "on_message",
         "type": 1,
         "messageId": str(message.pk),
-        "message": f"[reply,{first.pk}][mention,{w.bot.pk}]@robo hi",
+        "message": f"@robo hi[reply,{first.pk}][mention,{w.bot.pk}]",
         "messageAlt": "@robo hi",
         "userId": str(w.bob.pk),
         "sender": {"nickname": "Bob", "role": "member"},
@@ -132,7 +147,7 @@ async def test_group_message_with_reply_and_mention_elements(kotori, w):
 
 async def test_mention_all_and_an_image_by_url(kotori, w):
     await call(send, w.alice, w.team.pk, "@all look")
-    assert (await kotori.event())["message"] == "[all]@all look"
+    assert (await kotori.event())["message"] == "@all look[all]"
     image, _ = await call(
         message_send,
         actor=w.alice,
@@ -147,6 +162,18 @@ async def test_mention_all_and_an_image_by_url(kotori, w):
         "",
         {"nickname": "Alice", "role": "owner"},
     )
+
+
+async def test_attachments_are_elements_after_the_caption(kotori, w, settings, media_root):
+    settings.PUBLIC_BASE_URL = BASE
+    photo = await call(upload, person_client(w.bob), png(), "cat.png")
+    message = await call(send_files, w.bob, w.club.pk, "Look @robo", photo["id"])
+    frame = await kotori.event()
+    assert (frame["messageId"], frame["messageAlt"]) == (str(message.pk), "Look @robo")
+    caption, element = frame["message"].split("\n")
+    assert (caption, element[:7], element[-1]) == (f"Look @robo[mention,{w.bot.pk}]", "[image,", "]")
+    assert element[7:-1] == signed(photo["id"])
+    assert await call(download, element[7:-1]) == png()
 
 
 async def test_message_delete(kotori, w):
