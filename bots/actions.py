@@ -177,8 +177,11 @@ def _elements(text: str) -> tuple[str, int | None]:
         name = name or names.get(int(match[1]))
         if name is None:
             return match[0]
-        follows = match.string[match.end() : match.end() + 1]
-        return f"@{name}" + (" " if follows and not follows.isspace() else "")
+        # Set apart from its neighbours: an '@' inside a word, or a name run on, mentions nobody.
+        whole, start, end = match.string, match.start(), match.end()
+        before = " " if start and not whole[start - 1].isspace() else ""
+        after = " " if end < len(whole) and not whole[end].isspace() else ""
+        return f"{before}@{name}{after}"
 
     text = MENTION_ELEMENT.sub(mention, text)
     text = MENTION_ALL_ELEMENT.sub(lambda match: mention(match, "all"), text)

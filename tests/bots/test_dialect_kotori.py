@@ -255,7 +255,7 @@ async def test_sends_answer_with_the_message_id_and_elements_become_mentions_and
     assert answer == {"response": "send_message_response", "messageId": str(stored.pk)}
     earlier = await call(send, w.alice, w.club.pk, "question")
     assert (await kotori.event())["messageId"] == str(earlier.pk)
-    text = f"[reply,{earlier.pk}][mention,{w.bob.pk}]answer [all][mention,99999]"
+    text = f"[reply,{earlier.pk}][mention,{w.bob.pk}]answer[all][mention,99999]"
     answer = await kotori.act("send_group_msg", groupId=str(w.club.pk), message=text)
     row = await call(lambda: Message.objects.get(pk=int(answer["messageId"])))
     assert (row.chat_id, row.content, row.reply_to_id, row.mentions) == (
