@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bots.events import _element_url, _for_bot, message_text
+from imsuite.errors import DomainError
 
 from .base import Call, Dialect
 
@@ -225,7 +226,7 @@ class Kotori(Dialect):
         return call
 
     def answer(
-        self, call: Call | None, data: Any = None, error: Any = None
+        self, call: Call | None, data: Any = None, error: DomainError | None = None
     ) -> dict[str, Any] | list[Any] | None:
         if error is not None or call is None or call.name not in RESPONSES:
             return None
