@@ -1,5 +1,6 @@
 """Reads about users shared by several adapters and services."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -18,6 +19,14 @@ def user_search(term: str, limit: int) -> list[User]:
     """Active users whose username or nickname contains the term, by username."""
     matching = User.objects.filter(Q(username__icontains=term) | Q(nickname__icontains=term), is_active=True)
     return list(matching.order_by("username")[:limit])
+
+
+def usernames(user_ids: Iterable[int]) -> dict[int, str]:
+    """{id: username} of those of these users who are active."""
+    user_ids = set(user_ids)
+    if not user_ids:
+        return {}
+    return dict(User.objects.filter(pk__in=user_ids, is_active=True).values_list("pk", "username"))
 
 
 def bots_of(owner: User) -> QuerySet[User]:

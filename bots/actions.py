@@ -8,12 +8,13 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts import services as accounts
+from accounts.access import access_user
 from accounts.models import User
-from accounts.selectors import active_friend, friends_of, pending_friend_request_id
+from accounts.selectors import active_friend, friends_of, pending_friend_request_id, usernames
 from chats import selectors as chat_selectors
 from chats import services as chats
 from chats.access import access_chat, access_message
-from chats.models import Chat, ChatMember, Message
+from chats.models import Chat, Message
 from groups import selectors as group_selectors
 from groups import services as groups
 from groups.access import access_group, access_member
@@ -22,9 +23,13 @@ from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
 
 from .events import message_object
 
-DEFAULT_BAN_SECONDS = 30 * 60  # OneBot's default when set_group_ban gives no time
 DEFAULT_HISTORY, MAX_HISTORY = 20, 100  # messages a get_history page holds
+DEFAULT_BAN_SECONDS = 30 * 60  # OneBot's default when set_group_ban gives no time
 URL_ELEMENT = re.compile(r"\[(image|file),(https?://[^\s\]]+)\]")  # kotori's element syntax
+# kotori's elements that name a person or a message, written in the text (see _elements).
+MENTION_ELEMENT = re.compile(r"\[mention,(\d{1,18})\]")
+MENTION_ALL_ELEMENT = re.compile(r"\[(?:all|mentionAll)\]")
+REPLY_ELEMENT = re.compile(r"\[reply,(\d{1,18})\]")
 
 
 class Params(serializers.Serializer):
@@ -50,7 +55,8 @@ class Sending(Params):
     message = StrictCharField(trim_whitespace=False, allow_blank=True)
     # (addition) files the bot uploaded (POST /api/uploads with its token); `message` is the caption.
     attachmentIds = serializers.ListField(child=_id(), required=False)
-    replyTo = _id(required=False)  # (addition) the id of the message this one answers, in the same chat
+    # (addition) the message this one answers; a `[reply,<id>]` element in the text says the same.
+    replyTo = _id(required=False)
 
 
 class UserMessage(Sending):
@@ -63,10 +69,6 @@ class GroupMessage(Sending):
 
 class MessageRef(Params):
     messageId = _id()
-
-
-class UserRef(Params):
-    userId = _id()
 
 
 class GroupRef(Params):
@@ -109,14 +111,12 @@ class GroupMemberRef(GroupRef):
     userId = _id()
 
 
-class FriendAnswer(Params):
-    userId = _id(required=False)
-    flag = StrictCharField(required=False)
-    approve = StrictBooleanField(required=False, default=True)
+class UserRef(Params):
+    userId = _id(required=False)  # the bot itself when absent
 
 
-class GroupAnswer(FriendAnswer):
-    groupId = _id(required=False)
+class PersonRef(Params):
+    userId = _id()
 
 
 class HistoryRef(Params):
@@ -126,6 +126,16 @@ class HistoryRef(Params):
     userId = _id(required=False)
     before = _id(required=False)  # only messages older than this one: the previous page's nextBefore
     limit = StrictIntegerField(min_value=1, max_value=MAX_HISTORY, required=False, default=DEFAULT_HISTORY)
+
+
+class FriendAnswer(Params):
+    userId = _id(required=False)
+    flag = StrictCharField(required=False)
+    approve = StrictBooleanField(required=False, default=True)
+
+
+class GroupAnswer(FriendAnswer):
+    groupId = _id(required=False)
 
 
 def send_private_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
@@ -145,10 +155,13 @@ def send_group_msg(bot: User, p: dict[str, Any]) -> dict[str, Any]:
 
 def _send(bot: User, chat_id: int, p: dict[str, Any]) -> dict[str, Any]:
     """The same send as a person's, attachments and their checks included (uploader, once, a chat
-    the bot may write to); a refusal of the ids names the bot's own field, attachmentIds. A message
-    that is one `[image,<url>]` or `[file,<url>]` element alone (what kotori's sandbox adapter
-    sends for an image by URL) is an image or file message by URL, as message_type gives it on /ws."""
-    content, message_type, ids = p["message"], "text", p.get("attachmentIds")
+    the bot may write to); a refusal of the ids names the bot's own field, attachmentIds. The text's
+    kotori elements are understood (_elements); a message that is then one `[image,<url>]` or
+    `[file,<url>]` element alone (what kotori's sandbox adapter sends for an image by URL) is an
+    image or file message by URL, as message_type gives it on /ws."""
+    content, reply_to = _elements(p["message"])
+    reply_to = p.get("replyTo", reply_to)
+    message_type, ids = "text", p.get("attachmentIds")
     element = None if ids else URL_ELEMENT.fullmatch(content.strip())
     if element:
         message_type, content = element[1], element[2]
@@ -158,14 +171,40 @@ def _send(bot: User, chat_id: int, p: dict[str, Any]) -> dict[str, Any]:
             chat_id=chat_id,
             content=content,
             message_type=message_type,
+            reply_to_id=reply_to,
             attachment_ids=ids,
-            reply_to_id=p.get("replyTo"),
         )
     except DomainError as exc:
         if exc.details.get("field") == "attachment_ids":
             exc.details["field"] = "attachmentIds"
         raise
     return {"messageId": message.pk}
+
+
+def _elements(text: str) -> tuple[str, int | None]:
+    """The text a person would have written for a bot's kotori elements, and the message replied
+    to: `[mention,<id>]` becomes `@<username>` (which chats.mentions makes a real mention, for a
+    member of the chat), `[all]` or `[mentionAll]` becomes `@all`, and a `[reply,<id>]` is taken
+    out as the reply. An id of nobody leaves its element as it was."""
+    reply = REPLY_ELEMENT.search(text)
+    if reply:
+        text = REPLY_ELEMENT.sub("", text, count=1)
+    ids = {int(m) for m in MENTION_ELEMENT.findall(text)}
+    names = usernames(ids)
+
+    def mention(match: re.Match[str], name: str | None = None) -> str:
+        name = name or names.get(int(match[1]))
+        if name is None:
+            return match[0]
+        # Set apart from its neighbours: an '@' inside a word, or a name run on, mentions nobody.
+        whole, start, end = match.string, match.start(), match.end()
+        before = " " if start and not whole[start - 1].isspace() else ""
+        after = " " if end < len(whole) and not whole[end].isspace() else ""
+        return f"{before}@{name}{after}"
+
+    text = MENTION_ELEMENT.sub(mention, text)
+    text = MENTION_ALL_ELEMENT.sub(lambda match: mention(match, "all"), text)
+    return text, int(reply[1]) if reply else None
 
 
 def delete_msg(bot: User, p: dict[str, Any]) -> None:
@@ -197,6 +236,12 @@ def set_group_card(bot: User, p: dict[str, Any]) -> None:
 def set_group_ban(bot: User, p: dict[str, Any]) -> None:
     duration = p.get("time", DEFAULT_BAN_SECONDS)
     groups.group_ban(actor=bot, group_id=p["groupId"], user_id=p.get("userId"), duration=duration)
+
+
+def set_group_whole_ban(bot: User, p: dict[str, Any]) -> None:
+    """(addition) Mute the whole group for as long as a mute may last, or lift it."""
+    duration = groups.MAX_MUTE_SECONDS if p["enable"] else 0
+    groups.group_ban(actor=bot, group_id=p["groupId"], user_id=None, duration=duration)
 
 
 def send_group_notice(bot: User, p: dict[str, Any]) -> dict[str, Any]:
@@ -262,25 +307,47 @@ def get_login_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
     return {"userId": bot.pk, "nickname": bot.display_name}
 
 
+def _person(user: User) -> dict[str, Any]:
+    """A person as the bot protocol shows them; `username` (an addition) is what `@` mentions."""
+    return {
+        "userId": user.pk,
+        "username": user.username,
+        "nickname": user.display_name,
+        "sex": user.sex,
+        "age": user.age or 0,
+    }
+
+
+def get_user_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    """(addition) A person's profile, as a person may see it; the bot's own without userId."""
+    return _person(access_user(bot, p["userId"]) if "userId" in p else bot)
+
+
 def get_friend_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
-    friends = friends_of(bot)
-    return [{"userId": f.pk, "nickname": f.display_name, "sex": f.sex, "age": f.age or 0} for f in friends]
+    return [_person(f) for f in friends_of(bot)]
+
+
+def _group(group: Any) -> dict[str, Any]:
+    return {"groupId": group.pk, "groupName": group.name, "memberCount": group.member_count}
 
 
 def get_group_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        {"groupId": g.pk, "groupName": g.name, "memberCount": g.member_count}
-        for g in group_selectors.live_groups_of(bot.pk)
-    ]
+    return [_group(g) for g in group_selectors.live_groups_of(bot.pk)]
 
 
-def _member_object(group_id: int, m: ChatMember) -> dict[str, Any]:
+def get_group_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
+    """(addition) One group of the bot's."""
+    access_group(bot, p["groupId"])
+    group = group_selectors.live_groups_of(bot.pk).filter(pk=p["groupId"]).first()
+    if group is None:
+        raise not_found("Group")
+    return _group(group)
+
+
+def _member(group_id: int, m: Any) -> dict[str, Any]:
     return {
         "groupId": group_id,
-        "userId": m.user_id,
-        "nickname": m.user.display_name,
-        "sex": m.user.sex,
-        "age": m.user.age or 0,
+        **_person(m.user),
         "role": m.role,
         "level": m.level,
         "title": m.card or m.user.display_name,
@@ -290,28 +357,13 @@ def _member_object(group_id: int, m: ChatMember) -> dict[str, Any]:
 
 def get_group_member_list(bot: User, p: dict[str, Any]) -> list[dict[str, Any]]:
     group, _ = access_group(bot, p["groupId"])
-    return [_member_object(group.pk, m) for m in group_selectors.group_members(group)]
+    return [_member(group.pk, m) for m in group_selectors.group_members(group)]
 
 
 def get_group_member_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
-    """(addition) One member, as get_group_member_list has them; only a member sees the group."""
+    """(addition) One member of a group of the bot's."""
     group, _ = access_group(bot, p["groupId"])
-    return _member_object(group.pk, access_member(group, p["userId"]))
-
-
-def get_group_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
-    """(addition) As get_group_list has it; only a member sees the group."""
-    group, _ = access_group(bot, p["groupId"])
-    count = len(group_selectors.group_members(group))
-    return {"groupId": group.pk, "groupName": group.name, "memberCount": count}
-
-
-def get_stranger_info(bot: User, p: dict[str, Any]) -> dict[str, Any]:
-    """(addition) Anyone's public profile, as a person finds it by searching."""
-    user = User.objects.filter(pk=p["userId"], is_active=True).first()
-    if user is None:
-        raise not_found("User")
-    return {"userId": user.pk, "nickname": user.display_name, "sex": user.sex, "age": user.age or 0}
+    return _member(group.pk, access_member(group, p["userId"]))
 
 
 def _read_back(bot: User, chat: Chat, messages: list[Message]) -> list[dict[str, Any]]:
@@ -370,6 +422,7 @@ ACTIONS: dict[str, tuple[type[Params], Action]] = {
     "set_group_mention_all": (GroupSwitch, set_group_mention_all),
     "set_group_card": (GroupCard, set_group_card),
     "set_group_ban": (GroupBan, set_group_ban),
+    "set_group_whole_ban": (GroupSwitch, set_group_whole_ban),
     "send_group_notice": (GroupNotice, send_group_notice),
     "set_group_kick": (GroupMemberRef, set_group_kick),
     "set_group_leave": (GroupRef, set_group_leave),
@@ -379,9 +432,10 @@ ACTIONS: dict[str, tuple[type[Params], Action]] = {
     "get_friend_list": (Params, get_friend_list),
     "get_group_list": (Params, get_group_list),
     "get_group_member_list": (GroupRef, get_group_member_list),
+    "get_user_info": (UserRef, get_user_info),
+    "get_stranger_info": (PersonRef, get_user_info),  # OneBot's name, for anyone's profile
     "get_msg": (MessageRef, get_msg),
     "get_history": (HistoryRef, get_history),
-    "get_group_member_info": (GroupMemberRef, get_group_member_info),
     "get_group_info": (GroupRef, get_group_info),
-    "get_stranger_info": (UserRef, get_stranger_info),
+    "get_group_member_info": (GroupMemberRef, get_group_member_info),
 }

@@ -2,4 +2,4 @@
 one, and the services check it without importing the dialects (which render and parse: adapters)."""
 
 DEFAULT = "sandbox"
-NAMES = (DEFAULT, "onebot11", "onebot11_string")
+NAMES = (DEFAULT, "kotori", "onebot11", "onebot11_string")

@@ -139,7 +139,8 @@ def _run(bot: User, call: Call) -> Any:
 
 async def handle_frame(peer: Peer, text: str | None) -> str | None:
     """Carry out one action frame as the bot and return its one answer; None (nothing is sent)
-    for a frame that is no action. Raises only PeerUnusable."""
+    for a frame that is no action, or an action the dialect answers with nothing. Raises only
+    PeerUnusable."""
     try:
         frame = decode(text)
     except DomainError as exc:
@@ -151,16 +152,29 @@ async def handle_frame(peer: Peer, text: str | None) -> str | None:
         return None
     try:
         data = await db(_run)(peer.bot, call)
-        return dumps(peer.dialect.answer(call, data))
+        return _answer(peer, call, data)
     except DomainError as exc:
         if exc.details.get("reason") == "unknown_action":
             await peer.unusable(f"an unknown action {call.name!r}", text)
-        return dumps(peer.dialect.answer(call, error=exc))
+        return _answer(peer, call, error=exc)
     except Exception:
         logger.exception("bot %s: action failed", peer.bot.pk)
-        return dumps(
-            peer.dialect.answer(call, error=DomainError(ErrorCode.INTERNAL_ERROR, "Internal server error."))
+        return _answer(peer, call, error=DomainError(ErrorCode.INTERNAL_ERROR, "Internal server error."))
+
+
+def _answer(peer: Peer, call: Call, data: Any = None, error: DomainError | None = None) -> str | None:
+    """The dialect's answer, encoded; a failure the dialect has no answer for is logged instead."""
+    answer = peer.dialect.answer(call, data, error)
+    if answer is None and error is not None:
+        logger.warning(
+            "bot %s (%s, %s): %r failed, not answered (the dialect has no form for it): %s",
+            peer.bot.pk,
+            peer.where,
+            peer.dialect.name,
+            call.name,
+            response_object(error=error)["message"],
         )
+    return dumps(answer) if answer is not None else None
 
 
 def render_event(peer: Peer, name: str, data: dict[str, Any], cursor: int | None = None) -> str | None:

@@ -73,11 +73,3 @@ def forward_connections_of(bot: User) -> list[ForwardConnection]:
     live = live_connections(bot.pk)
     rows = BotConnection.objects.filter(bot=bot).order_by("opened_at", "pk")
     return [ForwardConnection(row, row.connection in live) for row in rows]
-
-
-def usernames(user_ids: set[int]) -> dict[int, str]:
-    """The usernames of these users (the ones that exist), by id: a bot's mention by id is written
-    as `@username`, which chats.mentions understands."""
-    if not user_ids:
-        return {}
-    return dict(User.objects.filter(pk__in=user_ids).values_list("pk", "username"))

@@ -14,6 +14,7 @@ from bots.dialect_names import DEFAULT
 from imsuite.errors import DomainError, ErrorCode
 
 from .base import Call, Dialect
+from .kotori import Kotori
 from .onebot11 import OneBot11
 
 __all__ = ["DEFAULT", "DIALECTS", "Call", "Dialect", "get"]
@@ -21,7 +22,7 @@ __all__ = ["DEFAULT", "DIALECTS", "Call", "Dialect", "get"]
 # Each dialect once, by its name (a reverse endpoint keeps the name; forward connections ask by it);
 # bots.dialect_names lists the same names for the services.
 DIALECTS: dict[str, Dialect] = {
-    d.name: d for d in (Dialect(), OneBot11(), OneBot11("onebot11_string", message_format="string"))
+    d.name: d for d in (Dialect(), Kotori(), OneBot11(), OneBot11("onebot11_string", message_format="string"))
 }
 
 

@@ -64,8 +64,12 @@ class Dialect:
             params = {k: v for k, v in frame.items() if k not in ("action", "echo", "params")}
         return Call(action, params, frame.get("echo"), action)
 
-    def answer(self, call: Call | None, data: Any = None, error: DomainError | None = None) -> dict[str, Any]:
-        """The one answer to an action (to a frame that failed before it was known, call is None)."""
+    def answer(
+        self, call: Call | None, data: Any = None, error: DomainError | None = None
+    ) -> dict[str, Any] | list[Any] | None:
+        """The one answer to an action (to a frame that failed before it was known, call is None),
+        or None where the dialect has no answer for it (kotori's actions that return nothing, and
+        its failures: bots.protocol logs what is not sent)."""
         from bots.protocol import response_object
 
         return response_object(data, call.echo if call else None, error)

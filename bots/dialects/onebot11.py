@@ -128,7 +128,7 @@ def _mentioned(segments: list[cq.Segment]) -> set[int]:
 
 def message_params(bot: "User", params: dict[str, Any]) -> dict[str, Any]:
     """A send's `message` (CQ string or segments) as the text of bots.actions' send, with replyTo."""
-    from bots.selectors import usernames
+    from accounts.selectors import usernames
 
     segments = cq.read_message(params.get("message"), params.get("auto_escape") is True)
     names = usernames(_mentioned(segments))

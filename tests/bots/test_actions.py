@@ -345,6 +345,7 @@ def member_entry(group: Group, user: User, role: str, card: str = "", level: str
     return {
         "groupId": group.pk,
         "userId": user.pk,
+        "username": user.username,
         "nickname": user.nickname,
         "sex": user.sex,
         "age": user.age or 0,
@@ -362,7 +363,7 @@ async def test_reads(sockets, w):
     assert await socket.act("get_login_info", echo="me") == ok({"userId": w.bot.pk, "nickname": "Robo"}, "me")
     assert await socket.act("get_friend_list") == ok(
         [
-            {"userId": u.pk, "nickname": u.nickname, "sex": u.sex, "age": u.age}
+            {"userId": u.pk, "username": u.username, "nickname": u.nickname, "sex": u.sex, "age": u.age}
             for u in sorted((w.alice, w.bob), key=lambda u: u.pk)
         ]
     )
@@ -377,6 +378,47 @@ async def test_reads(sockets, w):
     assert await socket.act("get_group_member_list", groupId=w.team.pk) == ok(
         [member_entry(w.team, w.alice, "owner")] + [member_entry(w.team, u, *roles[u.pk]) for u in members]
     )
+    assert await socket.act("get_user_info", userId=str(w.carol.pk)) == ok(
+        {"userId": w.carol.pk, "username": "carol", "nickname": "Carol", "sex": "unknown", "age": 0}
+    )
+    assert (await socket.act("get_user_info"))["data"]["username"] == "robo"  # without userId: itself
+    assert await socket.act("get_group_info", groupId=w.team.pk) == ok(
+        {"groupId": w.team.pk, "groupName": "Team", "memberCount": 4}
+    )
+    assert await socket.act("get_group_member_info", groupId=w.team.pk, userId=w.carol.pk) == ok(
+        member_entry(w.team, w.carol, "admin", "Cici", "5")
+    )
+    for action, params in (("get_group_info", {}), ("get_group_member_info", {"userId": w.carol.pk})):
+        assert await socket.act(action, groupId=gone.pk, **params) == failed(1409, mentions="dissolved")
+    assert await socket.act("get_group_member_info", groupId=w.team.pk, userId=w.dave.pk) == failed(1404)
+
+
+async def test_kotori_elements_in_a_sandbox_message_are_mentions_and_replies(sockets, w):
+    """(addition) `[mention,<id>]`, `[all]` and `[reply,<id>]` in the text, or replyTo."""
+    socket = await sockets.bot(w.token)
+    text = f"[reply,{w.club_message}]hi [mention,{w.bob.pk}], [mentionAll]"
+    reply = await socket.act("send_group_msg", groupId=w.club.pk, message=text)
+    row = await call(Message.objects.get, pk=reply["data"]["messageId"])
+    assert (row.content, row.reply_to_id, row.mentions) == (
+        "hi @bob , @all",
+        w.club_message,
+        ["all", w.bob.pk],
+    )
+    reply = await socket.act("send_group_msg", groupId=w.club.pk, message="so", replyTo=w.club_message)
+    assert (
+        await call(lambda: Message.objects.get(pk=reply["data"]["messageId"]).reply_to_id) == w.club_message
+    )
+
+
+async def test_set_group_whole_ban(sockets, w):
+    """(addition) The whole group muted for as long as a mute may last, then lifted."""
+    socket = await sockets.bot(w.token)
+    assert await socket.act("set_group_whole_ban", groupId=w.club.pk, enable=True) == ok()
+    mute = await call(Mute.objects.get, group=w.club, user_id=None)
+    assert abs((mute.until - timezone.now()).total_seconds() - groups.MAX_MUTE_SECONDS) < 10
+    assert (await socket.event())["duration"] == groups.MAX_MUTE_SECONDS
+    assert await socket.act("set_group_whole_ban", groupId=w.club.pk, enable=False) == ok()
+    assert not await call(Mute.objects.filter(group=w.club).exists)
 
 
 # ---- reading messages: get_msg, get_history ----------------------------------------------------------
@@ -801,6 +843,8 @@ def test_every_documented_action_is_served() -> None:
         "get_history",
         # for the onebot11 dialect, in every dialect
         "get_stranger_info",
+        "set_group_whole_ban",
+        "get_user_info",
         "get_group_info",
         "get_group_member_info",
     }

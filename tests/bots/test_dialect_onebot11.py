@@ -417,10 +417,19 @@ async def test_delete_and_get_msg(team, bob, bot, onebot):
 
 async def test_queries(team, bot, alice, bob, carol, onebot):
     assert await onebot.act("get_stranger_info", user_id=carol.pk, no_cache=True) == ok(
-        {"user_id": carol.pk, "nickname": "Carol", "sex": "unknown", "age": 0}
+        {"user_id": carol.pk, "username": "carol", "nickname": "Carol", "sex": "unknown", "age": 0}
     )
     assert await onebot.act("get_friend_list") == ok(
-        [{"user_id": alice.pk, "nickname": "Alice", "sex": "female", "age": 28, "remark": ""}]
+        [
+            {
+                "user_id": alice.pk,
+                "username": "alice",
+                "nickname": "Alice",
+                "sex": "female",
+                "age": 28,
+                "remark": "",
+            }
+        ]
     )
     info = {"group_id": team.pk, "group_name": "Team", "member_count": 4, "max_member_count": 0}
     assert await onebot.act("get_group_info", group_id=team.pk) == ok(info)
@@ -428,6 +437,7 @@ async def test_queries(team, bot, alice, bob, carol, onebot):
     carol_info = {
         "group_id": team.pk,
         "user_id": carol.pk,
+        "username": "carol",
         "nickname": "Carol",
         "sex": "unknown",
         "age": 0,
