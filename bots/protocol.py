@@ -273,7 +273,7 @@ async def replay(peer: Peer, outbox: EventOutbox, since: int | None) -> int:
     if since is None:
         return upto
     if since < oldest or since > upto:  # gone, or from another (restored) database
-        notice = peer.dialect.missed(since, oldest)
+        notice = peer.dialect.missed(peer.bot.pk, since, oldest)
         await outbox.send_now(dumps(notice) if notice is not None else None)
         since = oldest if since < oldest else upto
     after = since

@@ -50,7 +50,7 @@ class Dialect:
         frame["cursor"] = cursor
         return frame
 
-    def missed(self, since: int, oldest: int) -> dict[str, Any] | None:
+    def missed(self, bot_id: int, since: int, oldest: int) -> dict[str, Any] | None:
         """The notice that events after `since` are no longer kept: the replay starts at `oldest`."""
         return {"event": "on_events_missed", "time": int(time.time()), "since": since, "oldest": oldest}
 

@@ -213,6 +213,11 @@ class Kotori(Dialect):
     def event_names(self) -> frozenset[str]:
         return frozenset(RENDERERS)
 
+    def missed(self, bot_id: int, since: int, oldest: int) -> None:
+        """kotori has no such event and answers an unknown one with on_data_error: nothing is sent
+        (the replay still starts at the oldest event kept)."""
+        return None
+
     def event(self, name: str, data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
         render = RENDERERS.get(name)
         return render(data, bot_id) if render else None

@@ -206,6 +206,11 @@ class OneBot11(Dialect):
         render = getattr(self, "_on_" + name.replace(".", "_"), None)
         return render(data, bot_id) if render else None
 
+    def missed(self, bot_id: int, since: int, oldest: int) -> dict[str, Any]:
+        """(extension) A notice that the events after `since` are no longer kept: the replay starts
+        at `oldest` (OneBot v11 has no such notice; a framework logs an unknown notice type)."""
+        return self._notice(bot_id, "events_missed", since=since, oldest=oldest)
+
     def event_names(self) -> frozenset[str]:
         """The domain events with a renderer below (`_on_group_member_added`: group.member_added)."""
         return frozenset(n[4:].replace("_", ".", 1) for n in dir(self) if n.startswith("_on_"))

@@ -413,3 +413,28 @@ async def test_the_endpoint_reads_connected_while_it_is(
     ended = await stored(endpoint.pk, lambda row: row.connected_at is None)
     assert ended.alive_at is None
     assert not endpoint_connected(ended)
+
+
+async def test_a_reconnected_endpoint_gets_what_it_missed_once_and_in_order(
+    backend, supervise, alice, bob, bot, team
+):
+    """The bridge keeps the cursor the backend acknowledged (a pong after the frames); after a drop
+    the next connection replays from there: what went out on the dying connection, and what was
+    sent while none was open, each once, in order, before live events."""
+    endpoint = await call(register, alice, bot, backend.url)
+    connection = await backend.connection()
+    first = await call(send, bob, team.pk, "one")
+    event = await receive(connection)
+    assert (event["event"], event["messageId"], event["cursor"]) == ("on_message", first.pk, first.seq)
+    await stored(endpoint.pk, lambda e: e.last_cursor == first.seq)
+    await connection.close()
+    missed = [await call(send, bob, team.pk, f"missed {i}") for i in range(3)]
+    again = await asyncio.wait_for(backend.arrivals.get(), WAIT)
+    replayed = [await receive(again) for _ in missed]
+    assert [(f["event"], f["messageId"], f["cursor"]) for f in replayed] == [
+        ("on_message", m.pk, m.seq) for m in missed
+    ]
+    await nothing(again)
+    live = await call(send, bob, team.pk, "live")
+    assert (await receive(again))["cursor"] == live.seq
+    await stored(endpoint.pk, lambda e: e.last_cursor == live.seq)

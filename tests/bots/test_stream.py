@@ -94,6 +94,21 @@ async def test_a_cursor_past_the_retention_window_is_told(sockets, alice, bob, b
     await socket.nothing()
 
 
+async def test_onebot_is_told_with_a_notice(sockets, alice, bob, bot, bot_token):
+    await call(make_group, alice, bob, bot)
+    now = await call(current_seq)
+    socket, accepted = await sockets.open_bot(f"?token={bot_token}&dialect=onebot11&since={now + 1000}")
+    assert accepted
+    assert (await frame_of(socket))["meta_event_type"] == "lifecycle"
+    assert without_time(await frame_of(socket)) == {
+        "self_id": bot.pk,
+        "post_type": "notice",
+        "notice_type": "events_missed",
+        "since": now + 1000,
+        "oldest": 0,
+    }
+
+
 async def test_a_cursor_ahead_of_the_stream_is_told_and_goes_live(sockets, alice, bob, bot, bot_token):
     team = await call(make_group, alice, bob, bot)
     alice.standing = {"role": "owner", "level": "0", "title": alice.nickname}
