@@ -15,3 +15,4 @@ class BotsConfig(AppConfig):
 
         hooks.events_committed = stream.record
         hooks.changes_in_range = stream.changes_in_range
+        hooks.highest_other_seq = stream.highest_kept_seq

@@ -105,6 +105,12 @@ def changes_in_range(after: int, upto: int) -> list[Change]:
     return sorted(changes, key=lambda change: change[1]["seq"])
 
 
+def highest_kept_seq() -> int:
+    """The highest seq of a kept event (0 if none), from the seq index: the seq counter's repair
+    raises the counter to it at least (chats.seq_counter)."""
+    return BotEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+
+
 def floor(now: datetime | None = None) -> int:
     """The retention window's floor: the counter as it stood BOT_EVENT_RETENTION_SECONDS ago (its
     newest mark at least that old), 0 while no mark is that old. A cursor below it may have missed

@@ -13,6 +13,8 @@ import logging
 from django.db import transaction
 from django.db.models import Max, OuterRef, Subquery
 
+from imsuite.app_hooks import hooks
+
 from .models import Chat, Message, SeqCounter
 
 logger = logging.getLogger(__name__)
@@ -20,11 +22,12 @@ logger = logging.getLogger(__name__)
 
 def highest_stored_seq() -> int:
     """The highest seq of any stored change (0 if none). Message.seq is the seq of a message's
-    latest change, the only stored seq. Read chat by chat from the (chat, seq) index, one index
-    probe per chat: a plain max(seq) would read the whole table, and an index on seq alone would
-    cost every send."""
+    latest change (bots.stream keeps events under seqs too: hooks.highest_other_seq). Read chat by
+    chat from the (chat, seq) index, one index probe per chat: a plain max(seq) would read the
+    whole table, and an index on seq alone would cost every send."""
     top_of_chat = Message.objects.filter(chat=OuterRef("pk")).order_by("-seq").values("seq")[:1]
-    return Chat.objects.annotate(top=Subquery(top_of_chat)).aggregate(highest=Max("top"))["highest"] or 0
+    highest = Chat.objects.annotate(top=Subquery(top_of_chat)).aggregate(highest=Max("top"))["highest"] or 0
+    return max(highest, hooks.highest_other_seq())  # bots' kept events have seqs of the counter too
 
 
 def seq_counter_repair() -> tuple[int, int] | None:

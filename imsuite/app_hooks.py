@@ -24,6 +24,10 @@ def _as_they_are(events: Sequence[Any]) -> Sequence[Any]:
     return events
 
 
+def _none_stored() -> int:
+    return 0
+
+
 class AppHooks:
     """One attribute per need; an app's AppConfig.ready assigns it."""
 
@@ -43,6 +47,9 @@ class AppHooks:
         # once committed, before delivery; an app may keep some and change what is delivered
         # (bots.stream keeps what bots hear, with a seq). Nothing registered: delivered as they are.
         self.events_committed: Callable[[Sequence[Any]], Sequence[Any]] = _as_they_are
+        # The highest seq stored outside the messages (bots.stream's kept events), which the seq
+        # counter's repair must not hand out again (chats.seq_counter). Nothing registered: 0.
+        self.highest_other_seq: Callable[[], int] = _none_stored
 
 
 hooks = AppHooks()

@@ -85,3 +85,14 @@ def test_the_repair_seq_command_says_what_it_did(chats):
     call_command("repair_seq", stdout=out)
     assert out.getvalue() == "The seq counter is not below the highest stored seq; nothing to do.\n"
     assert counter() == top
+
+
+def test_a_bots_kept_event_counts_as_a_stored_seq(chats, alice):
+    """bots.stream keeps events under seqs of the counter: the repair never hands them out again."""
+    from bots.models import BotEvent
+
+    top = highest_stored_seq()
+    BotEvent.objects.create(bot=alice, seq=top + 5, name="friend.added", data={})
+    assert highest_stored_seq() == top + 5
+    SeqCounter.objects.filter(pk=1).update(value=1)
+    assert seq_counter_repair() == (1, top + 5)
