@@ -1,13 +1,16 @@
+import contextvars
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import BaseUserCreationForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, BaseUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from imsuite.admin_services import URL_FORMFIELD, ViewOnlyAdminMixin, run_for_each
 from imsuite.errors import DomainError
@@ -52,6 +55,25 @@ class UserChangeForm(DjangoUserChangeForm):
         )
 
 
+# The moderator behind the password form being saved (Django's view builds the form without the
+# request): set by UserAdmin.user_change_password for its own request only.
+_password_setter: contextvars.ContextVar[User] = contextvars.ContextVar("password_setter")
+
+
+class PasswordSetForm(AdminPasswordChangeForm):
+    """Django's "change password" form, saved by the account service: the person is signed out
+    everywhere and the audit log records it."""
+
+    def save(self, commit: bool = True) -> User:
+        usable = self.cleaned_data["set_usable_password"]
+        password = self.cleaned_data["password1"] if usable else None
+        saved = services.user_password_set(
+            actor=_password_setter.get(), user_id=self.user.pk, password=password
+        )
+        self.user.password = saved.password  # a moderator who set their own stays signed in to admin
+        return self.user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = [
@@ -78,12 +100,33 @@ class UserAdmin(DjangoUserAdmin):
     ]
     add_form = UserAddForm
     form = UserChangeForm
+    change_password_form = PasswordSetForm
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["username", "password1", "password2"]})]
     actions = ["deactivate", "reactivate"]
     formfield_overrides = URL_FORMFIELD
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).annotate(storage_bytes=storage_used("pk"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
+        """A username is chosen once (no service renames people: others know them by it)."""
+        return [*self.readonly_fields, "username"] if obj is not None else self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        """People and bots are deactivated (the action below), never deleted from here: their
+        messages, groups and audit entries refer to them."""
+        return False
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+        """Django's view, whose form saves through user_password_set as this moderator."""
+        token = _password_setter.set(request.user)
+        try:
+            return super().user_change_password(request, id, form_url)
+        except DomainError as exc:
+            messages.error(request, f"{exc.message} ({exc.code})")
+            return HttpResponseRedirect(request.get_full_path())
+        finally:
+            _password_setter.reset(token)
 
     @admin.display(description="storage", ordering="storage_bytes")
     def storage(self, user: User) -> str:
@@ -170,6 +213,9 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)  # sent is sent
 
+    def has_delete_permission(self, request: HttpRequest, obj: Notification | None = None) -> bool:
+        return False  # sent is sent: the row is the record of what staff told people
+
     def save_model(self, request: HttpRequest, obj: Notification, form, change: bool) -> None:
         try:
             sent = services.notification_send(
@@ -186,3 +232,15 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         """The service stored the recipients already."""
+
+
+# simplejwt's own admin lets staff delete a blacklisted refresh token, which would bring a signed-out
+# session back to life; here it is only read (sign-outs go through the account services).
+admin.site.unregister(BlacklistedToken)
+
+
+@admin.register(BlacklistedToken)
+class BlacklistedTokenAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["token", "blacklisted_at"]
+    list_select_related = ["token__user"]
+    search_fields = ["token__user__username", "token__jti"]

@@ -21,14 +21,14 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from imsuite import audit, sql
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
-from imsuite.events import publish, publish_broadcast
+from imsuite.events import DomainEvent, publish, publish_broadcast, publish_events
 from media.avatars import avatar_replaced, avatar_stored
 
 from . import presence
 from .access import access_own_bot, access_user, require_active, require_moderator
 from .models import BotToken, FriendRequest, Friendship, Notification, Sex, User
 from .selectors import user_ref
-from .sessions import SID_CLAIM, revoke_session
+from .sessions import SID_CLAIM, revoke_session, sessions_of
 
 logger = logging.getLogger(__name__)
 
@@ -65,18 +65,22 @@ def _check_profile(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def user_register(*, username: str, password: str, **profile: Any) -> User:
-    """Create a person's account. Anyone may register; there is no acting user yet."""
-    profile = _check_profile(profile)
-    candidate = User(username=username, **profile)
+def _check_password(password: str, user: User) -> None:
     try:
-        validate_password(password or "", user=candidate)
+        validate_password(password or "", user=user)
     except DjangoValidationError as exc:
         raise DomainError(
             ErrorCode.VALIDATION_ERROR,
             "This password is too weak.",
             {"field": "password", "reason": "weak", "problems": list(exc.messages)},
         ) from exc
+
+
+def user_register(*, username: str, password: str, **profile: Any) -> User:
+    """Create a person's account. Anyone may register; there is no acting user yet."""
+    profile = _check_profile(profile)
+    candidate = User(username=username, **profile)
+    _check_password(password, candidate)
     try:
         with transaction.atomic():
             _check_username(username)
@@ -149,6 +153,37 @@ def user_set_active(*, actor: User, user_id: int, active: bool) -> User:
             )
             publish("user.deactivated", {u.pk for u in affected}, {"user_id": user.pk})
     user.refresh_from_db()
+    return user
+
+
+def user_password_set(*, actor: User, user_id: int, password: str | None) -> User:
+    """A moderator sets a person's password, or disables password sign-in (None). Whoever knew the
+    old one may be signed in with it: every session of the person is signed out (refresh tokens
+    revoked, access tokens refused, open connections closed)."""
+    require_moderator(actor)
+    user = access_user(actor, user_id)
+    if user.is_bot:
+        raise DomainError(
+            ErrorCode.PERMISSION_DENIED, "Bots sign in with their token, not a password.", {"reason": "bot"}
+        )
+    if password is None:
+        user.set_unusable_password()
+    else:
+        _check_password(password, user)
+        user.set_password(password)
+    with transaction.atomic():
+        user.save(update_fields=["password"])
+        audit.record(actor, "user.password_set", "user", user.pk, usable=password is not None)
+        _revoke_sessions([user.pk])
+        sids = sorted(sessions_of(user.pk))
+        for sid in sids:
+            revoke_session(sid)
+        publish_events(
+            [
+                DomainEvent("user.logged_out", frozenset({user.pk}), {"user_id": user.pk, "sid": sid})
+                for sid in sids
+            ]
+        )
     return user
 
 

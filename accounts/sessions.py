@@ -10,7 +10,6 @@ restart) is read from the database and the answer cached: "revoked" until the to
 import contextlib
 import functools
 import logging
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,9 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.state import token_backend
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from imsuite import sql
@@ -41,8 +43,10 @@ REVOKED, NOT_REVOKED = 1, 0
 
 
 def new_refresh_token(user: User) -> RefreshToken:
+    """A session is named after its first refresh token: simplejwt stores that one (as an outstanding
+    token) before a sid can be added, and the sid is then its jti (sessions_of reads it back)."""
     token = RefreshToken.for_user(user)
-    token[SID_CLAIM] = uuid.uuid4().hex
+    token[SID_CLAIM] = token[api_settings.JTI_CLAIM]
     return token
 
 
@@ -67,6 +71,17 @@ def revoke_session(sid: str | None) -> None:
         cache.set(_revoked_key(sid), REVOKED, timeout=_token_lifetime())
     except Exception as exc:  # the cache is down: a cold or stale entry is read from the database
         logger.warning("could not cache the revocation of session %s: %s", sid, exc)
+
+
+def sessions_of(user_id: int) -> set[str]:
+    """The sids of every session of the user whose access tokens may still live. Every refresh token
+    issued is kept as an outstanding token: a rotated one carries its session's sid, a sign-in's was
+    stored before its sid was added and is the session's namesake (new_refresh_token). An access
+    token outlives the refresh token it came from by at most its own lifetime."""
+    since = timezone.now() - timedelta(seconds=_token_lifetime())
+    issued = OutstandingToken.objects.filter(user_id=user_id, expires_at__gt=since)
+    claims = (token_backend.decode(raw, verify=False) for raw in issued.values_list("token", flat=True))
+    return {c.get(SID_CLAIM) or c[api_settings.JTI_CLAIM] for c in claims}
 
 
 def session_revoked(sid: str | None) -> bool:

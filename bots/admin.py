@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from imsuite.admin_services import ViewOnlyAdminMixin
+from imsuite.admin_services import DeleteThroughServiceMixin, ViewOnlyAdminMixin
 from imsuite.errors import DomainError
 
 from . import dialects, selectors, services
@@ -38,7 +38,7 @@ class EndpointForm(forms.ModelForm):
 
 
 @admin.register(ReverseEndpoint)
-class ReverseEndpointAdmin(admin.ModelAdmin):
+class ReverseEndpointAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
     """Register or remove a bot's reverse endpoints; `runbots` picks changes up without a restart."""
 
     form = EndpointForm
@@ -107,7 +107,7 @@ class ReverseEndpointAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(reverse("admin:bots_reverseendpoint_changelist"))
         return super().response_add(request, obj, post_url_continue)
 
-    def delete_model(self, request: HttpRequest, obj: ReverseEndpoint) -> None:
+    def delete_one(self, request: HttpRequest, obj: ReverseEndpoint) -> None:
         services.reverse_endpoint_delete(actor=request.user, bot_id=obj.bot_id, endpoint_id=obj.pk)
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.access import access_own_bot, is_moderator
 from accounts.models import User
 from accounts.services import connection_closed, connection_opened
-from imsuite import outbound
+from imsuite import audit, outbound
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 
 from .dialect_names import DEFAULT as DEFAULT_DIALECT
@@ -119,10 +119,14 @@ def reverse_endpoint_received(*, endpoint_id: int, cursor: int) -> None:
 
 
 def reverse_endpoint_delete(*, actor: User, bot_id: int, endpoint_id: int) -> None:
+    """By the bot's owner, or a moderator (audited)."""
     bot = access_bot(actor, bot_id)
-    deleted, _ = ReverseEndpoint.objects.filter(pk=endpoint_id, bot=bot).delete()
-    if not deleted:
-        raise not_found("Reverse endpoint")
+    with transaction.atomic():
+        deleted, _ = ReverseEndpoint.objects.filter(pk=endpoint_id, bot=bot).delete()
+        if not deleted:
+            raise not_found("Reverse endpoint")
+        if bot.owner_id != actor.pk:
+            audit.record(actor, "reverse_endpoint.delete", "reverse_endpoint", endpoint_id, bot_id=bot.pk)
 
 
 def forward_connection_opened(*, bot: User, connection: str, dialect: str, address: str) -> None:

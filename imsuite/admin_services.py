@@ -6,7 +6,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from .errors import DomainError
 
@@ -59,3 +60,29 @@ class ViewOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class DeleteThroughServiceMixin:
+    """Deleting, from a row's page or with the bulk action, calls the service `delete_one(request,
+    obj)` for each row: its permission check and audit entry apply, and a refusal is shown and
+    leaves the row (Django's own delete would remove it behind the service's back)."""
+
+    def delete_one(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        try:
+            self.delete_one(request, obj)
+        except DomainError as exc:
+            messages.error(request, f"{obj}: {exc.message} ({exc.code})")
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        """After a refusal, back to the list with the service's message only (not "deleted successfully")."""
+        if self.model._default_manager.filter(pk=obj_id).exists():
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        return super().response_delete(request, obj_display, obj_id)

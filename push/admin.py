@@ -3,13 +3,16 @@ from urllib.parse import urlsplit
 from django.contrib import admin
 from django.http import HttpRequest
 
+from imsuite.admin_services import DeleteThroughServiceMixin
+
+from . import services
 from .models import PushSubscription
 
 
 @admin.register(PushSubscription)
-class PushSubscriptionAdmin(admin.ModelAdmin):
+class PushSubscriptionAdmin(DeleteThroughServiceMixin, admin.ModelAdmin):
     """The devices that receive pushes, and how their endpoints fare. Devices register themselves
-    (REST); a moderator may only look, or remove one."""
+    (REST); a moderator may only look, or remove one (through the service, audited)."""
 
     list_display = [
         "user",
@@ -35,3 +38,6 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: PushSubscription | None = None) -> bool:
         return False
+
+    def delete_one(self, request: HttpRequest, obj: PushSubscription) -> None:
+        services.subscription_remove(actor=request.user, subscription_id=obj.pk)

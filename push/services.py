@@ -7,8 +7,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from accounts.access import require_moderator
 from accounts.models import User
-from imsuite import outbound
+from imsuite import audit, outbound
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 
 from .models import PushSubscription
@@ -88,6 +89,24 @@ def subscription_delete(*, actor: User, subscription_id: int) -> None:
     deleted, _ = PushSubscription.objects.filter(pk=subscription_id, user=actor).delete()
     if not deleted:
         raise not_found("Push subscription")
+
+
+def subscription_remove(*, actor: User, subscription_id: int) -> None:
+    """A moderator removes anyone's device (a dead or abused endpoint); audited. The device
+    registers again the next time its app starts, as after a sign-out."""
+    require_moderator(actor)
+    with transaction.atomic():
+        subscription = PushSubscription.objects.select_for_update().filter(pk=subscription_id).first()
+        if subscription is None:
+            raise not_found("Push subscription")
+        subscription.delete()
+        audit.record(
+            actor,
+            "push_subscription.remove",
+            "push_subscription",
+            subscription_id,
+            user_id=subscription.user_id,
+        )
 
 
 def backoff(failures: int) -> timedelta:
