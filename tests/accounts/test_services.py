@@ -8,10 +8,11 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services
-from accounts.models import BotToken, Friendship, User
+from accounts.models import BotToken, Friendship, RevokedSession, User
 from accounts.sessions import new_refresh_token
 from chats.models import Chat
 from imsuite.errors import DomainError, ErrorCode
+from imsuite.models import AuditEntry
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -243,6 +244,51 @@ def test_session_logout(alice, inbox, django_capture_on_commit_callbacks):
     assert blacklisted(session)
     assert inbox.drain(alice) == [event("user.logged_out", user_id=alice.pk, sid=session["sid"])]
     refused(ErrorCode.AUTHENTICATION_FAILED, services.session_logout, refresh=str(session))
+
+
+def test_user_password_set_signs_out_every_session(
+    alice, bob, moderator, inbox, django_capture_on_commit_callbacks
+):
+    sessions = [new_refresh_token(alice) for _ in range(2)]
+    rotated = RefreshToken(str(sessions[1]))  # what a refresh hands out: same session, new token
+    rotated.set_jti()
+    rotated.outstand()
+    others = new_refresh_token(bob)
+    inbox.listen(alice, bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.user_password_set(actor=moderator, user_id=alice.pk, password="another-Strong-passw0rd")
+    assert User.objects.get(pk=alice.pk).check_password("another-Strong-passw0rd")
+    assert [blacklisted(t) for t in (*sessions, rotated, others)] == [True, True, True, False]
+    sids = sorted(s["sid"] for s in sessions)
+    assert sorted(RevokedSession.objects.values_list("sid", flat=True)) == sids
+    assert sorted(inbox.drain(alice), key=lambda e: e["data"]["sid"]) == [
+        event("user.logged_out", user_id=alice.pk, sid=sid) for sid in sids
+    ]
+    assert inbox.drain(bob) == []
+
+
+@pytest.mark.parametrize(
+    ("actor", "target", "password", "code", "reason"),
+    [
+        ("alice", "bob", "another-Strong-passw0rd", ErrorCode.PERMISSION_DENIED, "not_moderator"),
+        ("alice", "alice", "another-Strong-passw0rd", ErrorCode.PERMISSION_DENIED, "not_moderator"),
+        ("moderator", "bot", "another-Strong-passw0rd", ErrorCode.PERMISSION_DENIED, "bot"),
+        ("moderator", "bob", "password", ErrorCode.VALIDATION_ERROR, "weak"),
+    ],
+)
+def test_user_password_set_refusals_change_nothing(
+    alice, bob, moderator, actor, target, password, code, reason
+):
+    bot, _ = services.bot_create(actor=alice, username="alicebot")
+    people = {"alice": alice, "bob": bob, "moderator": moderator, "bot": bot}
+    session = new_refresh_token(people[target])
+    before = list(User.objects.order_by("pk").values_list("pk", "password"))
+    details = refused(
+        code, services.user_password_set, actor=people[actor], user_id=people[target].pk, password=password
+    )
+    assert details["reason"] == reason
+    assert list(User.objects.order_by("pk").values_list("pk", "password")) == before
+    assert (blacklisted(session), RevokedSession.objects.count(), AuditEntry.objects.count()) == (False, 0, 0)
 
 
 @pytest.mark.parametrize("kind", ["garbage", "empty", "access", "expired"])

@@ -18,6 +18,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers, get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.db import connections as databases
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
@@ -1280,3 +1282,24 @@ async def test_mentions_in_message_new_edit_and_sync(ws, group, alice, bob, caro
     )
     assert (await c2.frame())["type"] == "sync.done"
     assert await call(lambda: ChatMember.objects.get(chat_id=group.pk, user=carol).unread_mentions) == 0
+
+
+async def test_a_password_set_in_admin_ends_every_session_of_the_person(ws, alice, bob, moderator):
+    sessions = [await call(new_refresh_token, user=alice) for _ in range(2)]
+    devices = [await ws.connect(alice, str(session.access_token)) for session in sessions]
+    bystander = await ws.connect(bob, str((await call(new_refresh_token, user=bob)).access_token))
+    admin = Client()
+    await call(admin.force_login, user=moderator)
+    form = {
+        "password1": "another-Strong-passw0rd",
+        "password2": "another-Strong-passw0rd",
+        "usable_password": "true",
+    }
+    url = reverse("admin:auth_user_password_change", args=[alice.pk])
+    assert (await call(admin.post, path=url, data=form)).status_code == 302
+    for device in devices:
+        assert await device.frame() == disconnected("logged_out")
+        await device.closed(1008)
+        await device.deaf()
+    await bystander.nothing()
+    await bystander.alive()
