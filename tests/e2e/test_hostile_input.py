@@ -151,31 +151,19 @@ async def test_a_handshake_for_another_host_is_refused(daphne_url: str) -> None:
 # ---- /ws/bot ------------------------------------------------------------------------------------
 
 
-async def test_bot_frames_too_deep_or_not_finite_get_retcode_1400_and_too_big_closes_1009(
+async def test_bot_frames_too_deep_or_not_finite_get_no_answer_and_too_big_closes_1009(
     daphne_url: str,
 ) -> None:
+    """A frame that is no JSON object is no action: never answered (issue 20: two peers answering
+    each other's complaints loop), and the connection goes on. The answer to the next action is
+    the next frame, so nothing came for the ones before it."""
     ann = await sign_up(daphne_url, "ann", "Ann")
     token = await bot_token(daphne_url, ann.token)
     bot = await open_bot(daphne_url, token)
     try:
-        cases = [
-            (deep_value(30_000), f"JSON nests deeper than {DEPTH} levels. (too_deep)"),
-            (
-                '{"action": "get_login_info", "echo": NaN}',
-                "NaN, Infinity and numbers out of range are not JSON. (bad_number)",
-            ),
-            ('{"action": "get_login_info", "echo": 1', "The frame is not valid JSON. (malformed_json)"),
-        ]
-        for frame, message in cases:
+        cases = [deep_value(30_000), '{"action": "get_login_info", "echo": NaN}', '{"action": "x", "echo": 1']
+        for frame in cases:
             await asyncio.wait_for(bot.send(frame), WS_TIMEOUT_SECONDS)
-            answer = await recv_frame(bot)
-            assert answer == {
-                "status": "failed",
-                "retcode": 1400,
-                "data": None,
-                "message": message,
-                "echo": None,
-            }
         await asyncio.wait_for(bot.send('{"action": "get_login_info", "echo": 7}'), WS_TIMEOUT_SECONDS)
         answer = await recv_frame(bot)
         assert (answer["status"], answer["retcode"], answer["echo"]) == ("ok", 0, 7)  # still open
