@@ -3,18 +3,21 @@ address, from many, and across many accounts) with the owner still signing in fr
 address; registrations per address; friend and join requests per user. The clock is the limiter's
 (imsuite.ratelimit.time), moved by the test: a wait is a refusal with retry_after, never a sleep."""
 
+import json
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from asgiref.testing import ApplicationCommunicator
 from rest_framework.test import APIClient
 
 from accounts.models import FriendRequest, User
 from groups import services as group_services
 from groups.models import JoinRequest
 from imsuite import ratelimit
+from imsuite.asgi import application
 from imsuite.errors import DomainError
-from imsuite.ip_networks import client_key
+from imsuite.ip_networks import client_key, networks
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -166,6 +169,60 @@ def test_the_account_is_one_whatever_the_case_and_ipv6_counts_per_64(alice, cloc
         wrong(sign_in(f"2001:db8:1:2::{n + 1}", username="ALICE" if n % 2 else "alice", password="x"))
     refused(sign_in("2001:db8:1:2:ffff::9"), 1)
     signed_in(sign_in("2001:db8:1:3::1"))  # another /64
+
+
+NGINX = "172.30.0.10"
+
+
+async def sign_in_through_asgi(
+    peer: str, forwarded: str | None, username: str = "alice"
+) -> tuple[int, dict[bytes, bytes], dict]:
+    """A wrong password to imsuite.asgi.application from `peer`, with an X-Forwarded-For or none:
+    the status, headers and body."""
+    body = json.dumps({"username": username, "password": "wrong-Passw0rd"}).encode()
+    headers = [(b"host", b"localhost"), (b"content-type", b"application/json")]
+    headers += [(b"content-length", str(len(body)).encode())]
+    if forwarded is not None:
+        headers.append((b"x-forwarded-for", forwarded.encode()))
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/auth/token",
+        "raw_path": b"/api/auth/token",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": [peer, 50000],
+        "server": ["localhost", 8080],
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": body})
+    start = await communicator.receive_output(5)
+    chunks = [await communicator.receive_output(5)]
+    while chunks[-1].get("more_body"):
+        chunks.append(await communicator.receive_output(5))
+    await communicator.wait(5)
+    return start["status"], dict(start["headers"]), json.loads(b"".join(c["body"] for c in chunks))
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_address_is_the_trusted_proxys_word_and_nobody_elses(alice, clock, monkeypatch):
+    """Behind nginx (TRUSTED_PROXIES) each forwarded client has its own counters; a client that
+    writes X-Forwarded-For itself is counted by its own address whatever it writes."""
+    monkeypatch.setattr(application, "trusted", networks([f"{NGINX}/32"]))
+    for n in range(5):
+        assert (await sign_in_through_asgi(ATTACKER, f"10.9.8.{n}"))[0] == 401
+        assert (await sign_in_through_asgi(NGINX, f"192.0.2.{n}", "bob"))[0] == 401
+    status, headers, body = await sign_in_through_asgi(ATTACKER, "10.9.8.200")
+    assert (status, headers[b"Retry-After"], body["details"]) == (
+        429,
+        b"1",
+        {"retry_after": 1, "reason": "sign_in_failures"},
+    )
+    assert (await sign_in_through_asgi(NGINX, "192.0.2.0", "bob"))[0] == 401  # one failure there yet
+    assert (await sign_in_through_asgi(NGINX, ATTACKER))[0] == 429  # the same client via nginx
 
 
 @pytest.mark.parametrize(
