@@ -1,5 +1,6 @@
 """Every change to accounts, friendships and bots. Adapters call these and nothing else."""
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -119,7 +120,11 @@ def _signin_counters(username: str, address: str) -> list[tuple[Backoff, str]]:
         )
 
     counters = [(backoff("signin-pair", "SIGNIN_FREE_FAILURES"), pair)]
-    if not shared_cache.get(f"rate:signin-known:{pair}"):
+    try:
+        known = shared_cache.get(f"rate:signin-known:{pair}")
+    except (redis.ConnectionError, redis.TimeoutError):  # Redis away: nothing is counted either
+        known = True
+    if not known:
         counters.append((backoff("signin-address", "SIGNIN_ADDRESS_FREE_FAILURES"), network))
         counters.append((backoff("signin-account", "SIGNIN_ACCOUNT_FREE_FAILURES"), account))
     return counters
@@ -146,7 +151,8 @@ def signin_succeeded(*, username: str, address: str) -> None:
     backoff_cleared(counters[:1])
     pair = counters[0][1]
     days = settings.IMSUITE["SIGNIN_KNOWN_ADDRESS_DAYS"]
-    shared_cache.set(f"rate:signin-known:{pair}", True, timeout=days * 86400)
+    with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # as backoff_cleared
+        shared_cache.set(f"rate:signin-known:{pair}", True, timeout=days * 86400)
 
 
 def user_update(*, actor: User, user_id: int, **fields: Any) -> User:

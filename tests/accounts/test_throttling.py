@@ -4,6 +4,7 @@ address; registrations per address; friend and join requests per user. The clock
 (imsuite.ratelimit.time), moved by the test: a wait is a refusal with retry_after, never a sleep."""
 
 import json
+import math
 from types import SimpleNamespace
 from typing import Any
 
@@ -303,3 +304,18 @@ def test_a_named_limit_is_ready_for_reports(settings, clock):
     with pytest.raises(DomainError) as refusal:
         ratelimit.rate_limit_named("REPORTS", 7)
     assert refusal.value.details == {"retry_after": 8, "limit": 1, "window_seconds": 10}
+
+
+def test_sign_in_goes_on_while_the_cache_cannot_be_reached(alice, settings, caplog, monkeypatch):
+    """Like every limit: nothing counted and nothing refused while Redis is away, one warning."""
+    monkeypatch.setattr(ratelimit, "_warned_at", -math.inf)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
+    for _ in range(7):
+        wrong(sign_in(ATTACKER, password="wrong-Passw0rd"))
+    signed_in(sign_in(ATTACKER))
+    assert "rate limits are not counted: the cache cannot be reached" in caplog.text
