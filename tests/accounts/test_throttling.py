@@ -319,3 +319,19 @@ def test_sign_in_goes_on_while_the_cache_cannot_be_reached(alice, settings, capl
         wrong(sign_in(ATTACKER, password="wrong-Passw0rd"))
     signed_in(sign_in(ATTACKER))
     assert "rate limits are not counted: the cache cannot be reached" in caplog.text
+
+
+def test_the_admin_sign_in_answers_to_the_same_counters(alice, clock, client):
+    def admin_sign_in(password: str):
+        form = {"username": "alice", "password": password, "next": "/admin/"}
+        return client.post("/admin/login/", form, REMOTE_ADDR=ATTACKER)
+
+    for _ in range(4):
+        assert "Please enter the correct username and password" in admin_sign_in("wrong").content.decode()
+    wrong(sign_in(ATTACKER, password="wrong-Passw0rd"))  # the fifth, through the API
+    page = admin_sign_in(PASSWORD).content.decode()
+    assert "Too many failed sign-ins: try again in 1 s." in page
+    refused(sign_in(ATTACKER), 1)
+    clock.now += 1
+    assert admin_sign_in(PASSWORD).status_code == 200  # right, though not staff: a success
+    signed_in(sign_in(ATTACKER))
