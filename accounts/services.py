@@ -98,7 +98,7 @@ def user_register(*, username: str, password: str, address: str | None = None, *
     return candidate
 
 
-# --- sign-in throttling (docs/architecture.md, "Sign-in throttling") -------------------------------
+# --- sign-in throttling (README, "Sign-in throttling"; docs/architecture.md, "Abuse throttling") ---
 
 
 def _signin_counters(username: str, address: str) -> list[tuple[Backoff, str]]:

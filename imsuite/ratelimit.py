@@ -73,9 +73,9 @@ def rate_limit_many(
 
 @dataclass(frozen=True)
 class Backoff:
-    """A failure counter whose refusals grow: once `free` failures were counted (within
-    `window_seconds` of the first one), each further failure makes the next attempt wait
-    base_seconds * 2 ** (failures - free) seconds, at most max_seconds. A wait is a refusal with
+    """A failure counter whose refusals grow: `free` failures (counted within `window_seconds` of
+    the first one) come without a wait; from then on the n-th failure makes the next attempt wait
+    base_seconds * 2 ** (n - free) seconds, at most max_seconds. A wait is a refusal with
     retry_after, never a sleep: an attacker's patience costs the server nothing."""
 
     name: str
