@@ -2,6 +2,7 @@ import contextvars
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.widgets import AdminURLFieldWidget
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, BaseUserCreationForm
@@ -32,6 +33,32 @@ class UserAddForm(BaseUserCreationForm):
         except DomainError as exc:
             raise ValidationError(exc.message) from exc
         return username
+
+
+class ThrottledAdminLogin(AdminAuthenticationForm):
+    """The admin's sign-in answers to the API's sign-in throttle (the same counters): otherwise
+    /admin/login/ would be the door a password guesser uses."""
+
+    def clean(self) -> dict:
+        if not (self.cleaned_data.get("username") and self.cleaned_data.get("password")):
+            return super().clean()  # the fields' own errors; no password was tried
+        address = self.request.META.get("REMOTE_ADDR", "") if self.request is not None else ""
+        who = {"username": self.cleaned_data["username"], "address": address}
+        try:
+            services.signin_admit(**who)
+        except DomainError as refusal:
+            wait = refusal.details["retry_after"]
+            raise ValidationError(
+                f"Too many failed sign-ins: try again in {wait} s.", code="rate_limited"
+            ) from refusal
+        try:
+            return super().clean()
+        finally:  # a right password (staff or not) is a success, no user a failure
+            outcome = services.signin_failed if self.user_cache is None else services.signin_succeeded
+            outcome(**who)
+
+
+admin.site.login_form = ThrottledAdminLogin
 
 
 class AvatarURLField(forms.URLField):

@@ -58,7 +58,7 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_register(**data.validated_data)
+        user = services.user_register(address=request.META.get("REMOTE_ADDR", ""), **data.validated_data)
         return Response(OwnUser(user, context={"online": set()}).data, status=status.HTTP_201_CREATED)
 
 

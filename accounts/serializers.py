@@ -1,12 +1,14 @@
 """Input schemas (shared by every adapter) and output shapes for accounts."""
 
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed as SignInRefused
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerField, StrictURLField
 
+from . import services
 from .models import Sex, User
 from .presence import online_user_ids
 from .sessions import new_refresh_token
@@ -41,6 +43,20 @@ class TokenInput(TokenObtainPairSerializer):
         super().__init__(*args, **kwargs)
         self.fields[self.username_field] = StrictCharField(write_only=True)
         self.fields["password"] = StrictCharField(write_only=True, trim_whitespace=False)
+
+    def validate(self, attrs: dict) -> dict:
+        """Throttled (accounts.services.signin_admit) before the password is checked; the outcome
+        is counted for the client address that TrustedProxyHeaders left in REMOTE_ADDR."""
+        request = self.context.get("request")
+        who = {"username": attrs[self.username_field], "address": request.META.get("REMOTE_ADDR", "")}
+        services.signin_admit(**who)
+        try:
+            data = super().validate(attrs)
+        except SignInRefused:
+            services.signin_failed(**who)
+            raise
+        services.signin_succeeded(**who)
+        return data
 
     @classmethod
     def get_token(cls, user: User) -> RefreshToken:

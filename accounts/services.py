@@ -1,5 +1,6 @@
 """Every change to accounts, friendships and bots. Adapters call these and nothing else."""
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -11,6 +12,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache as shared_cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, models, transaction
@@ -22,6 +24,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from imsuite import audit, sql
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 from imsuite.events import DomainEvent, publish, publish_broadcast, publish_events
+from imsuite.ip_networks import client_key
+from imsuite.ratelimit import Backoff, backoff_cleared, backoff_failed, backoff_refusal, rate_limit_named
 from media.avatars import avatar_replaced, avatar_stored
 
 from . import presence
@@ -76,8 +80,12 @@ def _check_password(password: str, user: User) -> None:
         ) from exc
 
 
-def user_register(*, username: str, password: str, **profile: Any) -> User:
-    """Create a person's account. Anyone may register; there is no acting user yet."""
+def user_register(*, username: str, password: str, address: str | None = None, **profile: Any) -> User:
+    """Create a person's account. Anyone may register; there is no acting user yet. From a client
+    `address`, every attempt counts against RATE_LIMIT_REGISTRATIONS (so that neither accounts
+    nor the "taken" answer can be farmed)."""
+    if address is not None:
+        rate_limit_named("REGISTRATIONS", client_key(address))
     profile = _check_profile(profile)
     candidate = User(username=username, **profile)
     _check_password(password, candidate)
@@ -92,6 +100,63 @@ def user_register(*, username: str, password: str, **profile: Any) -> User:
             ErrorCode.CONFLICT, "This username is taken.", {"field": "username", "reason": "taken"}
         ) from exc
     return candidate
+
+
+# --- sign-in throttling (README, "Sign-in throttling"; docs/architecture.md, "Abuse throttling") ---
+
+
+def _signin_counters(username: str, address: str) -> list[tuple[Backoff, str]]:
+    """The failure counters a sign-in of `username` from `address` answers to. A pair (account,
+    address) that signed in successfully within SIGNIN_KNOWN_ADDRESS_DAYS answers to its own
+    counter only: failures elsewhere, for this account or from this address, never slow it."""
+    limits = settings.IMSUITE
+    account = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+    network = client_key(address)
+    pair = f"{account}:{network}"
+
+    def backoff(name: str, free: str) -> Backoff:
+        return Backoff(
+            name,
+            limits[free],
+            limits["SIGNIN_DELAY_SECONDS"],
+            limits["SIGNIN_DELAY_MAX_SECONDS"],
+            limits["SIGNIN_FAILURE_WINDOW_SECONDS"],
+        )
+
+    counters = [(backoff("signin-pair", "SIGNIN_FREE_FAILURES"), pair)]
+    try:
+        known = shared_cache.get(f"rate:signin-known:{pair}")
+    except (redis.ConnectionError, redis.TimeoutError):  # Redis away: nothing is counted either
+        known = True
+    if not known:
+        counters.append((backoff("signin-address", "SIGNIN_ADDRESS_FREE_FAILURES"), network))
+        counters.append((backoff("signin-account", "SIGNIN_ACCOUNT_FREE_FAILURES"), account))
+    return counters
+
+
+def signin_admit(*, username: str, address: str) -> None:
+    """RATE_LIMITED (reason sign_in_failures) while a failure counter of this attempt makes it
+    wait; the password is not even checked then."""
+    refusal = backoff_refusal(_signin_counters(username, address), "sign_in_failures")
+    if refusal is not None:
+        raise refusal
+
+
+def signin_failed(*, username: str, address: str) -> None:
+    """A wrong password (or no such active account: counted the same, so that the throttle does
+    not tell which accounts exist)."""
+    backoff_failed(_signin_counters(username, address))
+
+
+def signin_succeeded(*, username: str, address: str) -> None:
+    """The pair's own failures are forgotten and the address becomes known for the account; the
+    address's and the account's counters stay (an attacker's one good account must not wipe them)."""
+    counters = _signin_counters(username, address)
+    backoff_cleared(counters[:1])
+    pair = counters[0][1]
+    days = settings.IMSUITE["SIGNIN_KNOWN_ADDRESS_DAYS"]
+    with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # as backoff_cleared
+        shared_cache.set(f"rate:signin-known:{pair}", True, timeout=days * 86400)
 
 
 def user_update(*, actor: User, user_id: int, **fields: Any) -> User:
@@ -398,7 +463,9 @@ def friend_request_data(request: FriendRequest) -> dict[str, Any]:
 
 
 def friend_request_send(*, actor: User, user_id: int, comment: str = "") -> FriendRequest:
-    """Ask someone to be friends. If they already asked the actor, this accepts their request."""
+    """Ask someone to be friends. If they already asked the actor, this accepts their request.
+    Every attempt counts against RATE_LIMIT_FRIEND_REQUESTS."""
+    rate_limit_named("FRIEND_REQUESTS", actor.pk)
     target = access_user(actor, user_id)
     if target.pk == actor.pk:
         raise permission_to_self()

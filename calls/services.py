@@ -22,6 +22,7 @@ from chats.models import Chat
 from imsuite import sql
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import publish
+from imsuite.ratelimit import rate_limit_named
 
 from .models import Call
 
@@ -101,7 +102,9 @@ def call_offer(
     *, actor: User, to_user: int, call_type: str, sdp: Any, ice_candidates: Any = None, channel: str = ""
 ) -> Call:
     """Ring a friend or private-chat peer. Someone offline or already in a call ends the call at once
-    (unavailable / busy); the caller learns the call_id from call.status or call.end."""
+    (unavailable / busy); the caller learns the call_id from call.status or call.end. Every offer
+    counts against RATE_LIMIT_CALLS."""
+    rate_limit_named("CALLS", actor.pk)
     if call_type not in Call.Type.values:
         raise validation_error("call_type", "choice", "call_type is audio or video.")
     sdp = _check_sdp(sdp)

@@ -18,6 +18,7 @@ from chats.models import Chat, ChatMember, Role
 from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import DomainEvent, publish, publish_events
+from imsuite.ratelimit import rate_limit_named
 from media.avatars import avatar_replaced, avatar_stored
 
 from .access import RANK, access_group, access_member, rank, require_manager, require_outranks
@@ -433,7 +434,9 @@ def _join_request(group: Group, user: User, operator: User, comment: str) -> Joi
 
 
 def join_request_create(*, actor: User, group_id: int, comment: str = "") -> JoinRequest:
-    """Ask to join a group (its id is enough to ask; the owner and admins decide)."""
+    """Ask to join a group (its id is enough to ask; the owner and admins decide). Every attempt
+    counts against RATE_LIMIT_JOIN_REQUESTS."""
+    rate_limit_named("JOIN_REQUESTS", actor.pk)
     group = Group.objects.filter(pk=group_id, dissolved_at__isnull=True).first()
     if group is None:
         raise not_found("Group")

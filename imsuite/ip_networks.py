@@ -35,3 +35,17 @@ def within(ip: IPAddress, nets: Iterable[IPNetwork]) -> bool:
     """Whether `ip` lies in one of `nets`; an IPv4-mapped IPv6 address counts as its IPv4 address."""
     plain = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped else ip
     return any(ip in net or plain in net for net in nets)
+
+
+def client_key(text: str) -> str:
+    """What counts as one client address for throttling: an IPv4 address as such (an IPv4-mapped
+    IPv6 one too), an IPv6 address by its /64 (one subscriber's whole prefix, which they can walk
+    through at will), "unknown" for anything else."""
+    ip = address(text or "")
+    if ip is None:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

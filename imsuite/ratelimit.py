@@ -6,11 +6,13 @@ import math
 import time
 from collections import Counter
 from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from time import monotonic
 from typing import Any
 
 import redis
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
@@ -20,6 +22,9 @@ from .errors import DomainError, ErrorCode
 logger = logging.getLogger(__name__)
 UNREACHABLE_WARNING_SECONDS = 30.0  # at most one warning this often while the cache is away
 _warned_at = -math.inf
+# A wait is kept this long past its end: its value decides, the expiry only tidies up (and must not
+# cut a wait short on a process whose clock is a little ahead)
+WAIT_KEPT_EXTRA_SECONDS = 60
 
 
 def rate_limit(bucket: str, key: object, limit: int, window_seconds: int) -> None:
@@ -27,6 +32,14 @@ def rate_limit(bucket: str, key: object, limit: int, window_seconds: int) -> Non
     error = rate_limit_many(bucket, [key], limit, window_seconds)[0]
     if error is not None:
         raise error
+
+
+def rate_limit_named(name: str, key: object) -> None:
+    """Count one use of the limit named in settings.IMSUITE: RATE_LIMIT_<name> uses per
+    RATE_LIMIT_<name>_WINDOW_SECONDS (FRIEND_REQUESTS, JOIN_REQUESTS, CALLS, UPLOADS, REPORTS,
+    REGISTRATIONS), so that each limit is one pair of settings and one line where it applies."""
+    limits = settings.IMSUITE
+    rate_limit(name.lower(), key, limits[f"RATE_LIMIT_{name}"], limits[f"RATE_LIMIT_{name}_WINDOW_SECONDS"])
 
 
 def rate_limit_many(
@@ -56,6 +69,72 @@ def rate_limit_many(
         used = totals[cache_keys[key]] - uses[key] + seen[key]
         results.append(error if used > limit else None)
     return results
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """A failure counter whose refusals grow: `free` failures (counted within `window_seconds` of
+    the first one) come without a wait; from then on the n-th failure makes the next attempt wait
+    base_seconds * 2 ** (n - free) seconds, at most max_seconds. A wait is a refusal with
+    retry_after, never a sleep: an attacker's patience costs the server nothing."""
+
+    name: str
+    free: int
+    base_seconds: float
+    max_seconds: float
+    window_seconds: int
+
+    def delay(self, failures: int) -> float:
+        if failures < self.free:
+            return 0.0
+        return min(self.base_seconds * 2 ** min(failures - self.free, 64), self.max_seconds)
+
+    def counter(self, key: str) -> str:
+        return f"rate:{self.name}:{key}"
+
+    def wait(self, key: str) -> str:
+        return f"rate:{self.name}-wait:{key}"
+
+
+def backoff_refusal(counters: Sequence[tuple[Backoff, str]], reason: str) -> DomainError | None:
+    """RATE_LIMITED (details: retry_after, reason) while any of these counters makes attempts wait."""
+    try:
+        waits = caches["default"].get_many([backoff.wait(key) for backoff, key in counters])
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        _cache_unreachable(exc)
+        return None
+    remaining = max(waits.values(), default=0.0) - time.time()
+    if remaining <= 0:
+        return None
+    return DomainError(
+        ErrorCode.RATE_LIMITED,
+        "Too many failed attempts: wait before trying again.",
+        {"retry_after": max(1, math.ceil(remaining)), "reason": reason},
+    )
+
+
+def backoff_failed(counters: Sequence[tuple[Backoff, str]]) -> None:
+    """Count one failure on each counter and set the wait that its new count calls for."""
+    now = time.time()
+    try:
+        for backoff, key in counters:
+            failures = _add_uses({backoff.counter(key): 1}, backoff.window_seconds)[backoff.counter(key)]
+            delay = backoff.delay(failures)
+            if delay > 0:
+                caches["default"].set(
+                    backoff.wait(key), now + delay, timeout=math.ceil(delay) + WAIT_KEPT_EXTRA_SECONDS
+                )
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        _cache_unreachable(exc)
+
+
+def backoff_cleared(counters: Sequence[tuple[Backoff, str]]) -> None:
+    """Forget these counters' failures and waits (a success where they were counted)."""
+    names = [name for backoff, key in counters for name in (backoff.counter(key), backoff.wait(key))]
+    try:
+        caches["default"].delete_many(names)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        _cache_unreachable(exc)
 
 
 def _cache_unreachable(exc: Exception) -> None:

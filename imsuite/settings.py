@@ -330,6 +330,37 @@ IMSUITE.update(
         "MEDIA_RETENTION_DAYS": int(os.environ.get("MEDIA_RETENTION_DAYS") or 0) or None,  # 0 = unset
     }
 )
+# Abuse throttling (imsuite.ratelimit), counted in the shared cache so that every process agrees.
+# Per user: RATE_LIMIT_<NAME> uses per RATE_LIMIT_<NAME>_WINDOW_SECONDS (every attempt counts).
+IMSUITE.update(
+    {
+        f"RATE_LIMIT_{name}{suffix}": int(os.environ.get(f"RATE_LIMIT_{name}{suffix}", default))
+        for name, uses, window in [
+            ("FRIEND_REQUESTS", "30", "3600"),
+            ("JOIN_REQUESTS", "30", "3600"),
+            ("CALLS", "20", "600"),
+            ("REPORTS", "20", "3600"),  # ready for reports (issue 21): rate_limit_named("REPORTS", ...)
+            ("REGISTRATIONS", "10", "3600"),  # per client address, not per user
+        ]
+        for suffix, default in (("", uses), ("_WINDOW_SECONDS", window))
+    }
+)
+# Sign-in (accounts.services.signin_*): failures counted per (account, address), per address and
+# per account; past its free failures each counter makes the next attempt wait
+# SIGNIN_DELAY_SECONDS, doubling with each failure, at most SIGNIN_DELAY_MAX_SECONDS. An
+# (account, address) pair that signed in within SIGNIN_KNOWN_ADDRESS_DAYS answers to its own
+# counter only. Counts are forgotten SIGNIN_FAILURE_WINDOW_SECONDS after their first failure.
+IMSUITE.update(
+    {
+        "SIGNIN_FREE_FAILURES": int(os.environ.get("SIGNIN_FREE_FAILURES", "5")),
+        "SIGNIN_ADDRESS_FREE_FAILURES": int(os.environ.get("SIGNIN_ADDRESS_FREE_FAILURES", "20")),
+        "SIGNIN_ACCOUNT_FREE_FAILURES": int(os.environ.get("SIGNIN_ACCOUNT_FREE_FAILURES", "10")),
+        "SIGNIN_DELAY_SECONDS": float(os.environ.get("SIGNIN_DELAY_SECONDS", "1")),
+        "SIGNIN_DELAY_MAX_SECONDS": float(os.environ.get("SIGNIN_DELAY_MAX_SECONDS", "300")),
+        "SIGNIN_FAILURE_WINDOW_SECONDS": int(os.environ.get("SIGNIN_FAILURE_WINDOW_SECONDS", "86400")),
+        "SIGNIN_KNOWN_ADDRESS_DAYS": int(os.environ.get("SIGNIN_KNOWN_ADDRESS_DAYS", "90")),
+    }
+)
 # Push (push/): the pusher in the timers process tells devices of people who are not connected.
 IMSUITE.update(
     {

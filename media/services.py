@@ -16,7 +16,7 @@ from accounts.models import User
 from imsuite import audit, safe_json
 from imsuite.body_limit import upload_too_large
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
-from imsuite.ratelimit import rate_limit
+from imsuite.ratelimit import rate_limit_named
 
 from . import images
 from .models import Attachment
@@ -84,7 +84,7 @@ def upload_admit(*, actor: User, upload: UploadedFile) -> None:
         raise validation_error("file", "empty", "The file is empty.")
     if upload.size > limits["UPLOAD_MAX_BYTES"]:
         raise upload_too_large(limits["UPLOAD_MAX_BYTES"])  # as the HTTP layer refuses a longer body
-    rate_limit("upload", actor.pk, limits["RATE_LIMIT_UPLOADS"], limits["RATE_LIMIT_UPLOADS_WINDOW_SECONDS"])
+    rate_limit_named("UPLOADS", actor.pk)
 
 
 def _check_quota(actor: User, size: int) -> None:

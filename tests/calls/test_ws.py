@@ -5,6 +5,7 @@ Expected payloads are built from the stored call (see test_services)."""
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -361,3 +362,27 @@ async def test_a_reconnect_within_the_grace_resumes_and_a_long_absence_ends_the_
     await sync_to_async(services.calls_expire)(now=lost_at + GRACE)
     assert (await hear_end(call, a1))["reason"] == "connection_lost"
     await nothing(a1)
+
+
+async def test_offers_past_the_call_limit_are_refused_and_store_nothing(
+    phones, alice, bob, settings, monkeypatch
+):
+    """Every offer counts (here two missed calls to an offline Bob); the third is RATE_LIMITED."""
+    settings.IMSUITE = {**settings.IMSUITE, "RATE_LIMIT_CALLS": 2, "RATE_LIMIT_CALLS_WINDOW_SECONDS": 600}
+    monkeypatch.setattr("imsuite.ratelimit.time", SimpleNamespace(time=lambda: 600 * 3_000_000 + 120.5))
+    a1 = await phones.open(alice)
+    for _ in range(2):
+        await a1.send("call.offer", {"to_user": bob.pk, "call_type": "audio", "sdp": SDP})
+        assert (await a1.frame())["payload"]["reason"] == "unavailable"
+    await a1.send("call.offer", {"to_user": bob.pk, "call_type": "audio", "sdp": SDP})
+    error = await a1.frame()
+    assert error == frame(
+        "error",
+        {
+            "error_code": "RATE_LIMITED",
+            "message": "Too many requests: at most 2 every 600 seconds.",
+            "details": {"retry_after": 480, "limit": 2, "window_seconds": 600, "event": "call.offer"},
+        },
+    )
+    await a1.alive()
+    assert await sync_to_async(Call.objects.count)() == 2
