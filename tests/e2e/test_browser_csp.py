@@ -6,9 +6,12 @@ import os
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from playwright.async_api import Browser, expect
 
+from accounts.models import User
 from tests.e2e import test_browser
+from tests.e2e.browser import PASSWORD, unique
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -64,3 +67,22 @@ async def test_the_api_docs_work_under_the_policy(open_page: Any, daphne_url: st
     await page.goto(daphne_url + "/api/docs/")
     await expect(page.get_by_text("IM-Suite API").first).to_be_visible()
     await expect(page.locator(".opblock-tag").first).to_be_visible()  # the schema was loaded
+
+
+async def test_the_admin_works_under_the_policy(open_page: Any, daphne_url: str) -> None:
+    """Django 5.2's admin has no inline script: signing in, a list with its actions and filters, and
+    a change form with its widgets run without one refusal."""
+    username = unique("moderator")
+    await sync_to_async(User.objects.create_superuser)(username=username, password=PASSWORD)
+    page = await open_page("moderator")
+    await page.goto(daphne_url + "/admin/login/")
+    await page.fill("#id_username", username)
+    await page.fill("#id_password", PASSWORD)
+    await page.click("input[type=submit]")
+    await expect(page.locator("#user-tools")).to_be_visible()
+    await page.goto(daphne_url + "/admin/accounts/user/")
+    await expect(page.locator("#result_list")).to_be_visible()
+    await page.locator("#result_list input.action-select").first.check()  # actions.js ran
+    await expect(page.locator(".action-counter")).to_contain_text("1 of")
+    await page.locator("#result_list tbody th a").first.click()
+    await expect(page.locator("#content-main form")).to_be_visible()
