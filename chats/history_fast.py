@@ -10,7 +10,7 @@ status, body and headers as Django (tests/chats/test_history_fast.py compares th
 token check, session check, page statement and rendering, and it answers an unreachable database
 (503 SERVICE_UNAVAILABLE) as Django would. Anything else — every other error, an empty
 page (where Django tells NOT_FOUND from the start of the history), other methods and paths, a
-deployment that redirects to HTTPS or sends HSTS — goes to Django untouched.
+plain-HTTP request where the deployment redirects to HTTPS — goes to Django untouched.
 """
 
 import logging
@@ -26,7 +26,7 @@ from django.utils.translation import get_language_from_request
 from rest_framework.renderers import JSONRenderer
 
 from accounts.sessions import AccessClaims, read_access_token, session_revoked
-from imsuite import db_outage
+from imsuite import db_outage, security_headers
 from imsuite.api_fields import query_values
 from imsuite.errors import DomainError
 from imsuite.ws import db
@@ -54,7 +54,7 @@ def _headers(scope: dict) -> dict[bytes, bytes] | None:
     """The request's headers, or None if one that matters is repeated."""
     headers: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
-        if name in headers and name in (b"host", b"authorization", b"accept-language"):
+        if name in headers and name in (b"host", b"authorization", b"accept-language", b"x-forwarded-proto"):
             return None
         headers[name] = headers[name] + b"; " + value if name == b"cookie" and name in headers else value
     return headers
@@ -62,12 +62,36 @@ def _headers(scope: dict) -> dict[bytes, bytes] | None:
 
 def _deployment_allows_it() -> bool:
     """Django would add per-request behaviour this layer does not reproduce: leave it all to Django."""
-    return not (settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS or settings.USE_X_FORWARDED_HOST)
+    return not settings.USE_X_FORWARDED_HOST
+
+
+def _is_secure(scope: dict, headers: dict[bytes, bytes]) -> bool:
+    """HTTPS as Django's request.is_secure() sees it: SECURE_PROXY_SSL_HEADER's value when the
+    request has that header (imsuite.proxy_headers left it only from a trusted proxy), else the scheme."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        name, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        value = headers.get(name.removeprefix("HTTP_").lower().replace("_", "-").encode())
+        if value is not None:
+            return value.decode("latin-1").split(",", 1)[0].strip() == secure_value
+    return scope.get("scheme") == "https"
+
+
+def _hsts_header() -> tuple[tuple[bytes, bytes], ...]:
+    """SecurityMiddleware's Strict-Transport-Security for a secure request, if the deployment sends it."""
+    if not settings.SECURE_HSTS_SECONDS:
+        return ()
+    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        value += "; includeSubDomains"
+    if settings.SECURE_HSTS_PRELOAD:
+        value += "; preload"
+    return ((b"Strict-Transport-Security", value.encode()),)
 
 
 def _static_headers() -> list[tuple[bytes, bytes]]:
     """The headers Django's middleware and DRF put on every such answer (besides the length and
-    the language): DRF's content type and Allow, XFrameOptions, Locale's Vary, Security's three."""
+    the language): DRF's content type and Allow, XFrameOptions, Locale's Vary, Security's three, the
+    API's Content-Security-Policy."""
     view = ChatMessagesView()
     view.setup(None)  # as as_view() does per request: HEAD answers as GET
     headers = [
@@ -75,6 +99,7 @@ def _static_headers() -> list[tuple[bytes, bytes]]:
         ("Allow", ", ".join(view.allowed_methods)),
         ("X-Frame-Options", settings.X_FRAME_OPTIONS.upper()),
         ("Vary", "Accept-Language"),
+        (security_headers.HEADER, security_headers.API_POLICY),
     ]
     if settings.SECURE_CONTENT_TYPE_NOSNIFF:
         headers.append(("X-Content-Type-Options", "nosniff"))
@@ -107,6 +132,7 @@ class HistoryFastPath:
         self.django_app = django_app
         self.enabled = _deployment_allows_it()
         self.static_headers = _static_headers()
+        self.hsts = _hsts_header()
         self.page_body = db(_page_body)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -126,6 +152,10 @@ class HistoryFastPath:
         domain, _port = split_domain_port(host)
         if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
             return False
+        secure = _is_secure(scope, headers)
+        if settings.SECURE_SSL_REDIRECT and not secure:
+            return False  # Django's redirect to HTTPS
+        tls = self.hsts if secure else ()
         kind, _, token = headers.get(b"authorization", b"").partition(b" ")
         if kind != b"Bearer" or not token or b" " in token:
             return False
@@ -148,7 +178,7 @@ class HistoryFastPath:
         try:
             body = await self.page_body(claims, chat_id, query)
         except db_outage.ServiceUnavailable as refusal:  # Django would only wait for the database again
-            retry = ((b"Retry-After", str(refusal.retry_after).encode()),)
+            retry = ((b"Retry-After", str(refusal.retry_after).encode()), *tls)
             await self._respond(send, 503, JSONRenderer().render(refusal.as_dict()), language, retry)
             return True
         except Exception:  # Django will answer it, and log it if it fails there too
@@ -156,7 +186,7 @@ class HistoryFastPath:
             return False
         if body is None:
             return False
-        await self._respond(send, 200, body, language)
+        await self._respond(send, 200, body, language, tls)
         return True
 
     async def _respond(

@@ -73,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First after it, so that static files (WhiteNoise) and every other answer get a policy too.
+    "imsuite.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The language of the web client: the django_language cookie (set_language), else Accept-Language.
@@ -454,7 +456,27 @@ LOGGING = {
     },
 }
 
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+# Security headers (docs/architecture.md, "Security headers"): the Content-Security-Policy comes from
+# imsuite.security_headers, the rest from Django's SecurityMiddleware and XFrameOptionsMiddleware.
+# BEHIND_TLS_PROXY says that browsers reach the server over HTTPS through a proxy in TRUSTED_PROXIES
+# (which alone is believed about the scheme): cookies become Secure, plain HTTP is redirected to
+# HTTPS and HSTS is sent. Never set it for a server that is reached over plain HTTP.
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY")
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", BEHIND_TLS_PROXY)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY") else None
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+SECURE_SSL_REDIRECT = BEHIND_TLS_PROXY
+# The container's health check asks daphne itself, over plain HTTP, past the proxy.
+SECURE_REDIRECT_EXEMPT = [r"^api/health$"]
+SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", str(365 * 86400))) if BEHIND_TLS_PROXY else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Links in messages lead to other sites: they learn nothing of the page they were followed from.
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# check --deploy asks for includeSubDomains and preload. Both bind every other host of the operator's
+# domain to HTTPS (preload for good, through the browsers' built-in list): a decision about more than
+# this server, left to the operator (HSTS_INCLUDE_SUBDOMAINS, HSTS_PRELOAD), not a default.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]

@@ -233,12 +233,24 @@ def test_other_methods_and_paths_go_to_django(pair: Chat, alice: User, history: 
     ]
 
 
-def test_a_deployment_with_https_redirects_leaves_it_all_to_django(
+def test_behind_tls_plain_http_goes_to_django_and_https_is_answered_fast_with_hsts(
     settings: Any, pair: Chat, alice: User, history: list[int]
 ) -> None:
+    """BEHIND_TLS_PROXY's settings: plain HTTP is Django's redirect; HTTPS (the scheme, or the
+    proxy's X-Forwarded-Proto) is answered fast, HSTS included, exactly as Django answers it."""
+    settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_HSTS_SECONDS = 3600
+    settings.SECURE_HSTS_PRELOAD = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    path = f"/api/chats/{pair.pk}/messages"
     recorder = Recorder()
-    status, _headers, _body = call(
-        HistoryFastPath(recorder), f"/api/chats/{pair.pk}/messages", "", bearer(alice)
-    )
-    assert (status, recorder.paths) == (200, [f"/api/chats/{pair.pk}/messages"])
+    status, headers, _body = call(HistoryFastPath(recorder), path, "", bearer(alice))
+    assert (status, recorder.paths) == (301, [path])
+    assert (b"location", f"https://127.0.0.1{path}".encode()) in headers
+    for proto in ("https", "https, http"):  # Django reads the first value, as the fast path does
+        status, _body, answered_fast = compare(path, "", {**bearer(alice), "X-Forwarded-Proto": proto})
+        assert (status, answered_fast) == (200, True)
+    fast = call(HistoryFastPath(Recorder()), path, "", {**bearer(alice), "X-Forwarded-Proto": "https"})
+    assert (b"strict-transport-security", b"max-age=3600; preload") in fast[1]
+    status, _body, answered_fast = compare(path, "", {**bearer(alice), "X-Forwarded-Proto": "http"})
+    assert (status, answered_fast) == (301, False)

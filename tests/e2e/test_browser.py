@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, expect
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, WebSocketRoute, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.browser import (
@@ -64,10 +64,16 @@ async def chromium() -> AsyncIterator[Browser]:
         yield browser
 
 
+def csp_violations(name: str, message: ConsoleMessage) -> list[str]:
+    """The console message if it says the Content-Security-Policy refused something."""
+    return [f"{name}: {message.text}"] if "Content Security Policy" in message.text else []
+
+
 @pytest_asyncio.fixture(loop_scope="module")
 async def open_page(chromium: Browser, daphne_url: str) -> AsyncIterator[OpenPage]:
     """open_page(name, viewport=DESKTOP): a page in a browser context of its own (English, UTC).
-    After the test every context is closed; an uncaught exception in any page fails the test."""
+    After the test every context is closed; an uncaught exception in any page, or anything the
+    Content-Security-Policy refused (Chromium reports it as a console error), fails the test."""
     contexts: list[BrowserContext] = []
     errors: list[str] = []
 
@@ -77,6 +83,7 @@ async def open_page(chromium: Browser, daphne_url: str) -> AsyncIterator[OpenPag
         context.set_default_timeout(UI_TIMEOUT_MS)
         page = await context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{name}: {error}"))
+        page.on("console", lambda message: errors.extend(csp_violations(name, message)))
         return page
 
     yield open_

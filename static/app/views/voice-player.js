@@ -17,7 +17,11 @@ document.addEventListener("play", (event) => {
 /** `audio` is the <audio class="voice-audio"> (its source and link refreshing are the caller's). */
 export function voicePlayer(attachment, audio) {
   const levels = attachment.waveform?.length ? attachment.waveform : Array(FLAT_BARS).fill(96);
-  const bars = levels.map((level) => h("span", { class: "voice-bar", style: `height: ${Math.max(10, Math.round((level / 255) * 100))}%` }));
+  const bars = levels.map((level) => {
+    const bar = h("span", { class: "voice-bar" });
+    bar.style.height = `${Math.max(10, Math.round((level / 255) * 100))}%`;  // CSSOM: the CSP refuses style attributes
+    return bar;
+  });
   // A recording uploaded without its duration falls back on what the element finds, if anything.
   const total = () => attachment.duration || (Number.isFinite(audio.duration) ? audio.duration : 0);
   const time = h("span", { class: "voice-time", "data-testid": "voice-time", text: formatDuration(total()) });
