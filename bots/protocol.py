@@ -41,8 +41,9 @@ RETCODES = {
 # Events that end a bot's connection instead of being rendered.
 CLOSING_EVENTS = frozenset({"user.deactivated", "bot.token_revoked"})
 CLOSE_POLICY = 1008
-UNUSABLE_FREE = 10  # unusable frames a peer may send within the window before it is slowed down
-UNUSABLE_LIMIT = 100  # ... and before it is disconnected
+# Unusable frames a peer may send within the window before it is slowed down, and before it is closed.
+UNUSABLE_FREE = settings.IMSUITE["BOT_UNUSABLE_FRAMES_FREE"]
+UNUSABLE_LIMIT = settings.IMSUITE["BOT_UNUSABLE_FRAMES_LIMIT"]
 UNUSABLE_WINDOW_SECONDS = 60.0
 UNUSABLE_DELAY_SECONDS = 0.5
 NOTE_SECONDS = 5.0  # the operator's note of what the peer sent is written at most this often

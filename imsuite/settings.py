@@ -304,6 +304,10 @@ IMSUITE = {
     # WebSocket frame (bigger ones are refused by the transport before they are buffered whole).
     "JSON_MAX_DEPTH": int(os.environ.get("JSON_MAX_DEPTH", "32")),
     "WS_MAX_FRAME_BYTES": int(os.environ.get("WS_MAX_FRAME_BYTES", str(64 * 1024))),
+    # A bot peer's frames IM-Suite cannot use (no action, not JSON, an unknown action) within a
+    # minute: past the first number each waits 0.5 s, past the second the peer is closed (bots.protocol).
+    "BOT_UNUSABLE_FRAMES_FREE": int(os.environ.get("BOT_UNUSABLE_FRAMES_FREE", "10")),
+    "BOT_UNUSABLE_FRAMES_LIMIT": int(os.environ.get("BOT_UNUSABLE_FRAMES_LIMIT", "100")),
 }
 
 # Media (media/): uploads, where their bytes are kept, and how long the links handed out live.

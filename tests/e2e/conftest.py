@@ -55,6 +55,10 @@ def base_env() -> dict[str, str]:
     # Every test signs its people up from 127.0.0.1 on servers that live for the session: the
     # per-address registration limit (tests/accounts/test_throttling.py) would refuse the 11th.
     env.setdefault("RATE_LIMIT_REGISTRATIONS", "1000000")
+    # The fuzz test sends thousands of bot frames that are no action to one server: the slowing
+    # down of such a peer is tested in tests/bots (test_actions.py, test_reverse.py).
+    env.setdefault("BOT_UNUSABLE_FRAMES_FREE", "1000000")
+    env.setdefault("BOT_UNUSABLE_FRAMES_LIMIT", "1000000")
     return env
 
 
