@@ -24,6 +24,7 @@ import { initNotifySettings } from "./views/notify-settings.js";
 import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
 import { initSearch, resetSearch } from "./views/search.js";
+import { initSettings } from "./views/settings.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { attempt } from "./views/toasts.js";
 import { initUploadTray } from "./views/upload-tray.js";
@@ -86,6 +87,7 @@ function boot() {
   initNewGroup(openChat);
   initNotifier(openChat);
   initNotifySettings();
+  initSettings();
   initCallView();
   initRealtime(onConnected);
   initWebPush(openChat);
