@@ -20,6 +20,9 @@ from media.selectors import storage_used
 
 from . import services
 from .models import BotToken, FriendRequest, Friendship, Notification, User
+from .staff import user_staff_set
+
+STAFF_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
 
 
 class UserAddForm(BaseUserCreationForm):
@@ -136,8 +139,12 @@ class UserAdmin(DjangoUserAdmin):
         return super().get_queryset(request).annotate(storage_bytes=storage_used("pk"))
 
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> list[str]:
-        """A username is chosen once (no service renames people: others know them by it)."""
-        return [*self.readonly_fields, "username"] if obj is not None else self.readonly_fields
+        """A username is chosen once (no service renames people: others know them by it); staff
+        powers are shown to every moderator but changed by superusers only (accounts.staff)."""
+        if obj is None:
+            return self.readonly_fields
+        staff = [] if request.user.is_superuser else STAFF_FIELDS
+        return [*self.readonly_fields, "username", *staff]
 
     def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         """People and bots are deactivated (the action below), never deleted from here: their
@@ -173,15 +180,26 @@ class UserAdmin(DjangoUserAdmin):
             profile = {f: form.cleaned_data[f] for f in form.changed_data if f in services.PROFILE_FIELDS}
             if profile:
                 services.user_update(actor=request.user, user_id=obj.pk, **profile)
+            if set(form.changed_data) & set(STAFF_FIELDS):
+                data = form.cleaned_data
+                user_staff_set(
+                    actor=request.user,
+                    user_id=obj.pk,
+                    is_staff=data["is_staff"],
+                    is_superuser=data["is_superuser"],
+                    group_ids=[group.pk for group in data["groups"]],
+                    permission_ids=[permission.pk for permission in data["user_permissions"]],
+                )
             other = [
-                f
-                for f in form.changed_data
-                if f not in services.PROFILE_FIELDS and f not in ("groups", "user_permissions")
+                f for f in form.changed_data if f not in services.PROFILE_FIELDS and f not in STAFF_FIELDS
             ]
             if other:
                 obj.save(update_fields=other)
         except DomainError as exc:
             messages.error(request, f"{exc.message} ({exc.code})")
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """The only related fields are the staff powers, which save_model set through the service."""
 
     @admin.action(description="Deactivate selected users (and their bots)")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -3,7 +3,9 @@ audit entry, its sign-outs. What no service does (deleting people, bots, sent no
 blacklisted tokens, renaming) is not offered."""
 
 import pytest
+from django.contrib.auth.models import Group as PermissionGroup
 from django.contrib.auth.models import Permission
+from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
@@ -11,11 +13,14 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 from accounts.models import Notification, RevokedSession, User
 from accounts.services import bot_create, notification_send, session_logout
 from accounts.sessions import new_refresh_token
+from accounts.staff import user_staff_set
 from bots.models import ReverseEndpoint
 from bots.services import reverse_endpoint_create
+from imsuite.errors import DomainError
 from imsuite.models import AuditEntry
 from push.models import PushSubscription
 from tests.conftest import PASSWORD
+from tests.db_state import assert_unchanged, whole_database
 from tests.test_admin import admin_url
 
 pytestmark = pytest.mark.django_db
@@ -254,3 +259,62 @@ def test_a_refused_deletion_shows_the_services_message_and_keeps_the_row(staff, 
 
 def _permissions(*codenames: str) -> list[Permission]:
     return list(Permission.objects.filter(codename__in=codenames))
+
+
+PROFILE_FORM = {"nickname": "", "avatar_url": "", "sex": "unknown", "age": "", "bio": "", "email": ""}
+
+
+def test_a_superuser_grants_staff_powers_through_the_service(staff, moderator, alice):
+    reviewers = PermissionGroup.objects.create(name="reviewers")
+    view_users = Permission.objects.get(codename="view_user")
+    form = {**PROFILE_FORM, "is_staff": "on", "groups": [reviewers.pk], "user_permissions": [view_users.pk]}
+    assert staff.post(admin_url(User, "change", alice.pk), form).status_code == 302
+    alice.refresh_from_db()
+    assert (alice.is_staff, alice.is_superuser) == (True, False)
+    assert list(alice.groups.all()) == [reviewers] and list(alice.user_permissions.all()) == [view_users]
+    entry = AuditEntry.objects.get(action="user.staff_set")
+    assert (entry.actor, entry.target_id, entry.source) == (moderator, alice.pk, "admin")
+    assert entry.details == {"is_staff": True, "groups": [reviewers.pk], "permissions": [view_users.pk]}
+
+    assert staff.post(admin_url(User, "change", alice.pk), {**form, "nickname": "Ally"}).status_code == 302
+    assert AuditEntry.objects.filter(action="user.staff_set").count() == 1  # nothing changed there
+
+
+def test_a_moderator_who_is_not_a_superuser_cannot_grant_staff_powers(make_user, alice):
+    helper = make_user("helper")
+    User.objects.filter(pk=helper.pk).update(is_staff=True)
+    helper.user_permissions.set(Permission.objects.filter(codename__in=["view_user", "change_user"]))
+    client = Client()
+    client.force_login(helper)
+    page = client.get(admin_url(User, "change", alice.pk)).content.decode()
+    assert 'name="is_superuser"' not in page and 'name="groups"' not in page  # shown, not editable
+    form = {**PROFILE_FORM, "is_staff": "on", "is_superuser": "on"}
+    assert client.post(admin_url(User, "change", helper.pk), form).status_code == 302
+    helper.refresh_from_db()
+    assert (helper.is_staff, helper.is_superuser) == (True, False)
+    before = whole_database()
+    with pytest.raises(DomainError) as refused:
+        user_staff_set(
+            actor=helper, user_id=helper.pk, is_staff=True, is_superuser=True, group_ids=[], permission_ids=[]
+        )
+    assert refused.value.details == {"reason": "not_superuser"}
+    assert_unchanged(before)
+
+
+@pytest.mark.parametrize(
+    ("target", "flags", "reason"),
+    [("self", {"is_staff": True, "is_superuser": False}, "self"), ("bot", {"is_staff": True}, "bot")],
+)
+def test_staff_powers_refused_to_oneself_and_to_bots(moderator, alice, target, flags, reason):
+    user = moderator if target == "self" else bot_create(actor=alice, username="helperbot")[0]
+    before = whole_database()
+    with pytest.raises(DomainError) as refused:
+        user_staff_set(
+            actor=moderator,
+            user_id=user.pk,
+            **{"is_staff": False, "is_superuser": False, **flags},
+            group_ids=[],
+            permission_ids=[],
+        )
+    assert (refused.value.code, refused.value.details) == ("PERMISSION_DENIED", {"reason": reason})
+    assert_unchanged(before)
