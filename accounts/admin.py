@@ -19,7 +19,7 @@ from media.avatars import is_avatar_url
 from media.selectors import storage_used
 
 from . import services
-from .models import BotToken, FriendRequest, Friendship, Notification, User
+from .models import Block, BotToken, FriendRequest, Friendship, Notification, User
 
 
 class UserAddForm(BaseUserCreationForm):
@@ -101,6 +101,19 @@ class PasswordSetForm(AdminPasswordChangeForm):
         return self.user
 
 
+class BlockInline(ViewOnlyAdminMixin, admin.TabularInline):
+    """Whom this person blocked: moderators read it (a block is the person's own decision, lifted
+    only by them)."""
+
+    model = Block
+    fk_name = "blocker"
+    fields = ["blocked", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    verbose_name = "blocked person"
+    verbose_name_plural = "blocked people"
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = [
@@ -131,6 +144,7 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["username", "password1", "password2"]})]
     actions = ["deactivate", "reactivate"]
     formfield_overrides = URL_FORMFIELD
+    inlines = [BlockInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).annotate(storage_bytes=storage_used("pk"))

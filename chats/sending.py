@@ -22,8 +22,9 @@ from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from accounts.access import inactive_actor
-from accounts.models import User
+from accounts.access import blocked_refusal, inactive_actor
+from accounts.models import Block, User
+from accounts.selectors import blocked_pairs
 from groups.models import Group
 from imsuite import sql
 from imsuite.errors import DomainError, not_found, permission_denied, validation_error
@@ -60,6 +61,7 @@ class Standing(NamedTuple):
     dissolved_at: datetime | None
     sender_active: bool  # read with the membership: the sender may have been deactivated since connecting
     group_mention_all: bool | None  # whether the group lets plain members use @all (None: not a group)
+    blocked: bool  # a private chat whose two people are blocked, either way (accounts.blocking)
 
 
 @dataclass
@@ -81,7 +83,8 @@ def message_send_many(requests: Sequence[SendRequest]) -> list[SendResult]:
     or the DomainError that refused it; a repeated client_msg_id returns the original message and
     stores nothing, so clients may retry safely. The checks run in this order for every request:
     client_msg_id format, membership (NOT_FOUND), the sender still active (AUTHENTICATION_FAILED),
-    retry, type and content, the group's state and mutes, reply_to, attachments, rate limit."""
+    retry, type and content, a block between a private chat's two people, the group's state and
+    mutes, reply_to, attachments, rate limit."""
     batch = _Batch(requests)
     batch.check_client_msg_ids()
     batch.load_memberships()
@@ -167,6 +170,9 @@ class _Batch:
     def check_may_send(self) -> None:
         from groups.selectors import active_mutes, mute_until
 
+        for i in self.live():
+            if self.members[i].blocked:
+                self.results[i] = blocked_refusal()
         in_groups = [i for i in self.live() if self.members[i].chat_type == Chat.Type.GROUP]
         mutes = active_mutes({self.members[i].chat_id for i in in_groups})
         for i in in_groups:
@@ -327,11 +333,19 @@ class _Batch:
 
 
 def _mention_counts(messages: list[Message], audiences: dict[int, set[int]]) -> dict[tuple[int, int], int]:
-    """By how much each member's unread mention count rises with these messages."""
+    """By how much each member's unread mention count rises with these messages. A mention by
+    someone the member blocked does not count (one query, only for a batch with mentions)."""
+    reached = [
+        (message, mentioned_users(message.mentions, audiences[message.chat_id], message.sender_id))
+        for message in messages
+    ]
+    reached = [(message, users) for message, users in reached if users]
+    blocked = blocked_pairs({u for _, users in reached for u in users}, {m.sender_id for m, _ in reached})
     counts: dict[tuple[int, int], int] = defaultdict(int)
-    for message in messages:
-        for user_id in mentioned_users(message.mentions, audiences[message.chat_id], message.sender_id):
-            counts[message.chat_id, user_id] += 1
+    for message, users in reached:
+        for user_id in users:
+            if (user_id, message.sender_id) not in blocked:
+                counts[message.chat_id, user_id] += 1
     return counts
 
 
@@ -365,11 +379,19 @@ def files_type(files: list[Attachment]) -> str:
 
 def _memberships_sql(users: int, chats: int) -> str:
     """The Standing of these users in these chats: constant SQL (the ORM compiled it per batch). It
-    reads each sender's is_active too: connections hold the User loaded when they opened."""
+    reads each sender's is_active too: connections hold the User loaded when they opened, and, for
+    a private chat, whether a block stands between its two people (the peer's membership and the
+    two directions of the block table, three index probes in the same statement, no extra query)."""
+    member, block = ChatMember._meta.db_table, Block._meta.db_table
     return (
         "SELECT cm.user_id, cm.chat_id, cm.role, cm.level, cm.card, c.type, g.name, g.dissolved_at,"  # noqa: S608
-        " u.is_active, g.members_mention_all"
-        f" FROM {ChatMember._meta.db_table} cm JOIN {Chat._meta.db_table} c ON c.id = cm.chat_id"
+        f" u.is_active, g.members_mention_all, c.type = '{Chat.Type.PRIVATE}' AND EXISTS"
+        f" (SELECT 1 FROM {member} peer WHERE peer.chat_id = cm.chat_id AND peer.user_id <> cm.user_id"
+        f" AND (EXISTS (SELECT 1 FROM {block} b WHERE b.blocker_id = cm.user_id"
+        " AND b.blocked_id = peer.user_id)"
+        f" OR EXISTS (SELECT 1 FROM {block} b WHERE b.blocker_id = peer.user_id"
+        " AND b.blocked_id = cm.user_id)))"
+        f" FROM {member} cm JOIN {Chat._meta.db_table} c ON c.id = cm.chat_id"
         f" JOIN {User._meta.db_table} u ON u.id = cm.user_id"
         f" LEFT JOIN {Group._meta.db_table} g ON g.chat_id = c.id"
         f" WHERE cm.user_id IN ({sql.placeholders(users)}) AND cm.chat_id IN ({sql.placeholders(chats)})"
