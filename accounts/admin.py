@@ -19,7 +19,8 @@ from media.avatars import is_avatar_url
 from media.selectors import storage_used
 
 from . import services
-from .models import Block, BotToken, FriendRequest, Friendship, Notification, User
+from .models import BotToken, FriendRequest, Friendship, Notification, User
+from .selectors import blocks_of
 
 
 class UserAddForm(BaseUserCreationForm):
@@ -101,19 +102,6 @@ class PasswordSetForm(AdminPasswordChangeForm):
         return self.user
 
 
-class BlockInline(ViewOnlyAdminMixin, admin.TabularInline):
-    """Whom this person blocked: moderators read it (a block is the person's own decision, lifted
-    only by them)."""
-
-    model = Block
-    fk_name = "blocker"
-    fields = ["blocked", "created_at"]
-    readonly_fields = fields
-    extra = 0
-    verbose_name = "blocked person"
-    verbose_name_plural = "blocked people"
-
-
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = [
@@ -130,12 +118,21 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_bot", "is_active", "is_staff", "sex"]
     list_select_related = ["owner"]
     search_fields = ["username", "nickname", "email"]
-    readonly_fields = ["is_active", "last_seen", "last_login", "date_joined", "is_bot", "owner"]
+    readonly_fields = [
+        "is_active",
+        "last_seen",
+        "last_login",
+        "date_joined",
+        "is_bot",
+        "owner",
+        "blocked_people",
+    ]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
         ("Profile", {"fields": ["nickname", "avatar_url", "sex", "age", "bio", "email"]}),
         ("Bot", {"fields": ["is_bot", "owner"]}),
         ("Status", {"fields": ["is_active", "last_seen", "last_login", "date_joined"]}),
+        ("Blocking", {"fields": ["blocked_people"]}),
         ("Staff", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
     ]
     add_form = UserAddForm
@@ -144,7 +141,13 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["username", "password1", "password2"]})]
     actions = ["deactivate", "reactivate"]
     formfield_overrides = URL_FORMFIELD
-    inlines = [BlockInline]
+
+    @admin.display(description="Blocked people")
+    def blocked_people(self, obj: User) -> str:
+        """Whom this person blocked, newest first: read-only (a block is the person's own decision,
+        lifted only by them)."""
+        rows = [f"{block.blocked} (since {block.created_at:%Y-%m-%d %H:%M})" for block in blocks_of(obj)]
+        return ", ".join(rows) or "-"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).annotate(storage_bytes=storage_used("pk"))

@@ -24,7 +24,6 @@ from psycopg.types.json import Jsonb
 
 from accounts.access import blocked_refusal, inactive_actor
 from accounts.models import Block, User
-from accounts.selectors import blocked_pairs
 from groups.models import Group
 from imsuite import sql
 from imsuite.errors import DomainError, not_found, permission_denied, validation_error
@@ -106,6 +105,7 @@ class _Batch:
         self.contents: dict[int, str] = {}
         self.attachments: dict[int, list[Attachment]] = {}  # request index -> the files it sends
         self.twins: dict[int, int] = {}  # request index -> earlier index with the same client_msg_id
+        self.blocked: set[tuple[int, int]] = set()  # (member, sender) whose mentions count nothing
 
     def live(self) -> list[int]:
         return [i for i, result in enumerate(self.results) if result is None and i not in self.twins]
@@ -302,7 +302,7 @@ class _Batch:
             for offset, message in enumerate(messages):
                 message.seq = message.created_seq = first + offset
             _insert_messages(messages)
-            unread_mentions_add(_mention_counts(messages, audiences))
+            unread_mentions_add(_mention_counts(messages, audiences, self.blocked))
             for i, message in zip(indexes, messages, strict=True):
                 if i in self.attachments:
                     _claim(self.attachments[i], message, now)
@@ -319,12 +319,15 @@ class _Batch:
 
     def _mentions(self, indexes: list[int]) -> dict[int, list[int | str]]:
         """The mentions of these messages (chats.mentions): the names of the members of the chats
-        written to with an '@' are read with one query, and nothing for a batch without any."""
+        written to with an '@' are read with one query (with whom of their senders each member
+        blocked, `self.blocked`), and nothing for a batch without any."""
         calling = [i for i in indexes if has_at(self.contents[i])]
-        names = chat_names({self.members[i].chat_id for i in calling})
+        senders = {self.members[i].user_id for i in calling}
+        names = chat_names({self.members[i].chat_id for i in calling}, senders)
         found = {}
         for i in calling:
             member = self.members[i]
+            self.blocked |= names[member.chat_id].blocked
             all_ok = may_mention_all(member.role, member.group_mention_all)
             mentions = parse_mentions(self.contents[i], names[member.chat_id], member.user_id, all_ok)
             if mentions:
@@ -332,18 +335,14 @@ class _Batch:
         return found
 
 
-def _mention_counts(messages: list[Message], audiences: dict[int, set[int]]) -> dict[tuple[int, int], int]:
+def _mention_counts(
+    messages: list[Message], audiences: dict[int, set[int]], blocked: set[tuple[int, int]]
+) -> dict[tuple[int, int], int]:
     """By how much each member's unread mention count rises with these messages. A mention by
-    someone the member blocked does not count (one query, only for a batch with mentions)."""
-    reached = [
-        (message, mentioned_users(message.mentions, audiences[message.chat_id], message.sender_id))
-        for message in messages
-    ]
-    reached = [(message, users) for message, users in reached if users]
-    blocked = blocked_pairs({u for _, users in reached for u in users}, {m.sender_id for m, _ in reached})
+    someone the member blocked, a (member, sender) pair in `blocked`, does not count."""
     counts: dict[tuple[int, int], int] = defaultdict(int)
-    for message, users in reached:
-        for user_id in users:
+    for message in messages:
+        for user_id in mentioned_users(message.mentions, audiences[message.chat_id], message.sender_id):
             if (user_id, message.sender_id) not in blocked:
                 counts[message.chat_id, user_id] += 1
     return counts

@@ -250,3 +250,12 @@ def test_a_blocked_persons_mention_does_not_count_for_the_blocker(w):
     counts = dict(ChatMember.objects.filter(chat_id=w.group.pk).values_list("user_id", "unread_mentions"))
     assert counts == {w.alice.pk: 0, w.bob.pk: 0, w.carol.pk: 1}
     assert Message.objects.filter(chat_id=w.group.pk).count() == 1  # visible to everyone
+
+
+def test_admin_shows_a_persons_blocks_read_only(w, client):
+    client.force_login(w.moderator)
+    page = client.get(f"/admin/accounts/user/{w.alice.pk}/change/").content.decode()
+    block = Block.objects.get()
+    assert f"bob (since {block.created_at:%Y-%m-%d %H:%M})" in page
+    assert 'name="blocked_people"' not in page  # shown, not a field to edit
+    assert "bob (since" not in client.get(f"/admin/accounts/user/{w.bob.pk}/change/").content.decode()
