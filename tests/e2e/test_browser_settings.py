@@ -133,6 +133,13 @@ async def test_block_collapse_refuse_and_unblock(open_page: Any, daphne_url: str
     await expect(page.get_by_test_id("message-list").get_by_text("Anyone for tea?")).to_have_count(0)
     await collapsed.get_by_test_id("show-blocked-message").click()
     await expect(page.get_by_test_id("message-text")).to_have_text(["Anyone for tea?"])
+    # The group's member list offers Unblock for Ben (Block for anyone not blocked).
+    await page.get_by_test_id("group-info").click()
+    ben_row = page.get_by_test_id("group-panel").locator(f"[data-testid=member][data-user-id='{ben.id}']")
+    await ben_row.get_by_test_id("member-actions").click()
+    await expect(ben_row.get_by_test_id("unblock-member")).to_be_visible()
+    await expect(ben_row.get_by_test_id("block-member")).to_have_count(0)
+    await page.get_by_test_id("group-info").click()
 
     # Ann's private chat with Ben says why she cannot write.
     await open_chat(page, "Ben")
