@@ -194,6 +194,17 @@ def test_a_block_refuses_a_call(w, direction, settings):
     assert_unchanged(before)
 
 
+def test_a_blocked_bot_cannot_write_privately_to_the_blocker(w):
+    """A bot's sends go through the same service (its protocol's send action calls it)."""
+    services.friendship_create(user_a=w.carol, user_b=w.bot)
+    blocking.block_create(actor=w.carol, user_id=w.bot.pk)
+    before = whole_database()
+    with pytest.raises(DomainError) as refused:
+        chat_services.message_send(actor=w.bot, chat_id=private_chat(w.carol, w.bot).pk, content="buy now")
+    assert (refused.value.code, refused.value.details) == ("PERMISSION_DENIED", {"reason": "blocked"})
+    assert_unchanged(before)
+
+
 def test_after_unblocking_everything_works_again(w, client_for):
     check(client_for(w.alice).delete(f"/api/users/blocks/{w.bob.pk}"), 204)
     check(client_for(w.bob).post(f"/api/chats/{w.pair.pk}/messages", {"content": "hi"}, format="json"), 201)
