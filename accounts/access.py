@@ -17,6 +17,12 @@ def inactive_actor() -> DomainError:
     )
 
 
+def blocked_refusal() -> DomainError:
+    """The one answer to anything a block stops (accounts.blocking), in either direction: it does
+    not say who blocked whom (the blocker's client knows from its own block list and says so)."""
+    return DomainError(ErrorCode.PERMISSION_DENIED, "You cannot reach this person.", {"reason": "blocked"})
+
+
 def require_active(actor: User) -> None:
     """The actor is still active, asked of the database (one primary-key read): WebSocket and bot
     connections act with the User they loaded when they opened, which a ban since has not changed.

@@ -20,6 +20,7 @@ from media.selectors import storage_used
 
 from . import services
 from .models import BotToken, FriendRequest, Friendship, Notification, User
+from .selectors import blocks_of
 from .staff import user_staff_set
 
 STAFF_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
@@ -120,12 +121,21 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_bot", "is_active", "is_staff", "sex"]
     list_select_related = ["owner"]
     search_fields = ["username", "nickname", "email"]
-    readonly_fields = ["is_active", "last_seen", "last_login", "date_joined", "is_bot", "owner"]
+    readonly_fields = [
+        "is_active",
+        "last_seen",
+        "last_login",
+        "date_joined",
+        "is_bot",
+        "owner",
+        "blocked_people",
+    ]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
         ("Profile", {"fields": ["nickname", "avatar_url", "sex", "age", "bio", "email"]}),
         ("Bot", {"fields": ["is_bot", "owner"]}),
         ("Status", {"fields": ["is_active", "last_seen", "last_login", "date_joined"]}),
+        ("Blocking", {"fields": ["blocked_people"]}),
         ("Staff", {"fields": ["is_staff", "is_superuser", "groups", "user_permissions"]}),
     ]
     add_form = UserAddForm
@@ -134,6 +144,13 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["username", "password1", "password2"]})]
     actions = ["deactivate", "reactivate"]
     formfield_overrides = URL_FORMFIELD
+
+    @admin.display(description="Blocked people")
+    def blocked_people(self, obj: User) -> str:
+        """Whom this person blocked, newest first: read-only (a block is the person's own decision,
+        lifted only by them)."""
+        rows = [f"{block.blocked} (since {block.created_at:%Y-%m-%d %H:%M})" for block in blocks_of(obj)]
+        return ", ".join(rows) or "-"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
         return super().get_queryset(request).annotate(storage_bytes=storage_used("pk"))

@@ -13,12 +13,14 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from imsuite.api_fields import ERROR_RESPONSES, query_input
 from imsuite.validation import validate
 
-from . import selectors, services
+from . import blocking, selectors, services
 from .access import access_user
 from .models import User
 from .presence import online_user_ids
 from .serializers import (
     AvatarUpload,
+    BlockInput,
+    BlockOut,
     BotCreateInput,
     BotItem,
     BotWithToken,
@@ -48,6 +50,13 @@ class SessionJWTScheme(SimpleJWTScheme):
 
 def _bot_with_token(bot: User, token: str) -> dict:
     return {"id": bot.pk, "username": bot.username, "nickname": bot.nickname, "token": token}
+
+
+def presence_context(viewer: User, users: list[User]) -> dict[str, set[int]]:
+    """Who of these users is online, as the viewer may see it: those who blocked the viewer show
+    neither presence nor last_seen (PublicUser's context)."""
+    ids = [u.pk for u in users]
+    return {"online": online_user_ids(ids), "hidden": selectors.blockers_among(viewer.pk, ids)}
 
 
 class RegisterView(APIView):
@@ -124,7 +133,8 @@ class MeAvatarView(APIView):
 class UserDetailView(APIView):
     @extend_schema(responses={200: PublicUser, **ERROR_RESPONSES}, tags=["users"])
     def get(self, request: Request, user_id: int) -> Response:
-        return Response(PublicUser(access_user(request.user, user_id)).data)
+        user = access_user(request.user, user_id)
+        return Response(PublicUser(user, context=presence_context(request.user, [user])).data)
 
 
 class UserSearchView(APIView):
@@ -140,8 +150,7 @@ class UserSearchView(APIView):
         query = query_input(UserSearchQuery, request, int_fields=("limit",), defaults={"search": ""})
         term = query["search"].strip()
         users = selectors.user_search(term, query["limit"])
-        context = {"online": online_user_ids([u.pk for u in users])}
-        return Response(PublicUser(users, many=True, context=context).data)
+        return Response(PublicUser(users, many=True, context=presence_context(request.user, users)).data)
 
 
 class BotListView(APIView):
@@ -197,8 +206,7 @@ class FriendsView(APIView):
     @extend_schema(responses={200: PublicUser(many=True), **ERROR_RESPONSES}, tags=["friends"])
     def get(self, request: Request) -> Response:
         friends = selectors.friends_of(request.user, "nickname", "username")
-        context = {"online": online_user_ids([u.pk for u in friends])}
-        return Response(PublicUser(friends, many=True, context=context).data)
+        return Response(PublicUser(friends, many=True, context=presence_context(request.user, friends)).data)
 
 
 class FriendDetailView(APIView):
@@ -226,3 +234,28 @@ class NotificationsView(APIView):
             "created_at": note.created_at,
         }
         return Response(NotificationOut(body).data, status=201)
+
+
+class BlocksView(APIView):
+    @extend_schema(responses={200: BlockOut(many=True), **ERROR_RESPONSES}, tags=["users"])
+    def get(self, request: Request) -> Response:
+        """The people you blocked, newest first (clients collapse their messages in groups)."""
+        blocks = selectors.blocks_of(request.user)
+        return Response(BlockOut([blocking.block_data(b) for b in blocks], many=True).data)
+
+    @extend_schema(
+        request=BlockInput, responses={200: BlockOut, 201: BlockOut, **ERROR_RESPONSES}, tags=["users"]
+    )
+    def post(self, request: Request) -> Response:
+        """Block someone: 201 when new, 200 when they were already blocked."""
+        data = validate(BlockInput, request.data)
+        block, created = blocking.block_create(actor=request.user, **data)
+        return Response(BlockOut(blocking.block_data(block)).data, status=201 if created else 200)
+
+
+class BlockDetailView(APIView):
+    @extend_schema(responses={204: None, **ERROR_RESPONSES}, tags=["users"])
+    def delete(self, request: Request, user_id: int) -> Response:
+        """Unblock someone."""
+        blocking.block_remove(actor=request.user, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -149,3 +149,22 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Block(models.Model):
+    """One person blocking another (docs/architecture.md, "Blocking"). One row per direction: a
+    block is the blocker's own decision, which the other side neither sees nor can lift."""
+
+    blocker = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocks")
+    blocked = models.ForeignKey(User, on_delete=models.CASCADE, related_name="blocked_by")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["blocker", "blocked"], name="block_unique"),
+            models.CheckConstraint(condition=~models.Q(blocker=models.F("blocked")), name="block_not_self"),
+        ]
+        indexes = [models.Index(fields=["blocked", "blocker"], name="block_by_blocked")]
+
+    def __str__(self) -> str:
+        return f"{self.blocker} ⊘ {self.blocked}"

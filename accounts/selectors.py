@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from .models import FriendRequest, Friendship, Notification, User
+from .models import Block, FriendRequest, Friendship, Notification, User
 
 
 def user_ref(user: User | None) -> dict[str, Any] | None:
@@ -61,3 +61,42 @@ def pending_friend_request_id(from_user_id: int, to_user: User) -> int | None:
 def recipient_count(note: Notification) -> int:
     """How many users a notification was addressed to (0: everyone)."""
     return note.recipients.count()
+
+
+# ---- blocking (accounts.blocking) ----------------------------------------------------------------
+
+
+def blocks_of(user: User) -> QuerySet[Block]:
+    """The people the user blocked, newest first, with their profiles."""
+    return Block.objects.filter(blocker=user).select_related("blocked").order_by("-created_at", "-pk")
+
+
+def is_blocked_between(user_a_id: int, user_b_id: int) -> bool:
+    """Whether either of two people blocked the other: one probe of the unique (blocker, blocked)
+    index per direction, in one query."""
+    return Block.objects.filter(
+        Q(blocker_id=user_a_id, blocked_id=user_b_id) | Q(blocker_id=user_b_id, blocked_id=user_a_id)
+    ).exists()
+
+
+def blocked_ids(user_id: int) -> set[int]:
+    """Whom the user blocked: they hear none of the user's typing or presence."""
+    return set(Block.objects.filter(blocker_id=user_id).values_list("blocked_id", flat=True))
+
+
+def blockers_among(user_id: int, user_ids: Iterable[int]) -> set[int]:
+    """Those of these users who blocked this one: their presence is hidden from it."""
+    user_ids = set(user_ids)
+    if not user_ids:
+        return set()
+    rows = Block.objects.filter(blocked_id=user_id, blocker_id__in=user_ids)
+    return set(rows.values_list("blocker_id", flat=True))
+
+
+def blocked_pairs(blocker_ids: Iterable[int], blocked_ids: Iterable[int]) -> set[tuple[int, int]]:
+    """The (blocker, blocked) pairs among these people: whose messages notify whom not."""
+    blocker_ids, blocked_ids = set(blocker_ids), set(blocked_ids)
+    if not blocker_ids or not blocked_ids:
+        return set()
+    rows = Block.objects.filter(blocker_id__in=blocker_ids, blocked_id__in=blocked_ids)
+    return set(rows.values_list("blocker_id", "blocked_id"))

@@ -111,6 +111,13 @@ class PublicUser(serializers.ModelSerializer):
             online = online_user_ids([user.pk])
         return user.pk in online
 
+    def to_representation(self, instance: User) -> dict:
+        """Someone who blocked the viewer (context `hidden`) shows no presence to them."""
+        data = super().to_representation(instance)
+        if instance.pk in self.context.get("hidden", ()):
+            data["is_online"], data["last_seen"] = False, None
+        return data
+
 
 class OwnUser(PublicUser):
     """One's own account, with what only its owner sees."""
@@ -188,4 +195,14 @@ class NotificationOut(serializers.Serializer):
     type = serializers.CharField()
     action_url = serializers.CharField(allow_blank=True)
     recipient_count = serializers.IntegerField(help_text="0 means everyone.")
+    created_at = serializers.DateTimeField()
+
+
+class BlockInput(InputSerializer):
+    user_id = StrictIntegerField(min_value=1)
+
+
+class BlockOut(serializers.Serializer):
+    user_id = serializers.IntegerField(help_text="The person blocked.")
+    user = UserRef()
     created_at = serializers.DateTimeField()

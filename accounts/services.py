@@ -29,9 +29,9 @@ from imsuite.ratelimit import Backoff, backoff_cleared, backoff_failed, backoff_
 from media.avatars import avatar_replaced, avatar_stored
 
 from . import presence
-from .access import access_own_bot, access_user, require_active, require_moderator
-from .models import BotToken, FriendRequest, Friendship, Notification, Sex, User
-from .selectors import user_ref
+from .access import access_own_bot, access_user, blocked_refusal, require_active, require_moderator
+from .models import Block, BotToken, FriendRequest, Friendship, Notification, Sex, User
+from .selectors import is_blocked_between, user_ref
 from .sessions import SID_CLAIM, revoke_session, sessions_of
 
 logger = logging.getLogger(__name__)
@@ -366,23 +366,27 @@ def bot_authenticate(token: str) -> User | None:
 
 
 @cache
-def _presence_audience_sql() -> str:
+def _presence_audience_sql(include_blocked: bool) -> str:
     """Built on first use: chats.models imports this app's models."""
     from chats.models import Chat, ChatMember
 
     member = ChatMember._meta.db_table
-    return (
+    statement = (
         f"SELECT friend_id FROM {Friendship._meta.db_table} WHERE user_id = %s UNION"  # noqa: S608  (our table names)
         f" SELECT peer.user_id FROM {member} me JOIN {Chat._meta.db_table} c ON c.id = me.chat_id"
         f" JOIN {member} peer ON peer.chat_id = me.chat_id"
         f" WHERE me.user_id = %s AND c.type = '{Chat.Type.PRIVATE}' AND peer.user_id <> %s"
     )
+    if include_blocked:
+        return statement
+    return f"{statement} EXCEPT SELECT blocked_id FROM {Block._meta.db_table} WHERE blocker_id = %s"  # noqa: S608
 
 
-def presence_audience(user_id: int) -> set[int]:
-    """Who hears about a user's presence: their friends and their private-chat peers (one constant
-    statement: every connection opening and closing asks)."""
-    return {row[0] for row in sql.fetch_all(_presence_audience_sql(), [user_id, user_id, user_id])}
+def presence_audience(user_id: int, *, include_blocked: bool = False) -> set[int]:
+    """Who hears about a user's presence: their friends and their private-chat peers but those the
+    user blocked (one constant statement: every connection opening and closing asks)."""
+    params = [user_id] * (3 if include_blocked else 4)
+    return {row[0] for row in sql.fetch_all(_presence_audience_sql(include_blocked), params)}
 
 
 _LAST_SEEN_SQL = f"UPDATE {User._meta.db_table} SET last_seen = %s WHERE id = %s"  # noqa: S608
@@ -464,11 +468,14 @@ def friend_request_data(request: FriendRequest) -> dict[str, Any]:
 
 def friend_request_send(*, actor: User, user_id: int, comment: str = "") -> FriendRequest:
     """Ask someone to be friends. If they already asked the actor, this accepts their request.
-    Every attempt counts against RATE_LIMIT_FRIEND_REQUESTS."""
+    Every attempt counts against RATE_LIMIT_FRIEND_REQUESTS. Refused (blocked) when either blocked
+    the other."""
     rate_limit_named("FRIEND_REQUESTS", actor.pk)
     target = access_user(actor, user_id)
     if target.pk == actor.pk:
         raise permission_to_self()
+    if is_blocked_between(actor.pk, target.pk):
+        raise blocked_refusal()
     if Friendship.objects.filter(user=actor, friend=target).exists():
         raise DomainError(ErrorCode.CONFLICT, "You are already friends.", {"reason": "already_friends"})
     reverse = FriendRequest.objects.filter(

@@ -16,8 +16,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts import presence
-from accounts.access import require_active
+from accounts.access import blocked_refusal, require_active
 from accounts.models import Friendship, User
+from accounts.selectors import is_blocked_between
 from chats.models import Chat
 from imsuite import sql
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
@@ -103,7 +104,7 @@ def call_offer(
 ) -> Call:
     """Ring a friend or private-chat peer. Someone offline or already in a call ends the call at once
     (unavailable / busy); the caller learns the call_id from call.status or call.end. Every offer
-    counts against RATE_LIMIT_CALLS."""
+    counts against RATE_LIMIT_CALLS. Refused (blocked) when either of the two blocked the other."""
     rate_limit_named("CALLS", actor.pk)
     if call_type not in Call.Type.values:
         raise validation_error("call_type", "choice", "call_type is audio or video.")
@@ -112,6 +113,8 @@ def call_offer(
     callee = User.objects.filter(pk=to_user, is_active=True).first()
     if callee is None or callee.pk == actor.pk or not _may_call(actor, callee):
         raise permission_denied("not_friends", "You can call friends and private-chat peers only.")
+    if is_blocked_between(actor.pk, callee.pk):
+        raise blocked_refusal()
     if _in_call(actor.pk):
         raise DomainError(ErrorCode.CONFLICT, "You are already in a call.", {"reason": "in_call"})
     now = timezone.now()

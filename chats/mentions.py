@@ -20,7 +20,7 @@ from functools import reduce
 
 from django.db.models import Case, F, Q, Value, When
 
-from accounts.models import User
+from accounts.models import Block, User
 from groups.models import Group
 from imsuite import sql
 
@@ -47,9 +47,12 @@ def _word(char: str) -> bool:
 
 @dataclass
 class ChatNames:
-    """The names a chat's members can be called by: {length: {folded name: {user ids}}}."""
+    """The names a chat's members can be called by: {length: {folded name: {user ids}}}; and
+    which of the senders asked about each member blocked, {(member, sender)}: their mentions of
+    that member count for nothing (accounts.blocking)."""
 
     by_length: dict[int, dict[str, set[int]]] = field(default_factory=lambda: defaultdict(dict))
+    blocked: set[tuple[int, int]] = field(default_factory=set)
 
     def add(self, name: str, user_id: int) -> None:
         name = name.strip()
@@ -60,20 +63,29 @@ class ChatNames:
         return sorted(self.by_length, reverse=True)
 
 
-def chat_names(chat_ids: Iterable[int]) -> dict[int, ChatNames]:
-    """The names of every member of these chats (username, nickname, card), with one query."""
-    chat_ids = list(chat_ids)
+def chat_names(chat_ids: Iterable[int], senders: Iterable[int] = ()) -> dict[int, ChatNames]:
+    """The names of every member of these chats (username, nickname, card), and which of these
+    senders each blocked, with one query."""
+    chat_ids, senders = list(chat_ids), list(senders)
     names: dict[int, ChatNames] = defaultdict(ChatNames)
     if not chat_ids:
         return names
-    statement = (
-        f"SELECT cm.chat_id, cm.user_id, u.username, u.nickname, cm.card FROM {ChatMember._meta.db_table} cm"  # noqa: S608
-        f" JOIN {User._meta.db_table} u ON u.id = cm.user_id"
-        f" WHERE cm.chat_id IN ({sql.placeholders(len(chat_ids))})"
+    blocks = (
+        f" LEFT JOIN {Block._meta.db_table} b ON b.blocker_id = cm.user_id"
+        f" AND b.blocked_id IN ({sql.placeholders(len(senders))})"
+        if senders
+        else ""
     )
-    for chat_id, user_id, *member_names in sql.fetch_all(statement, chat_ids):
+    statement = (
+        f"SELECT cm.chat_id, cm.user_id, {'b.blocked_id' if senders else 'NULL'}, u.username, u.nickname,"  # noqa: S608
+        f" cm.card FROM {ChatMember._meta.db_table} cm JOIN {User._meta.db_table} u ON u.id = cm.user_id"
+        f"{blocks} WHERE cm.chat_id IN ({sql.placeholders(len(chat_ids))})"
+    )
+    for chat_id, user_id, blocked, *member_names in sql.fetch_all(statement, [*senders, *chat_ids]):
         for name in member_names:
             names[chat_id].add(name or "", user_id)
+        if blocked is not None:
+            names[chat_id].blocked.add((user_id, blocked))
     return names
 
 

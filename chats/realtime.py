@@ -50,6 +50,8 @@ RENDERERS = {
     "friend.request_updated": ("friend.request", _same(("request",))),
     "friend.added": ("friend.added", _same(("user_id", "user"))),
     "friend.removed": ("friend.removed", _same(("user_id",))),
+    "user.blocked": ("user.blocked", _same(("user_id", "user", "created_at"))),
+    "user.unblocked": ("user.unblocked", _same(("user_id",))),
     "group.created": ("group.created", _same(("group_id", "name", "owner_id", "member_ids"))),
     "group.updated": (
         "group.updated",

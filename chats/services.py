@@ -9,10 +9,10 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.access import is_moderator, require_active
+from accounts.access import blocked_refusal, is_moderator, require_active
 from accounts.models import Friendship, User
 from accounts.presence import online_user_ids
-from accounts.selectors import user_ref
+from accounts.selectors import blocked_ids, is_blocked_between, user_ref
 from imsuite import audit, sql
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied, validation_error
 from imsuite.events import publish
@@ -169,8 +169,8 @@ READ_SQL = (
 
 def typing_relay(*, actor: User, chat_id: int, is_typing: bool) -> bool:
     """Tell the chat's other online members that the actor is (or stopped) typing. A start is
-    relayed at most once per user and chat every TYPING_THROTTLE_SECONDS; a stop always is.
-    Returns whether anything was relayed."""
+    relayed at most once per user and chat every TYPING_THROTTLE_SECONDS; a stop always is. Those
+    the actor blocked hear nothing. Returns whether anything was relayed."""
     access_chat(actor, chat_id)
     throttle_key = f"typing:{actor.pk}:{chat_id}"
     if is_typing:
@@ -178,7 +178,7 @@ def typing_relay(*, actor: User, chat_id: int, is_typing: bool) -> bool:
             return False
     else:
         cache.delete(throttle_key)
-    others = chat_audience(chat_id) - {actor.pk}
+    others = chat_audience(chat_id) - {actor.pk} - blocked_ids(actor.pk)
     audience = online_user_ids(others)
     data = {"chat_id": chat_id, "user_id": actor.pk, "is_typing": is_typing, "user": user_ref(actor)}
     publish("typing", audience, data)
@@ -209,7 +209,8 @@ def chat_notify_set(
 
 
 def private_chat_open(*, actor: User, user_id: int) -> Chat:
-    """Get or create the private chat with a friend or one's own bot; anyone else is refused."""
+    """Get or create the private chat with a friend or one's own bot; anyone else is refused, and
+    so is anyone when either of the two blocked the other."""
     require_active(actor)
     other = User.objects.filter(pk=user_id, is_active=True).first()
     allowed = (
@@ -222,6 +223,8 @@ def private_chat_open(*, actor: User, user_id: int) -> Chat:
     )
     if not allowed:
         raise permission_denied("not_friends", "You can only chat privately with friends and your own bots.")
+    if is_blocked_between(actor.pk, other.pk):
+        raise blocked_refusal()
     return private_chat_ensure(user_a=actor, user_b=other)
 
 

@@ -6,9 +6,9 @@ Each tick it
 1. takes the results of the pushes that finished since the last tick (success clears a device's
    record, 404/410 removes it, anything else backs off and keeps the payload for the retry);
 2. reads the messages created since its cursor (PushState.seq), a bounded batch, in order, and for
-   each recipient (the chat's members with a device, but the sender and bots) counts it towards a
-   push if the member's notify setting lets it through (mentions-only: only messages that mention
-   them or @all; muted: nothing);
+   each recipient (the chat's members with a device, but the sender, bots and those who blocked the
+   sender) counts it towards a push if the member's notify setting lets it through (mentions-only:
+   only messages that mention them or @all; muted: nothing);
 3. sends what is due: at most one push per person and chat every PUSH_COALESCE_SECONDS (the first at
    once, the next with the count of messages since), and none to a person with a live presence lease
    (connected: the message reached them); and the payloads of devices whose backoff is over.
@@ -31,6 +31,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from accounts.presence import online_user_ids
+from accounts.selectors import blocked_pairs
 from chats.models import Chat, ChatMember, Message, Notify
 from chats.selectors import current_seq, notify_level
 
@@ -164,9 +165,12 @@ class Pusher:
             user_id__in=PushSubscription.objects.values("user_id"),
         ).only("chat", "user", "notify", "notify_until"):
             members[member.chat_id].append(member)
+        blocked = blocked_pairs(
+            {m.user_id for chat in members.values() for m in chat}, {m.sender_id for m in rows}
+        )
         for message in rows:
             for member in members[message.chat_id]:
-                if member.user_id == message.sender_id:
+                if member.user_id == message.sender_id or (member.user_id, message.sender_id) in blocked:
                     continue
                 mentioned = is_mentioned(message, member.user_id)
                 level = notify_level(member, now)

@@ -7,6 +7,7 @@ const BY_REASON = {
   muted: () => gettext("You are muted in this group."),
   dissolved: () => gettext("This group has been dissolved."),
   not_friends: () => gettext("You can only do this with friends."),
+  blocked: () => gettext("You cannot reach this person: one of you has blocked the other."),
   no_active_account: () => gettext("Wrong username or password."),
   taken: () => gettext("That username is taken."),
   weak: () => gettext("That password is too weak: use 8 or more characters, not a common word, not only digits."),

@@ -2,6 +2,7 @@
 // contacts and missed calls over REST, then the WebSocket, which keeps everything live.
 
 import { api, signOut } from "./api.js";
+import { loadBlocks } from "./blocks.js";
 import * as calls from "./calls.js";
 import { loadChats, loadMissedCalls } from "./chats.js";
 import { loadContacts } from "./contacts.js";
@@ -20,11 +21,14 @@ import { initConversation, openChat, resetConversation } from "./views/conversat
 import { closeGroupPanel, initGroupPanel, toggleGroupPanel } from "./views/group-panel.js";
 import { initNewGroup } from "./views/new-group.js";
 import { initNotifyMenu } from "./views/notify-menu.js";
-import { initNotifySettings } from "./views/notify-settings.js";
 import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
 import { initSearch, resetSearch } from "./views/search.js";
 import { initSettings } from "./views/settings.js";
+import { initBlockedSettings } from "./views/settings-blocked.js";
+import { initLanguageSettings } from "./views/settings-language.js";
+import { initNotificationSettings } from "./views/settings-notifications.js";
+import { initProfileSettings } from "./views/settings-profile.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { attempt } from "./views/toasts.js";
 import { initUploadTray } from "./views/upload-tray.js";
@@ -35,7 +39,7 @@ function placeFooter(slot) {
   document.querySelector(`[data-footer-slot="${slot}"]`).append(byId("site-footer"));
 }
 
-const refreshAll = () => Promise.all([loadChats(), loadContacts(), loadMissedCalls()]);
+const refreshAll = () => Promise.all([loadChats(), loadContacts(), loadMissedCalls(), loadBlocks()]);
 let connectedBefore = false;
 
 /** After a reconnect, reload what changed while away besides messages (sync brings those). */
@@ -86,8 +90,11 @@ function boot() {
   initContacts(openChat);
   initNewGroup(openChat);
   initNotifier(openChat);
-  initNotifySettings();
   initSettings();
+  initProfileSettings();
+  initBlockedSettings();
+  initNotificationSettings();
+  initLanguageSettings();
   initCallView();
   initRealtime(onConnected);
   initWebPush(openChat);

@@ -2,6 +2,7 @@
 // someone else in a chat the user is not looking at, as the chat's notify setting allows; the
 // unread total in the tab title and a dot in the favicon. Settings live in localStorage per user.
 
+import { isBlocked } from "./blocks.js";
 import { safeUrl } from "./dom.js";
 import { memberOf } from "./groups.js";
 import { format, gettext, ngettext } from "./i18n.js";
@@ -146,6 +147,7 @@ function seen() {
  * someone else, in a chat the user is not looking at, that the chat's setting lets through. */
 export function alertMessage({ message, chat: summary, sender }) {
   if (!state.me || message.sender_id === state.me.id || message.is_deleted || looking(message.chat_id)) return;
+  if (isBlocked(message.sender_id)) return;  // a blocked person's messages never alert
   const settings = loadSettings();
   if (!settings.desktop || permission() !== "granted") return;
   const chat = state.chats.get(message.chat_id);

@@ -1,5 +1,6 @@
 // Server frames -> state: every event type the client protocol sends, in one place.
 
+import { onBlocked, onUnblocked } from "./blocks.js";
 import * as calls from "./calls.js";
 import { loadChats } from "./chats.js";
 import { loadContacts } from "./contacts.js";
@@ -95,6 +96,8 @@ export function initRealtime(onConnected) {
     reloadChats();
   });
   socket.on("friend.removed", reloadContacts);
+  socket.on("user.blocked", onBlocked);
+  socket.on("user.unblocked", onUnblocked);
   GROUP_EVENTS.forEach((name) => socket.on(`group.${name}`, onGroupEvent));
   socket.on("call.offer", calls.onOffer);
   socket.on("call.status", calls.onStatus);

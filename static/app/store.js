@@ -1,6 +1,6 @@
 // The client's state, and who to tell when a part of it changes. Views subscribe to topics:
 // "chats", "messages" (chat id), "typing" (chat id), "presence", "contacts", "group" (group id),
-// "call". Server data keeps the REST/WebSocket shapes; local-only data lives under `local`.
+// "call", "blocks". Server data keeps the REST/WebSocket shapes; local-only data lives under `local`.
 
 const TYPING_FALLBACK_MS = 7000;  // the server ends an unrenewed "typing" after 6 s
 
@@ -16,6 +16,7 @@ export const state = {
   missedCalls: new Map(),  // peer id -> the newest missed incoming call {ended_at, call_type}
   groups: new Map(),       // group id -> {info, members, notices, joinRequests}
   people: new Map(),       // user id -> {id, nickname, avatar_url}, from whatever named them last
+  blocks: [],              // the people I blocked, newest first (blocks.js)
 };
 
 const listeners = new Map();
@@ -43,6 +44,7 @@ export function resetState() {
     missedCalls: new Map(),
     groups: new Map(),
     people: new Map(),
+    blocks: [],
   });
 }
 

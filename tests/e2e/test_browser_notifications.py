@@ -68,11 +68,13 @@ async def recording_page(open_page: Any, base_url: str, account: Account) -> Pag
 
 
 async def settings(page: Page, **wanted: bool) -> None:
-    """Set the Notifications dialog's switches (desktop, previews, sound), then close it."""
+    """Set the switches of Settings' Notifications panel (desktop, previews, sound), which the avatar
+    menu's Notifications button opens, then close Settings."""
     await page.get_by_test_id("me-menu").click()
     await page.get_by_test_id("notify-settings-button").click()
-    dialog = page.get_by_test_id("notify-dialog")
-    await expect(dialog).to_be_visible()
+    dialog = page.get_by_test_id("settings-dialog")
+    await expect(dialog.get_by_test_id("settings-notifications")).to_be_visible()
+    await expect(dialog.get_by_test_id("settings-tab-notifications")).to_be_focused()
     for name, on in wanted.items():
         await dialog.get_by_test_id(f"notify-{name}").set_checked(on)
         await expect(dialog.get_by_test_id(f"notify-{name}")).to_be_checked(checked=on)

@@ -11,6 +11,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from accounts.blocking import block_create
 from accounts.presence import registry
 from accounts.services import bot_create, friendship_create
 from chats.models import ChatMember, Message
@@ -111,6 +112,22 @@ def test_a_muted_chat_gets_none_until_the_mute_ends(alice, bob, chat, pusher, en
     assert tick(pusher, endpoint) == []
     message = send(alice, chat.pk, "an hour later")
     assert tick(pusher, endpoint, until) == [pushed(message, "Alice", "Alice")]  # an until past: all
+
+
+def test_a_blocked_persons_messages_push_nothing_to_the_blocker(
+    alice, bob, carol, pusher, endpoint, subscribe
+):
+    """In a group they share, Bob's message pushes to Carol, never to Alice, who blocked him."""
+    friendship_create(user_a=alice, user_b=bob)
+    friendship_create(user_a=alice, user_b=carol)
+    group = group_create(actor=alice, name="Team", member_ids=[bob.pk, carol.pk])
+    block_create(actor=alice, user_id=bob.pk)
+    pusher.tick()
+    subscribe(alice, "/alice")
+    subscribe(carol, "/carol")
+    message = send(bob, group.pk, "@all lunch", mentions=["all"])
+    assert tick(pusher, endpoint) == [pushed(message, "Team", "Bob", mentioned=True)]
+    assert [r.path for r in endpoint.requests] == ["/carol"]
 
 
 def test_mentions_only_gets_only_mentions(alice, bob, carol, pusher, endpoint, subscribe):

@@ -4,8 +4,11 @@
 import { api, withQuery } from "../api.js";
 import { loadContacts, isFriend, pendingWith } from "../contacts.js";
 import { avatar, button, byId, h, reconcile } from "../dom.js";
+import { isBlocked } from "../blocks.js";
 import { gettext } from "../i18n.js";
 import { putChat, state, subscribe } from "../store.js";
+import { confirmBlock } from "./settings-blocked.js";
+import { openSettings } from "./settings.js";
 import { attempt, toast } from "./toasts.js";
 
 let searchResults = [];
@@ -36,8 +39,24 @@ async function messageFriend(userId) {
 
 const answer = (request, verb) => () => attempt(() => api.post(`friends/requests/${request.id}/${verb}`).then(loadContacts));
 
+/** Block (with a confirmation), or for someone blocked already the way to unblock them. */
+function blockControl(user) {
+  const name = user.nickname || user.username || `#${user.id}`;
+  if (isBlocked(user.id)) {
+    return button(gettext("Blocked"), () => {
+      byId("contacts-dialog").close();
+      openSettings("blocked");
+    }, { class: "tag-button", "data-testid": "blocked-tag", title: gettext("Unblock in Settings") });
+  }
+  return button(gettext("Block"), () => confirmBlock(user.id, name), { class: "danger", "data-testid": "block-person" });
+}
+
 function controlsFor(user) {
   if (user.id === state.me.id) return [h("small", { class: "tag", text: gettext("You") })];
+  return isBlocked(user.id) ? [blockControl(user)] : [...actionsFor(user), blockControl(user)];
+}
+
+function actionsFor(user) {
   if (isFriend(user.id)) return [button(gettext("Message"), () => messageFriend(user.id), { class: "primary", "data-testid": "message-friend" })];
   const pending = pendingWith(user.id);
   if (pending && pending.to_user.id === state.me.id) {
@@ -89,6 +108,7 @@ export function initContacts(onOpenChat) {
   });
   subscribe("contacts", () => dialog.open && render());
   subscribe("presence", () => dialog.open && render());
+  subscribe("blocks", () => dialog.open && render());
 }
 
 export function resetContacts() {

@@ -3,6 +3,7 @@
 // sends, Shift+Enter adds a line; reply, edit, image by URL, attachments and voice messages with
 // the uploads' tray; closed while muted or dissolved).
 
+import { isBlocked } from "../blocks.js";
 import { byId, cached, fillAvatar, h, reconcile, safeUrl } from "../dom.js";
 import { dayKey, format, formatDateTime, formatDay, gettext, ngettext } from "../i18n.js";
 import { isModerator, loadGroup, memberOf, speakingBlock } from "../groups.js";
@@ -19,6 +20,7 @@ import { cancelUploads, hasStaged, renderTray, sendStaged } from "./upload-tray.
 const LOAD_OLDER_WITHIN_PX = 120;
 const STICK_TO_BOTTOM_PX = 80;
 const nodes = new Map();  // chat id -> node cache
+const revealed = new Set();  // ids of blocked people's group messages the user chose to show
 let context = null;       // {mode: "reply" | "edit", message}
 let pinToEnd = false;     // a chat just opened shows its newest messages
 let startCall = () => {};
@@ -124,6 +126,11 @@ function messageView(chat, message) {
     readState,
     canEdit: mine && message.message_type === "text",
     canDelete: mine || moderator,
+    collapsed: chat.type === "group" && !mine && isBlocked(message.sender_id) && !revealed.has(message.id),
+    onShow: () => {
+      revealed.add(message.id);
+      renderMessages();
+    },
     onReply: () => setContext({ mode: "reply", message }),
     onEdit: () => setContext({ mode: "edit", message }),
     onDelete: () => removeMessage(message),
@@ -153,7 +160,7 @@ function renderMessages() {
       lastDay = day;
     }
     const view = messageView(chat, message);
-    const signature = JSON.stringify([message.content, message.mentions, message.attachments?.length, message.is_edited, message.is_deleted, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete]);
+    const signature = JSON.stringify([message.content, message.mentions, message.attachments?.length, message.is_edited, message.is_deleted, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete, view.collapsed]);
     items.push(cached(cache, message.id ?? message.local.cid, signature, () => messageNode(message, view)));
   }
   const oldFirst = list.querySelector("[data-testid=message]");
@@ -184,17 +191,22 @@ function setContext(next) {
 function renderComposer() {
   const chat = currentChat();
   if (!chat) return;
-  const block = chat.type === "group" ? speakingBlock(currentGroup()) : null;
+  const block = chat.type === "group" ? speakingBlock(currentGroup()) : blockedPeer(chat);
   const notice = byId("compose-blocked");
   notice.hidden = !block;
   notice.dataset.reason = block?.reason ?? "";
-  if (block?.reason === "dissolved") notice.textContent = gettext("This group has been dissolved; its history stays readable.");
+  if (block?.reason === "blocked") notice.textContent = gettext("You blocked this person: unblock them (Settings, Blocked people) to write to each other.");
+  else if (block?.reason === "dissolved") notice.textContent = gettext("This group has been dissolved; its history stays readable.");
   else if (block?.reason === "muted") notice.textContent = format(gettext("You are muted in this group until %(until)s."), { until: formatDateTime(block.until) });
   else if (block) notice.textContent = format(gettext("Only the owner and admins can write until %(until)s."), { until: formatDateTime(block.until) });
   for (const id of ["composer-input", "image-button", "attach-button", "mic-button"]) byId(id).disabled = Boolean(block);
   byId("composer").querySelector("[type=submit]").disabled = Boolean(block);
   if (block) cancelRecording();
   renderTray();
+}
+
+function blockedPeer(chat) {
+  return chat.peer && isBlocked(chat.peer.id) ? { reason: "blocked" } : null;
 }
 
 function autosize() {
@@ -291,12 +303,14 @@ export function initConversation({ onCall, onToggleGroupPanel }) {
   subscribe("presence", () => state.currentChatId && renderHeader());
   subscribe("chats", () => state.currentChatId && (currentChat() ? renderAll() : closeChat()));
   subscribe("group", ifCurrent(renderAll));
+  subscribe("blocks", () => state.currentChatId && renderAll());
   document.addEventListener("visibilitychange", () => state.currentChatId && markRead(state.currentChatId));
 }
 
 export function resetConversation() {
   cancelUploads();
   nodes.clear();
+  revealed.clear();
   closeChat();
   byId("message-list").replaceChildren();
 }

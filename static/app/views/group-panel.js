@@ -3,6 +3,7 @@
 // requests; rename and avatar; add or invite friends; leave, or dissolve as the owner.
 
 import { api } from "../api.js";
+import { isBlocked, unblockPerson } from "../blocks.js";
 import { avatar, button, byId, h, rerender, safeUrl } from "../dom.js";
 import { format, formatDateTime, gettext, ngettext } from "../i18n.js";
 import { isModerator, isMuted, loadGroup, memberOf } from "../groups.js";
@@ -11,6 +12,7 @@ import { mentionAllSetting } from "../mentions.js";
 import { state, subscribe } from "../store.js";
 import { ask, confirmAction } from "./ask.js";
 import { chooseAvatar } from "./avatar-picker.js";
+import { confirmBlock } from "./settings-blocked.js";
 import { attempt } from "./toasts.js";
 
 const RANK = { owner: 3, admin: 2, member: 1 };
@@ -93,6 +95,11 @@ function memberActions(group, member) {
         change(id, () => api.delete(`groups/${id}/members/${member.user_id}`));
       }
     }, { class: "danger", "data-testid": "kick" }));
+  }
+  if (!self && isBlocked(member.user_id)) {
+    actions.push(keyed(gettext("Unblock"), `block-${member.user_id}`, () => attempt(() => unblockPerson(member.user_id)), { "data-testid": "unblock-member" }));
+  } else if (!self) {
+    actions.push(keyed(gettext("Block"), `block-${member.user_id}`, () => confirmBlock(member.user_id, member.user?.nickname || member.title), { class: "danger", "data-testid": "block-member" }));
   }
   if (!actions.length) return null;
   return h(
@@ -290,5 +297,6 @@ export function closeGroupPanel() {
 export function initGroupPanel() {
   subscribe("group", (groupId) => groupId === openGroupId && render());
   subscribe("contacts", () => openGroupId && render());
+  subscribe("blocks", () => openGroupId && render());
   subscribe("chats", () => openGroupId && openGroupId !== state.currentChatId && closeGroupPanel());
 }

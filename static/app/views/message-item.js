@@ -52,9 +52,24 @@ function status(message, readState, onRetry) {
 const action = (name, label, onclick) =>
   h("button", { type: "button", class: "icon-button", "aria-label": label, title: label, "data-testid": name, onclick }, icon(name));
 
+/** A group message of someone the reader blocked: collapsed, with a control to show it. */
+function collapsedNode(message, onShow) {
+  return h(
+    "li",
+    { class: "message theirs collapsed", "data-testid": "message", "data-message-id": message.id, "data-collapsed": "true" },
+    h(
+      "div",
+      { class: "bubble" },
+      h("span", { class: "collapsed-note", text: gettext("Message from a blocked person") }),
+      h("button", { type: "button", class: "link-button", "data-testid": "show-blocked-message", onclick: onShow, text: gettext("Show") }),
+    ),
+  );
+}
+
 /** `view`: {mine, senderName, replyText, readState: null|"sent"|"read", canEdit, canDelete,
- * onReply, onEdit, onDelete, onRetry}. */
+ * collapsed, onReply, onEdit, onDelete, onRetry, onShow}. */
 export function messageNode(message, view) {
+  if (view.collapsed) return collapsedNode(message, view.onShow);
   const local = message.local;
   const classes = ["message", view.mine ? "mine" : "theirs", local?.status, message.is_deleted && "is-deleted"];
   const actions = message.id && !message.is_deleted && [

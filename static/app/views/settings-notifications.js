@@ -1,9 +1,11 @@
-// The Notifications dialog (from the avatar menu): desktop notifications on or off (turning them
-// on asks the browser's permission, from this click), message text in them, and a sound.
+// Settings, Notifications: desktop notifications on or off (turning them on asks the browser's
+// permission, from this click), message text in them, and a sound. The avatar menu's
+// Notifications button opens Settings at this panel.
 
 import { byId } from "../dom.js";
 import { gettext } from "../i18n.js";
 import { loadSettings, permission, sampleSound, saveSettings } from "../notifier.js";
+import { openSettings, registerSettingsPanel } from "./settings.js";
 
 const NOTES = {
   denied: () => gettext("The browser blocks notifications from this site: allow them in its site settings."),
@@ -26,14 +28,9 @@ async function changeDesktop(wanted) {
   render();
 }
 
-export function initNotifySettings() {
-  const dialog = byId("notify-dialog");
-  byId("notify-settings-button").addEventListener("click", () => {
-    byId("me-menu").open = false;
-    render();
-    dialog.showModal();
-  });
-  dialog.querySelector("[data-close]").addEventListener("click", () => dialog.close());
+export function initNotificationSettings() {
+  registerSettingsPanel("notifications", render);
+  byId("notify-settings-button").addEventListener("click", () => openSettings("notifications"));
   byId("notify-desktop").addEventListener("change", (event) => changeDesktop(event.target.checked));
   byId("notify-previews").addEventListener("change", (event) => saveSettings({ previews: event.target.checked }));
   byId("notify-sound").addEventListener("change", (event) => {
