@@ -26,6 +26,7 @@ import { initRecorder } from "./views/recorder.js";
 import { initSearch, resetSearch } from "./views/search.js";
 import { initSettings } from "./views/settings.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
+import { initSso } from "./views/sso.js";
 import { attempt } from "./views/toasts.js";
 import { initUploadTray } from "./views/upload-tray.js";
 import { initWebPush, signOutWebPush, startWebPush, stopWebPush } from "./webpush.js";
@@ -74,6 +75,7 @@ function stopClient() {
 function boot() {
   fillIcons(document);
   initAuth(() => startClient().catch(stopClient));
+  initSso(() => startClient().catch(stopClient));
   initSidebar(openChat);
   initSearch(openChat);
   initConversation({ onCall: callPeer, onToggleGroupPanel: toggleGroupPanel });

@@ -266,3 +266,6 @@ async def ws_clients() -> AsyncIterator[Callable[..., Any]]:
     for ws in opened:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(), WS_TIMEOUT_SECONDS)
+
+
+from .sso import oidc_issuer, sso_server, sso_url  # noqa: F401  (single sign-on's fixtures)
