@@ -18,7 +18,7 @@ const REASONS = {
 const reasonText = (reason) => (REASONS[reason] || (() => gettext("Single sign-on failed. Please try again.")))();
 
 function showError(text) {
-  byId("signin-error").textContent = text;
+  byId("signin-form").querySelector(".form-error").textContent = text;
 }
 
 /** Runs before the page decides between sign-in and chat: a returning sign-in replaces any stored session. */
