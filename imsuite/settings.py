@@ -498,6 +498,8 @@ OIDC_RP_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
 OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "OpenID")
 OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_SIGN_ALGO", "RS256")
 OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
+# Where mobile apps may be sent back to, with their one-time code (docs/protocol.md, "Single sign-on").
+OIDC_APP_REDIRECT_URIS = env_list("OIDC_APP_REDIRECT_URIS", "")
 OIDC_PROXY = None
 OIDC_USE_PKCE = True  # besides state and nonce, which mozilla-django-oidc always uses
 OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"

@@ -15,11 +15,13 @@ from . import services
 
 class ExchangeInput(InputSerializer):
     code = StrictCharField(max_length=128)
+    verifier = StrictCharField(min_length=43, max_length=128, required=False)
 
 
 class ExchangeView(APIView):
     """Anonymous by nature: the code is the credential, and the browser session that went to the
-    provider (its Django session cookie) must be the one that asks."""
+    provider (its Django session cookie) must be the one that asks, or for an app, the one that
+    holds the PKCE verifier it started with."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
@@ -32,7 +34,12 @@ class ExchangeView(APIView):
         data.is_valid(raise_exception=True)
         refresh = services.exchange_code_redeem(
             code=data.validated_data["code"],
-            browser=request.session.session_key or "",
+            holder=services.code_holder(
+                session_key=request.session.session_key,
+                app_challenge=services.pkce_challenge(data.validated_data["verifier"])
+                if "verifier" in data.validated_data
+                else None,
+            ),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             address=request.META.get("REMOTE_ADDR", ""),
         )

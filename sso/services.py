@@ -4,6 +4,7 @@ code that hands the browser page its session (docs/architecture.md, "Single sign
 There is no acting user here: the provider vouches for the person (its signed ID token, checked
 by sso.provider), and the one-time code stands for that proof until the page exchanges it."""
 
+import base64
 import hashlib
 import re
 import secrets
@@ -117,29 +118,49 @@ def identity_sign_in(*, issuer: str, claims: Mapping[str, Any]) -> User:
 @dataclass(frozen=True)
 class _Grant:
     user_id: int
-    browser: str
+    holder: str
 
 
 def _code_key(code: str) -> str:
     return "sso-code:" + hashlib.sha256(code.encode()).hexdigest()
 
 
-def exchange_code_issue(*, user: User, browser: str) -> str:
-    """A one-time code, good for CODE_TTL_SECONDS, that only the browser session `browser` (the one
-    that went to the provider) can exchange: a code carried to another browser signs nobody in
-    there (login CSRF). The cache keeps only its hash, shared by every process."""
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636's S256: what an app sends to /oidc/start/ for the verifier it keeps."""
+    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def code_holder(*, session_key: str | None = None, app_challenge: str | None = None) -> str:
+    """Who may exchange a code: the browser session that went to the provider (a code carried to
+    another browser signs nobody in there: login CSRF), or for an app the holder of the PKCE
+    verifier whose challenge started the sign-in (another app catching the redirect to the app's
+    URL scheme has the code but not the verifier). Empty, it matches nobody."""
+    if app_challenge:
+        return f"app:{app_challenge}"
+    return f"session:{session_key}" if session_key else ""
+
+
+def exchange_code_issue(*, user: User, holder: str) -> str:
+    """A one-time code for `user`, good for CODE_TTL_SECONDS, that only `holder` (code_holder) can
+    exchange. The cache, shared by every process, keeps only its hash."""
     code = secrets.token_urlsafe(32)
-    cache.set(_code_key(code), _Grant(user.pk, browser), timeout=CODE_TTL_SECONDS)
+    cache.set(_code_key(code), _Grant(user.pk, holder), timeout=CODE_TTL_SECONDS)
     return code
 
 
-def exchange_code_redeem(*, code: str, browser: str, user_agent: str = "", address: str = "") -> RefreshToken:
+def exchange_code_redeem(*, code: str, holder: str, user_agent: str = "", address: str = "") -> RefreshToken:
     """The session a one-time code stands for. The code is spent by the first attempt, right or
     wrong; unknown, spent, expired and foreign codes get one answer (reason code_invalid)."""
     key = _code_key(code)
     grant = cache.get(key)
-    if grant is None or not cache.delete(key) or not browser or grant.browser != browser:
-        raise refused("code_invalid", "This sign-in code is unknown, used, expired or from another browser.")
+    if (
+        grant is None
+        or not cache.delete(key)
+        or not holder
+        or not secrets.compare_digest(grant.holder, holder)
+    ):
+        raise refused("code_invalid", "This sign-in code is unknown, used, expired or not this client's.")
     user = User.objects.filter(pk=grant.user_id, is_active=True).first()
     if user is None:
         raise inactive_actor()

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin
 
 import pytest
 import requests
@@ -29,6 +29,7 @@ NPM_CI_TIMEOUT_SECONDS = 300
 HTTP_TIMEOUT_SECONDS = 10
 CLIENT_ID, CLIENT_SECRET = "imsuite-tests", "imsuite-tests-client-secret"
 PROVIDER_NAME = "Loopback ID"
+APP_REDIRECT = "imsuite-test://signed-in"  # a mobile app's registered redirect URI
 # The provider's people, by subject (the login typed on its login page).
 ACCOUNTS = {
     "alice-sub": {
@@ -83,6 +84,7 @@ def sso_env(issuer: str) -> dict[str, str]:
         "OIDC_CLIENT_ID": CLIENT_ID,
         "OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "OIDC_PROVIDER_NAME": PROVIDER_NAME,
+        "OIDC_APP_REDIRECT_URIS": APP_REDIRECT,
         "SECRET_KEY": settings.SECRET_KEY,  # the test reads the server's sessions (the stored state)
     }
 
@@ -111,9 +113,9 @@ class Flow:
     def get(self, url: str) -> requests.Response:
         return self.http.get(url, allow_redirects=False, timeout=HTTP_TIMEOUT_SECONDS)
 
-    def start(self) -> str:
+    def start(self, query: str = "") -> str:
         """/oidc/start/; the provider's authorization URL it redirects to."""
-        answer = self.get(f"{self.base_url}/oidc/start/")
+        answer = self.get(f"{self.base_url}/oidc/start/{query}")
         assert answer.status_code == 302, answer.text
         return answer.headers["Location"]
 
@@ -143,17 +145,15 @@ class Flow:
             url = urljoin(url, posted.headers["Location"])
         return url
 
-    def callback(self, url: str) -> dict[str, str]:
+    def callback(self, url: str, lands_on: str = "/") -> dict[str, str]:
         """Follow the callback; the fragment of the page it ends on (oidc-code or oidc-error)."""
-        answer = self.get(url)
-        assert answer.status_code == 302, answer.text
-        location = urlsplit(answer.headers["Location"])
-        assert location.path == "/" and not location.query, answer.headers["Location"]
-        return {key: value for key, [value] in parse_qs(location.fragment).items()}
+        return landing(self.get(url), lands_on)
 
-    def exchange(self, code: str) -> requests.Response:
+    def exchange(self, code: str, **more: str) -> requests.Response:
         return self.http.post(
-            f"{self.base_url}/api/auth/oidc/exchange", json={"code": code}, timeout=HTTP_TIMEOUT_SECONDS
+            f"{self.base_url}/api/auth/oidc/exchange",
+            json={"code": code, **more},
+            timeout=HTTP_TIMEOUT_SECONDS,
         )
 
     def session(self) -> SessionStore:
@@ -163,6 +163,14 @@ class Flow:
     def sign_in(self, login: str) -> dict[str, str]:
         """The whole flow for `login`; the callback's fragment."""
         return self.callback(self.through_provider(self.start(), login))
+
+
+def landing(answer: requests.Response, lands_on: str) -> dict[str, str]:
+    """The fragment of a redirect to `lands_on` (the web client's "/" or an app's redirect URI)."""
+    assert answer.status_code == 302, answer.text
+    target, _, fragment = answer.headers["Location"].partition("#")
+    assert target == lands_on, answer.headers["Location"]
+    return {key: value for key, [value] in parse_qs(fragment).items()}
 
 
 def new_flow(base_url: str) -> Flow:

@@ -5,9 +5,10 @@ import asyncio
 
 from accounts.models import User
 from sso.models import ExternalIdentity
+from sso.services import pkce_challenge
 from tests.db_state import assert_unchanged, whole_database
 from tests.e2e.conftest import recv_frame, ws_open
-from tests.e2e.sso import ACCOUNTS, Flow, new_flow
+from tests.e2e.sso import ACCOUNTS, APP_REDIRECT, Flow, landing, new_flow
 from tests.e2e.test_http import call
 
 
@@ -98,6 +99,32 @@ def test_a_code_exchanged_from_another_browser_is_refused_and_spent(sso_url: str
     assert (answer.status_code, answer.json()["details"]) == (401, {"reason": "code_invalid"})
     assert_unchanged(before)
     assert attacker.exchange(code).status_code == 401  # spent by the wrong attempt
+
+
+def test_an_app_gets_its_code_at_its_redirect_uri_and_exchanges_it_with_its_verifier(sso_url: str) -> None:
+    """The app's in-app browser tab goes through the provider; the app itself (no cookie) exchanges."""
+    verifier = "app-verifier-" + "x" * 40
+    tab = new_flow(sso_url)
+    query = f"?app={APP_REDIRECT}&app_challenge={pkce_challenge(verifier)}"
+    fragment = tab.callback(tab.through_provider(tab.start(query), "alice-sub"), lands_on=APP_REDIRECT)
+    app = new_flow(sso_url)
+    refused = app.exchange(fragment["oidc-code"], verifier="another-verifier-" + "x" * 40)
+    assert (refused.status_code, refused.json()["details"]) == (401, {"reason": "code_invalid"})
+    fragment = tab.callback(tab.through_provider(tab.start(query), "alice-sub"), lands_on=APP_REDIRECT)
+    tokens = app.exchange(fragment["oidc-code"], verifier=verifier)
+    assert tokens.status_code == 200, tokens.text
+    tokens_work(sso_url, tokens.json(), "alice")
+    # The tab's next plain sign-in is the web client's again.
+    assert set(tab.sign_in("alice-sub")) == {"oidc-code"}
+
+
+def test_an_unregistered_app_redirect_is_refused(sso_url: str) -> None:
+    tab = new_flow(sso_url)
+    for query in (
+        "?app=https://evil.example/&app_challenge=" + "c" * 43,
+        f"?app={APP_REDIRECT}&app_challenge=short",
+    ):
+        assert landing(tab.get(f"{sso_url}/oidc/start/{query}"), "/") == {"oidc-error": "app_invalid"}
 
 
 def test_a_wrong_state_is_refused(sso_url: str) -> None:

@@ -32,16 +32,18 @@ def browser() -> Client:
 
 
 def code_for(user: User, client: Client) -> str:
-    return services.exchange_code_issue(user=user, browser=client.session.session_key)
+    holder = services.code_holder(session_key=client.session.session_key)
+    return services.exchange_code_issue(user=user, holder=holder)
 
 
-def exchange(client: Client, code: str, **headers: str):
-    return client.post(URL, {"code": code}, content_type="application/json", headers=headers)
+def exchange(client: Client, code: str, verifier: str | None = None, **headers: str):
+    body = {"code": code} if verifier is None else {"code": code, "verifier": verifier}
+    return client.post(URL, body, content_type="application/json", headers=headers)
 
 
-def refused(client: Client, code: str, reason: str, **headers: str) -> None:
+def refused(client: Client, code: str, reason: str, verifier: str | None = None, **headers: str) -> None:
     before = whole_database()
-    assert_error(exchange(client, code, **headers), 401, "AUTHENTICATION_FAILED", reason=reason)
+    assert_error(exchange(client, code, verifier, **headers), 401, "AUTHENTICATION_FAILED", reason=reason)
     assert_unchanged(before)
 
 
@@ -106,3 +108,33 @@ def test_the_code_is_a_string(person: User) -> None:
     client = browser()
     answer = client.post(URL, {"code": 12}, content_type="application/json")
     assert_error(answer, 400, "VALIDATION_ERROR")
+
+
+VERIFIER = "v" * 43
+
+
+def app_code(user: User) -> str:
+    holder = services.code_holder(app_challenge=services.pkce_challenge(VERIFIER))
+    return services.exchange_code_issue(user=user, holder=holder)
+
+
+def test_an_app_exchanges_with_the_verifier_of_the_challenge_it_started_with(person: User) -> None:
+    """An app's code is bound to its PKCE challenge, not to a browser: no cookie is needed."""
+    assert set(check(exchange(Client(), app_code(person), VERIFIER), 200)) == {"access", "refresh"}
+
+
+@pytest.mark.parametrize("verifier", [None, "w" * 43])
+def test_an_app_code_without_its_verifier_is_refused(person: User, verifier: str | None) -> None:
+    """Another app that caught the redirect to the URL scheme has the code, not the verifier."""
+    code = app_code(person)
+    refused(browser(), code, "code_invalid", verifier)
+    refused(Client(), code, "code_invalid", VERIFIER)  # spent
+
+
+def test_a_browser_code_is_not_exchanged_with_a_verifier(person: User) -> None:
+    client = browser()
+    refused(client, code_for(person, client), "code_invalid", VERIFIER)
+
+
+def test_a_verifier_is_43_to_128_characters(person: User) -> None:
+    assert_error(exchange(Client(), app_code(person), "short"), 400, "VALIDATION_ERROR")

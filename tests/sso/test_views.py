@@ -2,10 +2,10 @@
 against a real provider in tests/e2e/test_sso.py."""
 
 import socket
+from typing import Any
 
 import pytest
 from django.test import Client
-from pytest_django.fixtures import SettingsWrapper
 
 from sso import provider
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def unreachable_provider(settings: SettingsWrapper) -> None:
+def unreachable_provider(settings: Any) -> None:
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
