@@ -268,4 +268,5 @@ async def ws_clients() -> AsyncIterator[Callable[..., Any]]:
             await asyncio.wait_for(ws.close(), WS_TIMEOUT_SECONDS)
 
 
-from .sso import oidc_issuer, sso_server, sso_url  # noqa: F401  (single sign-on's fixtures)
+# Last: tests/e2e/sso.py builds on the helpers above.
+from .sso import oidc_issuer, sso_server, sso_url  # noqa: E402, F401  (single sign-on's fixtures)

@@ -12,7 +12,7 @@ from tests.e2e.sso import ACCOUNTS, APP_REDIRECT, Flow, landing, new_flow
 from tests.e2e.test_http import call
 
 
-def api(base_url: str, method: str, path: str, body: object = None, *, token: str = "", expect: int) -> dict:
+def rest(base_url: str, method: str, path: str, body: object = None, *, token: str = "", expect: int) -> dict:
     reply = call(base_url, method, path, body, token=token or None)
     assert reply.status == expect, reply.text
     return reply.json()
@@ -31,7 +31,7 @@ def refused_at_the_callback(browser: Flow, callback: str, reason: str) -> None:
 
 def tokens_work(base_url: str, tokens: dict[str, str], username: str) -> int:
     """The pair opens REST and /ws as `username`; that user's id."""
-    me = api(base_url, "GET", "/api/users/me", token=tokens["access"], expect=200)
+    me = rest(base_url, "GET", "/api/users/me", token=tokens["access"], expect=200)
     assert me["username"] == username
 
     async def connect() -> dict:
@@ -43,7 +43,7 @@ def tokens_work(base_url: str, tokens: dict[str, str], username: str) -> int:
 
     frame = asyncio.run(connect())
     assert frame["type"] == "connect" and frame["payload"]["user_id"] == me["id"], frame
-    refreshed = api(base_url, "POST", "/api/auth/token/refresh", {"refresh": tokens["refresh"]}, expect=200)
+    refreshed = rest(base_url, "POST", "/api/auth/token/refresh", {"refresh": tokens["refresh"]}, expect=200)
     assert set(refreshed) == {"access", "refresh"}
     return me["id"]
 
@@ -157,11 +157,11 @@ def test_a_deactivated_account_is_refused(sso_url: str) -> None:
     User.objects.filter(username="alice").update(is_active=False)
     again = new_flow(sso_url)
     refused_at_the_callback(again, again.through_provider(again.start(), "alice-sub"), "user_inactive")
-    api(sso_url, "GET", "/api/users/me", token=tokens["access"], expect=401)
+    rest(sso_url, "GET", "/api/users/me", token=tokens["access"], expect=401)
 
 
 def test_an_existing_account_with_the_verified_email_is_not_taken_over(sso_url: str) -> None:
-    owner = api(
+    owner = rest(
         sso_url,
         "POST",
         "/api/auth/register",
