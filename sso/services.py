@@ -28,6 +28,8 @@ CODE_TTL_SECONDS = 60
 USERNAME_MAX, USERNAME_MIN = 32, 3
 NOT_USERNAME = re.compile(r"[^A-Za-z0-9_.-]+")
 UNIQUE_ATTEMPTS = 20
+EMAIL_MAX = User._meta.get_field("email").max_length
+SUBJECT_MAX = ExternalIdentity._meta.get_field("subject").max_length
 
 
 def refused(reason: str, message: str) -> DomainError:
@@ -39,7 +41,7 @@ def verified_email(claims: Mapping[str, Any]) -> str:
     """The email claim only when the provider says it verified it: an unverified address proves
     nothing about who owns it."""
     email = claims.get("email")
-    if claims.get("email_verified") is True and isinstance(email, str):
+    if claims.get("email_verified") is True and isinstance(email, str) and len(email.strip()) <= EMAIL_MAX:
         return email.strip()
     return ""
 
@@ -108,8 +110,8 @@ def identity_sign_in(*, issuer: str, claims: Mapping[str, Any]) -> User:
     verified. An existing account with that email is never taken over (reason email_in_use), and a
     deactivated account stays out (reason user_inactive)."""
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
-        raise refused("claims_invalid", "The provider named no subject.")
+    if not isinstance(subject, str) or not 0 < len(subject) <= SUBJECT_MAX:
+        raise refused("claims_invalid", "The provider named no subject (or one too long).")
     if ExternalIdentity.objects.filter(issuer=issuer, subject=subject).exists():
         return _linked_account(issuer, subject)
     return _create_account(issuer, subject, claims)

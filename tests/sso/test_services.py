@@ -72,6 +72,7 @@ def test_without_a_usable_preferred_username_the_verified_email_names_the_accoun
 def test_an_unverified_email_is_not_kept() -> None:
     assert sign_in("s1", email="z@example.test", email_verified=False).email == ""
     assert sign_in("s2", email="y@example.test", email_verified="true").email == ""  # a string is no yes
+    assert sign_in("s3", email="y" * 250 + "@x.test", email_verified=True).email == ""  # longer than fits
 
 
 def test_an_account_with_the_verified_email_is_not_taken_over(make_user: Callable[..., User]) -> None:
@@ -88,6 +89,6 @@ def test_a_deactivated_account_is_refused() -> None:
     refused("user_inactive", "s1")
 
 
-@pytest.mark.parametrize("sub", ["", None, 7])
+@pytest.mark.parametrize("sub", ["", None, 7, "s" * 256])
 def test_claims_without_a_subject_are_refused(sub: Any) -> None:
     refused("claims_invalid", sub)
