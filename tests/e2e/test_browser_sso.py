@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Page, expect
 
 from accounts.models import User
 from tests.e2e import test_browser
-from tests.e2e.browser import UI_TIMEOUT_MS, expect_connected
+from tests.e2e.browser import UI_TIMEOUT_MS, expect_connected, shot
 from tests.e2e.sso import PROVIDER_NAME
 
 pytestmark = [
@@ -50,6 +50,7 @@ async def through_the_provider(page: Page, base_url: str, login: str) -> None:
 async def test_sign_in_with_the_provider(page: Page, sso_url: str) -> None:
     await page.goto(sso_url + "/")
     await expect(page.get_by_test_id("oidc-signin")).to_have_text(f"Sign in with {PROVIDER_NAME}")
+    await shot(page, "sso-sign-in")
     await through_the_provider(page, sso_url, "alice-sub")
     await expect_connected(page)
     assert page.url == sso_url + "/"  # the one-time code is gone from the address bar
@@ -67,4 +68,5 @@ async def test_a_refused_sign_in_is_explained(page: Page, sso_url: str) -> None:
     await expect(page.get_by_test_id("signin-error")).to_have_text(
         "An account with this email address exists already. Sign in with its password."
     )
+    await shot(page, "sso-refused")
     assert page.url == sso_url + "/"
