@@ -25,6 +25,7 @@ api = [
     path("auth/register", accounts_api.RegisterView.as_view(), name="register"),
     path("auth/token", accounts_api.TokenView.as_view(), name="token"),
     path("auth/token/refresh", accounts_api.RefreshView.as_view(), name="token-refresh"),
+    path("auth/oidc", sso_api.ProviderView.as_view(), name="oidc-provider"),
     path("auth/oidc/exchange", sso_api.ExchangeView.as_view(), name="oidc-exchange"),
     path("auth/logout", accounts_api.LogoutView.as_view(), name="logout"),
     path("users/me", accounts_api.MeView.as_view(), name="me"),

@@ -1,7 +1,10 @@
 """REST adapter for single sign-on: the page (or app) trades the one-time code from the callback's
 URL fragment for its session (docs/protocol.md, "Single sign-on")."""
 
+from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,12 +13,36 @@ from rest_framework.views import APIView
 from accounts.serializers import TokenPair
 from imsuite.api_fields import ERROR_RESPONSES, InputSerializer, StrictCharField
 
-from . import services
+from . import provider, services
 
 
 class ExchangeInput(InputSerializer):
     code = StrictCharField(max_length=128)
     verifier = StrictCharField(min_length=43, max_length=128, required=False)
+
+
+class ProviderOut(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    name = serializers.CharField(allow_blank=True)
+    start_url = serializers.CharField(allow_blank=True)
+
+
+class ProviderView(APIView):
+    """Whether single sign-on is on, for clients that draw their own sign-in screen (mobile apps)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(responses={200: ProviderOut}, tags=["auth"], auth=[])
+    def get(self, request: Request) -> Response:
+        on = provider.enabled()
+        return Response(
+            {
+                "enabled": on,
+                "name": settings.OIDC_PROVIDER_NAME if on else "",
+                "start_url": reverse("oidc-start") if on else "",
+            }
+        )
 
 
 class ExchangeView(APIView):

@@ -176,3 +176,5 @@ def test_an_existing_account_with_the_verified_email_is_not_taken_over(sso_url: 
 def test_the_sign_in_page_offers_the_provider(sso_url: str) -> None:
     page = new_flow(sso_url).get(f"{sso_url}/").text
     assert 'href="/oidc/start/"' in page and "Sign in with Loopback ID" in page
+    said = rest(sso_url, "GET", "/api/auth/oidc", expect=200)
+    assert said == {"enabled": True, "name": "Loopback ID", "start_url": "/oidc/start/"}

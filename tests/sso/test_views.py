@@ -30,6 +30,14 @@ def test_without_a_provider_the_doors_are_not_there(path: str) -> None:
 def test_without_a_provider_the_sign_in_page_offers_none() -> None:
     page = Client().get("/").content.decode()
     assert 'data-testid="signin-form"' in page and "oidc-signin" not in page
+    assert Client().get("/api/auth/oidc").json() == {"enabled": False, "name": "", "start_url": ""}
+
+
+@pytest.mark.usefixtures("unreachable_provider")
+def test_clients_are_told_where_to_start(settings: Any) -> None:
+    settings.OIDC_PROVIDER_NAME = "Example ID"
+    answer = Client().get("/api/auth/oidc")
+    assert answer.json() == {"enabled": True, "name": "Example ID", "start_url": "/oidc/start/"}
 
 
 @pytest.mark.usefixtures("unreachable_provider")
