@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import josepy.errors
 import requests
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
@@ -85,8 +86,8 @@ class ProviderBackend(OIDCAuthenticationBackend):
         Core 1.0, 3.1.3.7)."""
         try:
             payload = super().verify_token(token, **kwargs)
-        except SuspiciousOperation as exc:
-            raise services.refused("id_token_invalid", str(exc)) from exc
+        except (SuspiciousOperation, josepy.errors.Error, ValueError) as exc:  # forged, or not a JWS at all
+            raise services.refused("id_token_invalid", str(exc) or type(exc).__name__) from exc
         audience = payload.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
         if payload.get("iss") != self.meta.issuer or self.OIDC_RP_CLIENT_ID not in audiences:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from imsuite.errors import DomainError
 from sso import provider
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +52,19 @@ def test_an_unreachable_provider_ends_on_the_page_with_the_reason() -> None:
 def test_a_callback_without_a_started_sign_in_is_refused() -> None:
     answer = Client().get("/oidc/callback/?code=c&state=s")
     assert (answer.status_code, answer["Location"]) == (302, "/#oidc-error=sign_in_failed")
+
+
+@pytest.mark.parametrize("token", [None, "not-a-jws", "a.b.c"])
+def test_an_id_token_that_is_no_jws_is_refused(token: str | None, settings: Any) -> None:
+    """Whatever the token endpoint hands over, the answer is a refusal, never a 500."""
+    settings.OIDC_ISSUER, settings.OIDC_RP_CLIENT_ID = "https://id.example.test", "imsuite"
+    backend = provider.ProviderBackend()
+    backend.meta = provider.Metadata(settings.OIDC_ISSUER, "", "", "", "")
+    backend.OIDC_RP_SIGN_ALGO, backend.OIDC_RP_IDP_SIGN_KEY, backend.OIDC_RP_CLIENT_ID = (
+        "RS256",
+        "{}",
+        "imsuite",
+    )
+    with pytest.raises(DomainError) as caught:
+        backend.verify_token(token, nonce="n")
+    assert caught.value.details == {"reason": "id_token_invalid"}
