@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "bots",
     "media",
     "push",
+    "sso",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sso.context.sign_in_provider",
             ],
         },
     },
@@ -200,6 +202,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "accounts.User"
+# Passwords, and single sign-on's callback (sso.provider: it answers only the call with a nonce).
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend", "sso.provider.ProviderBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
@@ -484,3 +488,18 @@ X_FRAME_OPTIONS = "DENY"
 # domain to HTTPS (preload for good, through the browsers' built-in list): a decision about more than
 # this server, left to the operator (HSTS_INCLUDE_SUBDOMAINS, HSTS_PRELOAD), not a default.
 SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
+
+# Single sign-on with an OpenID provider (README, "Single sign-on"): off unless OIDC_ISSUER and
+# OIDC_CLIENT_ID are set. The endpoints come from the issuer's discovery document.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "")
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "OpenID")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_SIGN_ALGO", "RS256")
+OIDC_TIMEOUT = float(os.environ.get("OIDC_TIMEOUT", "10"))
+# Where mobile apps may be sent back to, with their one-time code (docs/protocol.md, "Single sign-on").
+OIDC_APP_REDIRECT_URIS = env_list("OIDC_APP_REDIRECT_URIS", "")
+OIDC_PROXY = None
+OIDC_USE_PKCE = True  # besides state and nonce, which mozilla-django-oidc always uses
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc-callback"

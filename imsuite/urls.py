@@ -14,6 +14,8 @@ from media import avatar_serving
 from media import serving as media_serving
 from push import api as push_api
 from push import webpush_api
+from sso import api as sso_api
+from sso import views as sso_views
 
 from .health import HealthView
 from .security_headers import with_inline_styles
@@ -23,6 +25,8 @@ api = [
     path("auth/register", accounts_api.RegisterView.as_view(), name="register"),
     path("auth/token", accounts_api.TokenView.as_view(), name="token"),
     path("auth/token/refresh", accounts_api.RefreshView.as_view(), name="token-refresh"),
+    path("auth/oidc", sso_api.ProviderView.as_view(), name="oidc-provider"),
+    path("auth/oidc/exchange", sso_api.ExchangeView.as_view(), name="oidc-exchange"),
     path("auth/logout", accounts_api.LogoutView.as_view(), name="logout"),
     path("users/me", accounts_api.MeView.as_view(), name="me"),
     path("users/me/avatar", accounts_api.MeAvatarView.as_view(), name="me-avatar"),
@@ -108,6 +112,8 @@ urlpatterns = [
     path("api/", include(api)),
     path("media/avatars/<path:name>", avatar_serving.avatar_file, name="avatar-file"),
     # The web client: one page of ES modules under static/app/, a client of the APIs above.
+    path("oidc/start/", sso_views.StartView.as_view(), name="oidc-start"),  # single sign-on (sso.views)
+    path("oidc/callback/", sso_views.CallbackView.as_view(), name="oidc-callback"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the client's language switch
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("sw.js", webpush_api.service_worker, name="service-worker"),  # Web Push notifications

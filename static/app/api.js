@@ -57,6 +57,11 @@ export async function signIn(username, password) {
   storeTokens(await result(await call("POST", "auth/token", { username, password })));
 }
 
+/** Single sign-on: the one-time code from the provider's callback, traded for this browser's session. */
+export async function exchangeSignInCode(code) {
+  storeTokens(await result(await call("POST", "auth/oidc/exchange", { code })));
+}
+
 export async function register(fields) {
   await result(await call("POST", "auth/register", fields));
   await signIn(fields.username, fields.password);

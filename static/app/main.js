@@ -30,6 +30,7 @@ import { initLanguageSettings } from "./views/settings-language.js";
 import { initNotificationSettings } from "./views/settings-notifications.js";
 import { initProfileSettings } from "./views/settings-profile.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
+import { initSso } from "./views/sso.js";
 import { attempt } from "./views/toasts.js";
 import { initUploadTray } from "./views/upload-tray.js";
 import { initWebPush, signOutWebPush, startWebPush, stopWebPush } from "./webpush.js";
@@ -78,6 +79,7 @@ function stopClient() {
 function boot() {
   fillIcons(document);
   initAuth(() => startClient().catch(stopClient));
+  initSso(() => startClient().catch(stopClient));
   initSidebar(openChat);
   initSearch(openChat);
   initConversation({ onCall: callPeer, onToggleGroupPanel: toggleGroupPanel });

@@ -266,3 +266,7 @@ async def ws_clients() -> AsyncIterator[Callable[..., Any]]:
     for ws in opened:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(ws.close(), WS_TIMEOUT_SECONDS)
+
+
+# Last: tests/e2e/sso.py builds on the helpers above.
+from .sso import oidc_issuer, sso_server, sso_url  # noqa: E402, F401  (single sign-on's fixtures)
