@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.access import require_active
 from accounts.models import BotToken, FriendRequest, Friendship, User
 from accounts.services import sessions_end_all
-from chats.models import ChatMember, Role
+from chats.models import Chat, ChatMember, Role
 from groups.models import Group
 from groups.services import group_data, group_leave
 from imsuite import audit
@@ -151,7 +151,9 @@ def _relations_remove(account: User) -> None:
 def _groups_leave(account: User) -> None:
     """Out of every group: an owned group first passes to its longest-standing admin, else member
     (a bot only when no person is left), or is dissolved when nobody else is in it."""
-    memberships = ChatMember.objects.filter(user=account, chat__group__dissolved_at__isnull=True)
+    memberships = ChatMember.objects.filter(
+        user=account, chat__type=Chat.Type.GROUP, chat__group__dissolved_at__isnull=True
+    )
     for member in list(memberships):
         if member.role == Role.OWNER:
             _owner_succeeded(member)
