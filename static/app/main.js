@@ -25,6 +25,8 @@ import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
 import { initSearch, resetSearch } from "./views/search.js";
 import { initSettings } from "./views/settings.js";
+import { initDataSettings } from "./views/settings-data.js";
+import { initTwoFactorSettings } from "./views/settings-two-factor.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { attempt } from "./views/toasts.js";
 import { initUploadTray } from "./views/upload-tray.js";
@@ -88,6 +90,8 @@ function boot() {
   initNotifier(openChat);
   initNotifySettings();
   initSettings();
+  initTwoFactorSettings();
+  initDataSettings();
   initCallView();
   initRealtime(onConnected);
   initWebPush(openChat);

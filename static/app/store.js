@@ -2,6 +2,8 @@
 // "chats", "messages" (chat id), "typing" (chat id), "presence", "contacts", "group" (group id),
 // "call". Server data keeps the REST/WebSocket shapes; local-only data lives under `local`.
 
+import { gettext } from "./i18n.js";
+
 const TYPING_FALLBACK_MS = 7000;  // the server ends an unrenewed "typing" after 6 s
 
 export const state = {
@@ -145,9 +147,13 @@ export const findPending = (chatId, cid) => state.histories.get(chatId)?.message
 
 // ---- people ---------------------------------------------------------------------------------
 
+const DELETED_NICKNAME = "Deleted account"; // an anonymised account's (lifecycle.deletion), shown translated
+
 /** Remember a user object ({id, nickname, avatar_url}) seen in an event or a REST answer. */
 export function rememberPerson(user) {
-  if (user?.id) state.people.set(user.id, { ...state.people.get(user.id), ...user });
+  if (!user?.id) return;
+  const shown = user.nickname === DELETED_NICKNAME ? { ...user, nickname: gettext("Deleted account") } : user;
+  state.people.set(user.id, { ...state.people.get(user.id), ...shown });
 }
 
 export const nameOf = (userId) => state.people.get(userId)?.nickname || `#${userId}`;
