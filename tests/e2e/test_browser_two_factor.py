@@ -1,0 +1,83 @@
+"""Two-factor sign-in in the web client: turned on in Settings (the key shown with the QR code
+feeds pyotp, as an authenticator app would), the recovery codes shown once, then signing out and
+in again asks for the code in a second step; a data export asked for and downloaded in Settings."""
+
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+
+import pyotp
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.e2e import test_account_lifecycle, test_browser
+from tests.e2e.browser import PASSWORD, expect_connected, shot, sign_up
+
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
+]
+
+chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
+no_server_tracebacks = test_browser.no_server_tracebacks
+lifecycle_server = test_account_lifecycle.lifecycle_server  # a daphne with a timers process
+
+
+async def open_settings(page: Page, tab: str) -> None:
+    await page.get_by_test_id("me-menu").click()
+    await page.get_by_test_id("settings-button").click()
+    await page.get_by_test_id(f"settings-tab-{tab}").click()
+
+
+async def test_turn_on_two_factor_sign_out_and_sign_in_with_a_code(
+    open_page: test_browser.OpenPage, daphne_url: str
+) -> None:
+    ann = await sign_up(daphne_url, "ann", "Ann")
+    page = await test_browser.signed_in(open_page, daphne_url, ann)
+    await open_settings(page, "two-factor")
+    panel = page.get_by_test_id("settings-two-factor")
+    await expect(panel.get_by_test_id("two-factor-state")).to_have_text("Two-factor sign-in is off.")
+    await panel.get_by_test_id("two-factor-enrol").click()
+    await expect(panel.get_by_test_id("two-factor-qr")).to_be_visible()
+    totp = pyotp.TOTP(await panel.get_by_test_id("two-factor-secret").text_content())
+    await panel.get_by_test_id("two-factor-confirm").fill(totp.at(time.time() - 30))
+    await panel.get_by_test_id("two-factor-confirm-submit").click()
+    await expect(panel.get_by_test_id("recovery-codes").locator("li")).to_have_count(10)
+    await shot(page, "two-factor-recovery-codes")
+    await panel.get_by_test_id("recovery-codes-done").click()
+    await expect(panel.get_by_test_id("two-factor-state")).to_have_text("Two-factor sign-in is on.")
+    await page.keyboard.press("Escape")
+
+    await page.get_by_test_id("signout").click()
+    await page.locator("#signin-username").fill(ann.username)
+    await page.locator("#signin-password").fill(PASSWORD)
+    await page.get_by_test_id("signin-submit").click()
+    await expect(page.get_by_test_id("signin-code-form")).to_be_visible()
+    await page.get_by_test_id("signin-code").fill("000000")
+    await page.get_by_test_id("signin-code-submit").click()
+    await expect(page.get_by_test_id("signin-code-error")).not_to_be_empty()
+    await page.get_by_test_id("signin-code").fill(totp.now())
+    await page.get_by_test_id("signin-code-submit").click()
+    await expect(page.get_by_test_id("me-name")).to_have_text("Ann")
+    await expect_connected(page)
+
+
+async def test_a_data_export_is_prepared_and_downloaded(
+    open_page: test_browser.OpenPage, lifecycle_server: str, tmp_path: Path
+) -> None:
+    ann = await sign_up(lifecycle_server, "ann", "Ann")
+    page = await test_browser.signed_in(open_page, lifecycle_server, ann)
+    await open_settings(page, "data")
+    panel = page.get_by_test_id("settings-data")
+    await panel.get_by_test_id("export-request").click()
+    # pending, then ready once the timers process built it (the panel looks again by itself)
+    await expect(panel.get_by_test_id("export-item")).to_have_attribute(
+        "data-status", "ready", timeout=30_000
+    )
+    async with page.expect_download() as waiting:
+        await panel.get_by_test_id("export-download").click()
+    saved = tmp_path / "export.zip"
+    await (await waiting.value).save_as(saved)
+    assert json.loads(zipfile.ZipFile(saved).read("profile.json"))["username"] == ann.username
