@@ -20,6 +20,9 @@ class TwoFactor(models.Model):
     # accepted twice, even within its 30-second window.
     last_step = models.BigIntegerField(default=0)
 
+    class Meta:
+        verbose_name = "two-factor device"
+
     def __str__(self) -> str:
         return f"two-factor of user {self.user_id}"
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.access import require_active
+from accounts.access import require_active, require_moderator
 from accounts.models import User
 from accounts.sessions import start_session
 from imsuite import audit
@@ -127,6 +127,18 @@ def two_factor_disable(*, actor: User, code: str = "", recovery_code: str = "", 
         TwoFactor.objects.filter(user_id=actor.pk).delete()
         RecoveryCode.objects.filter(user_id=actor.pk).delete()
         audit.record(actor, "two_factor.disable", "user", actor.pk)
+
+
+def two_factor_reset(*, actor: User, user_id: int) -> None:
+    """A moderator turns off a person's second factor (lost phone and lost recovery codes), so that
+    they can sign in with the password and enrol again; audited."""
+    require_moderator(actor)
+    with transaction.atomic():
+        removed, _ = TwoFactor.objects.filter(user_id=user_id).delete()
+        if not removed:
+            raise DomainError(ErrorCode.CONFLICT, "Two-factor sign-in is off.", {"reason": "not_enabled"})
+        RecoveryCode.objects.filter(user_id=user_id).delete()
+        audit.record(actor, "two_factor.reset", "user", user_id)
 
 
 def _new_recovery_codes(user: User) -> list[str]:

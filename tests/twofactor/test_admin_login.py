@@ -8,7 +8,10 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from imsuite.errors import DomainError
+from imsuite.models import AuditEntry
 from tests.accounts.test_api import PASSWORD
+from tests.db_state import assert_unchanged, whole_database
 from twofactor import services
 
 pytestmark = pytest.mark.django_db
@@ -47,3 +50,37 @@ def test_without_two_factor_the_password_is_enough_unless_required(moderator: Us
     assert "Two-factor sign-in is required for staff" in refused.content.decode()
     totp, _ = enrolled(moderator)
     assert sign_in(totp.now()).status_code == 302
+
+
+def test_a_moderator_turns_off_a_lost_second_factor_in_admin(
+    moderator: User, make_user: Any, staff: Client
+) -> None:
+    ann = make_user("ann")
+    enrolled(ann)
+    page = staff.get("/admin/twofactor/twofactor/")
+    assert page.status_code == 200 and "ann" in page.content.decode()
+    row = services.TwoFactor.objects.get(user=ann)
+    answer = staff.post("/admin/twofactor/twofactor/", {"action": "reset", "_selected_action": [row.pk]})
+    assert answer.status_code == 302
+    assert not services.is_enabled(ann) and not services.RecoveryCode.objects.filter(user=ann).exists()
+    assert list(AuditEntry.objects.order_by("pk").values_list("action", "actor_id", "target_id")) == [
+        ("two_factor.enable", ann.pk, ann.pk),
+        ("two_factor.reset", moderator.pk, ann.pk),
+    ]
+
+
+@pytest.mark.parametrize("actor", ["stranger", "bot", "self"])
+def test_only_moderators_reset_a_second_factor(actor: str, make_user: Any) -> None:
+    ann = make_user("ann")
+    enrolled(ann)
+    stranger = make_user("stranger")
+    people = {
+        "stranger": stranger,
+        "self": ann,
+        "bot": User.objects.create(username="robot", is_bot=True, owner=stranger),
+    }
+    before = whole_database()
+    with pytest.raises(DomainError) as refused:
+        services.two_factor_reset(actor=people[actor], user_id=ann.pk)
+    assert (refused.value.code, refused.value.details) == ("PERMISSION_DENIED", {"reason": "not_moderator"})
+    assert_unchanged(before)
