@@ -51,7 +51,8 @@ class TokenInput(TokenObtainPairSerializer):
 
     def validate(self, attrs: dict) -> dict:
         """Throttled (accounts.services.signin_admit) before the password is checked; the outcome
-        is counted for the client address that TrustedProxyHeaders left in REMOTE_ADDR."""
+        is counted for the client address that TrustedProxyHeaders left in REMOTE_ADDR. With a
+        second factor on, a right password earns the challenge of the second step, not tokens."""
         request = self.context.get("request")
         who = {"username": attrs[self.username_field], "address": request.META.get("REMOTE_ADDR", "")}
         services.signin_admit(**who)

@@ -230,23 +230,23 @@ def second_factor_required(user: User) -> DomainError:
     )
 
 
+def _challenge_invalid() -> DomainError:
+    return DomainError(
+        ErrorCode.AUTHENTICATION_FAILED,
+        "This sign-in has expired or is not valid: sign in with your password again.",
+        {"reason": "challenge_invalid"},
+    )
+
+
 def _challenge_user(challenge: str) -> User:
     max_age = settings.IMSUITE["TWO_FACTOR_CHALLENGE_SECONDS"]
     try:
         claims = signing.loads(challenge, salt=CHALLENGE_SALT, max_age=max_age)
     except signing.BadSignature as exc:  # SignatureExpired included
-        raise DomainError(
-            ErrorCode.AUTHENTICATION_FAILED,
-            "This sign-in has expired or is not valid: sign in with your password again.",
-            {"reason": "challenge_invalid"},
-        ) from exc
+        raise _challenge_invalid() from exc
     user = User.objects.filter(pk=claims.get("u"), is_active=True).first()
     if user is None or not secrets.compare_digest(user.get_session_auth_hash(), str(claims.get("p"))):
-        raise DomainError(
-            ErrorCode.AUTHENTICATION_FAILED,
-            "This sign-in has expired or is not valid: sign in with your password again.",
-            {"reason": "challenge_invalid"},
-        )
+        raise _challenge_invalid()
     return user
 
 

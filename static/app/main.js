@@ -26,7 +26,7 @@ import { initRecorder } from "./views/recorder.js";
 import { initSearch, resetSearch } from "./views/search.js";
 import { initSettings } from "./views/settings.js";
 import { initDataSettings } from "./views/settings-data.js";
-import { initTwoFactorSettings } from "./views/settings-two-factor.js";
+import { initTwoFactorSettings, openTwoFactorIfRequired } from "./views/settings-two-factor.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { attempt } from "./views/toasts.js";
 import { initUploadTray } from "./views/upload-tray.js";
@@ -55,6 +55,7 @@ async function startClient() {
   connectedBefore = false;
   socket.start(state.me.id);
   await attempt(startWebPush);
+  await attempt(openTwoFactorIfRequired);
 }
 
 function stopClient() {

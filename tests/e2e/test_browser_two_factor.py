@@ -2,16 +2,19 @@
 feeds pyotp, as an authenticator app would), the recovery codes shown once, then signing out and
 in again asks for the code in a second step; a data export asked for and downloaded in Settings."""
 
+import asyncio
 import json
 import os
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
 from playwright.async_api import Page, expect
 
+from accounts.models import User
 from tests.e2e import test_account_lifecycle, test_browser
 from tests.e2e.browser import PASSWORD, expect_connected, shot, sign_up
 
@@ -81,3 +84,16 @@ async def test_a_data_export_is_prepared_and_downloaded(
     saved = tmp_path / "export.zip"
     await (await waiting.value).save_as(saved)
     assert json.loads(zipfile.ZipFile(saved).read("profile.json"))["username"] == ann.username
+
+
+async def test_staff_who_must_have_two_factor_are_taken_to_enrol(
+    open_page: test_browser.OpenPage, daphne_url: str, server_env: dict[str, str], start_daphne: Any
+) -> None:
+    url = start_daphne({**server_env, "TWO_FACTOR_REQUIRED_FOR_STAFF": "true"})
+    staff = await sign_up(url, "staff", "Staff")
+    await asyncio.to_thread(lambda: User.objects.filter(pk=staff.id).update(is_staff=True))
+    page = await test_browser.signed_in(open_page, url, staff)
+    await expect(page.get_by_test_id("settings-dialog")).to_be_visible()
+    panel = page.get_by_test_id("settings-two-factor")
+    await expect(panel.get_by_test_id("two-factor-required")).to_be_visible()
+    await expect(panel.get_by_test_id("two-factor-state")).to_have_text("Two-factor sign-in is off.")

@@ -5,7 +5,7 @@ import { api } from "../api.js";
 import { byId, button, h } from "../dom.js";
 import { errorText } from "../errors.js";
 import { format, gettext } from "../i18n.js";
-import { registerSettingsPanel } from "./settings.js";
+import { openSettings, registerSettingsPanel } from "./settings.js";
 
 const panel = () => byId("settings-two-factor");
 
@@ -91,7 +91,7 @@ function renderOn(status) {
 function renderOff(status) {
   show(
     h("p", { "data-testid": "two-factor-state", text: gettext("Two-factor sign-in is off.") }),
-    status.required && h("p", { class: "form-error", text: gettext("Staff accounts must turn on two-factor sign-in.") }),
+    status.required && h("p", { class: "form-error", "data-testid": "two-factor-required", text: gettext("Staff accounts must turn on two-factor sign-in.") }),
     h("p", { text: gettext("With it on, signing in asks for a code from an app on your phone as well as your password.") }),
     button(gettext("Turn on two-factor sign-in"), () => startEnrolment().catch((failure) => show(h("p", { class: "form-error", role: "alert", text: errorText(failure) }))), {
       class: "primary",
@@ -111,4 +111,11 @@ async function load() {
 
 export function initTwoFactorSettings() {
   registerSettingsPanel("two-factor", load);
+}
+
+/** Staff who must have a second factor (TWO_FACTOR_REQUIRED_FOR_STAFF) and have none are taken
+ * to this panel after signing in. */
+export async function openTwoFactorIfRequired() {
+  const status = await api.get("users/me/two-factor");
+  if (status.required && !status.enabled) openSettings("two-factor");
 }
