@@ -92,7 +92,13 @@ async def test_deletion_anonymises_and_keeps_messages_for_others(lifecycle_serve
     sent = await http(url, "POST", f"/api/chats/{chat_id}/messages", body, token=ann.token, expect=201)
     assert request(url, "GET", attachment["url"]).status == 200
 
+    ws = await ws_open(url, additional_headers={"Authorization": f"Bearer {ann.token}"})
+    assert (await recv_frame(ws))["type"] == "connect"
     await http(url, "POST", "/api/users/me/deletion", {"password": PASSWORD}, token=ann.token, expect=202)
+    while (frame := await recv_frame(ws))["type"] != "disconnect":
+        pass
+    assert frame["payload"] == {"status": "disconnected", "reason": "logged_out"}
+    await ws.close()
     gone = await http(url, "GET", "/api/users/me", token=ann.token, expect=401)
     assert gone["error_code"] == "AUTHENTICATION_FAILED"
 

@@ -109,6 +109,8 @@ def test_an_export_expires_and_its_file_goes(alice: User, client_for: Any) -> No
         ("anonymous", "request", 401, "AUTHENTICATION_FAILED", None),
         ("anonymous", "list", 401, "AUTHENTICATION_FAILED", None),
         ("anonymous", "download", 401, "AUTHENTICATION_FAILED", None),
+        ("banned", "request", 401, "AUTHENTICATION_FAILED", None),
+        ("banned", "download", 401, "AUTHENTICATION_FAILED", None),
         ("bot", "request", 403, "PERMISSION_DENIED", "bot"),
         ("bot", "download", 404, "NOT_FOUND", None),
         ("stranger", "detail", 404, "NOT_FOUND", None),
@@ -132,11 +134,10 @@ def test_authorization_matrix(
     bot, _ = bot_create(actor=alice, username="alicebot")
     export_id = check(client_for(alice).post(URL), 202)["id"]
     exports_build()
-    client = (
-        api
-        if actor == "anonymous"
-        else client_for({"bot": bot, "stranger": carol, "staff": moderator}[actor])
-    )
+    people = {"bot": bot, "stranger": carol, "staff": moderator, "banned": alice}
+    client = api if actor == "anonymous" else client_for(people[actor])
+    if actor == "banned":  # the export's own person, deactivated by a moderator since
+        User.objects.filter(pk=alice.pk).update(is_active=False)
     before = whole_database()
     response = {
         "request": lambda: client.post(URL),
@@ -147,3 +148,5 @@ def test_authorization_matrix(
     assert_error(response, status, code, **({"reason": reason} if reason else {}))
     assert_unchanged(before)
     assert check(client_for(carol).get(URL), 200) == []  # nobody sees another's exports in their list
+    if actor != "banned":
+        assert [e["id"] for e in check(client_for(alice).get(URL), 200)] == [export_id]

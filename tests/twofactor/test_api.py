@@ -223,13 +223,18 @@ OPERATIONS = {
 }
 # status, error code and details.reason of each refusal; "ok" a success.
 MATRIX = """
-operation  anonymous  bot   stranger      staff
-status     401        ok    ok            ok
-enrol      401        bot   ok            ok
-confirm    401        bot   not_enrolling not_enrolling
-recovery   401        bot   not_enabled   not_enabled
-disable    401        bot   not_enabled   not_enabled
+operation  anonymous  banned  bot   stranger      staff
+status     401        401     ok    ok            ok
+enrol      401        401     bot   ok            ok
+confirm    401        401     bot   not_enrolling not_enrolling
+recovery   401        401     bot   not_enabled   not_enabled
+disable    401        401     bot   not_enabled   not_enabled
 """
+
+
+def _banned(user: User) -> User:
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    return user
 
 
 def _rows() -> list[tuple[str, str, str]]:
@@ -250,6 +255,7 @@ def test_authorization_matrix(
     people = {
         "stranger": make_user("stranger"),
         "staff": moderator,
+        "banned": _banned(make_user("banned")),
         "bot": User.objects.create(username="robot", is_bot=True, owner=owner),
     }
     client = api if actor == "anonymous" else client_for(people[actor])
