@@ -5,6 +5,7 @@
 import { gettext } from "./i18n.js";
 
 const TYPING_FALLBACK_MS = 7000;  // the server ends an unrenewed "typing" after 6 s
+const DELETED_NICKNAME = "Deleted account"; // an anonymised account's (lifecycle.deletion), shown translated
 
 export const state = {
   me: null,
@@ -50,14 +51,17 @@ export function resetState() {
 
 // ---- chats ----------------------------------------------------------------------------------
 
+/** A private chat with a deleted account is titled with its name, translated. */
+const shownChat = (chat) => (chat.peer && chat.title === DELETED_NICKNAME ? { ...chat, title: gettext("Deleted account") } : chat);
+
 export function setChats(list) {
-  state.chats = new Map(list.map((chat) => [chat.id, chat]));
+  state.chats = new Map(list.map((chat) => [chat.id, shownChat(chat)]));
   list.forEach((chat) => rememberPerson(chat.peer));
   notify("chats");
 }
 
 export function putChat(chat) {
-  state.chats.set(chat.id, chat);
+  state.chats.set(chat.id, shownChat(chat));
   rememberPerson(chat.peer);
   notify("chats");
 }
@@ -146,8 +150,6 @@ export function receiveDeletion({ message_id: id, chat_id: chatId, deleted_by, d
 export const findPending = (chatId, cid) => state.histories.get(chatId)?.messages.find((m) => m.local?.cid === cid);
 
 // ---- people ---------------------------------------------------------------------------------
-
-const DELETED_NICKNAME = "Deleted account"; // an anonymised account's (lifecycle.deletion), shown translated
 
 /** Remember a user object ({id, nickname, avatar_url}) seen in an event or a REST answer. */
 export function rememberPerson(user) {

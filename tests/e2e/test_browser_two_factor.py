@@ -1,6 +1,7 @@
 """Two-factor sign-in in the web client: turned on in Settings (the key shown with the QR code
 feeds pyotp, as an authenticator app would), the recovery codes shown once, then signing out and
-in again asks for the code in a second step; a data export asked for and downloaded in Settings."""
+in again asks for the code in a second step; a data export asked for and downloaded in Settings, and
+an account deleted there."""
 
 import asyncio
 import json
@@ -16,7 +17,8 @@ from playwright.async_api import Page, expect
 
 from accounts.models import User
 from tests.e2e import test_account_lifecycle, test_browser
-from tests.e2e.browser import PASSWORD, expect_connected, shot, sign_up
+from tests.e2e.browser import PASSWORD, befriend, chat_item, expect_connected, shot, sign_up
+from tests.e2e.test_http import call
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -97,3 +99,33 @@ async def test_staff_who_must_have_two_factor_are_taken_to_enrol(
     panel = page.get_by_test_id("settings-two-factor")
     await expect(panel.get_by_test_id("two-factor-required")).to_be_visible()
     await expect(panel.get_by_test_id("two-factor-state")).to_have_text("Two-factor sign-in is off.")
+
+
+async def test_deleting_ones_account_in_settings(
+    open_page: test_browser.OpenPage, lifecycle_server: str
+) -> None:
+    """Ann deletes her account (no grace on this server): she is back at the sign-in; once the timers
+    process has anonymised it, Ben's chat with her is titled "Deleted account"."""
+    url = lifecycle_server
+    ann = await sign_up(url, "ann", "Ann")
+    ben = await sign_up(url, "ben", "Ben")
+    await befriend(url, ann, ben)
+    page = await test_browser.signed_in(open_page, url, ann)
+    await open_settings(page, "data")
+    panel = page.get_by_test_id("settings-data")
+    await panel.get_by_test_id("delete-password").fill("not my password")
+    await panel.get_by_test_id("delete-account").click()
+    await page.get_by_test_id("ask-ok").click()
+    await expect(panel.get_by_test_id("delete-error")).to_have_text("This password is wrong.")
+    await panel.get_by_test_id("delete-password").fill(PASSWORD)
+    await panel.get_by_test_id("delete-account").click()
+    await page.get_by_test_id("ask-ok").click()
+    await expect(page.get_by_test_id("signin-form")).to_be_visible()
+
+    async def anonymised() -> bool:
+        reply = await asyncio.to_thread(call, url, "GET", f"/api/users/{ann.id}", token=ben.token)
+        return reply.status == 200 and reply.json()["nickname"] == "Deleted account"
+
+    await test_account_lifecycle.wait_for(anonymised, "the deletion")
+    ben_page = await test_browser.signed_in(open_page, url, ben)
+    await expect(chat_item(ben_page, "Deleted account")).to_be_visible()
