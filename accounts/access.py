@@ -1,6 +1,7 @@
 """Fetch-and-authorize helpers for accounts: one step, so no caller can forget the check."""
 
 from imsuite.errors import DomainError, ErrorCode, not_found
+from lifecycle.models import AccountDeletion
 
 from .models import User
 
@@ -33,12 +34,19 @@ def require_active(actor: User) -> None:
 
 
 def access_user(actor: User, user_id: int) -> User:
-    """A profile anyone signed in may see; deactivated accounts are hidden except from moderators."""
+    """A profile anyone signed in may see; deactivated accounts are hidden except from moderators,
+    and except deleted (anonymised) ones: their messages stay, named "Deleted account"."""
     require_active(actor)
     user = User.objects.filter(pk=user_id).first()
-    if user is None or (not user.is_active and not is_moderator(actor)):
+    if user is None or (not user.is_active and not is_moderator(actor) and not _anonymised(user)):
         raise not_found("User")
     return user
+
+
+def _anonymised(user: User) -> bool:
+    """Deleted by its person (lifecycle.deletion), or a bot of an account deleted so."""
+    owners = [user.pk] if user.owner_id is None else [user.pk, user.owner_id]
+    return AccountDeletion.objects.filter(user_id__in=owners, completed_at__isnull=False).exists()
 
 
 def access_own_bot(actor: User, bot_id: int) -> User:

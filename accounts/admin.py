@@ -11,12 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
 
 from imsuite.admin_services import URL_FORMFIELD, ViewOnlyAdminMixin, run_for_each
 from imsuite.errors import DomainError
 from media.avatars import is_avatar_url
 from media.selectors import storage_used
+from twofactor import services as two_factor
 
 from . import services
 from .models import BotToken, FriendRequest, Friendship, Notification, User
@@ -41,7 +43,15 @@ class UserAddForm(BaseUserCreationForm):
 
 class ThrottledAdminLogin(AdminAuthenticationForm):
     """The admin's sign-in answers to the API's sign-in throttle (the same counters): otherwise
-    /admin/login/ would be the door a password guesser uses."""
+    /admin/login/ would be the door a password guesser uses. It asks for the second factor too."""
+
+    second_factor = forms.CharField(
+        label=_("Two-factor code"),
+        required=False,
+        max_length=32,
+        help_text=_("If two-factor sign-in is on: the code from your app, or a recovery code."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code"}),
+    )
 
     def clean(self) -> dict:
         if not (self.cleaned_data.get("username") and self.cleaned_data.get("password")):
@@ -56,10 +66,32 @@ class ThrottledAdminLogin(AdminAuthenticationForm):
                 f"Too many failed sign-ins: try again in {wait} s.", code="rate_limited"
             ) from refusal
         try:
-            return super().clean()
+            cleaned = super().clean()
         finally:  # a right password (staff or not) is a success, no user a failure
             outcome = services.signin_failed if self.user_cache is None else services.signin_succeeded
             outcome(**who)
+        self._second_factor_check(self.user_cache)
+        return cleaned
+
+    def _second_factor_check(self, user: User) -> None:
+        """An enrolled person's code (or recovery code) is needed; with TWO_FACTOR_REQUIRED_FOR_STAFF,
+        staff without a second factor are sent to enrol in the web client first."""
+        if not two_factor.is_enabled(user):
+            if two_factor.is_required(user):
+                raise ValidationError(
+                    _("Two-factor sign-in is required for staff: turn it on in Settings first."),
+                    code="two_factor_enrol",
+                )
+            return
+        given = (self.cleaned_data.get("second_factor") or "").strip()
+        is_totp = given.isdigit()
+        try:
+            two_factor.second_factor_check(
+                user, code=given if is_totp else "", recovery_code="" if is_totp else given
+            )
+        except DomainError as refusal:
+            message = _("The two-factor code is missing or not valid.")
+            raise ValidationError(message, code="two_factor") from refusal
 
 
 admin.site.login_form = ThrottledAdminLogin

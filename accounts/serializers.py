@@ -3,10 +3,15 @@
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed as SignInRefused
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.serializers import TokenObtainPairSerializer, TokenRefreshSerializer
+from rest_framework_simplejwt.serializers import (
+    TokenObtainPairSerializer,
+    TokenObtainSerializer,
+    TokenRefreshSerializer,
+)
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerField, StrictURLField
+from twofactor import services as two_factor
 
 from . import services
 from .models import Sex, User
@@ -46,17 +51,24 @@ class TokenInput(TokenObtainPairSerializer):
 
     def validate(self, attrs: dict) -> dict:
         """Throttled (accounts.services.signin_admit) before the password is checked; the outcome
-        is counted for the client address that TrustedProxyHeaders left in REMOTE_ADDR."""
+        is counted for the client address that TrustedProxyHeaders left in REMOTE_ADDR. With a
+        second factor on, a right password earns the challenge of the second step, not tokens."""
         request = self.context.get("request")
         who = {"username": attrs[self.username_field], "address": request.META.get("REMOTE_ADDR", "")}
         services.signin_admit(**who)
         try:
-            data = super().validate(attrs)
+            TokenObtainSerializer.validate(self, attrs)  # the password alone: no session yet
         except SignInRefused:
             services.signin_failed(**who)
             raise
         services.signin_succeeded(**who)
-        return data
+        if two_factor.is_enabled(self.user):
+            raise two_factor.second_factor_required(self.user)
+        return self._session_tokens()
+
+    def _session_tokens(self) -> dict:
+        refresh = self.get_token(self.user)
+        return {"refresh": str(refresh), "access": str(refresh.access_token)}
 
     @classmethod
     def get_token(cls, user: User) -> RefreshToken:

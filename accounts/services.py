@@ -239,17 +239,23 @@ def user_password_set(*, actor: User, user_id: int, password: str | None) -> Use
     with transaction.atomic():
         user.save(update_fields=["password"])
         audit.record(actor, "user.password_set", "user", user.pk, usable=password is not None)
-        _revoke_sessions([user.pk])
-        sids = sorted(sessions_of(user.pk))
-        for sid in sids:
-            revoke_session(sid)
-        publish_events(
-            [
-                DomainEvent("user.logged_out", frozenset({user.pk}), {"user_id": user.pk, "sid": sid})
-                for sid in sids
-            ]
-        )
+        sessions_end_all(user.pk)
     return user
+
+
+def sessions_end_all(user_id: int) -> None:
+    """Sign a person out everywhere (inside the caller's transaction): refresh tokens revoked,
+    access tokens refused, open connections told to close after commit."""
+    _revoke_sessions([user_id])
+    sids = sorted(sessions_of(user_id))
+    for sid in sids:
+        revoke_session(sid)
+    publish_events(
+        [
+            DomainEvent("user.logged_out", frozenset({user_id}), {"user_id": user_id, "sid": sid})
+            for sid in sids
+        ]
+    )
 
 
 def permission_to_self() -> DomainError:

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.dispatch import Signal
 from django.utils import timezone
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
@@ -40,6 +41,8 @@ SID_CLAIM = "sid"
 # then, without losing its data), and costs one indexed read per active session per period.
 NOT_REVOKED_TTL_SECONDS = 60
 REVOKED, NOT_REVOKED = 1, 0
+# Sent with `user` whenever a sign-in starts a session (lifecycle: signing in cancels a deletion).
+session_started = Signal()
 
 
 def new_refresh_token(user: User) -> RefreshToken:
@@ -53,6 +56,7 @@ def new_refresh_token(user: User) -> RefreshToken:
 def start_session(user: User, *, user_agent: str = "", address: str = "") -> RefreshToken:
     """Every door that signs a person in (password, second factor, single sign-on) starts the session
     here, so each session is known with the device and address it began on."""
+    session_started.send(sender=User, user=user)
     return new_refresh_token(user)
 
 

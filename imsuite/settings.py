@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "media",
     "push",
     "sso",
+    "twofactor",
+    "lifecycle",
 ]
 
 MIDDLEWARE = [
@@ -351,6 +353,9 @@ IMSUITE.update(
             ("CALLS", "20", "600"),
             ("REPORTS", "20", "3600"),  # ready for reports (issue 21): rate_limit_named("REPORTS", ...)
             ("REGISTRATIONS", "10", "3600"),  # per client address, not per user
+            # per account: two-factor codes, and passwords re-entered to confirm a step (twofactor)
+            ("TWO_FACTOR", "10", "600"),
+            ("DATA_EXPORTS", "3", "86400"),  # export requests (lifecycle)
         ]
         for suffix, default in (("", uses), ("_WINDOW_SECONDS", window))
     }
@@ -369,6 +374,25 @@ IMSUITE.update(
         "SIGNIN_DELAY_MAX_SECONDS": float(os.environ.get("SIGNIN_DELAY_MAX_SECONDS", "300")),
         "SIGNIN_FAILURE_WINDOW_SECONDS": int(os.environ.get("SIGNIN_FAILURE_WINDOW_SECONDS", "86400")),
         "SIGNIN_KNOWN_ADDRESS_DAYS": int(os.environ.get("SIGNIN_KNOWN_ADDRESS_DAYS", "90")),
+    }
+)
+# Two-factor sign-in (twofactor/): how long the challenge a right password earns stays usable,
+# and whether staff must have a second factor (off by default: turning it on keeps staff without one
+# out of the admin site until they enrol in the web client).
+IMSUITE.update(
+    {
+        "TWO_FACTOR_CHALLENGE_SECONDS": int(os.environ.get("TWO_FACTOR_CHALLENGE_SECONDS", "300")),
+        "TWO_FACTOR_REQUIRED_FOR_STAFF": env_bool("TWO_FACTOR_REQUIRED_FOR_STAFF", False),
+    }
+)
+# Leaving (lifecycle/): a deletion is carried out ACCOUNT_DELETION_GRACE_DAYS after it was asked
+# for (signing in meanwhile cancels it; a fraction of a day is allowed); a data export is kept for
+# download DATA_EXPORT_TTL_HOURS and holds at most DATA_EXPORT_MAX_BYTES of files.
+IMSUITE.update(
+    {
+        "ACCOUNT_DELETION_GRACE_DAYS": float(os.environ.get("ACCOUNT_DELETION_GRACE_DAYS", "7")),
+        "DATA_EXPORT_TTL_HOURS": float(os.environ.get("DATA_EXPORT_TTL_HOURS", "48")),
+        "DATA_EXPORT_MAX_BYTES": int(os.environ.get("DATA_EXPORT_MAX_BYTES", str(1024 * 1024 * 1024))),
     }
 )
 # Push (push/): the pusher in the timers process tells devices of people who are not connected.

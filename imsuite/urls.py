@@ -9,6 +9,7 @@ from bots import api as bots_api
 from calls import api as calls_api
 from chats import api as chats_api
 from groups import api as groups_api
+from lifecycle import api as lifecycle_api
 from media import api as media_api
 from media import avatar_serving
 from media import serving as media_serving
@@ -16,6 +17,7 @@ from push import api as push_api
 from push import webpush_api
 from sso import api as sso_api
 from sso import views as sso_views
+from twofactor import api as twofactor_api
 
 from .health import HealthView
 from .security_headers import with_inline_styles
@@ -28,6 +30,24 @@ api = [
     path("auth/oidc", sso_api.ProviderView.as_view(), name="oidc-provider"),
     path("auth/oidc/exchange", sso_api.ExchangeView.as_view(), name="oidc-exchange"),
     path("auth/logout", accounts_api.LogoutView.as_view(), name="logout"),
+    path("auth/token/two-factor", twofactor_api.SecondStepView.as_view(), name="token-two-factor"),
+    path("users/me/two-factor", twofactor_api.StatusView.as_view(), name="two-factor"),
+    path("users/me/two-factor/enrol", twofactor_api.EnrolView.as_view(), name="two-factor-enrol"),
+    path("users/me/two-factor/confirm", twofactor_api.ConfirmView.as_view(), name="two-factor-confirm"),
+    path(
+        "users/me/two-factor/recovery-codes",
+        twofactor_api.RecoveryCodesView.as_view(),
+        name="two-factor-recovery-codes",
+    ),
+    path("users/me/two-factor/disable", twofactor_api.DisableView.as_view(), name="two-factor-disable"),
+    path("users/me/deletion", lifecycle_api.DeletionView.as_view(), name="account-deletion"),
+    path("users/me/exports", lifecycle_api.ExportsView.as_view(), name="exports"),
+    path("users/me/exports/<int:export_id>", lifecycle_api.ExportDetailView.as_view(), name="export"),
+    path(
+        "users/me/exports/<int:export_id>/download",
+        lifecycle_api.ExportDownloadView.as_view(),
+        name="export-download",
+    ),
     path("users/me", accounts_api.MeView.as_view(), name="me"),
     path("users/me/avatar", accounts_api.MeAvatarView.as_view(), name="me-avatar"),
     path("users", accounts_api.UserSearchView.as_view(), name="user-search"),

@@ -32,11 +32,21 @@ async function result(response) {
   return data;
 }
 
-async function request(method, path, body) {
+async function authorized(method, path, body) {
   const token = await freshAccess();
-  let response = await call(method, path, body, token);
-  if (response.status === 401) response = await call(method, path, body, await refreshAccess(token));
-  return result(response);
+  const response = await call(method, path, body, token);
+  return response.status === 401 ? call(method, path, body, await refreshAccess(token)) : response;
+}
+
+async function request(method, path, body) {
+  return result(await authorized(method, path, body));
+}
+
+/** A file the API serves to its signed-in owner only (a data export), as a Blob. */
+export async function download(path) {
+  const response = await authorized("GET", path);
+  if (!response.ok) return result(response);
+  return response.blob();
 }
 
 /** A path with its query string; undefined and null values are left out. */
@@ -53,6 +63,8 @@ export const api = {
   delete: (path) => request("DELETE", path),
 };
 
+/** With two-factor sign-in on, this throws ApiError with details.reason "two_factor_required"
+ * and details.challenge, for signInSecondStep. */
 export async function signIn(username, password) {
   storeTokens(await result(await call("POST", "auth/token", { username, password })));
 }
@@ -60,6 +72,13 @@ export async function signIn(username, password) {
 /** Single sign-on: the one-time code from the provider's callback, traded for this browser's session. */
 export async function exchangeSignInCode(code) {
   storeTokens(await result(await call("POST", "auth/oidc/exchange", { code })));
+}
+
+/** The second step: the challenge with a code (6 digits) or else a recovery code. */
+export async function signInSecondStep(challenge, entry) {
+  const code = entry.replace(/\s/g, "");
+  const body = /^\d+$/.test(code) ? { challenge, code } : { challenge, recovery_code: code };
+  storeTokens(await result(await call("POST", "auth/token/two-factor", body)));
 }
 
 export async function register(fields) {

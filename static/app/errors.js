@@ -24,6 +24,11 @@ const BY_REASON = {
   empty: () => gettext("That file is empty."),
   used: () => gettext("That file was already sent."),
   too_many: () => gettext("Too many files for one message."),
+  wrong_password: () => gettext("This password is wrong."),
+  code_invalid: () => gettext("This code is not valid."),
+  code_used: () => gettext("This code was used already: wait for the next one."),
+  challenge_invalid: () => gettext("This sign-in has expired: sign in with your password again."),
+  export_pending: () => gettext("An archive is already being prepared."),
 };
 
 const BY_CODE = {

@@ -29,6 +29,8 @@ import { initBlockedSettings } from "./views/settings-blocked.js";
 import { initLanguageSettings } from "./views/settings-language.js";
 import { initNotificationSettings } from "./views/settings-notifications.js";
 import { initProfileSettings } from "./views/settings-profile.js";
+import { initDataSettings } from "./views/settings-data.js";
+import { initTwoFactorSettings, openTwoFactorIfRequired } from "./views/settings-two-factor.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { initSso } from "./views/sso.js";
 import { attempt } from "./views/toasts.js";
@@ -58,6 +60,7 @@ async function startClient() {
   connectedBefore = false;
   socket.start(state.me.id);
   await attempt(startWebPush);
+  await attempt(openTwoFactorIfRequired);
 }
 
 function stopClient() {
@@ -97,6 +100,8 @@ function boot() {
   initBlockedSettings();
   initNotificationSettings();
   initLanguageSettings();
+  initTwoFactorSettings();
+  initDataSettings();
   initCallView();
   initRealtime(onConnected);
   initWebPush(openChat);

@@ -2,7 +2,10 @@
 // "chats", "messages" (chat id), "typing" (chat id), "presence", "contacts", "group" (group id),
 // "call", "blocks". Server data keeps the REST/WebSocket shapes; local-only data lives under `local`.
 
+import { gettext } from "./i18n.js";
+
 const TYPING_FALLBACK_MS = 7000;  // the server ends an unrenewed "typing" after 6 s
+const DELETED_NICKNAME = "Deleted account"; // an anonymised account's (lifecycle.deletion), shown translated
 
 export const state = {
   me: null,
@@ -50,14 +53,17 @@ export function resetState() {
 
 // ---- chats ----------------------------------------------------------------------------------
 
+/** A private chat with a deleted account is titled with its name, translated. */
+const shownChat = (chat) => (chat.peer && chat.title === DELETED_NICKNAME ? { ...chat, title: gettext("Deleted account") } : chat);
+
 export function setChats(list) {
-  state.chats = new Map(list.map((chat) => [chat.id, chat]));
+  state.chats = new Map(list.map((chat) => [chat.id, shownChat(chat)]));
   list.forEach((chat) => rememberPerson(chat.peer));
   notify("chats");
 }
 
 export function putChat(chat) {
-  state.chats.set(chat.id, chat);
+  state.chats.set(chat.id, shownChat(chat));
   rememberPerson(chat.peer);
   notify("chats");
 }
@@ -149,7 +155,9 @@ export const findPending = (chatId, cid) => state.histories.get(chatId)?.message
 
 /** Remember a user object ({id, nickname, avatar_url}) seen in an event or a REST answer. */
 export function rememberPerson(user) {
-  if (user?.id) state.people.set(user.id, { ...state.people.get(user.id), ...user });
+  if (!user?.id) return;
+  const shown = user.nickname === DELETED_NICKNAME ? { ...user, nickname: gettext("Deleted account") } : user;
+  state.people.set(user.id, { ...state.people.get(user.id), ...shown });
 }
 
 export const nameOf = (userId) => state.people.get(userId)?.nickname || `#${userId}`;

@@ -4,7 +4,8 @@ removes the files its rules say are due (media.retention, at most once a minute)
 tells the devices of people who are not connected about new messages (push.pusher), and new
 messages go into the search index (chats.search_index, PostgreSQL), and bots' event stream
 notes the seq counter and drops kept events past BOT_EVENT_RETENTION_SECONDS (bots.stream, at
-most once a minute). Several
+most once a minute), due account deletions are carried out and data exports built
+(lifecycle). Several
 copies may run: each ending is claimed under a row lock or by deleting its row, so it is announced
 once (two copies' retention rounds may meet at a file: removing a removed file is no error).
 `make run` (inside `manage.py serve`) and docker-compose start it next to daphne."""
@@ -20,6 +21,8 @@ from bots.stream import Marks
 from calls.services import calls_expire
 from chats import search_index
 from groups.services import mutes_expire
+from lifecycle.deletion import deletions_due
+from lifecycle.export import exports_build
 from media.retention import Retention
 from push.pusher import PUSHER
 
@@ -44,6 +47,11 @@ def run_due() -> int:
         BOT_STREAM.run_if_due()
     except Exception:  # the window's floor lags a minute more; bots' events are kept meanwhile
         logger.exception("bot event stream: a round failed; trying again in a minute")
+    for name, job in (("account deletion", deletions_due), ("data export", exports_build)):
+        try:
+            job()
+        except Exception:  # the job's rows wait for the next tick
+            logger.exception("%s: a round failed; trying again", name)
     try:
         PUSHER.tick()
     except Exception:  # pushes wait for the next tick; nothing else does

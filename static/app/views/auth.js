@@ -1,6 +1,6 @@
 // Sign in and create an account (the forms are in templates/app.html).
 
-import { register, signIn } from "../api.js";
+import { register, signIn, signInSecondStep } from "../api.js";
 import { byId } from "../dom.js";
 import { errorText } from "../errors.js";
 
@@ -16,9 +16,11 @@ function selectTab(selectedId) {
     byId(tabId).tabIndex = selected ? 0 : -1;
     byId(formId).hidden = !selected;
   }
+  byId("signin-code-form").hidden = true;
 }
 
-/** A form whose submit runs `action(fields)`; a failure is shown in the form's alert. */
+/** A form whose submit runs `action(fields)` (false from it: not signed in yet); a failure is
+ * shown in the form's alert. */
 function handle(form, action, onSignedIn) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -27,9 +29,9 @@ function handle(form, action, onSignedIn) {
     error.textContent = "";
     button.disabled = true;
     try {
-      await action(Object.fromEntries(new FormData(form)));
+      const done = await action(Object.fromEntries(new FormData(form)));
       form.reset();
-      onSignedIn();
+      if (done !== false) onSignedIn();
     } catch (failure) {
       error.textContent = errorText(failure);
     } finally {
@@ -46,7 +48,35 @@ export function initAuth(onSignedIn) {
     selectTab(next);
     byId(next).focus();
   });
-  handle(byId("signin-form"), ({ username, password }) => signIn(username, password), onSignedIn);
+  let challenge = null;
+  const showCodeStep = (shown) => {
+    byId("signin-form").hidden = shown;
+    byId("signin-code-form").hidden = !shown;
+    if (shown) byId("signin-code").focus();
+  };
+  handle(
+    byId("signin-form"),
+    async ({ username, password }) => {
+      try {
+        await signIn(username, password);
+      } catch (failure) {
+        if (failure.details?.reason !== "two_factor_required") throw failure;
+        challenge = failure.details.challenge;
+        showCodeStep(true);
+        return false;
+      }
+    },
+    onSignedIn,
+  );
+  handle(
+    byId("signin-code-form"),
+    async ({ code }) => {
+      await signInSecondStep(challenge, code);
+      showCodeStep(false);
+    },
+    onSignedIn,
+  );
+  byId("signin-code-back").addEventListener("click", () => showCodeStep(false));
   handle(
     byId("register-form"),
     ({ username, nickname, password }) => register({ username, password, ...(nickname.trim() ? { nickname: nickname.trim() } : {}) }),
