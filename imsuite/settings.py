@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "bots",
     "media",
     "push",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,7 @@ from media import avatar_serving
 from media import serving as media_serving
 from push import api as push_api
 from push import webpush_api
+from reports import urls as reports_urls
 
 from .health import HealthView
 from .security_headers import with_inline_styles
@@ -95,6 +96,7 @@ api = [
         name="push-subscription",
     ),
     path("push/vapid-key", webpush_api.VapidKeyView.as_view(), name="push-vapid-key"),
+    *reports_urls.api,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Split: its script is a file of its own (?script), since the policy forbids inline scripts.
     path("docs/", with_inline_styles(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="docs"),
