@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
         "ChatTypeEnum": ["private", "group"],
         "MessageTypeEnum": ["text", "image", "file", "video", "voice", "system"],
         "PushKindEnum": ["webpush", "unifiedpush"],  # media's `kind` is KindEnum
+        "ReportKindEnum": "reports.models.Report.Kind",
     },
 }
 

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpR
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from groups.models import Group
 from groups.services import MAX_MUTE_SECONDS
 from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each
 from imsuite.errors import DomainError
@@ -24,6 +25,22 @@ ACTION_LABELS = {
 }
 
 
+class GroupFilter(admin.SimpleListFilter):
+    """By the group it happened in, among the groups that have reports (`?group=<id>`). Django's
+    related-field filter would offer `group__chat__exact`, which admin then refuses: a group's
+    primary key is its chat."""
+
+    title = parameter_name = "group"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[int, str]]:
+        reported = Report.objects.filter(group__isnull=False).values("group_id")
+        return [(group.pk, str(group)) for group in Group.objects.filter(pk__in=reported).order_by("name")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Report]) -> QuerySet[Report]:
+        value = self.value()
+        return queryset.filter(group_id=int(value)) if value and value.isdigit() else queryset
+
+
 @admin.register(Report)
 class ReportAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     actions = ["dismiss"]
@@ -38,7 +55,7 @@ class ReportAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
         "offender",
         "created_at",
     ]
-    list_filter = ["status", "kind", "reason", ("group", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["status", "kind", "reason", GroupFilter]
     list_select_related = ["group", "reporter", "offender"]
     search_fields = ["=id", "=target_id", "reporter__username", "offender__username", "comment"]
     readonly_fields = [
