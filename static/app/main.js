@@ -23,6 +23,7 @@ import { initNotifyMenu } from "./views/notify-menu.js";
 import { initNotifySettings } from "./views/notify-settings.js";
 import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
+import { initReportDialog } from "./views/report-dialog.js";
 import { initSearch, resetSearch } from "./views/search.js";
 import { initSettings } from "./views/settings.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
@@ -85,6 +86,7 @@ function boot() {
   initProfile();
   initContacts(openChat);
   initNewGroup(openChat);
+  initReportDialog();
   initNotifier(openChat);
   initNotifySettings();
   initSettings();

@@ -53,7 +53,7 @@ const action = (name, label, onclick) =>
   h("button", { type: "button", class: "icon-button", "aria-label": label, title: label, "data-testid": name, onclick }, icon(name));
 
 /** `view`: {mine, senderName, replyText, readState: null|"sent"|"read", canEdit, canDelete,
- * onReply, onEdit, onDelete, onRetry}. */
+ * canReport, onReply, onEdit, onDelete, onReport, onRetry}. */
 export function messageNode(message, view) {
   const local = message.local;
   const classes = ["message", view.mine ? "mine" : "theirs", local?.status, message.is_deleted && "is-deleted"];
@@ -61,6 +61,7 @@ export function messageNode(message, view) {
     action("reply", gettext("Reply"), view.onReply),
     view.canEdit && action("edit", gettext("Edit"), view.onEdit),
     view.canDelete && action("delete", gettext("Delete"), view.onDelete),
+    view.canReport && action("report", gettext("Report"), view.onReport),
   ];
   const node = h(
     "li",
