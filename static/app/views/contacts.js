@@ -1,11 +1,12 @@
 // The contacts dialog: find people, send friend requests, accept or reject the ones received,
-// and open a private chat with a friend.
+// open a private chat with a friend, and report someone.
 
 import { api, withQuery } from "../api.js";
 import { loadContacts, isFriend, pendingWith } from "../contacts.js";
 import { avatar, button, byId, h, reconcile } from "../dom.js";
 import { gettext } from "../i18n.js";
 import { putChat, state, subscribe } from "../store.js";
+import { openReport } from "./report-dialog.js";
 import { attempt, toast } from "./toasts.js";
 
 let searchResults = [];
@@ -22,6 +23,7 @@ function person(user, ...controls) {
       online && h("span", { class: "online-dot", role: "img", "aria-label": gettext("online") })),
     h("span", { class: "person-text" }, h("span", { class: "person-name", text: name }), user.username && h("small", { text: `@${user.username}` })),
     ...controls,
+    user.id !== state.me.id && button(gettext("Report"), () => openReport("user", user.id, name), { class: "link-button", "data-testid": "report-person" }),
   );
 }
 
