@@ -31,7 +31,10 @@ class Report(models.Model):
         DEACTIVATE = "deactivate"
         DISMISS = "dismiss"
 
-    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Kept when the reporter's row goes: what they reported still needs an answer.
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     kind = models.CharField(max_length=7, choices=Kind.choices)
     target_id = models.BigIntegerField(help_text="The message, user or group id, by kind.")
     # The group it happened in (a message of a group, or the group reported): its owner and

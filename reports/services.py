@@ -180,21 +180,25 @@ def report_resolve(
             closed.status, closed.outcome, closed.handled_by, closed.handled_at = status, action, actor, now
             closed.save(update_fields=["status", "outcome", "handled_by", "handled_at"])
             audit.record(actor, "report.resolve", "report", closed.pk, closed.group_id, outcome=action)
-            _tell_reporter(closed, actor)
+            _announce_resolved(closed, actor)
     report.refresh_from_db()
     return report
 
 
-def _tell_reporter(report: Report, actor: User) -> None:
-    """The reporter's system notification (kept) and the live event, which the watchers hear too
-    so that their queues drop the report."""
-    outcome = "dismissed" if report.status == Report.Status.DISMISSED else f"actioned ({report.outcome})"
-    note = Notification.objects.create(
-        title="Your report was handled",
-        message=f"Your report of a {report.kind} was {outcome}.",
-        type=Notification.Level.INFO if outcome == "dismissed" else Notification.Level.SUCCESS,
-        sent_by=actor,
-    )
-    note.recipients.set([report.reporter_id])
+def _announce_resolved(report: Report, actor: User) -> None:
+    """The live event to the watchers (their queues drop the report) and the reporter, who also
+    gets a kept system notification; a reporter whose account is gone is told nothing."""
+    audience = watcher_ids(report)
+    if report.reporter_id is not None:
+        dismissed = report.status == Report.Status.DISMISSED
+        outcome = "dismissed" if dismissed else f"actioned ({report.outcome})"
+        note = Notification.objects.create(
+            title="Your report was handled",
+            message=f"Your report of a {report.kind} was {outcome}.",
+            type=Notification.Level.INFO if dismissed else Notification.Level.SUCCESS,
+            sent_by=actor,
+        )
+        note.recipients.set([report.reporter_id])
+        audience.add(report.reporter_id)
     data = {"report": report_summary(report), "reporter_id": report.reporter_id}
-    publish("report.resolved", watcher_ids(report) | {report.reporter_id}, data)
+    publish("report.resolved", audience, data)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from accounts.models import Notification
+from accounts.models import Notification, User
 from accounts.services import user_update
 from chats.models import Message
 from chats.services import message_delete
@@ -284,3 +284,21 @@ def test_a_user_report_is_heard_by_moderators_only(
         report = report_create(actor=w.dave, kind="user", target_id=w.bob.pk, reason="spam")
     assert [frames(inbox, p) for p in (w.alice, w.carol, w.bob)] == [[], [], []]
     assert frames(inbox, w.moderator) == [("report.created", {"report": summary(report)})]
+
+
+def test_a_report_outlives_its_reporter(
+    world: SimpleNamespace, inbox, django_capture_on_commit_callbacks
+) -> None:
+    """The reporter's row gone (not something the app does today, deactivating keeps it): the report
+    stays in the queue and is handled like any other; only the watchers hear of it."""
+    w = world
+    inbox.listen(w.moderator)
+    User.objects.filter(pk=w.grace.pk).delete()
+    w.report.refresh_from_db()
+    assert (w.report.reporter_id, w.report.status) == (None, "open")
+    with django_capture_on_commit_callbacks(execute=True):
+        report_resolve(actor=w.moderator, report_id=w.report.pk, action="recall")
+    w.report.refresh_from_db()
+    assert (w.report.status, w.report.outcome) == ("actioned", "recall")
+    assert not Notification.objects.exists()
+    assert frames(inbox, w.moderator) == [("report.resolved", {"report": summary(w.report), "mine": False})]
