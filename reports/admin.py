@@ -54,9 +54,11 @@ class ReportAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
         "reporter",
         "offender",
         "created_at",
+        "handled_by",
+        "handled_at",
     ]
     list_filter = ["status", "kind", "reason", GroupFilter]
-    list_select_related = ["group", "reporter", "offender"]
+    list_select_related = ["group", "reporter", "offender", "handled_by"]
     search_fields = ["=id", "=target_id", "reporter__username", "offender__username", "comment"]
     readonly_fields = [
         "kind",

@@ -137,6 +137,8 @@ def test_queue_filters_and_bulk_dismiss(world: SimpleNamespace, staff: Client, m
     ]
     assert listed("status__exact=open") == [w.owner_report.pk]
     assert listed("status__exact=dismissed") == [w.report.pk, of_user.pk]
+    page = staff.get(f"{changelist}?status__exact=dismissed").content.decode()
+    assert page.count('<td class="field-handled_by nowrap">mod</td>') == 2
     assert sorted(audit_since(last), key=lambda entry: entry[3]) == [
         (w.moderator.pk, "report.resolve", "report", w.report.pk, w.gid, "admin"),
         (w.moderator.pk, "report.resolve", "report", of_user.pk, None, "admin"),
