@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from reports.realtime import RENDERERS as REPORT_RENDERERS
+
 from .events import message_for_viewer
 
 SEQ_EVENTS = frozenset({"message.new", "message.edit", "message.delete"})
@@ -78,6 +80,7 @@ RENDERERS = {
     ),
     "call.ice": ("call.ice", _same(("call_id", "from_user", "to_user", "ice_candidate"))),
     "call.end": ("call.end", _same(("call_id", "from_user", "to_user", "reason", "duration", "ended_at"))),
+    **REPORT_RENDERERS,
 }
 
 

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "sso",
     "twofactor",
     "lifecycle",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -269,6 +270,7 @@ SPECTACULAR_SETTINGS = {
         "ChatTypeEnum": ["private", "group"],
         "MessageTypeEnum": ["text", "image", "file", "video", "voice", "system"],
         "PushKindEnum": ["webpush", "unifiedpush"],  # media's `kind` is KindEnum
+        "ReportKindEnum": "reports.models.Report.Kind",
     },
 }
 

@@ -15,6 +15,7 @@ from media import avatar_serving
 from media import serving as media_serving
 from push import api as push_api
 from push import webpush_api
+from reports import urls as reports_urls
 from sso import api as sso_api
 from sso import views as sso_views
 from twofactor import api as twofactor_api
@@ -121,6 +122,7 @@ api = [
         name="push-subscription",
     ),
     path("push/vapid-key", webpush_api.VapidKeyView.as_view(), name="push-vapid-key"),
+    *reports_urls.api,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Split: its script is a file of its own (?script), since the policy forbids inline scripts.
     path("docs/", with_inline_styles(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="docs"),

@@ -1,5 +1,5 @@
 // Group data for the conversation and the group panel: details, members, notices and (for the
-// owner and admins) join requests, reloaded whenever a group.* event concerns the group.
+// owner and admins) join requests and open reports, reloaded whenever a group.* event concerns the group.
 
 import { api } from "./api.js";
 import { notify, rememberPerson, state } from "./store.js";
@@ -12,9 +12,10 @@ export async function loadGroup(groupId) {
     api.get(`groups/${groupId}/members`),
     api.get(`groups/${groupId}/notices`),
   ]);
-  const joinRequests = isModerator(info.my_role) && !info.dissolved_at ? await api.get(`groups/${groupId}/join-requests`) : [];
+  const manager = isModerator(info.my_role) && !info.dissolved_at;
+  const [joinRequests, reports] = manager ? await Promise.all([api.get(`groups/${groupId}/join-requests`), api.get(`groups/${groupId}/reports`)]) : [[], []];
   members.forEach((member) => rememberPerson(member.user));
-  state.groups.set(groupId, { info, members, notices, joinRequests });
+  state.groups.set(groupId, { info, members, notices, joinRequests, reports });
   notify("group", groupId);
 }
 

@@ -20,6 +20,7 @@ const PATHS = {
   pause: "M7 4h3v16H7zM14 4h3v16h-3z",
   file: "M14 3H6a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9zM14 3v6h6",
   bell: "M6 17v-6a6 6 0 0 1 12 0v6l2 1H4zM10 21h4",
+  report: "M5 21V4M5 4h11l-2 4 2 4H5",
   bellOff: "M6 17v-6a6 6 0 0 1 12 0v6l2 1H4zM10 21h4M3 3l18 18",
 };
 

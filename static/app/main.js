@@ -23,6 +23,7 @@ import { initNewGroup } from "./views/new-group.js";
 import { initNotifyMenu } from "./views/notify-menu.js";
 import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
+import { initReportDialog } from "./views/report-dialog.js";
 import { initSearch, resetSearch } from "./views/search.js";
 import { initSettings } from "./views/settings.js";
 import { initBlockedSettings } from "./views/settings-blocked.js";
@@ -94,6 +95,7 @@ function boot() {
   initProfile();
   initContacts(openChat);
   initNewGroup(openChat);
+  initReportDialog();
   initNotifier(openChat);
   initSettings();
   initProfileSettings();

@@ -11,6 +11,7 @@ import { failPending, markRead } from "./messaging.js";
 import { alertMessage } from "./notifier.js";
 import * as socket from "./socket.js";
 import { notify, receiveDeletion, receiveMessage, rememberPerson, setOnline, setTyping, state } from "./store.js";
+import { tellOutcome } from "./views/report-dialog.js";
 import { toast } from "./views/toasts.js";
 
 const RELOAD_DELAY_MS = 300;
@@ -99,6 +100,11 @@ export function initRealtime(onConnected) {
   socket.on("user.blocked", onBlocked);
   socket.on("user.unblocked", onUnblocked);
   GROUP_EVENTS.forEach((name) => socket.on(`group.${name}`, onGroupEvent));
+  socket.on("report.created", ({ report }) => report.group_id && onGroupEvent({ group_id: report.group_id }));
+  socket.on("report.resolved", (payload) => {
+    tellOutcome(payload);
+    if (payload.report.group_id) onGroupEvent({ group_id: payload.report.group_id });
+  });
   socket.on("call.offer", calls.onOffer);
   socket.on("call.status", calls.onStatus);
   socket.on("call.answer", calls.onAnswer);

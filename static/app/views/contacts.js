@@ -1,5 +1,5 @@
 // The contacts dialog: find people, send friend requests, accept or reject the ones received,
-// and open a private chat with a friend.
+// open a private chat with a friend, and report someone.
 
 import { api, withQuery } from "../api.js";
 import { loadContacts, isFriend, pendingWith } from "../contacts.js";
@@ -9,6 +9,7 @@ import { gettext } from "../i18n.js";
 import { putChat, state, subscribe } from "../store.js";
 import { confirmBlock } from "./settings-blocked.js";
 import { openSettings } from "./settings.js";
+import { openReport } from "./report-dialog.js";
 import { attempt, toast } from "./toasts.js";
 
 let searchResults = [];
@@ -25,6 +26,7 @@ function person(user, ...controls) {
       online && h("span", { class: "online-dot", role: "img", "aria-label": gettext("online") })),
     h("span", { class: "person-text" }, h("span", { class: "person-name", text: name }), user.username && h("small", { text: `@${user.username}` })),
     ...controls,
+    user.id !== state.me.id && button(gettext("Report"), () => openReport("user", user.id, name), { class: "link-button", "data-testid": "report-person" }),
   );
 }
 

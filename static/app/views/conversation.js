@@ -13,6 +13,7 @@ import { historyOf, nameOf, notify, state, subscribe } from "../store.js";
 import { ask, confirmAction } from "./ask.js";
 import { mediaLabel } from "./attachment-view.js";
 import { messageNode } from "./message-item.js";
+import { openReport } from "./report-dialog.js";
 import { cancelRecording } from "./recorder.js";
 import { attempt, toastError } from "./toasts.js";
 import { cancelUploads, hasStaged, renderTray, sendStaged } from "./upload-tray.js";
@@ -131,9 +132,11 @@ function messageView(chat, message) {
       revealed.add(message.id);
       renderMessages();
     },
+    canReport: !mine && Boolean(message.sender_id),
     onReply: () => setContext({ mode: "reply", message }),
     onEdit: () => setContext({ mode: "edit", message }),
     onDelete: () => removeMessage(message),
+    onReport: () => openReport("message", message.id, message.content),
     onRetry: () => retry(chat.id, message.local.cid),
   };
 }

@@ -13,6 +13,8 @@ import { state, subscribe } from "../store.js";
 import { ask, confirmAction } from "./ask.js";
 import { chooseAvatar } from "./avatar-picker.js";
 import { confirmBlock } from "./settings-blocked.js";
+import { reportsSection } from "./group-reports.js";
+import { openReport } from "./report-dialog.js";
 import { attempt } from "./toasts.js";
 
 const RANK = { owner: 3, admin: 2, member: 1 };
@@ -101,6 +103,7 @@ function memberActions(group, member) {
   } else if (!self) {
     actions.push(keyed(gettext("Block"), `block-${member.user_id}`, () => confirmBlock(member.user_id, member.user?.nickname || member.title), { class: "danger", "data-testid": "block-member" }));
   }
+  if (!self) actions.push(keyed(gettext("Report"), `report-user-${member.user_id}`, () => openReport("user", member.user_id, member.title), { "data-testid": "report-member" }));
   if (!actions.length) return null;
   return h(
     "details",
@@ -250,6 +253,7 @@ function panelContent(group) {
       !info.dissolved_at && addMemberForm(group)),
     moderator && group.joinRequests.length > 0 && section(gettext("Join requests"), "join-requests",
       h("ul", { class: "people" }, group.joinRequests.map((request) => joinRequestItem(group, request)))),
+    moderator && reportsSection(group),
     section(gettext("Notices"), "notices",
       group.notices.length ? h("ul", { class: "notices" }, group.notices.map(noticeItem)) : h("p", { class: "empty", text: gettext("No notices yet.") }),
       moderator && fieldForm({ key: "notice-input", label: gettext("New notice"), multiline: true, submitLabel: gettext("Post"), testid: "notice-form",
@@ -261,6 +265,7 @@ function panelContent(group) {
         const question = owner ? gettext("Dissolve this group for everyone?") : gettext("Leave this group?");
         if (await confirmAction(question)) attempt(() => api.post(`groups/${id}/leave`));
       }, { class: "danger", "data-testid": owner ? "dissolve" : "leave" }),
+      !owner && keyed(gettext("Report group"), "report-group", () => openReport("group", id, info.name), { "data-testid": "report-group" }),
     ),
   ];
 }

@@ -67,7 +67,7 @@ function collapsedNode(message, onShow) {
 }
 
 /** `view`: {mine, senderName, replyText, readState: null|"sent"|"read", canEdit, canDelete,
- * collapsed, onReply, onEdit, onDelete, onRetry, onShow}. */
+ * collapsed, canReport, onReply, onEdit, onDelete, onReport, onRetry, onShow}. */
 export function messageNode(message, view) {
   if (view.collapsed) return collapsedNode(message, view.onShow);
   const local = message.local;
@@ -76,6 +76,7 @@ export function messageNode(message, view) {
     action("reply", gettext("Reply"), view.onReply),
     view.canEdit && action("edit", gettext("Edit"), view.onEdit),
     view.canDelete && action("delete", gettext("Delete"), view.onDelete),
+    view.canReport && action("report", gettext("Report"), view.onReport),
   ];
   const node = h(
     "li",
