@@ -53,6 +53,9 @@ export const api = {
   delete: (path) => request("DELETE", path),
 };
 
+/** A call that needs no session (password reset, email verification). */
+export const publicPost = async (path, body) => result(await call("POST", path, body));
+
 export async function signIn(username, password) {
   storeTokens(await result(await call("POST", "auth/token", { username, password })));
 }

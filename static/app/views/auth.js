@@ -2,7 +2,7 @@
 
 import { register, signIn } from "../api.js";
 import { byId } from "../dom.js";
-import { errorText } from "../errors.js";
+import { onSubmit } from "./forms.js";
 
 const TABS = [
   ["tab-signin", "signin-form"],
@@ -18,26 +18,6 @@ function selectTab(selectedId) {
   }
 }
 
-/** A form whose submit runs `action(fields)`; a failure is shown in the form's alert. */
-function handle(form, action, onSignedIn) {
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const error = form.querySelector(".form-error");
-    const button = form.querySelector("[type=submit]");
-    error.textContent = "";
-    button.disabled = true;
-    try {
-      await action(Object.fromEntries(new FormData(form)));
-      form.reset();
-      onSignedIn();
-    } catch (failure) {
-      error.textContent = errorText(failure);
-    } finally {
-      button.disabled = false;
-    }
-  });
-}
-
 export function initAuth(onSignedIn) {
   for (const [tabId] of TABS) byId(tabId).addEventListener("click", () => selectTab(tabId));
   byId("auth-view").querySelector("[role=tablist]").addEventListener("keydown", (event) => {
@@ -46,10 +26,11 @@ export function initAuth(onSignedIn) {
     selectTab(next);
     byId(next).focus();
   });
-  handle(byId("signin-form"), ({ username, password }) => signIn(username, password), onSignedIn);
-  handle(
+  onSubmit(byId("signin-form"), ({ username, password }) => signIn(username, password), onSignedIn);
+  onSubmit(
     byId("register-form"),
-    ({ username, nickname, password }) => register({ username, password, ...(nickname.trim() ? { nickname: nickname.trim() } : {}) }),
+    ({ username, nickname, email, password }) =>
+      register({ username, password, ...(nickname.trim() ? { nickname: nickname.trim() } : {}), ...(email.trim() ? { email: email.trim() } : {}) }),
     onSignedIn,
   );
 }
