@@ -23,6 +23,10 @@ const BY_REASON = {
   empty: () => gettext("That file is empty."),
   used: () => gettext("That file was already sent."),
   too_many: () => gettext("Too many files for one message."),
+  wrong_password: () => gettext("The current password is not right."),
+  link_invalid: () => gettext("This link is not valid any more: ask for a new one."),
+  email_taken: () => gettext("Another account has confirmed this address."),
+  email: () => gettext("That is not an email address."),
 };
 
 const BY_CODE = {

@@ -63,6 +63,7 @@ function stopClient() {
   calls.hangUp();
   calls.dismiss();
   closeGroupPanel();
+  byId("settings-dialog").close();  // it shows the account that was signed out
   resetConversation();
   resetSidebar();
   resetSearch();
