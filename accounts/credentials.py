@@ -10,7 +10,6 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
-from imsuite import audit
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 from imsuite.ip_networks import client_key
 from imsuite.ratelimit import rate_limit_named
@@ -19,7 +18,7 @@ from .access import require_active
 from .email_addresses import check_email, email_taken, read_verification, send_verification
 from .mail import Mail, public_link, send_after_commit
 from .models import User, UserSession
-from .services import check_new_password, sign_out_sessions, signin_admit, signin_failed
+from .services import replace_password, sign_out_sessions, signin_admit, signin_failed
 from .sessions import refresh_tokens_by_session
 
 logger = logging.getLogger(__name__)
@@ -92,12 +91,7 @@ def password_change(
     if not actor.check_password(old_password):
         signin_failed(**who)
         raise validation_error("old_password", "wrong_password", "The current password is not right.")
-    check_new_password(new_password, actor)
-    actor.set_password(new_password)
-    with transaction.atomic():
-        actor.save(update_fields=["password"])
-        audit.record(actor, "user.password_change", "user", actor.pk)
-        sign_out_sessions(actor.pk, keep=sid)
+    replace_password(actor, new_password, by=actor, action="user.password_change", keep=sid)
     return actor
 
 
@@ -146,12 +140,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     user = User.objects.filter(pk=user_id, is_active=True, is_bot=False).first() if user_id else None
     if user is None or not default_token_generator.check_token(user, token):
         raise validation_error("token", "link_invalid", "This link is not valid or has expired.")
-    check_new_password(new_password, user)
-    user.set_password(new_password)
-    with transaction.atomic():
-        user.save(update_fields=["password"])
-        audit.record(user, "user.password_reset", "user", user.pk)
-        sign_out_sessions(user.pk)
+    replace_password(user, new_password, by=user, action="user.password_reset")
     return user
 
 

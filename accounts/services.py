@@ -243,6 +243,15 @@ def user_password_set(*, actor: User, user_id: int, password: str | None) -> Use
         raise DomainError(
             ErrorCode.PERMISSION_DENIED, "Bots sign in with their token, not a password.", {"reason": "bot"}
         )
+    replace_password(user, password, by=actor, action="user.password_set", usable=password is not None)
+    return user
+
+
+def replace_password(
+    user: User, password: str | None, *, by: User, action: str, keep: str | None = None, **details: Any
+) -> None:
+    """A new password (None: password sign-in off), audited as `action` by `by`. Whoever knew the
+    old one may be signed in with it: every session but `keep` is signed out."""
     if password is None:
         user.set_unusable_password()
     else:
@@ -250,9 +259,8 @@ def user_password_set(*, actor: User, user_id: int, password: str | None) -> Use
         user.set_password(password)
     with transaction.atomic():
         user.save(update_fields=["password"])
-        audit.record(actor, "user.password_set", "user", user.pk, usable=password is not None)
-        sign_out_sessions(user.pk)
-    return user
+        audit.record(by, action, "user", user.pk, **details)
+        sign_out_sessions(user.pk, keep=keep)
 
 
 def sign_out_sessions(user_id: int, *, only: str | None = None, keep: str | None = None) -> list[str]:
