@@ -21,6 +21,7 @@ from imsuite.models import AuditEntry
 from tests.accounts.test_api import assert_error, check, obtain, post, refresh
 from tests.conftest import PASSWORD
 from tests.db_state import assert_unchanged, whole_database
+from tests.test_admin import admin_url
 
 pytestmark = pytest.mark.django_db
 
@@ -529,4 +530,27 @@ def test_the_moderator_cannot_reach_alices_sessions_through_the_service_either(w
         with pytest.raises(DomainError) as refused:
             credentials.session_revoke(actor=world["users"][actor], session_id=world["alices_session"].pk)
         assert refused.value.code == "NOT_FOUND"
+    assert_unchanged(before)
+
+
+# --- admin ----------------------------------------------------------------------------------------
+
+
+def test_an_address_cannot_be_set_or_verified_in_admin(staff, alice):
+    verified(alice, "alice@example.org")
+    form = {"nickname": "Ally", "avatar_url": "", "sex": "female", "age": "28", "bio": ""}
+    extra = {"email": "mallory@example.org", "email_verified": "on"}
+    assert staff.post(admin_url(User, "change", alice.pk), {**form, **extra}).status_code == 302
+    alice.refresh_from_db()
+    assert (alice.nickname, alice.email, alice.email_verified) == ("Ally", "alice@example.org", True)
+
+
+def test_moderators_see_sessions_in_admin_but_cannot_change_them(staff, alice):
+    signed_in()
+    session = UserSession.objects.get(user=alice)
+    listing = staff.get(admin_url(UserSession, "changelist"))
+    assert listing.status_code == 200
+    assert list(listing.context["cl"].result_list) == [session]
+    before = whole_database()
+    assert staff.post(admin_url(UserSession, "delete", session.pk), {"post": "yes"}).status_code == 403
     assert_unchanged(before)
