@@ -7,6 +7,7 @@ import { gettext } from "../i18n.js";
 import { state } from "../store.js";
 import { onSubmit } from "./forms.js";
 import { registerSettingsPanel } from "./settings.js";
+import { attempt } from "./toasts.js";
 
 function emailState(me) {
   if (!me.email) return gettext("No address: a forgotten password could not be reset.");
@@ -23,9 +24,9 @@ function render(me) {
 }
 
 export function initAccountSettings() {
-  registerSettingsPanel("account", async () => {
+  registerSettingsPanel("account", () => {
     byId("password-done").textContent = "";
-    render(await api.get("users/me"));
+    return attempt(async () => render(await api.get("users/me")));
   });
   onSubmit(byId("email-form"), ({ email }) => api.put("users/me/email", { email: email.trim() }), render);
   onSubmit(
