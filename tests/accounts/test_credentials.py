@@ -3,6 +3,7 @@ actors REST has no token for: bots), with the authorization matrix: every refusa
 database as it was."""
 
 import re
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -554,3 +555,29 @@ def test_moderators_see_sessions_in_admin_but_cannot_change_them(staff, alice):
     before = whole_database()
     assert staff.post(admin_url(UserSession, "delete", session.pk), {"post": "yes"}).status_code == 403
     assert_unchanged(before)
+
+
+# --- a slow SMTP server -----------------------------------------------------------------------------
+
+
+def test_a_silent_smtp_server_holds_neither_the_request_nor_the_worker_past_email_timeout(
+    alice, settings, caplog, django_capture_on_commit_callbacks
+):
+    """The SMTP server takes the connection and never greets: the request has its answer while the
+    mail is still waiting for the greeting, and the worker gives up after EMAIL_TIMEOUT (logged)."""
+    verified(alice, "alice@example.org")
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", silent.getsockname()[1]
+        settings.EMAIL_TIMEOUT = 1
+        with django_capture_on_commit_callbacks(execute=True):
+            answer = post(APIClient(), "/api/auth/password-reset", {"login": "alice"})
+        assert (answer.status_code, answer.content) == (202, b"")
+        silent.settimeout(10)
+        connection, _ = silent.accept()  # the worker is connected, waiting for a greeting
+        with connection:
+            wait_until_sent()
+    # Sent (and given up) by the pool's worker, not by the thread that answered the request.
+    assert [
+        (r.threadName.startswith("mail"), r.getMessage()) for r in caplog.records if r.name == "accounts.mail"
+    ] == [(True, "could not send 'Reset your password' to alice@example.org")]
