@@ -41,6 +41,11 @@ JSON_ENDPOINTS = [
     ("post", "/api/auth/logout"),
     ("patch", "/api/users/me"),
     ("post", "/api/bots"),
+    ("put", "/api/users/me/email"),
+    ("post", "/api/users/me/password"),
+    ("post", "/api/auth/email/verify"),
+    ("post", "/api/auth/password-reset"),
+    ("post", "/api/auth/password-reset/confirm"),
 ]
 
 
