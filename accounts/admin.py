@@ -21,7 +21,7 @@ from media.selectors import storage_used
 from twofactor import services as two_factor
 
 from . import services
-from .models import BotToken, FriendRequest, Friendship, Notification, User
+from .models import BotToken, FriendRequest, Friendship, Notification, User, UserSession
 from .selectors import blocks_of
 from .staff import user_staff_set
 
@@ -153,6 +153,8 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_bot", "is_active", "is_staff", "sex"]
     list_select_related = ["owner"]
     search_fields = ["username", "nickname", "email"]
+    # The address is its owner's to give and verify (accounts.credentials): an address typed here
+    # would be trusted for password resets without anyone having opened its link.
     readonly_fields = [
         "is_active",
         "last_seen",
@@ -161,10 +163,13 @@ class UserAdmin(DjangoUserAdmin):
         "is_bot",
         "owner",
         "blocked_people",
+        "email",
+        "email_verified",
     ]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
-        ("Profile", {"fields": ["nickname", "avatar_url", "sex", "age", "bio", "email"]}),
+        ("Profile", {"fields": ["nickname", "avatar_url", "sex", "age", "bio"]}),
+        ("Email", {"fields": ["email", "email_verified"]}),
         ("Bot", {"fields": ["is_bot", "owner"]}),
         ("Status", {"fields": ["is_active", "last_seen", "last_login", "date_joined"]}),
         ("Blocking", {"fields": ["blocked_people"]}),
@@ -267,6 +272,17 @@ class UserAdmin(DjangoUserAdmin):
             lambda u: services.user_set_active(actor=request.user, user_id=u.pk, active=True),
             "Reactivated",
         )
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Where people are signed in. Moderators sign a person out everywhere by deactivating them or
+    setting their password; one session is its owner's to end (Settings, Sessions)."""
+
+    list_display = ["user", "browser", "system", "address", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "address"]
+    exclude = ["sid"]
 
 
 @admin.register(BotToken)

@@ -13,7 +13,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from imsuite.api_fields import ERROR_RESPONSES, query_input
 from imsuite.validation import validate
 
-from . import blocking, selectors, services
+from . import blocking, credentials, selectors, services
 from .access import access_user
 from .models import User
 from .presence import online_user_ids
@@ -24,20 +24,28 @@ from .serializers import (
     BotCreateInput,
     BotItem,
     BotWithToken,
+    EmailInput,
+    EmailVerifyInput,
     FriendRequestInput,
     FriendRequestOut,
     LogoutInput,
     NotificationInput,
     NotificationOut,
     OwnUser,
+    PasswordChangeInput,
+    PasswordResetConfirmInput,
+    PasswordResetInput,
     ProfileInput,
     PublicUser,
     RefreshInput,
     RegisterInput,
+    SessionOut,
+    SignedOut,
     TokenInput,
     TokenPair,
     UserSearchQuery,
 )
+from .sessions import SID_CLAIM
 
 AUTH_TAG = ["auth"]
 
@@ -46,6 +54,16 @@ class SessionJWTScheme(SimpleJWTScheme):
     """The schema's bearer-JWT security scheme for the default authentication (simplejwt's, subclassed)."""
 
     target_class = "accounts.sessions.SessionJWTAuthentication"
+
+
+def _link_base(request: Request) -> str:
+    """Where links in mails lead when PUBLIC_BASE_URL is not set: the host this request came to."""
+    return request.build_absolute_uri("/")
+
+
+def _sid(request: Request) -> str | None:
+    """The session of the access token this request came with."""
+    return request.auth.payload.get(SID_CLAIM) if request.auth is not None else None
 
 
 def _bot_with_token(bot: User, token: str) -> dict:
@@ -67,7 +85,9 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_register(address=request.META.get("REMOTE_ADDR", ""), **data.validated_data)
+        user = services.user_register(
+            address=request.META.get("REMOTE_ADDR", ""), link_base=_link_base(request), **data.validated_data
+        )
         return Response(OwnUser(user, context={"online": set()}).data, status=status.HTTP_201_CREATED)
 
 
@@ -128,6 +148,93 @@ class MeAvatarView(APIView):
         """Clear your avatar (an uploaded one's file is removed)."""
         user = services.user_update(actor=request.user, user_id=request.user.pk, avatar_url="")
         return Response(OwnUser(user).data)
+
+
+class MeEmailView(APIView):
+    @extend_schema(request=EmailInput, responses={200: OwnUser, **ERROR_RESPONSES}, tags=["users"])
+    def put(self, request: Request) -> Response:
+        """Set your email address ("" removes it). A new address is unverified (email_verified
+        false) until the link mailed to it is opened; setting it again sends a new link."""
+        data = validate(EmailInput, request.data)
+        user = credentials.email_set(actor=request.user, email=data["email"], link_base=_link_base(request))
+        return Response(OwnUser(user).data)
+
+
+class EmailVerifyView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(request=EmailVerifyInput, responses={204: None, **ERROR_RESPONSES}, tags=AUTH_TAG, auth=[])
+    def post(self, request: Request) -> Response:
+        """Verify an address with the token of the link mailed to it (signed in or not)."""
+        credentials.email_verify(**validate(EmailVerifyInput, request.data))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MePasswordView(APIView):
+    @extend_schema(request=PasswordChangeInput, responses={204: None, **ERROR_RESPONSES}, tags=["users"])
+    def post(self, request: Request) -> Response:
+        """Change your password (the current one is required). Every other session is signed out;
+        this one stays."""
+        data = validate(PasswordChangeInput, request.data)
+        credentials.password_change(
+            actor=request.user, sid=_sid(request), address=request.META.get("REMOTE_ADDR", ""), **data
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        request=PasswordResetInput, responses={202: None, **ERROR_RESPONSES}, tags=AUTH_TAG, auth=[]
+    )
+    def post(self, request: Request) -> Response:
+        """Ask for a password reset link, mailed to the account's verified address. The answer is
+        202 whether or not such an account exists."""
+        data = validate(PasswordResetInput, request.data)
+        credentials.password_reset_request(
+            login=data["login"], address=request.META.get("REMOTE_ADDR", ""), link_base=_link_base(request)
+        )
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        request=PasswordResetConfirmInput, responses={204: None, **ERROR_RESPONSES}, tags=AUTH_TAG, auth=[]
+    )
+    def post(self, request: Request) -> Response:
+        """Set a new password with the uid and token of a reset link; every session is signed out."""
+        credentials.password_reset_confirm(**validate(PasswordResetConfirmInput, request.data))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionsView(APIView):
+    @extend_schema(responses={200: SessionOut(many=True), **ERROR_RESPONSES}, tags=["users"])
+    def get(self, request: Request) -> Response:
+        """Your signed-in sessions, the most recently used first; `current` marks this one."""
+        sessions = credentials.session_list(actor=request.user)
+        return Response(SessionOut(sessions, many=True, context={"sid": _sid(request)}).data)
+
+
+class SessionDetailView(APIView):
+    @extend_schema(responses={204: None, **ERROR_RESPONSES}, tags=["users"])
+    def delete(self, request: Request, session_id: int) -> Response:
+        """Sign a session out: its tokens stop working and its connections close."""
+        credentials.session_revoke(actor=request.user, session_id=session_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SignOutOthersView(APIView):
+    @extend_schema(request=None, responses={200: SignedOut, **ERROR_RESPONSES}, tags=["users"])
+    def post(self, request: Request) -> Response:
+        """Sign out every session but this one."""
+        count = credentials.sessions_revoke_others(actor=request.user, sid=_sid(request))
+        return Response({"signed_out": count})
 
 
 class UserDetailView(APIView):

@@ -30,12 +30,19 @@ class User(AbstractUser):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="bots"
     )
     last_seen = models.DateTimeField(null=True, blank=True)
+    # `email` (AbstractUser's) is the address last given; only a verified one is used for a reset.
+    email_verified = models.BooleanField(default=False)
 
     objects = CaseInsensitiveUserManager()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("username"), name="user_username_ci_unique"),
+            # Unverified addresses may repeat (anyone can type anyone's); a verified one is one
+            # account's, whatever its case, so a reset by address finds one account at most.
+            models.UniqueConstraint(
+                Lower("email"), condition=models.Q(email_verified=True), name="user_verified_email_ci_unique"
+            ),
             models.CheckConstraint(
                 condition=models.Q(is_bot=False, owner__isnull=True)
                 | models.Q(is_bot=True, owner__isnull=False),
@@ -80,6 +87,30 @@ class RevokedSession(models.Model):
 
     def __str__(self) -> str:
         return self.sid
+
+
+class UserSession(models.Model):
+    """A signed-in session (accounts.sessions.start_session): the device and address it began on,
+    shown to its owner so that they can recognise it and sign it out."""
+
+    sid = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    user_agent = models.CharField(max_length=300, blank=True)
+    browser = models.CharField(
+        max_length=32, blank=True, help_text="Read from the user agent (accounts.devices)."
+    )
+    system = models.CharField(
+        max_length=32, blank=True, help_text="Read from the user agent (accounts.devices)."
+    )
+    address = models.CharField(max_length=45, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-last_used_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.browser} {self.system} ({self.address})"
 
 
 class Friendship(models.Model):

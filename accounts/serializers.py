@@ -2,26 +2,25 @@
 
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed as SignInRefused
-from rest_framework_simplejwt.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.serializers import (
-    TokenObtainPairSerializer,
-    TokenObtainSerializer,
-    TokenRefreshSerializer,
-)
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, TokenError
+from rest_framework_simplejwt.serializers import TokenObtainSerializer, TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerField, StrictURLField
 from twofactor import services as two_factor
 
 from . import services
-from .models import Sex, User
+from .models import Sex, User, UserSession
 from .presence import online_user_ids
-from .sessions import start_session
+from .sessions import SID_CLAIM, session_revoked, session_used, start_session
 
 
 class RegisterInput(InputSerializer):
     username = StrictCharField(max_length=32)
     password = StrictCharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+    email = StrictCharField(
+        max_length=254, required=False, allow_blank=True, help_text="Optional; sent a verification link."
+    )
     nickname = StrictCharField(max_length=64, required=False, allow_blank=True)
     sex = serializers.ChoiceField(choices=Sex.choices, required=False)
     age = StrictIntegerField(min_value=0, max_value=150, required=False, allow_null=True)
@@ -41,8 +40,11 @@ class AvatarUpload(InputSerializer):
     file = serializers.FileField(help_text="The picture; read from its bytes, whatever its name says.")
 
 
-class TokenInput(TokenObtainPairSerializer):
-    """simplejwt's sign-in, with types checked rather than coerced."""
+class TokenInput(TokenObtainSerializer):
+    """simplejwt's sign-in (the password check), with types checked rather than coerced, and the
+    pair of tokens made by start_session."""
+
+    token_class = RefreshToken
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -52,40 +54,49 @@ class TokenInput(TokenObtainPairSerializer):
     def validate(self, attrs: dict) -> dict:
         """Throttled (accounts.services.signin_admit) before the password is checked; the outcome
         is counted for the client address that TrustedProxyHeaders left in REMOTE_ADDR. With a
-        second factor on, a right password earns the challenge of the second step, not tokens."""
+        second factor on, a right password earns the challenge of the second step, not tokens; else
+        the session starts with the device and address it signed in from (accounts.sessions)."""
         request = self.context.get("request")
         who = {"username": attrs[self.username_field], "address": request.META.get("REMOTE_ADDR", "")}
         services.signin_admit(**who)
         try:
-            TokenObtainSerializer.validate(self, attrs)  # the password alone: no session yet
+            super().validate(attrs)  # the password check: sets self.user
         except SignInRefused:
             services.signin_failed(**who)
             raise
         services.signin_succeeded(**who)
         if two_factor.is_enabled(self.user):
             raise two_factor.second_factor_required(self.user)
-        return self._session_tokens()
-
-    def _session_tokens(self) -> dict:
-        refresh = self.get_token(self.user)
+        refresh = start_session(
+            self.user, user_agent=request.META.get("HTTP_USER_AGENT", ""), address=who["address"]
+        )
         return {"refresh": str(refresh), "access": str(refresh.access_token)}
-
-    @classmethod
-    def get_token(cls, user: User) -> RefreshToken:
-        """Each sign-in starts a session of its own (see accounts.sessions)."""
-        return start_session(user)
 
 
 class RefreshInput(TokenRefreshSerializer):
     refresh = StrictCharField()
 
     def validate(self, attrs: dict) -> dict:
+        """A signed-out session's refresh token is refused even if it escaped the blacklist, and a
+        refresh counts as a use of its session."""
+        sid = _session_of(attrs["refresh"])
+        if session_revoked(sid):
+            raise AuthenticationFailed("This session has been signed out.", "session_revoked")
         try:
-            return super().validate(attrs)
+            data = super().validate(attrs)
         except User.DoesNotExist as exc:  # the account was deleted after the token was issued
             raise AuthenticationFailed(
                 "No active account found for the given token.", "no_active_account"
             ) from exc
+        session_used(sid)
+        return data
+
+
+def _session_of(raw: str) -> str | None:
+    try:
+        return RefreshToken(raw).payload.get(SID_CLAIM)
+    except TokenError:
+        return None  # simplejwt's own validation refuses it next, with its usual answer
 
 
 class LogoutInput(InputSerializer):
@@ -137,7 +148,45 @@ class OwnUser(PublicUser):
     owner_id = serializers.IntegerField(allow_null=True, read_only=True)
 
     class Meta(PublicUser.Meta):
-        fields = [*PublicUser.Meta.fields, "owner_id", "date_joined"]
+        fields = [*PublicUser.Meta.fields, "owner_id", "date_joined", "email", "email_verified"]
+
+
+class EmailInput(InputSerializer):
+    email = StrictCharField(max_length=254, allow_blank=True, help_text='"" removes the address.')
+
+
+class EmailVerifyInput(InputSerializer):
+    token = StrictCharField(max_length=500, help_text="From the link mailed to the address.")
+
+
+class PasswordChangeInput(InputSerializer):
+    old_password = StrictCharField(max_length=128, trim_whitespace=False)
+    new_password = StrictCharField(max_length=128, trim_whitespace=False)
+
+
+class PasswordResetInput(InputSerializer):
+    login = StrictCharField(max_length=254, help_text="A username, or a verified email address.")
+
+
+class PasswordResetConfirmInput(InputSerializer):
+    uid = StrictCharField(max_length=64, help_text="From the mailed link.")
+    token = StrictCharField(max_length=128, help_text="From the mailed link.")
+    new_password = StrictCharField(max_length=128, trim_whitespace=False)
+
+
+class SessionOut(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField(help_text="The session this request came from.")
+
+    class Meta:
+        model = UserSession
+        fields = ["id", "browser", "system", "user_agent", "address", "created_at", "last_used_at", "current"]
+
+    def get_current(self, session: UserSession) -> bool:
+        return session.sid == self.context.get("sid")
+
+
+class SignedOut(serializers.Serializer):
+    signed_out = serializers.IntegerField(help_text="How many sessions were signed out.")
 
 
 class UserSearchQuery(InputSerializer):

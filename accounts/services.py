@@ -30,9 +30,10 @@ from media.avatars import avatar_replaced, avatar_stored
 
 from . import presence
 from .access import access_own_bot, access_user, blocked_refusal, require_active, require_moderator
-from .models import Block, BotToken, FriendRequest, Friendship, Notification, Sex, User
+from .email_addresses import check_email, send_verification
+from .models import Block, BotToken, FriendRequest, Friendship, Notification, Sex, User, UserSession
 from .selectors import is_blocked_between, user_ref
-from .sessions import SID_CLAIM, revoke_session, sessions_of
+from .sessions import SID_CLAIM, refresh_tokens_by_session, revoke_session
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _check_profile(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _check_password(password: str, user: User) -> None:
+def check_new_password(password: str, user: User) -> None:
     try:
         validate_password(password or "", user=user)
     except DjangoValidationError as exc:
@@ -80,21 +81,32 @@ def _check_password(password: str, user: User) -> None:
         ) from exc
 
 
-def user_register(*, username: str, password: str, address: str | None = None, **profile: Any) -> User:
+def user_register(
+    *,
+    username: str,
+    password: str,
+    address: str | None = None,
+    email: str = "",
+    link_base: str = "",
+    **profile: Any,
+) -> User:
     """Create a person's account. Anyone may register; there is no acting user yet. From a client
     `address`, every attempt counts against RATE_LIMIT_REGISTRATIONS (so that neither accounts
-    nor the "taken" answer can be farmed)."""
+    nor the "taken" answer can be farmed). An `email` is optional; it is sent a verification link
+    (into the web client at `link_base` unless PUBLIC_BASE_URL is set)."""
     if address is not None:
         rate_limit_named("REGISTRATIONS", client_key(address))
     profile = _check_profile(profile)
-    candidate = User(username=username, **profile)
-    _check_password(password, candidate)
+    candidate = User(username=username, email=check_email(email, None), **profile)
+    check_new_password(password, candidate)
     try:
         with transaction.atomic():
             _check_username(username)
             candidate.nickname = candidate.nickname or username
             candidate.set_password(password)
             candidate.save()
+            if candidate.email:
+                send_verification(candidate, link_base)
     except IntegrityError as exc:  # two registrations of one name raced past the check
         raise DomainError(
             ErrorCode.CONFLICT, "This username is taken.", {"field": "username", "reason": "taken"}
@@ -231,31 +243,45 @@ def user_password_set(*, actor: User, user_id: int, password: str | None) -> Use
         raise DomainError(
             ErrorCode.PERMISSION_DENIED, "Bots sign in with their token, not a password.", {"reason": "bot"}
         )
-    if password is None:
-        user.set_unusable_password()
-    else:
-        _check_password(password, user)
-        user.set_password(password)
-    with transaction.atomic():
-        user.save(update_fields=["password"])
-        audit.record(actor, "user.password_set", "user", user.pk, usable=password is not None)
-        sessions_end_all(user.pk)
+    replace_password(user, password, by=actor, action="user.password_set", usable=password is not None)
     return user
 
 
-def sessions_end_all(user_id: int) -> None:
-    """Sign a person out everywhere (inside the caller's transaction): refresh tokens revoked,
-    access tokens refused, open connections told to close after commit."""
-    _revoke_sessions([user_id])
-    sids = sorted(sessions_of(user_id))
+def replace_password(
+    user: User, password: str | None, *, by: User, action: str, keep: str | None = None, **details: Any
+) -> None:
+    """A new password (None: password sign-in off), audited as `action` by `by`. Whoever knew the
+    old one may be signed in with it: every session but `keep` is signed out."""
+    if password is None:
+        user.set_unusable_password()
+    else:
+        check_new_password(password, user)
+        user.set_password(password)
+    with transaction.atomic():
+        user.save(update_fields=["password"])
+        audit.record(by, action, "user", user.pk, **details)
+        sign_out_sessions(user.pk, keep=keep)
+
+
+def sign_out_sessions(user_id: int, *, only: str | None = None, keep: str | None = None) -> list[str]:
+    """Sign out every session of a person, or all but `keep`, or `only` that one: their refresh
+    tokens are revoked, their access tokens refused, their open connections told to close (after
+    the commit). Returns the sids signed out. Call it inside the change's transaction."""
+    by_sid = refresh_tokens_by_session(user_id)
+    sids = sorted(sid for sid in by_sid if sid != keep and (only is None or sid == only))
+    now = timezone.now()
+    live = [token for sid in sids for token in by_sid[sid] if token.expires_at > now]
+    BlacklistedToken.objects.bulk_create([BlacklistedToken(token=t) for t in live], ignore_conflicts=True)
     for sid in sids:
         revoke_session(sid)
+    UserSession.objects.filter(sid__in=sids).delete()
     publish_events(
         [
             DomainEvent("user.logged_out", frozenset({user_id}), {"user_id": user_id, "sid": sid})
             for sid in sids
         ]
     )
+    return sids
 
 
 def permission_to_self() -> DomainError:
@@ -283,6 +309,7 @@ def session_logout(*, refresh: str) -> int:
         ) from exc
     sid = token.payload.get(SID_CLAIM)
     revoke_session(sid)
+    UserSession.objects.filter(sid=sid).delete()
     publish("user.logged_out", {int(user_id)}, {"user_id": int(user_id), "sid": sid})
     return int(user_id)
 

@@ -31,7 +31,8 @@ from imsuite import sql
 from imsuite.errors import DomainError, ErrorCode
 
 from .access import inactive_actor
-from .models import BotToken, RevokedSession, User
+from .devices import device_of
+from .models import BotToken, RevokedSession, User, UserSession
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,13 @@ REVOKED, NOT_REVOKED = 1, 0
 # Sent with `user` whenever a sign-in starts a session (lifecycle: signing in cancels a deletion).
 session_started = Signal()
 
+LAST_USED_PRECISION_SECONDS = 60
+
 
 def new_refresh_token(user: User) -> RefreshToken:
     """A session is named after its first refresh token: simplejwt stores that one (as an outstanding
-    token) before a sid can be added, and the sid is then its jti (sessions_of reads it back)."""
+    token) before a sid can be added, and the sid is then its jti (refresh_tokens_by_session reads
+    it back)."""
     token = RefreshToken.for_user(user)
     token[SID_CLAIM] = token[api_settings.JTI_CLAIM]
     return token
@@ -55,9 +59,36 @@ def new_refresh_token(user: User) -> RefreshToken:
 
 def start_session(user: User, *, user_agent: str = "", address: str = "") -> RefreshToken:
     """Every door that signs a person in (password, second factor, single sign-on) starts the session
-    here, so each session is known with the device and address it began on."""
+    here, so each session is known with the device and address it began on (UserSession, listed to
+    its owner). The person's sessions that can no longer be refreshed are forgotten on the way."""
     session_started.send(sender=User, user=user)
-    return new_refresh_token(user)
+    token = new_refresh_token(user)
+    now = timezone.now()
+    UserSession.objects.filter(user=user, last_used_at__lt=now - _refresh_lifetime()).delete()
+    browser, system = device_of(user_agent)
+    UserSession.objects.create(
+        sid=token[SID_CLAIM],
+        user=user,
+        user_agent=user_agent[:300],
+        browser=browser,
+        system=system,
+        address=address[:45],
+        last_used_at=now,
+    )
+    return token
+
+
+def _refresh_lifetime() -> timedelta:
+    return settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+
+
+def session_used(sid: str | None) -> None:
+    """A refresh: the session's last use, written at most once a minute (one UPDATE that matches
+    nothing otherwise), since clients refresh every few minutes per tab."""
+    if sid:
+        now = timezone.now()
+        recent = now - timedelta(seconds=LAST_USED_PRECISION_SECONDS)
+        UserSession.objects.filter(sid=sid, last_used_at__lt=recent).update(last_used_at=now)
 
 
 def _revoked_key(sid: str) -> str:
@@ -83,15 +114,18 @@ def revoke_session(sid: str | None) -> None:
         logger.warning("could not cache the revocation of session %s: %s", sid, exc)
 
 
-def sessions_of(user_id: int) -> set[str]:
-    """The sids of every session of the user whose access tokens may still live. Every refresh token
-    issued is kept as an outstanding token: a rotated one carries its session's sid, a sign-in's was
-    stored before its sid was added and is the session's namesake (new_refresh_token). An access
-    token outlives the refresh token it came from by at most its own lifetime."""
+def refresh_tokens_by_session(user_id: int) -> dict[str, list[OutstandingToken]]:
+    """The refresh tokens of every session of the user whose access tokens may still live, by sid.
+    Every refresh token issued is kept as an outstanding token: a rotated one carries its session's
+    sid, a sign-in's was stored before its sid was added and is the session's namesake
+    (new_refresh_token). An access token outlives the refresh token it came from by at most its
+    own lifetime."""
     since = timezone.now() - timedelta(seconds=_token_lifetime())
-    issued = OutstandingToken.objects.filter(user_id=user_id, expires_at__gt=since)
-    claims = (token_backend.decode(raw, verify=False) for raw in issued.values_list("token", flat=True))
-    return {c.get(SID_CLAIM) or c[api_settings.JTI_CLAIM] for c in claims}
+    by_sid: dict[str, list[OutstandingToken]] = {}
+    for issued in OutstandingToken.objects.filter(user_id=user_id, expires_at__gt=since):
+        claims = token_backend.decode(issued.token, verify=False)
+        by_sid.setdefault(claims.get(SID_CLAIM) or claims[api_settings.JTI_CLAIM], []).append(issued)
+    return by_sid
 
 
 def session_revoked(sid: str | None) -> bool:

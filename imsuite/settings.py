@@ -358,6 +358,11 @@ IMSUITE.update(
             # per account: two-factor codes, and passwords re-entered to confirm a step (twofactor)
             ("TWO_FACTOR", "10", "600"),
             ("DATA_EXPORTS", "3", "86400"),  # export requests (lifecycle)
+            # Password reset requests per client address; reset mails per account (past it, none
+            # is sent, silently: the answer must not tell which accounts exist)
+            ("PASSWORD_RESETS", "10", "3600"),
+            ("PASSWORD_RESET_MAILS", "3", "3600"),
+            ("EMAIL_CHANGES", "5", "3600"),  # per user: each sends a verification mail
         ]
         for suffix, default in (("", uses), ("_WINDOW_SECONDS", window))
     }
@@ -413,6 +418,27 @@ IMSUITE.update(
 )
 # Absolute links for clients that need them (bots, push); empty: links are relative to this server.
 PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+# Email (accounts.mail): address verification and password reset links. With EMAIL_HOST set, mail
+# goes out through that SMTP server; without it (the embedded mode, development) each mail is
+# printed to the log. Mails are sent by a background worker, never by the request that asked for
+# them, and each connection attempt gives up after EMAIL_TIMEOUT seconds.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "IM-Suite <noreply@localhost>")
+# How long a password reset link works (Django's token generator; one use: the password it
+# changes is part of its hash) and how long an address verification link works.
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", "3600"))
+EMAIL_VERIFICATION_TIMEOUT = int(os.environ.get("EMAIL_VERIFICATION_TIMEOUT", str(3 * 86400)))
 # Web Push (push/vapid.py): the VAPID private key (PEM, or the urlsafe base64 of the raw 32-byte key;
 # `manage.py vapid_key` makes one). Unset in the embedded mode: one is made once and kept in the
 # database. Unset with DATABASE_URL set: Web Push is off (a warning says so), never a key made silently.

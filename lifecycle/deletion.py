@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.access import require_active
 from accounts.models import BotToken, FriendRequest, Friendship, User
-from accounts.services import sessions_end_all
+from accounts.services import sign_out_sessions
 from chats.models import Chat, ChatMember, Role
 from groups.models import Group
 from groups.services import group_data, group_leave
@@ -68,7 +68,7 @@ def deletion_request(
         audit.record(
             actor, "account.deletion_requested", "user", actor.pk, due_at=deletion.due_at.isoformat()
         )
-        sessions_end_all(actor.pk)
+        sign_out_sessions(actor.pk)
     return deletion
 
 
@@ -112,7 +112,7 @@ def account_anonymise(user_id: int) -> None:
             _profile_clear(account)
         BotToken.objects.filter(bot__in=bots, revoked_at__isnull=True).update(revoked_at=timezone.now())
         for account in accounts:
-            sessions_end_all(account.pk)
+            sign_out_sessions(account.pk)
         publish("user.deactivated", {a.pk for a in accounts}, {"user_id": user.pk})
     for account in accounts:
         files_remove(list(Attachment.objects.filter(uploader=account)))

@@ -8,7 +8,7 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import BotToken, FriendRequest, Friendship, Notification, User
+from accounts.models import BotToken, FriendRequest, Friendship, Notification, User, UserSession
 from accounts.services import bot_create, friendship_create, notification_send
 from bots.models import Bot, BotConnection, ReverseEndpoint
 from bots.services import (
@@ -69,6 +69,9 @@ def world(alice, bob, carol, moderator) -> dict:
         PushSubscription: PushSubscription.objects.create(
             user=bob, kind="unifiedpush", endpoint="https://push.example/up/1", last_error="HTTP 503"
         ),
+        UserSession: UserSession.objects.create(
+            sid="sid-admin", user=alice, browser="Chrome", system="Linux", last_used_at=timezone.now()
+        ),
     }
 
 
@@ -97,6 +100,7 @@ MODELS = [
     BotConnection,
     Attachment,
     PushSubscription,
+    UserSession,
 ]
 
 

@@ -63,6 +63,9 @@ export const api = {
   delete: (path) => request("DELETE", path),
 };
 
+/** A call that needs no session (password reset, email verification). */
+export const publicPost = async (path, body) => result(await call("POST", path, body));
+
 /** With two-factor sign-in on, this throws ApiError with details.reason "two_factor_required"
  * and details.challenge, for signInSecondStep. */
 export async function signIn(username, password) {

@@ -29,6 +29,9 @@ const BY_REASON = {
   code_used: () => gettext("This code was used already: wait for the next one."),
   challenge_invalid: () => gettext("This sign-in has expired: sign in with your password again."),
   export_pending: () => gettext("An archive is already being prepared."),
+  link_invalid: () => gettext("This link is not valid any more: ask for a new one."),
+  email_taken: () => gettext("Another account has confirmed this address."),
+  email: () => gettext("That is not an email address."),
 };
 
 const BY_CODE = {

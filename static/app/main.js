@@ -13,6 +13,7 @@ import { initRealtime } from "./realtime.js";
 import { currentTokens, onSessionEnded } from "./session.js";
 import * as socket from "./socket.js";
 import { resetState, state } from "./store.js";
+import { initAccountLinks } from "./views/account-links.js";
 import { initViewer } from "./views/attachment-view.js";
 import { initAuth, showAuth } from "./views/auth.js";
 import { callPeer, initCallView } from "./views/call.js";
@@ -32,6 +33,8 @@ import { initNotificationSettings } from "./views/settings-notifications.js";
 import { initProfileSettings } from "./views/settings-profile.js";
 import { initDataSettings } from "./views/settings-data.js";
 import { initTwoFactorSettings, openTwoFactorIfRequired } from "./views/settings-two-factor.js";
+import { initAccountSettings } from "./views/settings-account.js";
+import { initSessionSettings } from "./views/settings-sessions.js";
 import { initSidebar, resetSidebar } from "./views/sidebar.js";
 import { initSso } from "./views/sso.js";
 import { attempt } from "./views/toasts.js";
@@ -69,6 +72,7 @@ function stopClient() {
   calls.hangUp();
   calls.dismiss();
   closeGroupPanel();
+  byId("settings-dialog").close();  // it shows the account that was signed out
   resetConversation();
   resetSidebar();
   resetSearch();
@@ -104,6 +108,9 @@ function boot() {
   initLanguageSettings();
   initTwoFactorSettings();
   initDataSettings();
+  initAccountSettings();
+  initSessionSettings();
+  initAccountLinks();
   initCallView();
   initRealtime(onConnected);
   initWebPush(openChat);

@@ -32,7 +32,7 @@ PUBLIC_KEYS = [
     "is_online",
     "last_seen",
 ]
-OWN_KEYS = [*PUBLIC_KEYS, "owner_id", "date_joined"]
+OWN_KEYS = [*PUBLIC_KEYS, "owner_id", "date_joined", "email", "email_verified"]
 ERROR_KEYS = {"error_code", "message", "details"}
 JSON_ENDPOINTS = [
     ("post", "/api/auth/register"),
@@ -41,6 +41,11 @@ JSON_ENDPOINTS = [
     ("post", "/api/auth/logout"),
     ("patch", "/api/users/me"),
     ("post", "/api/bots"),
+    ("put", "/api/users/me/email"),
+    ("post", "/api/users/me/password"),
+    ("post", "/api/auth/email/verify"),
+    ("post", "/api/auth/password-reset"),
+    ("post", "/api/auth/password-reset/confirm"),
 ]
 
 
@@ -144,7 +149,11 @@ def test_register_returns_the_new_user(api):
     user = User.objects.get(username="dave")
     assert list(body) == OWN_KEYS
     assert when(body.pop("date_joined")) == user.date_joined
-    assert body == public(user, owner_id=None) | {"nickname": "Dave", "sex": "male", "age": 40}
+    assert body == public(user, owner_id=None, email="", email_verified=False) | {
+        "nickname": "Dave",
+        "sex": "male",
+        "age": 40,
+    }
     assert user.check_password(PASSWORD)
     assert (user.is_active, user.is_staff, user.is_superuser, user.is_bot) == (True, False, False, False)
 
@@ -318,7 +327,7 @@ def test_get_me(alice, client_for):
     body = check(client_for(alice).get("/api/users/me"), 200)
     assert list(body) == OWN_KEYS
     assert when(body.pop("date_joined")) == alice.date_joined
-    assert body == public(alice, owner_id=None)
+    assert body == public(alice, owner_id=None, email="", email_verified=False)
 
 
 def test_patch_me_changes_profile(alice, client_for):

@@ -78,6 +78,8 @@ def own_user(user_id: int, date_joined: str, **fields: Any) -> dict[str, Any]:
         "last_seen": None,
         "owner_id": None,
         "date_joined": date_joined,
+        "email": "",
+        "email_verified": False,
         **fields,
     }
 

@@ -2,7 +2,7 @@
 
 import { register, signIn, signInSecondStep } from "../api.js";
 import { byId } from "../dom.js";
-import { errorText } from "../errors.js";
+import { onSubmit } from "./forms.js";
 
 const TABS = [
   ["tab-signin", "signin-form"],
@@ -19,27 +19,6 @@ function selectTab(selectedId) {
   byId("signin-code-form").hidden = true;
 }
 
-/** A form whose submit runs `action(fields)` (false from it: not signed in yet); a failure is
- * shown in the form's alert. */
-function handle(form, action, onSignedIn) {
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const error = form.querySelector(".form-error");
-    const button = form.querySelector("[type=submit]");
-    error.textContent = "";
-    button.disabled = true;
-    try {
-      const done = await action(Object.fromEntries(new FormData(form)));
-      form.reset();
-      if (done !== false) onSignedIn();
-    } catch (failure) {
-      error.textContent = errorText(failure);
-    } finally {
-      button.disabled = false;
-    }
-  });
-}
-
 export function initAuth(onSignedIn) {
   for (const [tabId] of TABS) byId(tabId).addEventListener("click", () => selectTab(tabId));
   byId("auth-view").querySelector("[role=tablist]").addEventListener("keydown", (event) => {
@@ -49,12 +28,13 @@ export function initAuth(onSignedIn) {
     byId(next).focus();
   });
   let challenge = null;
+  const signedIn = (result) => result !== false && onSignedIn();
   const showCodeStep = (shown) => {
     byId("signin-form").hidden = shown;
     byId("signin-code-form").hidden = !shown;
     if (shown) byId("signin-code").focus();
   };
-  handle(
+  onSubmit(
     byId("signin-form"),
     async ({ username, password }) => {
       try {
@@ -66,20 +46,21 @@ export function initAuth(onSignedIn) {
         return false;
       }
     },
-    onSignedIn,
+    signedIn,
   );
-  handle(
+  onSubmit(
     byId("signin-code-form"),
     async ({ code }) => {
       await signInSecondStep(challenge, code);
       showCodeStep(false);
     },
-    onSignedIn,
+    signedIn,
   );
   byId("signin-code-back").addEventListener("click", () => showCodeStep(false));
-  handle(
+  onSubmit(
     byId("register-form"),
-    ({ username, nickname, password }) => register({ username, password, ...(nickname.trim() ? { nickname: nickname.trim() } : {}) }),
+    ({ username, nickname, email, password }) =>
+      register({ username, password, ...(nickname.trim() ? { nickname: nickname.trim() } : {}), ...(email.trim() ? { email: email.trim() } : {}) }),
     onSignedIn,
   );
 }
