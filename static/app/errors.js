@@ -23,6 +23,12 @@ const BY_REASON = {
   empty: () => gettext("That file is empty."),
   used: () => gettext("That file was already sent."),
   too_many: () => gettext("Too many files for one message."),
+  banned: () => gettext("You are banned from this group."),
+  expired: () => gettext("This invite link has expired."),
+  used_up: () => gettext("This invite link has been used up."),
+  revoked: () => gettext("This invite link has been revoked."),
+  already_member: () => gettext("Already a member."),
+  bot: () => gettext("A bot cannot do this."),
 };
 
 const BY_CODE = {

@@ -1,5 +1,5 @@
 // Group data for the conversation and the group panel: details, members, notices and (for the
-// owner and admins) join requests, reloaded whenever a group.* event concerns the group.
+// owner and admins) join requests, bans and invite links, reloaded whenever a group.* event concerns the group.
 
 import { api } from "./api.js";
 import { notify, rememberPerson, state } from "./store.js";
@@ -12,9 +12,12 @@ export async function loadGroup(groupId) {
     api.get(`groups/${groupId}/members`),
     api.get(`groups/${groupId}/notices`),
   ]);
-  const joinRequests = isModerator(info.my_role) && !info.dissolved_at ? await api.get(`groups/${groupId}/join-requests`) : [];
+  const manages = isModerator(info.my_role) && !info.dissolved_at;
+  const [joinRequests, banned, invites] = manages
+    ? await Promise.all(["join-requests", "banned", "invites"].map((part) => api.get(`groups/${groupId}/${part}`)))
+    : [[], [], []];
   members.forEach((member) => rememberPerson(member.user));
-  state.groups.set(groupId, { info, members, notices, joinRequests });
+  state.groups.set(groupId, { info, members, notices, joinRequests, banned, invites });
   notify("group", groupId);
 }
 

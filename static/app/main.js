@@ -18,6 +18,7 @@ import { callPeer, initCallView } from "./views/call.js";
 import { initContacts, resetContacts } from "./views/contacts.js";
 import { initConversation, openChat, resetConversation } from "./views/conversation.js";
 import { closeGroupPanel, initGroupPanel, toggleGroupPanel } from "./views/group-panel.js";
+import { initInvite, showInviteFromLocation } from "./views/invite.js";
 import { initNewGroup } from "./views/new-group.js";
 import { initNotifyMenu } from "./views/notify-menu.js";
 import { initNotifySettings } from "./views/notify-settings.js";
@@ -50,6 +51,7 @@ async function startClient() {
   placeFooter("main");
   byId("main-view").hidden = false;
   await attempt(refreshAll);
+  showInviteFromLocation();
   connectedBefore = false;
   socket.start(state.me.id);
   await attempt(startWebPush);
@@ -85,6 +87,7 @@ function boot() {
   initProfile();
   initContacts(openChat);
   initNewGroup(openChat);
+  initInvite(openChat);
   initNotifier(openChat);
   initNotifySettings();
   initSettings();

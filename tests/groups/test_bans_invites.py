@@ -252,7 +252,7 @@ def test_concurrent_joins_never_exceed_max_uses(make_user, monkeypatch):
     owner = make_user("owner")
     group = services.group_create(actor=owner, name="Race")
     link = invites.invite_create(actor=owner, group_id=group.pk, max_uses=3)
-    people = [make_user(f"p{i}") for i in range(8)]
+    people = [make_user(f"person{i}") for i in range(8)]
     barrier = threading.Barrier(len(people), timeout=20)
     checked = invites._usable_link
 
