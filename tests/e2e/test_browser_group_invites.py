@@ -19,6 +19,7 @@ from tests.e2e.browser import (
     new_group,
     open_chat,
     rest,
+    shot,
     sign_up,
 )
 
@@ -76,11 +77,13 @@ async def test_an_invite_link_brings_in_a_stranger_and_an_approval_link_asks_fir
     dialog = cat_page.get_by_test_id("invite-dialog")
     await expect(dialog.get_by_test_id("invite-group-name")).to_have_text("Open house")
     await expect(dialog).to_contain_text("1 member")
+    await shot(cat_page, "22-invitation")
     await dialog.get_by_test_id("invite-join").click()
     await expect(dialog).to_be_hidden()
     await expect(cat_page.get_by_test_id("chat-title")).to_have_text("Open house")
     await expect(panel.get_by_test_id("member")).to_have_count(2)
     await expect(invites.get_by_test_id("invite-uses")).to_have_text("1 of 5 uses · never expires")
+    await shot(ann_page, "21-invite-links")
 
     # An approval link: Dan asks to join, Ann approves in the panel, and Dan is in.
     dan = await sign_up(daphne_url, "dan", "Dan")
@@ -113,7 +116,7 @@ async def test_a_banned_member_is_told_and_cannot_come_back_until_lifted(
     # Ann bans Ben for good (the default) from his menu.
     row = member_row(panel, ben)
     await row.get_by_test_id("member-actions").click()
-    await expect(row.locator("select").first).to_have_value("")
+    await expect(row.get_by_label("Ban for")).to_have_value("")
     await row.get_by_test_id("ban").click()
     await confirm(ann_page)
     await expect(row).to_have_count(0)
@@ -121,6 +124,7 @@ async def test_a_banned_member_is_told_and_cannot_come_back_until_lifted(
     await expect(banned).to_have_count(1)
     await expect(banned).to_contain_text("Ben")
     await expect(banned).to_contain_text("for good")
+    await shot(ann_page, "23-banned-list")
     await expect(ben_page.get_by_test_id("toast")).to_contain_text(["You were banned from a group."])
 
     # Ben's way back through the link is refused, and nothing changed.
