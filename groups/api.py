@@ -53,6 +53,13 @@ def _joined_or_requested(result: ChatMember | JoinRequest) -> Response:
     return Response(MemberOut(member).data, status=status.HTTP_201_CREATED)
 
 
+def _managed_group(request: Request, group_id: int) -> Group:
+    """The group, for a read only its owner and admins (and site moderators) may make."""
+    group, member = access_group(request.user, group_id)
+    require_manager(member)
+    return group
+
+
 class GroupListView(APIView):
     @extend_schema(responses={200: GroupOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
     def get(self, request: Request) -> Response:
@@ -141,8 +148,7 @@ class JoinRequestsView(APIView):
     @extend_schema(responses={200: JoinRequestOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
     def get(self, request: Request, group_id: int) -> Response:
         """Pending requests and invitations: owner and admins."""
-        group, member = access_group(request.user, group_id)
-        require_manager(member)
+        group = _managed_group(request, group_id)
         pending = selectors.pending_join_requests(group)
         return Response([JoinRequestOut(services.join_request_data(r)).data for r in pending])
 
@@ -185,8 +191,7 @@ class BannedView(APIView):
     @extend_schema(responses={200: GroupBanOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
     def get(self, request: Request, group_id: int) -> Response:
         """Owner and admins: who is banned now (expired bans are left out)."""
-        group, member = access_group(request.user, group_id)
-        require_manager(member)
+        group = _managed_group(request, group_id)
         return Response([GroupBanOut(services.ban_data(b)).data for b in selectors.bans_in_force(group)])
 
     @extend_schema(request=GroupBanInput, responses={201: GroupBanOut, **ERROR_RESPONSES}, tags=TAGS)
@@ -218,8 +223,7 @@ class InvitesView(APIView):
     @extend_schema(responses={200: InviteOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
     def get(self, request: Request, group_id: int) -> Response:
         """Owner and admins: the links not revoked, newest first (expired and used-up ones too)."""
-        group, member = access_group(request.user, group_id)
-        require_manager(member)
+        group = _managed_group(request, group_id)
         return Response([InviteOut(invites.invite_data(link)).data for link in selectors.invite_links(group)])
 
     @extend_schema(request=InviteCreateInput, responses={201: InviteOut, **ERROR_RESPONSES}, tags=TAGS)

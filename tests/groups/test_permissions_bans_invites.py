@@ -175,6 +175,17 @@ def asked(s: State, w: W, a: User, src: str) -> None:
     s["requests"][a.pk] = (a.pk, "pending", None)
 
 
+def join_op(link: str, effect: Callable[[State, W, User, str], None]) -> Op:
+    """Join through the world's link (or approval link) by its token."""
+    return Op(
+        "post",
+        lambda w, a: f"/api/invites/{getattr(w, link).token}/join",
+        lambda w, a: {},
+        lambda w, a: invites.invite_join(actor=a, token=getattr(w, link).token),
+        effect,
+    )
+
+
 def nothing(s: State, w: W, a: User, src: str) -> None:
     pass
 
@@ -220,20 +231,8 @@ OPS = {
         lambda w, a: invites.invite_preview(actor=a, token=w.link.token),
         nothing,
     ),
-    "join": Op(
-        "post",
-        lambda w, a: f"/api/invites/{w.link.token}/join",
-        lambda w, a: {},
-        lambda w, a: invites.invite_join(actor=a, token=w.link.token),
-        joined,
-    ),
-    "join_approval": Op(
-        "post",
-        lambda w, a: f"/api/invites/{w.approval.token}/join",
-        lambda w, a: {},
-        lambda w, a: invites.invite_join(actor=a, token=w.approval.token),
-        asked_by_link,
-    ),
+    "join": join_op("link", joined),
+    "join_approval": join_op("approval", asked_by_link),
     "ask": Op(
         "post",
         group_url("/join-requests"),
