@@ -12,11 +12,16 @@ export async function loadGroup(groupId) {
     api.get(`groups/${groupId}/members`),
     api.get(`groups/${groupId}/notices`),
   ]);
-  const manages = isModerator(info.my_role) && !info.dissolved_at;
-  const [joinRequests, banned, invites] = manages
-    ? await Promise.all(["join-requests", "banned", "invites"].map((part) => api.get(`groups/${groupId}/${part}`)))
-    : [[], [], []];
   members.forEach((member) => rememberPerson(member.user));
+  // Members first (the composer's mentions need them), then what only managers see (until it
+  // comes, a manager keeps seeing what was loaded before).
+  const manages = isModerator(info.my_role) && !info.dissolved_at;
+  const before = (manages && state.groups.get(groupId)) || {};
+  const { joinRequests: requested = [], banned: kept = [], invites: links = [] } = before;
+  state.groups.set(groupId, { info, members, notices, joinRequests: requested, banned: kept, invites: links });
+  notify("group", groupId);
+  if (!manages) return;
+  const [joinRequests, banned, invites] = await Promise.all(["join-requests", "banned", "invites"].map((part) => api.get(`groups/${groupId}/${part}`)));
   state.groups.set(groupId, { info, members, notices, joinRequests, banned, invites });
   notify("group", groupId);
 }
