@@ -40,7 +40,7 @@ RETCODES = {
 UNKNOWN_ACTION = 1404
 HEARTBEAT_SECONDS = 15.0  # OneBot's heartbeat.interval default
 WHOLE_BAN_SECONDS = 30 * 86400  # set_group_whole_ban has no duration: the longest mute, until lifted
-# OneBot's param names -> bots.actions'; unknown ones are ignored (no_cache, reject_add_request, ...).
+# OneBot's param names -> bots.actions'; unknown ones are ignored (no_cache, ...).
 RENAMES = {
     "user_id": "userId",
     "group_id": "groupId",
@@ -51,6 +51,7 @@ RENAMES = {
     "enable": "enable",
     "approve": "approve",
     "flag": "flag",
+    "reject_add_request": "rejectAddRequest",
 }
 CAMEL = re.compile(r"(?<=[a-z])([A-Z])")
 MEDIA_URL = re.compile(r"https?://[^\s\]]+")
