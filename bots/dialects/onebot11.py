@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from bots.events import admin_change
 from imsuite.errors import DomainError, ErrorCode
 
 from . import cq
@@ -316,9 +317,9 @@ class OneBot11(Dialect):
         )
 
     def _on_group_member_updated(self, data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
-        if "role" not in data["changed"]:
+        sub_type = admin_change(data)
+        if sub_type is None:
             return None
-        sub_type = "set" if data["member"]["role"] == "admin" else "unset"
         return self._notice(
             bot_id, "group_admin", sub_type=sub_type, group_id=data["group_id"], user_id=data["user_id"]
         )

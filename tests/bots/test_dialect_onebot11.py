@@ -286,6 +286,14 @@ async def test_group_member_notices(team, bot, alice, bob, carol, make_user, one
     await onebot.socket.nothing()
 
 
+async def test_an_ownership_transfer_is_only_the_old_owner_made_admin(team, bot, alice, bob, onebot):
+    """OneBot has no owner change: a plain member made owner is no group_admin notice (it was
+    "unset", as if an admin had been demoted); the old owner, now an admin, is "set"."""
+    await call(groups.group_transfer, actor=alice, group_id=team.pk, user_id=bob.pk)
+    assert await onebot.event() == notice("group_admin", sub_type="set", group_id=team.pk, user_id=alice.pk)
+    await onebot.socket.nothing()
+
+
 # ---- actions: sending -------------------------------------------------------------------------------
 
 
