@@ -111,6 +111,11 @@ class GroupMemberRef(GroupRef):
     userId = _id()
 
 
+class GroupKick(GroupMemberRef):
+    # OneBot's reject_add_request: keep them out afterwards, i.e. a ban (issue 21), not just a kick.
+    rejectAddRequest = StrictBooleanField(required=False, default=False)
+
+
 class UserRef(Params):
     userId = _id(required=False)  # the bot itself when absent
 
@@ -252,7 +257,8 @@ def send_group_notice(bot: User, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def set_group_kick(bot: User, p: dict[str, Any]) -> None:
-    groups.member_kick(actor=bot, group_id=p["groupId"], user_id=p["userId"])
+    remove = groups.member_ban if p["rejectAddRequest"] else groups.member_kick
+    remove(actor=bot, group_id=p["groupId"], user_id=p["userId"])
 
 
 def set_group_leave(bot: User, p: dict[str, Any]) -> None:
@@ -424,7 +430,7 @@ ACTIONS: dict[str, tuple[type[Params], Action]] = {
     "set_group_ban": (GroupBan, set_group_ban),
     "set_group_whole_ban": (GroupSwitch, set_group_whole_ban),
     "send_group_notice": (GroupNotice, send_group_notice),
-    "set_group_kick": (GroupMemberRef, set_group_kick),
+    "set_group_kick": (GroupKick, set_group_kick),
     "set_group_leave": (GroupRef, set_group_leave),
     "set_friend_add_request": (FriendAnswer, set_friend_add_request),
     "set_group_add_request": (GroupAnswer, set_group_add_request),

@@ -156,10 +156,21 @@ def _membership(event: str) -> Render:
     return render
 
 
-def on_group_admin(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
+def admin_change(data: dict[str, Any]) -> str | None:
+    """The admin notice: "set" when a member became an admin, "unset" when one stopped being one,
+    else None (a card or level, or a plain member made owner by a transfer: the protocols have no
+    owner change)."""
     if "role" not in data["changed"]:
         return None
-    operation = "set" if data["member"]["role"] == "admin" else "unset"
+    if data["member"]["role"] == "admin":
+        return "set"
+    return "unset" if data.get("previous_role") == "admin" else None
+
+
+def on_group_admin(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
+    operation = admin_change(data)
+    if operation is None:
+        return None
     return _base("on_group_admin") | {
         "userId": data["user_id"],
         "operation": operation,

@@ -5,7 +5,7 @@ from accounts.models import User
 from chats.models import ChatMember, Role
 from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
 
-from .models import Group
+from .models import Group, GroupBan
 
 RANK = {Role.OWNER: 3, Role.ADMIN: 2, Role.MEMBER: 1}
 MODERATOR_RANK = 4  # site moderators (staff) act from admin with more than an owner's power
@@ -52,3 +52,9 @@ def access_member(group: Group, user_id: int) -> ChatMember:
     if member is None:
         raise not_found("Member")
     return member
+
+
+def require_not_banned(group_id: int, user_id: int) -> None:
+    """Refuse every way into a group while a ban of the person is in force."""
+    if GroupBan.objects.in_force().filter(group_id=group_id, user_id=user_id).exists():
+        raise permission_denied("banned", "Banned from this group.")

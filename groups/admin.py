@@ -13,7 +13,7 @@ from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each
 from imsuite.models import AuditEntry
 
 from . import selectors, services
-from .models import Group, GroupMember, JoinRequest, Mute, Notice
+from .models import Group, GroupBan, GroupMember, InviteLink, JoinRequest, Mute, Notice
 
 
 class ModerationForm(ActionForm):
@@ -23,7 +23,7 @@ class ModerationForm(ActionForm):
         required=False,
         min_value=1,
         max_value=services.MAX_MUTE_SECONDS,
-        help_text="Mute for this many seconds.",
+        help_text="Mute (or ban; empty: for good) for this many seconds.",
     )
     notice = forms.CharField(required=False, max_length=4000, help_text="Text of the notice to send.")
 
@@ -128,7 +128,7 @@ class GroupMemberAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["user__username", "user__nickname", "chat__group__name", "=chat__id"]
     list_select_related = ["user", "chat__group"]
     action_form = ModerationForm
-    actions = ["mute", "unmute", "kick", "promote", "demote"]
+    actions = ["mute", "unmute", "kick", "ban", "promote", "demote"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[GroupMember]:
         return super().get_queryset(request).filter(chat__type="group")
@@ -159,6 +159,11 @@ class GroupMemberAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     @admin.action(description="Kick out of the group")
     def kick(self, request: HttpRequest, queryset: QuerySet[GroupMember]) -> None:
         self._each(request, queryset, services.member_kick, "Kicked")
+
+    @admin.action(description="Ban from the group (for the duration beside the menu, or for good)")
+    def ban(self, request: HttpRequest, queryset: QuerySet[GroupMember]) -> None:
+        duration = _form_value(request, "duration")
+        self._each(request, queryset, lambda **kw: services.member_ban(duration=duration, **kw), "Banned")
 
     @admin.action(description="Promote to admin")
     def promote(self, request: HttpRequest, queryset: QuerySet[GroupMember]) -> None:
@@ -200,3 +205,32 @@ class JoinRequestAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["group__name", "user__username"]
     list_select_related = ["group", "user", "operator"]
+
+
+@admin.register(GroupBan)
+class GroupBanAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Bans (expired ones included, with their end); lifting goes through the service."""
+
+    list_display = ["group", "user", "until", "reason", "operator", "created_at"]
+    search_fields = ["group__name", "=group__chat__id", "user__username"]
+    list_select_related = ["group", "user", "operator"]
+    actions = ["lift"]
+
+    @admin.action(description="Lift the selected bans")
+    def lift(self, request: HttpRequest, queryset: QuerySet[GroupBan]) -> None:
+        run_for_each(
+            request,
+            queryset,
+            lambda b: services.ban_lift(actor=request.user, group_id=b.group_id, user_id=b.user_id),
+            "Lifted",
+        )
+
+
+@admin.register(InviteLink)
+class InviteLinkAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    """Invite links, to see who let whom in; revoking is for the group's owner and admins."""
+
+    list_display = ["group", "creator", "needs_approval", "uses", "max_uses", "expires_at", "revoked_at"]
+    search_fields = ["group__name", "=group__chat__id", "creator__username"]
+    list_select_related = ["group", "creator"]
+    exclude = ["token"]

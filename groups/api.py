@@ -8,18 +8,24 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.serializers import AvatarUpload
+from chats.models import ChatMember
 from imsuite.api_fields import ERROR_RESPONSES
 from imsuite.validation import validate
 
-from . import selectors, services
+from . import invites, selectors, services
 from .access import access_group, require_manager
 from .models import Group, JoinRequest
 from .serializers import (
     BanInput,
     BanOut,
+    GroupBanInput,
+    GroupBanOut,
     GroupCreateInput,
     GroupOut,
     GroupUpdateInput,
+    InviteCreateInput,
+    InviteOut,
+    InvitePreviewOut,
     JoinRequestInput,
     JoinRequestOut,
     MemberAddInput,
@@ -27,6 +33,7 @@ from .serializers import (
     MemberUpdateInput,
     NoticeInput,
     NoticeOut,
+    TransferInput,
 )
 
 TAGS = ["groups"]
@@ -34,6 +41,23 @@ TAGS = ["groups"]
 
 def _group_out(group: Group, viewer_id: int) -> dict:
     return GroupOut(selectors.group_summary(group, viewer_id)).data
+
+
+def _joined_or_requested(result: ChatMember | JoinRequest) -> Response:
+    """201 with the new member, or 202 with the join request that now waits for a manager."""
+    if isinstance(result, JoinRequest):
+        return Response(
+            JoinRequestOut(services.join_request_data(result)).data, status=status.HTTP_202_ACCEPTED
+        )
+    member = services.member_data(result, selectors.active_mute_until(result))
+    return Response(MemberOut(member).data, status=status.HTTP_201_CREATED)
+
+
+def _managed_group(request: Request, group_id: int) -> Group:
+    """The group, for a read only its owner and admins (and site moderators) may make."""
+    group, member = access_group(request.user, group_id)
+    require_manager(member)
+    return group
 
 
 class GroupListView(APIView):
@@ -103,12 +127,7 @@ class MembersView(APIView):
     def post(self, request: Request, group_id: int) -> Response:
         data = validate(MemberAddInput, request.data)
         result = services.member_add(actor=request.user, group_id=group_id, **data)
-        if isinstance(result, JoinRequest):
-            return Response(
-                JoinRequestOut(services.join_request_data(result)).data, status=status.HTTP_202_ACCEPTED
-            )
-        member = services.member_data(result, selectors.active_mute_until(result))
-        return Response(MemberOut(member).data, status=status.HTTP_201_CREATED)
+        return _joined_or_requested(result)
 
 
 class MemberDetailView(APIView):
@@ -129,8 +148,7 @@ class JoinRequestsView(APIView):
     @extend_schema(responses={200: JoinRequestOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
     def get(self, request: Request, group_id: int) -> Response:
         """Pending requests and invitations: owner and admins."""
-        group, member = access_group(request.user, group_id)
-        require_manager(member)
+        group = _managed_group(request, group_id)
         pending = selectors.pending_join_requests(group)
         return Response([JoinRequestOut(services.join_request_data(r)).data for r in pending])
 
@@ -167,6 +185,84 @@ class BansView(APIView):
             "until": mute.until if mute else None,
         }
         return Response(BanOut(body).data)
+
+
+class BannedView(APIView):
+    @extend_schema(responses={200: GroupBanOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
+    def get(self, request: Request, group_id: int) -> Response:
+        """Owner and admins: who is banned now (expired bans are left out)."""
+        group = _managed_group(request, group_id)
+        return Response([GroupBanOut(services.ban_data(b)).data for b in selectors.bans_in_force(group)])
+
+    @extend_schema(request=GroupBanInput, responses={201: GroupBanOut, **ERROR_RESPONSES}, tags=TAGS)
+    def post(self, request: Request, group_id: int) -> Response:
+        """Ban someone (a member is removed): refused from joining in any way until lifted or run out."""
+        data = validate(GroupBanInput, request.data)
+        ban = services.member_ban(actor=request.user, group_id=group_id, **data)
+        return Response(GroupBanOut(services.ban_data(ban)).data, status=status.HTTP_201_CREATED)
+
+
+class BannedDetailView(APIView):
+    @extend_schema(responses={204: None, **ERROR_RESPONSES}, tags=TAGS)
+    def delete(self, request: Request, group_id: int, user_id: int) -> Response:
+        """Lift a ban: owner and admins."""
+        services.ban_lift(actor=request.user, group_id=group_id, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TransferView(APIView):
+    @extend_schema(request=TransferInput, responses={200: GroupOut, **ERROR_RESPONSES}, tags=TAGS)
+    def post(self, request: Request, group_id: int) -> Response:
+        """The owner hands the group to another member and becomes an admin."""
+        data = validate(TransferInput, request.data)
+        group = services.group_transfer(actor=request.user, group_id=group_id, **data)
+        return Response(_group_out(group, request.user.pk))
+
+
+class InvitesView(APIView):
+    @extend_schema(responses={200: InviteOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
+    def get(self, request: Request, group_id: int) -> Response:
+        """Owner and admins: the links not revoked, newest first (expired and used-up ones too)."""
+        group = _managed_group(request, group_id)
+        return Response([InviteOut(invites.invite_data(link)).data for link in selectors.invite_links(group)])
+
+    @extend_schema(request=InviteCreateInput, responses={201: InviteOut, **ERROR_RESPONSES}, tags=TAGS)
+    def post(self, request: Request, group_id: int) -> Response:
+        data = validate(InviteCreateInput, request.data)
+        link = invites.invite_create(actor=request.user, group_id=group_id, **data)
+        return Response(InviteOut(invites.invite_data(link)).data, status=status.HTTP_201_CREATED)
+
+
+class InviteDetailView(APIView):
+    @extend_schema(responses={204: None, **ERROR_RESPONSES}, tags=TAGS)
+    def delete(self, request: Request, group_id: int, invite_id: int) -> Response:
+        """Revoke a link: owner and admins."""
+        invites.invite_revoke(actor=request.user, group_id=group_id, invite_id=invite_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitePreviewView(APIView):
+    @extend_schema(responses={200: InvitePreviewOut, **ERROR_RESPONSES}, tags=TAGS)
+    def get(self, request: Request, token: str) -> Response:
+        """Anyone signed in holding the link: the group it leads to."""
+        return Response(InvitePreviewOut(invites.invite_preview(actor=request.user, token=token)).data)
+
+
+class InviteJoinView(APIView):
+    @extend_schema(
+        request=JoinRequestInput,
+        responses={
+            201: MemberOut,
+            202: OpenApiResponse(JoinRequestOut, description="The link needs approval: a join request."),
+            **ERROR_RESPONSES,
+        },
+        tags=TAGS,
+    )
+    def post(self, request: Request, token: str) -> Response:
+        """Join the group through the link, or ask to when it needs approval."""
+        data = validate(JoinRequestInput, request.data)
+        result = invites.invite_join(actor=request.user, token=token, **data)
+        return _joined_or_requested(result)
 
 
 class LeaveView(APIView):

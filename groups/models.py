@@ -5,6 +5,7 @@ A group's primary key is its chat's id, so every protocol names a group by one n
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from chats.models import Chat, ChatMember
 
@@ -104,3 +105,55 @@ class GroupMember(ChatMember):
     class Meta:
         proxy = True
         verbose_name = "group member"
+
+
+class GroupBanQuerySet(models.QuerySet):
+    def in_force(self) -> "GroupBanQuerySet":
+        """Bans not yet run out. An expired ban is simply no longer counted (nobody is told when
+        one ends, so no timer is needed); banning the person again replaces its row."""
+        return self.filter(models.Q(until__isnull=True) | models.Q(until__gt=timezone.now()))
+
+
+class GroupBan(models.Model):
+    """Someone kept out of a group: removed if they were in it, and refused when they ask to join,
+    are invited or added, or follow an invite link, until lifted (the row is deleted) or `until`
+    passes (None: for good). Distinct from a Mute, which the protocols call a "ban"."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="bans")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    until = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = GroupBanQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "group ban"
+        constraints = [models.UniqueConstraint(fields=["group", "user"], name="one_ban_per_user")]
+
+    def __str__(self) -> str:
+        until = f"until {self.until:%Y-%m-%d %H:%M}" if self.until else "for good"
+        return f"ban of {self.user} from {self.group} {until}"
+
+
+class InviteLink(models.Model):
+    """A link anyone signed in can follow into the group (or, with needs_approval, to a join
+    request), friends or not, until revoked, expired or used `max_uses` times."""
+
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="invite_links")
+    token = models.CharField(max_length=64, unique=True)
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    needs_approval = models.BooleanField(default=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"invite link to {self.group} ({self.uses}/{self.max_uses or '∞'} uses)"

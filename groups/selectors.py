@@ -11,7 +11,7 @@ from django.utils import timezone
 from chats.models import ChatMember, Membership, Role
 from chats.selectors import member_count
 
-from .models import Group, JoinRequest, Mute, Notice
+from .models import Group, GroupBan, InviteLink, JoinRequest, Mute, Notice
 
 
 def active_mute_until(member: ChatMember) -> datetime | None:
@@ -128,3 +128,19 @@ def group_members(group: Group) -> list[ChatMember]:
 def member_rows(group: Group) -> QuerySet[ChatMember]:
     """Every member row with its user, in joining order, also of a dissolved group (for moderators)."""
     return ChatMember.objects.filter(chat_id=group.pk).select_related("user").order_by("joined_at", "pk")
+
+
+def ban_in_force(group_id: int, user_id: int) -> GroupBan | None:
+    return GroupBan.objects.in_force().filter(group_id=group_id, user_id=user_id).first()
+
+
+def bans_in_force(group: Group) -> QuerySet[GroupBan]:
+    """Who is kept out of the group now, newest ban first."""
+    return (
+        GroupBan.objects.in_force().filter(group=group).select_related("user").order_by("-created_at", "-pk")
+    )
+
+
+def invite_links(group: Group) -> QuerySet[InviteLink]:
+    """The group's links not revoked (expired and used-up ones too, so managers see why), newest first."""
+    return InviteLink.objects.filter(group=group, revoked_at__isnull=True).order_by("-created_at", "-pk")

@@ -11,7 +11,8 @@ from imsuite.api_fields import (
     StrictURLField,
 )
 
-from .services import MAX_MUTE_SECONDS
+from .invites import MAX_INVITE_SECONDS, MAX_INVITE_USES
+from .services import MAX_BAN_SECONDS, MAX_MUTE_SECONDS
 
 ID = {"min_value": 1}
 
@@ -52,6 +53,40 @@ class NoticeInput(InputSerializer):
 
 class JoinRequestInput(InputSerializer):
     comment = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class GroupBanInput(InputSerializer):
+    user_id = StrictIntegerField(**ID)
+    duration = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_BAN_SECONDS,
+        help_text="Seconds; left out or null: until lifted.",
+    )
+    reason = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class TransferInput(InputSerializer):
+    user_id = StrictIntegerField(help_text="The member who becomes owner.", **ID)
+
+
+class InviteCreateInput(InputSerializer):
+    needs_approval = StrictBooleanField(required=False, default=False)
+    expires_in = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_INVITE_SECONDS,
+        help_text="Seconds the link works; left out or null: until revoked.",
+    )
+    max_uses = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_INVITE_USES,
+        help_text="Joins (or requests) the link allows; left out or null: any number.",
+    )
 
 
 class GroupOut(serializers.Serializer):
@@ -106,3 +141,36 @@ class BanOut(serializers.Serializer):
     user_id = serializers.IntegerField(allow_null=True)
     duration = serializers.IntegerField()
     until = serializers.DateTimeField(allow_null=True)
+
+
+class GroupBanOut(serializers.Serializer):
+    group_id = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    user = UserRef()
+    operator_id = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    until = serializers.DateTimeField(allow_null=True, help_text="null: until lifted.")
+    created_at = serializers.DateTimeField()
+
+
+class InviteOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    group_id = serializers.IntegerField()
+    token = serializers.CharField(help_text="Open in the web client as /#/invite/<token>.")
+    creator_id = serializers.IntegerField(allow_null=True)
+    needs_approval = serializers.BooleanField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    max_uses = serializers.IntegerField(allow_null=True)
+    uses = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class InvitePreviewOut(serializers.Serializer):
+    group_id = serializers.IntegerField()
+    name = serializers.CharField()
+    avatar_url = serializers.CharField(allow_blank=True)
+    member_count = serializers.IntegerField()
+    needs_approval = serializers.BooleanField(help_text="Joining opens a join request.")
+    expires_at = serializers.DateTimeField(allow_null=True)
+    is_member = serializers.BooleanField()
+    requested = serializers.BooleanField(help_text="The viewer has a pending join request.")

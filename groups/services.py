@@ -1,6 +1,7 @@
-"""Every change to groups: creation, settings, members and roles, mutes, notices, join requests,
-leaving and dissolving. Each checks the actor's rank itself, writes in one transaction, records
-moderation steps in the audit log, and publishes group.* events after commit."""
+"""Every change to groups: creation, settings, members and roles, mutes, bans, ownership, notices,
+join requests, leaving and dissolving (invite links: groups.invites). Each checks the actor's rank
+itself, writes in one transaction, records moderation steps in the audit log, and publishes group.*
+events after commit."""
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -21,11 +22,20 @@ from imsuite.events import DomainEvent, publish, publish_events
 from imsuite.ratelimit import rate_limit_named
 from media.avatars import avatar_replaced, avatar_stored
 
-from .access import RANK, access_group, access_member, rank, require_manager, require_outranks
-from .models import Group, JoinRequest, Mute, Notice
-from .selectors import active_mute_until
+from .access import (
+    RANK,
+    access_group,
+    access_member,
+    rank,
+    require_manager,
+    require_not_banned,
+    require_outranks,
+)
+from .models import Group, GroupBan, JoinRequest, Mute, Notice
+from .selectors import active_mute_until, ban_in_force
 
 MAX_MUTE_SECONDS = 30 * 86400  # the longest mute, as in most chat products
+MAX_BAN_SECONDS = 366 * 86400  # a timed ban lasts up to a year; without a duration it is for good
 
 
 def _check_name(name: object) -> str:
@@ -178,7 +188,10 @@ def _group_save(group: Group, actor: User, changes: dict[str, Any]) -> Group:
 # ---- members -------------------------------------------------------------------------------
 
 
-def _add_member(group: Group, user: User, operator: User) -> ChatMember:
+def add_member(group: Group, user: User, operator: User) -> ChatMember:
+    """Make `user` a member (if not already), settle their pending request, tell the group. Every
+    way in passes here, so a ban in force refuses them all."""
+    require_not_banned(group.pk, user.pk)
     member, created = ChatMember.objects.get_or_create(chat_id=group.pk, user=user)
     if created:
         member.user = user
@@ -213,9 +226,9 @@ def member_add(*, actor: User, group_id: int, user_id: int) -> ChatMember | Join
     if ChatMember.objects.filter(chat_id=group.pk, user=user).exists():
         raise DomainError(ErrorCode.CONFLICT, "Already a member.", {"reason": "already_member"})
     if rank(member) < RANK[Role.ADMIN]:
-        return _join_request(group, user, operator=actor, comment="")
+        return open_join_request(group, user, operator=actor, comment="")
     with transaction.atomic():
-        added = _add_member(group, user, actor)
+        added = add_member(group, user, actor)
         audit.record(actor, "member.add", "user", user.pk, group.pk)
     return added
 
@@ -288,16 +301,59 @@ def member_update(
         target.save(update_fields=list(changes))
         if target.user_id != actor.pk or "role" in changes:
             audit.record(actor, "member.update", "user", target.user_id, group.pk, **changes)
-        data = {
-            "group_id": group.pk,
-            "user_id": target.user_id,
-            "operator_id": actor.pk,
-            "changed": sorted(changes),
-            "previous_role": previous_role,
-            "member": member_data(target, active_mute_until(target)),
-        }
-        publish("group.member_updated", _members(group), data)
+        publish_events([_member_updated(group, target, actor, sorted(changes), previous_role)])
     return target
+
+
+def _member_updated(
+    group: Group, target: ChatMember, operator: User, changed: list[str], previous_role: str
+) -> DomainEvent:
+    data = {
+        "group_id": group.pk,
+        "user_id": target.user_id,
+        "operator_id": operator.pk,
+        "changed": changed,
+        "previous_role": previous_role,
+        "member": member_data(target, active_mute_until(target)),
+    }
+    return DomainEvent("group.member_updated", frozenset(_members(group)), data)
+
+
+def group_transfer(*, actor: User, group_id: int, user_id: int) -> Group:
+    """The owner hands the group to another member (a person, not a bot), staying on as an admin.
+    Only the owner: a site moderator does not give someone else's group away."""
+    group, member = access_group(actor, group_id)
+    if member is None or member.role != Role.OWNER:
+        raise permission_denied("not_owner", "Only the owner can hand the group over.")
+    if user_id == actor.pk:
+        raise permission_denied("self", "You already own this group.")
+    target = access_member(group, user_id)
+    if target.user.is_bot:
+        raise permission_denied("bot", "A bot cannot own a group.")
+    with transaction.atomic():
+        # One handover at a time: a second one waits, then finds the actor no longer owner.
+        group = Group.objects.select_for_update().get(pk=group.pk)
+        if group.owner_id != actor.pk:
+            raise permission_denied("not_owner", "Only the owner can hand the group over.")
+        target_role = target.role
+        member.role, target.role = Role.ADMIN, Role.OWNER
+        member.save(update_fields=["role"])
+        target.save(update_fields=["role"])
+        group.owner = target.user
+        group.save(update_fields=["owner"])
+        audit.record(actor, "group.transfer", "user", target.user_id, group.pk)
+        publish_events(
+            [
+                _member_updated(group, target, actor, ["role"], target_role),
+                _member_updated(group, member, actor, ["role"], Role.OWNER),
+                DomainEvent(
+                    "group.updated",
+                    frozenset(_members(group)),
+                    {**group_data(group), "operator_id": actor.pk},
+                ),
+            ]
+        )
+    return group
 
 
 # ---- mutes -----------------------------------------------------------------------------------
@@ -359,6 +415,74 @@ def mutes_expire(*, now: datetime | None = None) -> int:
     return ended
 
 
+# ---- bans (keeping someone out; distinct from a mute, which the protocols call a "ban") ---------
+
+
+def ban_data(ban: GroupBan) -> dict[str, Any]:
+    return {
+        "group_id": ban.group_id,
+        "user_id": ban.user_id,
+        "user": user_ref(ban.user),
+        "operator_id": ban.operator_id,
+        "reason": ban.reason,
+        "until": ban.until,
+        "created_at": ban.created_at,
+    }
+
+
+def member_ban(
+    *, actor: User, group_id: int, user_id: int, duration: int | None = None, reason: str = ""
+) -> GroupBan:
+    """Keep someone out of the group, for `duration` seconds or (None) until lifted: a member is
+    removed (told with reason "ban"), their pending requests and invitations are rejected, and
+    joining again in any way is refused. The owner and admins ban, by the kick rank rules (an admin
+    bans plain members and outsiders; nobody bans the owner or themself)."""
+    if duration is not None and (
+        isinstance(duration, bool) or not isinstance(duration, int) or not 0 < duration <= MAX_BAN_SECONDS
+    ):
+        raise validation_error("duration", "range", f"duration is 1 to {MAX_BAN_SECONDS} seconds, or none.")
+    if not isinstance(reason, str) or len(reason.strip()) > 200:
+        raise validation_error("reason", "too_long", "A reason is at most 200 characters.")
+    group, member = access_group(actor, group_id)
+    require_manager(member)
+    if user_id == actor.pk:
+        raise permission_denied("self", "You cannot ban yourself.")
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise not_found("User")
+    target = ChatMember.objects.filter(chat_id=group.pk, user=user).first()
+    if target is not None:
+        if target.role == Role.OWNER:
+            raise permission_denied("rank", "The owner cannot be banned; dissolve the group instead.")
+        require_outranks(member, target)
+    until = timezone.now() + timedelta(seconds=duration) if duration else None
+    with transaction.atomic():
+        ban, _ = GroupBan.objects.update_or_create(
+            group=group,
+            user=user,
+            defaults={"until": until, "reason": reason.strip(), "operator": actor},
+        )
+        if target is not None:
+            _remove_member(group, target, operator=actor, reason="ban")
+        JoinRequest.objects.filter(group=group, user=user, status=JoinRequest.Status.PENDING).update(
+            status=JoinRequest.Status.REJECTED, decided_by=actor, decided_at=timezone.now()
+        )
+        audit.record(actor, "member.ban", "user", user.pk, group.pk, duration=duration, reason=reason.strip())
+    return ban
+
+
+def ban_lift(*, actor: User, group_id: int, user_id: int) -> None:
+    """Owner or admin lets a banned person back (they still have to join again)."""
+    group, member = access_group(actor, group_id)
+    require_manager(member)
+    with transaction.atomic():
+        ban = ban_in_force(group.pk, user_id)
+        if ban is None:
+            raise not_found("Ban")
+        ban.delete()
+        audit.record(actor, "member.unban", "user", user_id, group.pk)
+
+
 # ---- notices -------------------------------------------------------------------------------
 
 
@@ -409,7 +533,10 @@ def join_request_data(request: JoinRequest) -> dict[str, Any]:
     }
 
 
-def _join_request(group: Group, user: User, operator: User, comment: str) -> JoinRequest:
+def open_join_request(group: Group, user: User, operator: User, comment: str) -> JoinRequest:
+    """A pending request for the owner and admins (an invitation when operator is not the user);
+    refused while the user is banned."""
+    require_not_banned(group.pk, user.pk)
     if len(comment) > 200:
         raise validation_error("comment", "too_long", "A comment is at most 200 characters.")
     try:
@@ -442,7 +569,7 @@ def join_request_create(*, actor: User, group_id: int, comment: str = "") -> Joi
         raise not_found("Group")
     if ChatMember.objects.filter(chat_id=group.pk, user=actor).exists():
         raise DomainError(ErrorCode.CONFLICT, "Already a member.", {"reason": "already_member"})
-    return _join_request(group, actor, operator=actor, comment=comment or "")
+    return open_join_request(group, actor, operator=actor, comment=comment or "")
 
 
 def join_request_decide(*, actor: User, group_id: int, request_id: int, approve: bool) -> JoinRequest:
@@ -482,7 +609,7 @@ def join_request_decide(*, actor: User, group_id: int, request_id: int, approve:
         )
         if approve and request.user.is_active:
             operator = User.objects.get(pk=request.operator_id)
-            _add_member(group, request.user, operator)
+            add_member(group, request.user, operator)
     return request
 
 

@@ -20,7 +20,7 @@ from bots.services import (
 from calls.models import Call
 from chats.models import Chat, Message
 from chats.services import message_send
-from groups.models import Group, GroupMember, JoinRequest, Mute, Notice
+from groups.models import Group, GroupBan, GroupMember, InviteLink, JoinRequest, Mute, Notice
 from groups.services import group_create
 from imsuite.models import AuditEntry
 from media.models import Attachment
@@ -53,6 +53,8 @@ def world(alice, bob, carol, moderator) -> dict:
         Mute: Mute.objects.create(group=group, user=bob, until=until, operator=alice),
         Notice: Notice.objects.create(group=group, author=alice, content="Be kind"),
         JoinRequest: JoinRequest.objects.create(group=group, user=carol, operator=carol, comment="let me in"),
+        GroupBan: GroupBan.objects.create(group=group, user=carol, operator=alice, reason="spam"),
+        InviteLink: InviteLink.objects.create(group=group, token="t0ken", creator=alice, max_uses=3),
         Call: Call.objects.create(call_id="call-1", caller=alice, callee=bob, call_type=Call.Type.AUDIO),
         Notification: notification_send(actor=moderator, title="Hello", message="Welcome", user_ids=[bob.pk]),
         GroupMember: GroupMember.objects.get(chat_id=group.pk, user=bob),
@@ -93,6 +95,8 @@ MODELS = [
     Mute,
     Notice,
     JoinRequest,
+    GroupBan,
+    InviteLink,
     Call,
     AuditEntry,
     ReverseEndpoint,

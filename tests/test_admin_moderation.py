@@ -18,8 +18,8 @@ from accounts.models import User
 from accounts.services import friendship_create
 from chats.models import Chat, ChatMember, Message, Role
 from chats.services import message_send
-from groups.models import Group, GroupMember, Mute, Notice
-from groups.services import MAX_MUTE_SECONDS, group_ban, group_create, group_dissolve
+from groups.models import Group, GroupBan, GroupMember, Mute, Notice
+from groups.services import MAX_MUTE_SECONDS, group_ban, group_create, group_dissolve, member_ban
 from imsuite.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -426,3 +426,33 @@ def test_non_staff_is_sent_to_login(request, client, team, bob, who, model):
         (False, [], False),
         False,
     )
+
+
+# ---- bans (issue 21) ------------------------------------------------------------------------------
+
+
+def test_ban_member_for_good_and_lift_it_from_the_bans_list(moderate, team, moderator, bob):
+    out = moderate(GroupMember, "ban", [member(team, bob)])
+    assert out.messages == [("success", "Banned: 1.")]
+    assert standing(team, bob) == (None, False)
+    assert list(GroupBan.objects.values_list("group_id", "user_id", "until", "operator_id")) == [
+        (team.pk, bob.pk, None, moderator.pk)
+    ]
+    removed = {"group_id": team.pk, "user_id": bob.pk, "operator_id": moderator.pk, "reason": "ban"}
+    for name in PEOPLE:
+        assert out.events[name] == [("group.member_removed", removed)]
+    details = {"duration": None, "reason": ""}
+    assert out.audit == [("mod", "member.ban", "user", bob.pk, team.pk, "admin", details)]
+
+    out = moderate(GroupBan, "lift", list(GroupBan.objects.all()))
+    assert out.messages == [("success", "Lifted: 1.")]
+    assert not GroupBan.objects.exists()
+    assert out.audit == [("mod", "member.unban", "user", bob.pk, team.pk, "admin", {})]
+
+
+def test_an_expired_ban_cannot_be_lifted_again(moderate, team, alice, bob):
+    member_ban(actor=alice, group_id=team.pk, user_id=bob.pk, duration=60)
+    GroupBan.objects.update(until=timezone.now() - timedelta(seconds=1))
+    out = moderate(GroupBan, "lift", list(GroupBan.objects.all()))
+    assert [level for level, _text in out.messages] == ["error"]
+    assert out.audit == []

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bots.events import _element_url, _for_bot, message_text
+from bots.events import _element_url, _for_bot, admin_change, message_text
 from imsuite.errors import DomainError
 
 from .base import Call, Dialect
@@ -118,11 +118,12 @@ def _membership(event: str) -> Callable[[dict[str, Any], int], dict[str, Any]]:
 
 
 def on_group_admin(data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
-    if "role" not in data["changed"]:
+    operation = admin_change(data)
+    if operation is None:
         return None
     return _base("on_group_admin", GROUP) | {
         "userId": str(data["user_id"]),
-        "operation": "set" if data["member"]["role"] == "admin" else "unset",
+        "operation": operation,
         "groupId": str(data["group_id"]),
     }
 

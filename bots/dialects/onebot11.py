@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from bots.events import admin_change
 from imsuite.errors import DomainError, ErrorCode
 
 from . import cq
@@ -40,7 +41,7 @@ RETCODES = {
 UNKNOWN_ACTION = 1404
 HEARTBEAT_SECONDS = 15.0  # OneBot's heartbeat.interval default
 WHOLE_BAN_SECONDS = 30 * 86400  # set_group_whole_ban has no duration: the longest mute, until lifted
-# OneBot's param names -> bots.actions'; unknown ones are ignored (no_cache, reject_add_request, ...).
+# OneBot's param names -> bots.actions'; unknown ones are ignored (no_cache, ...).
 RENAMES = {
     "user_id": "userId",
     "group_id": "groupId",
@@ -51,6 +52,7 @@ RENAMES = {
     "enable": "enable",
     "approve": "approve",
     "flag": "flag",
+    "reject_add_request": "rejectAddRequest",
 }
 CAMEL = re.compile(r"(?<=[a-z])([A-Z])")
 MEDIA_URL = re.compile(r"https?://[^\s\]]+")
@@ -315,9 +317,9 @@ class OneBot11(Dialect):
         )
 
     def _on_group_member_updated(self, data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
-        if "role" not in data["changed"]:
+        sub_type = admin_change(data)
+        if sub_type is None:
             return None
-        sub_type = "set" if data["member"]["role"] == "admin" else "unset"
         return self._notice(
             bot_id, "group_admin", sub_type=sub_type, group_id=data["group_id"], user_id=data["user_id"]
         )

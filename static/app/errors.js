@@ -32,6 +32,12 @@ const BY_REASON = {
   link_invalid: () => gettext("This link is not valid any more: ask for a new one."),
   email_taken: () => gettext("Another account has confirmed this address."),
   email: () => gettext("That is not an email address."),
+  banned: () => gettext("You are banned from this group."),
+  expired: () => gettext("This invite link has expired."),
+  used_up: () => gettext("This invite link has been used up."),
+  revoked: () => gettext("This invite link has been revoked."),
+  already_member: () => gettext("Already a member."),
+  bot: () => gettext("A bot cannot do this."),
 };
 
 const BY_CODE = {

@@ -1,5 +1,5 @@
 // Group data for the conversation and the group panel: details, members, notices and (for the
-// owner and admins) join requests and open reports, reloaded whenever a group.* event concerns the group.
+// owner and admins) join requests, bans, invite links and open reports, reloaded whenever a group.* event concerns the group.
 
 import { api } from "./api.js";
 import { notify, rememberPerson, state } from "./store.js";
@@ -12,10 +12,18 @@ export async function loadGroup(groupId) {
     api.get(`groups/${groupId}/members`),
     api.get(`groups/${groupId}/notices`),
   ]);
-  const manager = isModerator(info.my_role) && !info.dissolved_at;
-  const [joinRequests, reports] = manager ? await Promise.all([api.get(`groups/${groupId}/join-requests`), api.get(`groups/${groupId}/reports`)]) : [[], []];
   members.forEach((member) => rememberPerson(member.user));
-  state.groups.set(groupId, { info, members, notices, joinRequests, reports });
+  // Members first (the composer's mentions need them), then what only managers see (until it
+  // comes, a manager keeps seeing what was loaded before).
+  const manages = isModerator(info.my_role) && !info.dissolved_at;
+  const before = (manages && state.groups.get(groupId)) || {};
+  const { joinRequests: requested = [], banned: kept = [], invites: links = [], reports: reported = [] } = before;
+  state.groups.set(groupId, { info, members, notices, joinRequests: requested, banned: kept, invites: links, reports: reported });
+  notify("group", groupId);
+  if (!manages) return;
+  const parts = ["join-requests", "banned", "invites", "reports"];
+  const [joinRequests, banned, invites, reports] = await Promise.all(parts.map((part) => api.get(`groups/${groupId}/${part}`)));
+  state.groups.set(groupId, { info, members, notices, joinRequests, banned, invites, reports });
   notify("group", groupId);
 }
 

@@ -20,6 +20,7 @@ import { callPeer, initCallView } from "./views/call.js";
 import { initContacts, resetContacts } from "./views/contacts.js";
 import { initConversation, openChat, resetConversation } from "./views/conversation.js";
 import { closeGroupPanel, initGroupPanel, toggleGroupPanel } from "./views/group-panel.js";
+import { initInvite, showInviteFromLocation } from "./views/invite.js";
 import { initNewGroup } from "./views/new-group.js";
 import { initNotifyMenu } from "./views/notify-menu.js";
 import { initProfile, showMe } from "./views/profile.js";
@@ -61,6 +62,7 @@ async function startClient() {
   placeFooter("main");
   byId("main-view").hidden = false;
   await attempt(refreshAll);
+  showInviteFromLocation();
   connectedBefore = false;
   socket.start(state.me.id);
   await attempt(startWebPush);
@@ -100,6 +102,7 @@ function boot() {
   initContacts(openChat);
   initNewGroup(openChat);
   initReportDialog();
+  initInvite(openChat);
   initNotifier(openChat);
   initSettings();
   initProfileSettings();

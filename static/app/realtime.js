@@ -64,6 +64,7 @@ function onFriendRequest({ request }) {
 /** Any group.* event: the chat list may have changed (name, membership), and the group's details. */
 function onGroupEvent(payload) {
   reloadChats();
+  if (payload.reason === "ban" && payload.user_id === state.me.id) toast({ message: gettext("You were banned from a group."), type: "warning" });
   if (state.groups.has(payload.group_id)) soon(`group:${payload.group_id}`, () => loadGroup(payload.group_id));
 }
 

@@ -17,7 +17,7 @@ from bots.services import reverse_endpoint_create
 from chats.models import Message
 from chats.services import message_delete, message_send
 from groups import services as groups
-from groups.models import Group, JoinRequest, Mute
+from groups.models import Group, GroupBan, JoinRequest, Mute
 
 from . import test_forward, test_reverse
 from .helpers import WAIT, befriend, call, make_group, send, send_private, timeless
@@ -286,6 +286,14 @@ async def test_group_member_notices(team, bot, alice, bob, carol, make_user, one
     await onebot.socket.nothing()
 
 
+async def test_an_ownership_transfer_is_only_the_old_owner_made_admin(team, bot, alice, bob, onebot):
+    """OneBot has no owner change: a plain member made owner is no group_admin notice (it was
+    "unset", as if an admin had been demoted); the old owner, now an admin, is "set"."""
+    await call(groups.group_transfer, actor=alice, group_id=team.pk, user_id=bob.pk)
+    assert await onebot.event() == notice("group_admin", sub_type="set", group_id=team.pk, user_id=alice.pk)
+    await onebot.socket.nothing()
+
+
 # ---- actions: sending -------------------------------------------------------------------------------
 
 
@@ -476,6 +484,19 @@ async def test_group_management(admin_team, bot, alice, bob, carol, onebot):
     assert await onebot.act("set_group_admin", group_id=g, user_id=bob.pk) == failed(103, "")
     assert await onebot.act("set_group_leave", group_id=g, is_dismiss=False) == ok()
     assert await onebot.act("get_group_info", group_id=g) == failed(102, "not found")
+
+
+async def test_kick_with_reject_add_request_bans(admin_team, bot, bob, carol, onebot):
+    """OneBot's reject_add_request is a ban (issue 21): removed, and refused when asking again."""
+    g = admin_team.pk
+    assert await onebot.act("set_group_kick", group_id=g, user_id=bob.pk, reject_add_request=True) == ok()
+    assert await onebot.act("set_group_kick", group_id=g, user_id=carol.pk) == ok()
+    bans = await call(
+        lambda: list(GroupBan.objects.values_list("group_id", "user_id", "until", "operator_id"))
+    )
+    assert bans == [(g, bob.pk, None, bot.pk)]
+    members = (await onebot.act("get_group_member_list", group_id=g))["data"]
+    assert bob.pk not in {m["user_id"] for m in members} and carol.pk not in {m["user_id"] for m in members}
 
 
 async def test_owner_bot_sets_admins(bot, bob, onebot):

@@ -347,7 +347,7 @@ async def test_group_owner_mutes_a_member_who_then_cannot_send(open_page: OpenPa
 
     # Ann mutes Ben for an hour.
     await ben_row.get_by_test_id("member-actions").click()
-    await ben_row.locator("select").select_option("3600")
+    await ben_row.get_by_label("Mute for").select_option("3600")
     await ben_row.get_by_test_id("mute").click()
     await expect(ben_row).to_have_attribute("data-muted", "true")
     await expect(ben_row.get_by_test_id("member-muted")).to_have_text(re.compile(r"^muted until .+"))

@@ -1,10 +1,11 @@
 // The group panel: members with role, card and mute state, and what the owner and admins may do
 // to them (promote, demote, mute for a chosen time, unmute, kick); mute everyone; notices; join
-// requests; rename and avatar; add or invite friends; leave, or dissolve as the owner.
+// requests; rename and avatar; add or invite friends; leave, or dissolve as the owner. Bans and
+// ownership transfer (group-bans.js) and invite links (group-invites.js) have modules of their own.
 
 import { api } from "../api.js";
 import { isBlocked, unblockPerson } from "../blocks.js";
-import { avatar, button, byId, h, rerender, safeUrl } from "../dom.js";
+import { avatar, byId, h, rerender, safeUrl } from "../dom.js";
 import { format, formatDateTime, gettext, ngettext } from "../i18n.js";
 import { isModerator, isMuted, loadGroup, memberOf } from "../groups.js";
 import { icon } from "../icons.js";
@@ -15,38 +16,15 @@ import { chooseAvatar } from "./avatar-picker.js";
 import { confirmBlock } from "./settings-blocked.js";
 import { reportsSection } from "./group-reports.js";
 import { openReport } from "./report-dialog.js";
+import { banControl, bannedSection, transferControl } from "./group-bans.js";
+import { inviteSection } from "./group-invites.js";
+import { change, durationSelect, keyed, section } from "./group-parts.js";
 import { attempt } from "./toasts.js";
 
 const RANK = { owner: 3, admin: 2, member: 1 };
-const MUTE_CHOICES = [
-  [600, () => gettext("10 minutes")],
-  [3600, () => gettext("1 hour")],
-  [43200, () => gettext("12 hours")],
-  [86400, () => gettext("1 day")],
-  [604800, () => gettext("7 days")],
-  [2592000, () => gettext("30 days")],
-];
 const ROLE_LABELS = { owner: () => gettext("Owner"), admin: () => gettext("Admin"), member: () => gettext("Member") };
 
 let openGroupId = null;
-
-/** Run a change, then show the group as it is now (the group.* events also arrive). Resolves
- * to whether the change succeeded. */
-async function change(groupId, action) {
-  const done = await attempt(action);
-  await attempt(() => loadGroup(groupId));
-  return done;
-}
-
-/** A button that keeps the focus when the panel is drawn again (see rerender). */
-const keyed = (label, key, onclick, attrs = {}) => button(label, onclick, { "data-key": key, ...attrs });
-
-function durationSelect(key, label) {
-  return [
-    h("label", { for: key, class: "visually-hidden", text: label }),
-    h("select", { id: key, "data-key": key }, MUTE_CHOICES.map(([seconds, text]) => h("option", { value: seconds, text: text() }))),
-  ];
-}
 
 function muteControls(group, id, userId, muted) {
   const key = `mute-${userId ?? "all"}`;
@@ -89,6 +67,7 @@ function memberActions(group, member) {
     actions.push(keyed(promote ? gettext("Make admin") : gettext("Remove admin"), `role-${member.user_id}`,
       () => change(id, () => api.patch(`groups/${id}/members/${member.user_id}`, { role: promote ? "admin" : "member" })),
       { "data-testid": promote ? "promote" : "demote" }));
+    actions.push(transferControl(group, member));
   }
   if (!self && above) {
     actions.push(muteControls(group, id, member.user_id, isMuted(member)));
@@ -97,6 +76,7 @@ function memberActions(group, member) {
         change(id, () => api.delete(`groups/${id}/members/${member.user_id}`));
       }
     }, { class: "danger", "data-testid": "kick" }));
+    actions.push(banControl(group, member));
   }
   if (!self && isBlocked(member.user_id)) {
     actions.push(keyed(gettext("Unblock"), `block-${member.user_id}`, () => attempt(() => unblockPerson(member.user_id)), { "data-testid": "unblock-member" }));
@@ -214,10 +194,6 @@ function joinRequestItem(group, request) {
   );
 }
 
-function section(title, testid, ...content) {
-  return h("section", { class: "panel-section", "data-testid": testid }, h("h3", { text: title }), ...content);
-}
-
 function panelContent(group) {
   const { info } = group;
   const id = info.id;
@@ -254,6 +230,8 @@ function panelContent(group) {
     moderator && group.joinRequests.length > 0 && section(gettext("Join requests"), "join-requests",
       h("ul", { class: "people" }, group.joinRequests.map((request) => joinRequestItem(group, request)))),
     moderator && reportsSection(group),
+    moderator && inviteSection(group),
+    moderator && bannedSection(group),
     section(gettext("Notices"), "notices",
       group.notices.length ? h("ul", { class: "notices" }, group.notices.map(noticeItem)) : h("p", { class: "empty", text: gettext("No notices yet.") }),
       moderator && fieldForm({ key: "notice-input", label: gettext("New notice"), multiline: true, submitLabel: gettext("Post"), testid: "notice-form",
