@@ -2,10 +2,11 @@
 on), the person is signed out everywhere at once, and signing in again within
 ACCOUNT_DELETION_GRACE_DAYS cancels it. After the grace the timers process anonymises the account
 (account_anonymise): their messages stay in others' history under "Deleted account"; their profile,
-files (avatar and every upload, also those attached to sent messages), friends, sessions, pushes,
-second factor and exports go; groups they owned pass to the longest-standing admin, else member, or
-are dissolved when nobody is left; their bots are anonymised the same way. Each step is idempotent,
-so a round that failed half-way is simply run again."""
+files (avatar and every upload, also those attached to sent messages), friends, blocks (both ways),
+sessions and their devices, pushes, second factor, single sign-on links and exports go; groups
+they owned pass to the longest-standing admin, else member, or are dissolved when nobody is left;
+their bots are anonymised the same way. Each step is idempotent, so a round that failed half-way
+is simply run again."""
 
 import logging
 from datetime import timedelta
@@ -17,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.access import require_active
-from accounts.models import BotToken, FriendRequest, Friendship, User
+from accounts.models import Block, BotToken, FriendRequest, Friendship, User, UserSession
 from accounts.services import sign_out_sessions
 from chats.models import Chat, ChatMember, Role
 from groups.models import Group
@@ -30,6 +31,7 @@ from media.avatars import avatar_replaced
 from media.models import Attachment
 from media.services import files_remove
 from push.models import PushSubscription
+from sso.models import ExternalIdentity
 from twofactor import services as two_factor
 from twofactor.models import RecoveryCode, TwoFactor
 
@@ -128,12 +130,16 @@ def _profile_clear(account: User) -> None:
     account.username = deleted_username(account.pk)
     account.nickname = DELETED_NICKNAME
     account.first_name = account.last_name = account.email = account.bio = account.avatar_url = ""
+    account.email_verified = False
     account.age = None
     account.is_active = account.is_staff = account.is_superuser = False
     account.set_unusable_password()
     account.save()
     TwoFactor.objects.filter(user=account).delete()
     RecoveryCode.objects.filter(user=account).delete()
+    # The provider's account may come back: it then makes a new account, not this empty one.
+    ExternalIdentity.objects.filter(user=account).delete()
+    UserSession.objects.filter(user=account).delete()
 
 
 def _relations_remove(account: User) -> None:
@@ -143,6 +149,8 @@ def _relations_remove(account: User) -> None:
         Friendship.objects.filter(friend=account).delete()
         FriendRequest.objects.filter(from_user=account).delete()
         FriendRequest.objects.filter(to_user=account).delete()
+        Block.objects.filter(blocker=account).delete()
+        Block.objects.filter(blocked=account).delete()
         PushSubscription.objects.filter(user=account).delete()
         for friend_id in sorted(friends):
             publish("friend.removed", {friend_id}, {"user_id": account.pk})

@@ -3,8 +3,10 @@ request path (one at a time, at most DATA_EXPORT_MAX_BYTES of files: past that, 
 but left out) into the media storage; they download it through an authenticated URL until it
 expires DATA_EXPORT_TTL_HOURS later, when the timers process removes it.
 
-The zip holds profile.json, friends.json, groups.json, sessions.json, messages/<chat id>.json (the
-messages they sent, per chat, recalled ones left out), files.json and files/<id>-<name>."""
+The zip holds profile.json (with the single sign-on accounts linked), friends.json, blocked.json,
+groups.json, sessions.json (devices and addresses), reports.json (the reports they made, with
+their outcome), messages/<chat id>.json (the messages they sent, per chat, recalled ones left out),
+files.json and files/<id>-<name>."""
 
 import json
 import logging
@@ -18,10 +20,9 @@ from django.core.files import File
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
-from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.access import require_active
-from accounts.models import Friendship, User
+from accounts.models import Block, Friendship, User, UserSession
 from chats.models import ChatMember, Message
 from groups.models import Group
 from imsuite import audit
@@ -29,6 +30,8 @@ from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied
 from imsuite.ratelimit import rate_limit_named
 from media.models import Attachment
 from media.storage import media_storage, new_name
+from reports.models import Report
+from sso.models import ExternalIdentity
 
 from .models import DataExport
 
@@ -163,8 +166,22 @@ def _build(export: DataExport) -> None:
 def _documents(user: User) -> dict[str, Any]:
     profile = {
         field: getattr(user, field)
-        for field in ("id", "username", "nickname", "email", "bio", "sex", "age", "avatar_url", "date_joined")
+        for field in (
+            "id",
+            "username",
+            "nickname",
+            "email",
+            "email_verified",
+            "bio",
+            "sex",
+            "age",
+            "avatar_url",
+            "date_joined",
+        )
     }
+    profile["single_sign_on"] = list(
+        ExternalIdentity.objects.filter(user=user).order_by("pk").values("issuer", "subject", "created_at")
+    )
     friends = [
         {
             "id": f.friend_id,
@@ -181,15 +198,29 @@ def _documents(user: User) -> dict[str, Any]:
         for m in memberships
         if m.chat_id in names
     ]
-    sessions = [
-        {"created_at": t.created_at, "expires_at": t.expires_at}
-        for t in OutstandingToken.objects.filter(user=user).order_by("pk")
+    sessions = list(
+        UserSession.objects.filter(user=user)
+        .order_by("pk")
+        .values("browser", "system", "user_agent", "address", "created_at", "last_used_at")
+    )
+    blocked = [
+        {"id": b.blocked_id, "username": b.blocked.username, "since": b.created_at}
+        for b in Block.objects.filter(blocker=user).select_related("blocked").order_by("pk")
     ]
+    reports = list(
+        Report.objects.filter(reporter=user)
+        .order_by("pk")
+        .values(
+            "id", "kind", "target_id", "reason", "comment", "status", "outcome", "created_at", "handled_at"
+        )
+    )
     documents = {
         "profile.json": profile,
         "friends.json": friends,
+        "blocked.json": blocked,
         "groups.json": groups,
         "sessions.json": sessions,
+        "reports.json": reports,
     }
     sent = Message.objects.filter(sender=user, deleted_at__isnull=True).order_by("chat_id", "pk")
     for message in sent.iterator():

@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.models import BotToken, FriendRequest, Friendship, User
+from accounts.blocking import block_create
+from accounts.models import Block, BotToken, FriendRequest, Friendship, User, UserSession
 from accounts.services import bot_create, friend_request_send, friendship_create
 from accounts.sessions import start_session
 from chats.models import Chat, ChatMember, Message, Role
@@ -23,6 +24,7 @@ from lifecycle.deletion import account_anonymise, deletions_due
 from lifecycle.models import AccountDeletion
 from media.models import Attachment
 from push.models import PushSubscription
+from sso.models import ExternalIdentity
 from tests.accounts.test_api import PASSWORD, assert_error, check
 from tests.db_state import assert_unchanged, whole_database
 from tests.media.conftest import files_exist
@@ -136,8 +138,11 @@ def test_after_the_grace_the_account_is_anonymised(
     member_update(actor=alice, group_id=handed_on.pk, user_id=carol.pk, role="admin")
     alone = group_create(actor=alice, name="Alone")
     PushSubscription.objects.create(user=alice, kind="unifiedpush", endpoint="https://push.example/alice")
+    block_create(actor=alice, user_id=erin.pk)
+    block_create(actor=dave, user_id=alice.pk)
+    ExternalIdentity.objects.create(user=alice, issuer="https://id.example", subject="alice-at-id")
     User.objects.filter(pk=alice.pk).update(
-        avatar_url="https://pics.example/a.png", bio="about me", email="a@x.example"
+        avatar_url="https://pics.example/a.png", bio="about me", email="a@x.example", email_verified=True
     )
     check(ask(client_for(alice)), 202)
     force_due(alice)
@@ -151,7 +156,12 @@ def test_after_the_grace_the_account_is_anonymised(
         "",
         "",
     )
-    assert not alice.is_active and not alice.has_usable_password()
+    assert not alice.is_active and not alice.has_usable_password() and not alice.email_verified
+    assert (
+        not Block.objects.filter(blocker=alice).exists() and not Block.objects.filter(blocked=alice).exists()
+    )
+    assert not ExternalIdentity.objects.filter(user=alice).exists()  # a new sign-in makes a new account
+    assert not UserSession.objects.filter(user=alice).exists()
     assert Message.objects.get(pk=sent.pk).sender_id == alice.pk
     assert Message.objects.get(pk=sent.pk).content == "hello bob"
     assert Message.objects.get(pk=sent.pk).attachments == []

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from accounts.blocking import block_create
 from accounts.models import User
 from accounts.services import bot_create, friendship_create
+from accounts.sessions import start_session
 from chats.models import Chat
 from chats.services import message_send
 from groups.services import group_create
@@ -19,6 +21,8 @@ from imsuite.management.commands.runtimers import run_due
 from lifecycle.export import exports_build
 from lifecycle.models import DataExport
 from media.storage import media_storage
+from reports.services import report_create
+from sso.models import ExternalIdentity
 from tests.accounts.test_api import assert_error, check
 from tests.db_state import assert_unchanged, whole_database
 
@@ -33,13 +37,19 @@ def download(client: Any, export_id: int) -> zipfile.ZipFile:
     return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
 
 
-def test_an_export_holds_the_persons_data(alice: User, bob: User, upload: Any, client_for: Any) -> None:
+def test_an_export_holds_the_persons_data(
+    alice: User, bob: User, carol: User, upload: Any, client_for: Any
+) -> None:
     friendship_create(user_a=alice, user_b=bob)
     private = Chat.objects.get(type=Chat.Type.PRIVATE, members__user=bob)
     note = upload(alice, body=b"my notes\n")
     mine, _ = message_send(actor=alice, chat_id=private.pk, content="hello", attachment_ids=[note.pk])
     message_send(actor=bob, chat_id=private.pk, content="not alice's")
-    group_create(actor=alice, name="Team", member_ids=[bob.pk])
+    team = group_create(actor=alice, name="Team", member_ids=[bob.pk])
+    block_create(actor=alice, user_id=carol.pk)
+    report_create(actor=alice, kind="group", target_id=team.pk, reason="spam", comment="test")
+    ExternalIdentity.objects.create(user=alice, issuer="https://id.example", subject="alice-at-id")
+    start_session(alice, user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0", address="192.0.2.7")
     client = client_for(alice)
     queued = check(client.post(URL), 202)
     assert (queued["status"], queued["download_url"]) == ("pending", None)
@@ -54,14 +64,27 @@ def test_an_export_holds_the_persons_data(alice: User, bob: User, upload: Any, c
         [
             "profile.json",
             "friends.json",
+            "blocked.json",
             "groups.json",
             "sessions.json",
+            "reports.json",
             f"messages/{private.pk}.json",
             "files.json",
             f"files/{note.pk}-notes.txt",
         ]
     )
-    assert json.loads(archive.read("profile.json"))["username"] == "alice"
+    profile = json.loads(archive.read("profile.json"))
+    assert profile["username"] == "alice"
+    assert [(i["issuer"], i["subject"]) for i in profile["single_sign_on"]] == [
+        ("https://id.example", "alice-at-id")
+    ]
+    assert [b["id"] for b in json.loads(archive.read("blocked.json"))] == [carol.pk]
+    assert [
+        (r["kind"], r["target_id"], r["reason"], r["status"])
+        for r in json.loads(archive.read("reports.json"))
+    ] == [("group", team.pk, "spam", "open")]
+    devices = [(d["browser"], d["system"], d["address"]) for d in json.loads(archive.read("sessions.json"))]
+    assert ("Firefox", "Linux", "192.0.2.7") in devices
     assert [f["id"] for f in json.loads(archive.read("friends.json"))] == [bob.pk]
     assert json.loads(archive.read("groups.json"))[0]["name"] == "Team"
     messages = json.loads(archive.read(f"messages/{private.pk}.json"))
