@@ -2,8 +2,9 @@
 answer; a refusal leaves the whole database as it was, a success changes exactly what it should.
 
 People act over REST; a bot has no REST token, so the bot calls the service directly ("ok": a
-success without a REST door). Blocking is not on this branch: the blocked person's column comes
-with it (docs/architecture.md, Reports)."""
+success without a REST door). The blocked person (heidi, whom the offender blocked) reports like any
+member: a block changes what its two people can do to each other privately, not what moderators
+hear; the banned person (judy) is an outsider to the group, like the kicked one."""
 
 from types import SimpleNamespace
 from typing import Any
@@ -23,17 +24,17 @@ pytestmark = pytest.mark.django_db
 
 # A number is the REST status of a success, 401/404 those errors; a word is details.reason of a 403.
 MATRIX = """
-operation      anonymous stranger member    admin     owner     moderator bot       kicked    inactive  offender
-report_message 401       404      201       201       201       404       bot       404       401       self
-report_user    401       201      201       201       201       201       bot       201       401       self
-report_group   401       404      201       201       201       404       bot       404       401       201
-own_reports    401       200      200       200       200       200       ok        200       401       200
-group_reports  401       404      not_admin 200       200       200       not_admin 404       401       not_admin
-recall         401       404      not_admin 200       200       200       not_admin 404       401       not_admin
-mute           401       404      not_admin 200       200       200       not_admin 404       401       not_admin
-kick           401       404      not_admin 200       200       200       not_admin 404       401       not_admin
-kick_owner     401       404      not_admin rank      rank      rank      not_admin 404       401       not_admin
-dismiss        401       404      not_admin 200       200       200       not_admin 404       401       not_admin
+operation      anonymous stranger member    admin owner moderator bot       kicked inactive offender  blocked   banned
+report_message 401       404      201       201   201   404       bot       404    401      self      201       404
+report_user    401       201      201       201   201   201       bot       201    401      self      201       201
+report_group   401       404      201       201   201   404       bot       404    401      201       201       404
+own_reports    401       200      200       200   200   200       ok        200    401      200       200       200
+group_reports  401       404      not_admin 200   200   200       not_admin 404    401      not_admin not_admin 404
+recall         401       404      not_admin 200   200   200       not_admin 404    401      not_admin not_admin 404
+mute           401       404      not_admin 200   200   200       not_admin 404    401      not_admin not_admin 404
+kick           401       404      not_admin 200   200   200       not_admin 404    401      not_admin not_admin 404
+kick_owner     401       404      not_admin rank  rank  rank      not_admin 404    401      not_admin not_admin 404
+dismiss        401       404      not_admin 200   200   200       not_admin 404    401      not_admin not_admin 404
 """  # noqa: E501  (a table reads best on one line a row)
 WHO = {
     "stranger": "erin",
@@ -45,6 +46,8 @@ WHO = {
     "kicked": "frank",
     "inactive": "ivan",
     "offender": "bob",
+    "blocked": "heidi",
+    "banned": "judy",
 }
 _header, *_rows = (line.split() for line in MATRIX.strip().splitlines())
 CASES = [(row[0], actor, token) for row in _rows for actor, token in zip(_header[1:], row[1:], strict=True)]
