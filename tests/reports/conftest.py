@@ -2,7 +2,8 @@
 
 Team: alice owns it, carol is its admin, bob (the offender) dave, grace and alice's bot are plain
 members; frank was kicked from it, judy is banned from it, heidi is a member whom bob blocked, erin
-was never in it, ivan is deactivated (he was a member), `moderator` is staff. bob sent a message; grace reported it already (an open report others act on)."""
+was never in it, ivan is deactivated (he was a member), `moderator` is staff. bob sent a message;
+grace reported it already (an open report others act on)."""
 
 from types import SimpleNamespace
 
