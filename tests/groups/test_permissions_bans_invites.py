@@ -3,7 +3,9 @@ operation by every kind of actor, the answer it gets, exactly which rows change 
 the whole database unchanged on every refusal.
 
 People act over REST (anonymous: no token); bots have no REST token, so a bot calls the service.
-`banned` was banned by the owner (not a member); `moderator` is site staff, not in the group."""
+`banned` was banned by the owner (not a member); `moderator` is site staff, not in the group;
+`blocked` is an outsider whom the owner and an admin blocked: a block keeps two people apart in
+private, never out of a group, so they are answered as any outsider."""
 
 import copy
 from collections.abc import Callable
@@ -16,6 +18,7 @@ import pytest
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.blocking import block_create
 from accounts.models import User
 from groups import invites, services
 from groups.access import access_group, require_manager
@@ -30,24 +33,24 @@ pytestmark = pytest.mark.django_db
 # A number is the success status over REST; 401 no token; 404 NOT_FOUND; 409 a CONFLICT (reason
 # already_member); a word is the details.reason of a 403 PERMISSION_DENIED.
 MATRIX = """
-operation     anonymous outsider  member    admin     owner     moderator bot_member banned
-ban           401       404       not_admin 201       201       201       not_admin  404
-ban_admin     401       404       not_admin rank      201       201       not_admin  404
-ban_owner     401       404       not_admin rank      self      rank      not_admin  404
-ban_outsider  401       404       not_admin 201       201       201       not_admin  404
-banned_list   401       404       not_admin 200       200       200       not_admin  404
-lift          401       404       not_admin 204       204       204       not_admin  404
-transfer      401       404       not_owner not_owner 200       not_owner not_owner  404
-transfer_bot  401       404       not_owner not_owner bot       not_owner not_owner  404
-invite_create 401       404       not_admin 201       201       201       not_admin  404
-invite_list   401       404       not_admin 200       200       200       not_admin  404
-invite_revoke 401       404       not_admin 204       204       204       not_admin  404
-preview       401       200       200       200       200       200       bot        banned
-join          401       201       409       409       409       201       bot        banned
-join_approval 401       202       409       409       409       202       bot        banned
-ask           401       201       409       409       409       201       409        banned
+operation     anonymous outsider member    admin     owner moderator bot_member banned blocked
+ban           401       404      not_admin 201       201   201       not_admin  404    404
+ban_admin     401       404      not_admin rank      201   201       not_admin  404    404
+ban_owner     401       404      not_admin rank      self  rank      not_admin  404    404
+ban_outsider  401       404      not_admin 201       201   201       not_admin  404    404
+banned_list   401       404      not_admin 200       200   200       not_admin  404    404
+lift          401       404      not_admin 204       204   204       not_admin  404    404
+transfer      401       404      not_owner not_owner 200   not_owner not_owner  404    404
+transfer_bot  401       404      not_owner not_owner bot   not_owner not_owner  404    404
+invite_create 401       404      not_admin 201       201   201       not_admin  404    404
+invite_list   401       404      not_admin 200       200   200       not_admin  404    404
+invite_revoke 401       404      not_admin 204       204   204       not_admin  404    404
+preview       401       200      200       200       200   200       bot        banned 200
+join          401       201      409       409       409   201       bot        banned 201
+join_approval 401       202      409       409       409   202       bot        banned 202
+ask           401       201      409       409       409   201       409        banned 201
 """
-ACTORS = ("anonymous", "outsider", "member", "admin", "owner", "moderator", "bot_member", "banned")
+ACTORS = ("anonymous", "outsider", "member", "admin", "owner", "moderator", "bot_member", "banned", "blocked")
 
 
 def _outcome(token: str) -> int | str:
@@ -64,6 +67,9 @@ def world(make_user, moderator) -> SimpleNamespace:
     w = build_world(make_user)
     w.moderator, w.banned, w.anonymous = moderator, make_user("banned", nickname="Banned"), None
     services.member_ban(actor=w.owner, group_id=w.gid, user_id=w.banned.pk)
+    w.blocked = make_user("blocked", nickname="Blocked")  # an outsider whom the owner and an admin blocked
+    for blocker in (w.owner, w.admin):
+        block_create(actor=blocker, user_id=w.blocked.pk)
     w.link = invites.invite_create(actor=w.owner, group_id=w.gid, max_uses=5)
     w.approval = invites.invite_create(actor=w.owner, group_id=w.gid, needs_approval=True)
     return w
