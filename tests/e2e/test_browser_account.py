@@ -55,7 +55,7 @@ async def test_a_password_changed_in_settings_signs_the_other_browser_out_and_ke
     await here.get_by_test_id("password-old").fill("not-the-passw0rd")
     await here.get_by_test_id("password-new").fill(NEW_PASSWORD)
     await here.get_by_test_id("password-submit").click()
-    await expect(here.get_by_test_id("password-error")).to_have_text("The current password is not right.")
+    await expect(here.get_by_test_id("password-error")).to_have_text("This password is wrong.")
     await here.get_by_test_id("password-old").fill(PASSWORD)
     await here.get_by_test_id("password-new").fill(NEW_PASSWORD)
     await here.get_by_test_id("password-submit").click()
