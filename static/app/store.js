@@ -106,10 +106,7 @@ export function mergeMessages(chatId, messages) {
   const list = historyOf(chatId).messages;
   for (const message of messages) {
     const pending = message.client_msg_id ? list.findIndex((m) => m.local?.cid === message.client_msg_id) : -1;
-    if (pending >= 0) {
-      clearTimeout(list[pending].local.timer);
-      list.splice(pending, 1);
-    }
+    if (pending >= 0) list.splice(pending, 1);
     const index = list.findIndex((m) => m.id === message.id);
     if (index >= 0) list[index] = message;
     else list.push(message);

@@ -241,4 +241,8 @@ async def test_a_refused_frame_is_an_error_and_changes_nothing(ws, team, alice, 
     assert error["payload"]["error_code"] == "VALIDATION_ERROR"
     assert error["payload"]["details"]["field"] == "text"
     await b1.nothing()
+    await call(member_kick, actor=alice, group_id=team.pk, user_id=bob.pk)
+    await b1.frames(1)  # group.member_removed
+    error = await b1.error("draft.update", {"chat_id": team.pk, "text": "after the kick"})
+    assert error == error_frame("NOT_FOUND", event="draft.update")
     assert await call(Draft.objects.count) == 0
