@@ -17,8 +17,10 @@ export const draftOf = (chatId) => state.drafts.get(chatId) ?? null;
 
 /** GET /api/drafts: on start and after every reconnection (drafts have no seq to sync by). */
 export async function loadDrafts() {
-  setDrafts(await api.get("drafts"));
-  unsaved.forEach(save);
+  const mine = new Set([...timers.keys(), ...unsaved]);  // typed here and not saved yet: these win
+  const kept = [...mine].map(draftOf).filter(Boolean);
+  setDrafts([...(await api.get("drafts")).filter((draft) => !mine.has(draft.chat_id)), ...kept]);
+  [...unsaved].forEach(save);
 }
 
 /** The composer of a chat now says `text` (replying to `replyToId`): save it after a pause. */

@@ -90,7 +90,8 @@ function onError(error) {
     if (pending) failPending(pending, error.details.client_msg_id, error);
   }
   if (event.startsWith("call.")) calls.onRefused();
-  if (error.error_code !== "AUTHENTICATION_FAILED" && event !== "typing") toast({ message: errorText(error), type: "error" });
+  // Typing and drafts are best effort: their refusals (a chat just left) are not worth a word.
+  if (error.error_code !== "AUTHENTICATION_FAILED" && event !== "typing" && event !== "draft.update") toast({ message: errorText(error), type: "error" });
 }
 
 const GROUP_EVENTS = ["created", "updated", "member_added", "member_removed", "member_updated", "ban", "notice", "join_request", "dissolved"];
