@@ -32,7 +32,7 @@ from imsuite.ws import (
     utc_now_iso,
 )
 
-from . import schemas, selectors, services
+from . import drafts, schemas, selectors, services
 from .realtime import render_for
 from .send_queue import get_send_queue
 from .sending import SendRequest
@@ -314,6 +314,11 @@ class ClientConsumer(FastWebsocketConsumer):
         data = validate(schemas.NotifyEvent, payload)
         await db(services.chat_notify_set)(actor=self.user, **data)
 
+    async def on_draft_update(self, payload: dict[str, Any]) -> None:
+        """Answered by nothing on success: the user's other connections hear draft.updated."""
+        data = validate(schemas.DraftEvent, payload)
+        await db(drafts.draft_save)(actor=self.user, origin=self.connection_id, **data)
+
     async def on_presence(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.PresenceInput, payload)
         await db(account_services.presence_announce)(actor=self.user, **data)
@@ -363,6 +368,7 @@ class ClientConsumer(FastWebsocketConsumer):
         "message.read": on_message_read,
         "typing": on_typing,
         "chat.notify": on_chat_notify,
+        "draft.update": on_draft_update,
         "presence": on_presence,
         "ping": on_ping,
         "sync": on_sync,

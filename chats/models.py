@@ -166,3 +166,23 @@ class SearchState(models.Model):
 
     def __str__(self) -> str:
         return f"indexed up to seq {self.seq}"
+
+
+class Draft(models.Model):
+    """What a person has begun writing in a chat, kept for all their devices. A message they send
+    in the chat afterwards supersedes it: a draft counts only while no message of theirs in the
+    chat is newer than `base_message_id` (the chat's newest message when it was saved), so that
+    sending never has to touch drafts (chats.drafts)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="+")
+    text = models.TextField()
+    reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    base_message_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "chat"], name="draft_unique")]
+
+    def __str__(self) -> str:
+        return f"draft of {self.user_id} in chat {self.chat_id}"

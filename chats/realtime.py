@@ -45,6 +45,7 @@ RENDERERS = {
     "message.delete": ("message.delete", _message_delete),
     "message.read": ("message.read", _same(("message_id", "chat_id", "read_by", "read_at"))),
     "chat.notify": ("chat.notify", _same(("chat_id", "notify", "until"))),
+    "draft.updated": ("draft.updated", _same(("chat_id", "text", "reply_to_id", "updated_at"))),
     "typing": ("typing", _same(("chat_id", "user_id", "is_typing", "user"))),
     "presence": ("presence", _same(("user_id", "is_online", "last_seen", "user"))),
     "notification": ("notification", _same(("title", "message", "type", "action_url"))),

@@ -115,3 +115,16 @@ class CallIceInput(InputSerializer):
 class CallEndInput(InputSerializer):
     call_id = StrictCharField(max_length=40)
     reason = StrictCharField(max_length=32, required=False, default="user_hangup")
+
+
+class DraftInput(InputSerializer):
+    """A draft (REST: the chat comes from the URL). Blank text clears it."""
+
+    text = StrictCharField(
+        trim_whitespace=False, allow_blank=True, help_text="At most MESSAGE_MAX_LENGTH characters."
+    )
+    reply_to_id = StrictIntegerField(required=False, allow_null=True, default=None, **ID)
+
+
+class DraftEvent(DraftInput):
+    chat_id = StrictIntegerField(**ID)

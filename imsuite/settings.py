@@ -363,6 +363,7 @@ IMSUITE.update(
             ("PASSWORD_RESETS", "10", "3600"),
             ("PASSWORD_RESET_MAILS", "3", "3600"),
             ("EMAIL_CHANGES", "5", "3600"),  # per user: each sends a verification mail
+            ("DRAFTS", "120", "60"),  # draft saves per user (the web client saves at most once a second)
         ]
         for suffix, default in (("", uses), ("_WINDOW_SECONDS", window))
     }

@@ -8,6 +8,7 @@ from accounts import api as accounts_api
 from bots import api as bots_api
 from calls import api as calls_api
 from chats import api as chats_api
+from chats import drafts_api
 from groups import api as groups_api
 from lifecycle import api as lifecycle_api
 from media import api as media_api
@@ -92,6 +93,8 @@ api = [
     path("chats/<int:chat_id>", chats_api.ChatDetailView.as_view(), name="chat-detail"),
     path("chats/<int:chat_id>/messages", chats_api.ChatMessagesView.as_view(), name="chat-messages"),
     path("chats/<int:chat_id>/notify", chats_api.ChatNotifyView.as_view(), name="chat-notify"),
+    path("chats/<int:chat_id>/draft", drafts_api.DraftView.as_view(), name="chat-draft"),
+    path("drafts", drafts_api.DraftListView.as_view(), name="drafts"),
     path("messages/<int:message_id>", chats_api.MessageDetailView.as_view(), name="message-detail"),
     path("search/messages", chats_api.MessageSearchView.as_view(), name="message-search"),
     path("uploads", media_api.UploadView.as_view(), name="uploads"),

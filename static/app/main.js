@@ -7,15 +7,17 @@ import * as calls from "./calls.js";
 import { loadChats, loadMissedCalls } from "./chats.js";
 import { loadContacts } from "./contacts.js";
 import { byId } from "./dom.js";
+import { loadDrafts, resetDrafts } from "./drafts.js";
 import { fillIcons } from "./icons.js";
 import { initNotifier, resetNotifier } from "./notifier.js";
+import { resetOutbox } from "./messaging.js";
 import { initRealtime } from "./realtime.js";
 import { currentTokens, onSessionEnded } from "./session.js";
 import * as socket from "./socket.js";
 import { resetState, state } from "./store.js";
 import { initAccountLinks } from "./views/account-links.js";
 import { initViewer } from "./views/attachment-view.js";
-import { initAuth, showAuth } from "./views/auth.js";
+import { focusAfterSignIn, initAuth, showAuth } from "./views/auth.js";
 import { callPeer, initCallView } from "./views/call.js";
 import { initContacts, resetContacts } from "./views/contacts.js";
 import { initConversation, openChat, resetConversation } from "./views/conversation.js";
@@ -47,7 +49,7 @@ function placeFooter(slot) {
   document.querySelector(`[data-footer-slot="${slot}"]`).append(byId("site-footer"));
 }
 
-const refreshAll = () => Promise.all([loadChats(), loadContacts(), loadMissedCalls(), loadBlocks()]);
+const refreshAll = () => Promise.all([loadChats(), loadContacts(), loadMissedCalls(), loadBlocks(), loadDrafts()]);
 let connectedBefore = false;
 
 /** After a reconnect, reload what changed while away besides messages (sync brings those). */
@@ -62,6 +64,7 @@ async function startClient() {
   placeFooter("main");
   byId("main-view").hidden = false;
   await attempt(refreshAll);
+  focusAfterSignIn();
   showInviteFromLocation();
   connectedBefore = false;
   socket.start(state.me.id);
@@ -80,6 +83,8 @@ function stopClient() {
   resetSearch();
   resetContacts();
   resetState();
+  resetOutbox();
+  resetDrafts();
   resetNotifier();
   byId("main-view").hidden = true;
   placeFooter("auth");

@@ -1,6 +1,9 @@
-// What a user does with messages: load history, send (pending until acknowledged, retried with
-// the same client_msg_id; with uploaded attachments, the text is their caption), edit, delete,
-// mark read, and say they are typing.
+// What a user does with messages: load history, send, edit, delete, mark read, and say they are
+// typing. A message written is pending until the server's message.new acknowledges it: it waits in
+// the outbox while the connection is down and goes out, in the order written, once it is up; a
+// drop before the acknowledgement sends it again on the next connection under the same
+// client_msg_id, which the server stores at most once. Only a refusal marks it "Not sent". With
+// uploaded attachments, the text is their caption.
 
 import { api, withQuery } from "./api.js";
 import { messageTypeOf } from "./attachments.js";
@@ -8,10 +11,10 @@ import * as socket from "./socket.js";
 import { findPending, historyOf, mergeMessages, notify, receiveMessage, state } from "./store.js";
 
 const PAGE_SIZE = 50;
-const ACK_TIMEOUT_MS = 10_000;
 const TYPING_EVERY_MS = 3000;
 
 let pendingOrder = 0;
+let outbox = [];  // pending messages, in the order written, until acknowledged
 
 /** A client_msg_id: crypto.randomUUID, which only secure contexts have; random bytes elsewhere. */
 function newClientMsgId() {
@@ -52,44 +55,55 @@ export function sendMessage(chatId, content, { messageType = "text", replyToId =
     local: { cid: newClientMsgId(), status: "pending", order: ++pendingOrder },
   };
   historyOf(chatId).messages.push(pending);
+  outbox.push(pending);
   stopTyping();
-  transmit(pending);
+  notify("messages", chatId);
+  flushOutbox();
 }
 
-/** Over the WebSocket when it is up (the message.new echo acknowledges it), else over REST. */
-function transmit(pending) {
-  const { local } = pending;
-  const body = {
-    content: pending.content,
-    message_type: pending.message_type,
-    reply_to_id: pending.reply_to_id,
-    client_msg_id: local.cid,
-  };
-  if (pending.attachments.length) body.attachment_ids = pending.attachments.map((attachment) => attachment.id);
-  local.status = "pending";
-  local.error = null;
-  clearTimeout(local.timer);
-  if (socket.send("message.send", { chat_id: pending.chat_id, ...body })) {
-    local.timer = setTimeout(() => failPending(pending.chat_id, local.cid), ACK_TIMEOUT_MS);
-  } else {
-    api.post(`chats/${pending.chat_id}/messages`, body).then(receiveMessage, (error) => failPending(pending.chat_id, local.cid, error));
+/** Send what waits, in order, over the current connection: each message once per connection.
+ * Called on every send and every (re)connection; when the connection is down it waits. */
+export function flushOutbox() {
+  outbox = outbox.filter((pending) => findPending(pending.chat_id, pending.local.cid));  // the acknowledged go
+  const connection = socket.connectionNumber();
+  for (const pending of outbox) {
+    const { local } = pending;
+    if (local.status !== "pending" || local.sentOn === connection) continue;
+    const body = {
+      chat_id: pending.chat_id,
+      content: pending.content,
+      message_type: pending.message_type,
+      reply_to_id: pending.reply_to_id,
+      client_msg_id: local.cid,
+    };
+    if (pending.attachments.length) body.attachment_ids = pending.attachments.map((attachment) => attachment.id);
+    if (!socket.send("message.send", body)) return;
+    local.sentOn = connection;
   }
-  notify("messages", pending.chat_id);
 }
 
+/** The server refused the message (an error frame naming its client_msg_id): "Not sent". */
 export function failPending(chatId, cid, error = null) {
   const pending = findPending(chatId, cid);
   if (!pending) return;
-  clearTimeout(pending.local.timer);
   pending.local.status = "failed";
   pending.local.error = error;
   notify("messages", chatId);
 }
 
-/** Send a failed message again under the same client_msg_id: the server stores it at most once. */
+/** Send a refused message again under the same client_msg_id: the server stores it at most once. */
 export function retry(chatId, cid) {
   const pending = findPending(chatId, cid);
-  if (pending) transmit(pending);
+  if (!pending) return;
+  Object.assign(pending.local, { status: "pending", error: null, sentOn: null });
+  if (!outbox.includes(pending)) outbox.push(pending);
+  notify("messages", chatId);
+  flushOutbox();
+}
+
+/** Signing out forgets what was not sent. */
+export function resetOutbox() {
+  outbox = [];
 }
 
 export async function editMessage(message, content) {

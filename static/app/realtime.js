@@ -4,13 +4,14 @@ import { onBlocked, onUnblocked } from "./blocks.js";
 import * as calls from "./calls.js";
 import { loadChats } from "./chats.js";
 import { loadContacts } from "./contacts.js";
+import { noteMyMessage, onDraftUpdated } from "./drafts.js";
 import { errorText } from "./errors.js";
 import { loadGroup } from "./groups.js";
 import { format, gettext } from "./i18n.js";
-import { failPending, markRead } from "./messaging.js";
+import { failPending, flushOutbox, markRead } from "./messaging.js";
 import { alertMessage } from "./notifier.js";
 import * as socket from "./socket.js";
-import { notify, receiveDeletion, receiveMessage, rememberPerson, setOnline, setTyping, state } from "./store.js";
+import { notify, receiveDeletion, receiveMessage, rememberPerson, setOnline, setPresenceKnown, setTyping, state } from "./store.js";
 import { tellOutcome } from "./views/report-dialog.js";
 import { toast } from "./views/toasts.js";
 
@@ -35,6 +36,7 @@ function onMessage(payload) {
   rememberPerson(sender);
   if (!receiveMessage(message)) reloadChats();  // a chat this client does not know yet
   if (sender) setTyping(message.chat_id, sender, false);
+  if (message.sender_id === state.me.id) noteMyMessage(message);
   markRead(message.chat_id);
 }
 
@@ -61,10 +63,23 @@ function onFriendRequest({ request }) {
   }
 }
 
+const REMOVALS = {
+  kick: () => gettext("You were removed from “%(name)s” by an administrator."),
+  ban: () => gettext("You were banned from “%(name)s”."),
+  dissolve: () => gettext("“%(name)s” was dissolved; its history stays readable."),
+};
+
+/** Someone else removed me from a group: say so (the chat leaves the list, or stays read-only
+ * when dissolved), in a notice that stays until dismissed. Read before the chat list reloads. */
+function tellRemoval({ group_id: groupId, user_id: userId, operator_id: operatorId, reason }) {
+  if (userId !== state.me.id || operatorId === state.me.id || !REMOVALS[reason]) return;
+  const name = state.groups.get(groupId)?.info.name ?? state.chats.get(groupId)?.title ?? gettext("a group");
+  toast({ message: format(REMOVALS[reason](), { name }), type: "warning", sticky: true });
+}
+
 /** Any group.* event: the chat list may have changed (name, membership), and the group's details. */
 function onGroupEvent(payload) {
   reloadChats();
-  if (payload.reason === "ban" && payload.user_id === state.me.id) toast({ message: gettext("You were banned from a group."), type: "warning" });
   if (state.groups.has(payload.group_id)) soon(`group:${payload.group_id}`, () => loadGroup(payload.group_id));
 }
 
@@ -75,13 +90,20 @@ function onError(error) {
     if (pending) failPending(pending, error.details.client_msg_id, error);
   }
   if (event.startsWith("call.")) calls.onRefused();
-  if (error.error_code !== "AUTHENTICATION_FAILED" && event !== "typing") toast({ message: errorText(error), type: "error" });
+  // Typing and drafts are best effort: their refusals (a chat just left) are not worth a word.
+  if (error.error_code !== "AUTHENTICATION_FAILED" && event !== "typing" && event !== "draft.update") toast({ message: errorText(error), type: "error" });
 }
 
 const GROUP_EVENTS = ["created", "updated", "member_added", "member_removed", "member_updated", "ban", "notice", "join_request", "dissolved"];
 
 export function initRealtime(onConnected) {
-  socket.on("connect", onConnected);
+  socket.on("connect", (payload) => {
+    flushOutbox();  // after the sync the socket asked for: what was written meanwhile, in order
+    onConnected(payload);
+  });
+  socket.onStateChange((connection) => setPresenceKnown(connection === "connected"));
+  socket.on("draft.updated", onDraftUpdated);
+  socket.on("group.member_removed", tellRemoval);
   socket.on("message.new", onMessage);
   socket.on("message.edit", ({ message }) => receiveMessage(message));
   socket.on("message.delete", receiveDeletion);

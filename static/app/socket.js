@@ -1,14 +1,17 @@
 // The realtime connection (/ws). The access token travels as the `bearer.<token>` subprotocol
-// (browsers cannot set headers). After a drop: wait 1 s, double the wait up to 30 s, stop after 5
-// tries and offer a reconnect button; once back, `sync` from the largest seq seen, which is kept
-// in localStorage per user so that a reload misses nothing either.
+// (browsers cannot set headers). After a drop it tries again for as long as the page is open:
+// after 1 s, doubling up to 30 s (the client document's 重连机制), then every 24-30 s (jittered, so
+// that a restarted server is not met by every client at once); at once when the browser comes back
+// online or the page becomes visible. Once back, `sync` from the largest seq seen, which is kept in
+// localStorage per user so that a reload misses nothing either.
 
 import { SessionEnded, currentTokens, endSession, freshAccess, refreshAccess } from "./session.js";
 
 const FIRST_WAIT_MS = 1000;
 const MAX_WAIT_MS = 30_000;
-const MAX_TRIES = 5;
+const STEADY_JITTER = 0.2;  // steady retries wait 80-100 % of MAX_WAIT_MS
 const PING_EVERY_MS = 30_000;
+const SILENT_PINGS = 2;  // a connection that answered none of this many pings is dead (half-open)
 const RENEW_REASONS = new Set(["token_expired", "token_invalid"]);
 const FINAL_REASONS = new Set(["logged_out", "deactivated", "session_revoked", "user_inactive", "missing"]);
 
@@ -23,14 +26,18 @@ let syncTimer = null;
 let stopped = true;
 let renewed = false;  // the last connection was opened right after a token refresh
 let state = "offline";
+let connections = 0;  // how many times the connection came up: a send belongs to one of them
+let heardAt = 0;  // when the server last said anything
 
 /** Call `handler(payload, frame)` for every server frame of this type. */
 export function on(type, handler) {
   handlers.set(type, [...(handlers.get(type) || []), handler]);
 }
 
-/** connecting | connected | reconnecting | offline */
+/** connecting | connected | reconnecting | offline (only when stopped: signed out) */
 export const connectionState = () => state;
+/** Which coming-up of the connection is current (changes on every reconnect). */
+export const connectionNumber = () => connections;
 export const onStateChange = (listener) => stateListeners.add(listener);
 
 function setState(next) {
@@ -70,7 +77,8 @@ export function stop() {
   setState("offline");
 }
 
-/** The reconnect button (and the browser coming back online): try again now, with a fresh budget. */
+/** The "Reconnect now" button, the browser coming back online, the page shown again: try now,
+ * and start the waits again from 1 s. Nothing when connected or already trying. */
 export function reconnect() {
   if (stopped || socket) return;
   clearTimeout(retryTimer);
@@ -78,7 +86,8 @@ export function reconnect() {
   open();
 }
 
-window.addEventListener("online", () => state === "offline" && reconnect());
+window.addEventListener("online", reconnect);
+document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && reconnect());
 
 async function open() {
   setState(state === "offline" && tries === 0 ? "connecting" : "reconnecting");
@@ -95,6 +104,7 @@ async function open() {
   socket = ws;
   let renew = false;
   ws.onmessage = (event) => {
+    heardAt = Date.now();
     const frame = JSON.parse(event.data);
     const reason = frame.payload?.reason ?? frame.payload?.details?.reason;
     if (frame.type === "connect") connected(frame.payload);
@@ -130,22 +140,34 @@ async function open() {
 function connected(payload) {
   tries = 0;
   renewed = false;
+  connections += 1;
   setState("connected");
   clearInterval(pingTimer);
-  pingTimer = setInterval(() => send("ping", { timestamp: new Date().toISOString() }), PING_EVERY_MS);
+  pingTimer = setInterval(ping, PING_EVERY_MS);
   const since = storedSeq();
   // A brand-new client starts from connect.last_seq; its history comes over REST.
   if (since === null) localStorage.setItem(seqKey(), String(payload.last_seq));
   else send("sync", { since_seq: Number(since) });
 }
 
-function retryLater() {
-  if (tries >= MAX_TRIES) {
-    setState("offline");
+/** Keep the connection warm, and drop one that stopped answering (a half-open TCP connection
+ * never closes by itself): the drop starts the reconnection. */
+function ping() {
+  if (Date.now() - heardAt <= SILENT_PINGS * PING_EVERY_MS) {
+    send("ping", { timestamp: new Date().toISOString() });
     return;
   }
+  const dead = socket;
+  socket = null;  // its close event, whenever the browser gets to it, is no longer heard
+  dead?.close();
+  clearInterval(pingTimer);
+  retryLater();
+}
+
+function retryLater() {
   setState("reconnecting");
-  const wait = Math.min(FIRST_WAIT_MS * 2 ** tries, MAX_WAIT_MS);
-  tries += 1;
+  const doubled = FIRST_WAIT_MS * 2 ** tries;
+  const wait = doubled <= MAX_WAIT_MS ? doubled : MAX_WAIT_MS * (1 - STEADY_JITTER * Math.random());
+  tries = Math.min(tries + 1, 16);  // past the cap the count no longer matters
   retryTimer = setTimeout(open, wait);
 }

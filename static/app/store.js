@@ -20,6 +20,8 @@ export const state = {
   groups: new Map(),       // group id -> {info, members, notices, joinRequests}
   people: new Map(),       // user id -> {id, nickname, avatar_url}, from whatever named them last
   blocks: [],              // the people I blocked, newest first (blocks.js)
+  drafts: new Map(),       // chat id -> {chat_id, text, reply_to_id, updated_at} (drafts.js)
+  presenceKnown: false,    // false while the own connection is down: peers' presence is unknown
 };
 
 const listeners = new Map();
@@ -48,6 +50,8 @@ export function resetState() {
     groups: new Map(),
     people: new Map(),
     blocks: [],
+    drafts: new Map(),
+    presenceKnown: false,
   });
 }
 
@@ -102,10 +106,7 @@ export function mergeMessages(chatId, messages) {
   const list = historyOf(chatId).messages;
   for (const message of messages) {
     const pending = message.client_msg_id ? list.findIndex((m) => m.local?.cid === message.client_msg_id) : -1;
-    if (pending >= 0) {
-      clearTimeout(list[pending].local.timer);
-      list.splice(pending, 1);
-    }
+    if (pending >= 0) list.splice(pending, 1);
     const index = list.findIndex((m) => m.id === message.id);
     if (index >= 0) list[index] = message;
     else list.push(message);
@@ -149,7 +150,29 @@ export function receiveDeletion({ message_id: id, chat_id: chatId, deleted_by, d
   notify("chats");
 }
 
+// ---- drafts ---------------------------------------------------------------------------------
+
+export function setDrafts(list) {
+  state.drafts = new Map(list.map((draft) => [draft.chat_id, draft]));
+  notify("chats");
+}
+
+/** A chat's draft, or (null, or empty text) none. Topic "draft" (chat id) for the composer. */
+export function putDraft(chatId, draft) {
+  if (draft?.text) state.drafts.set(chatId, draft);
+  else if (!state.drafts.delete(chatId)) return;
+  notify("chats");
+  notify("draft", chatId);
+}
+
 export const findPending = (chatId, cid) => state.histories.get(chatId)?.messages.find((m) => m.local?.cid === cid);
+
+/** The own connection is up (presence is known) or down (every peer's presence is unknown). */
+export function setPresenceKnown(known) {
+  if (state.presenceKnown === known) return;
+  state.presenceKnown = known;
+  notify("presence");
+}
 
 // ---- people ---------------------------------------------------------------------------------
 
@@ -175,6 +198,9 @@ export function setTyping(chatId, user, isTyping) {
   state.typing.set(chatId, people);
   notify("typing", chatId);
 }
+
+/** "online", "offline", or "unknown" while the own connection is down. */
+export const presenceOf = (userId) => (!state.presenceKnown ? "unknown" : state.online.get(userId) === true ? "online" : "offline");
 
 export function setOnline(userId, isOnline) {
   state.online.set(userId, isOnline);

@@ -87,12 +87,17 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 @contextmanager
 def run_listening(
-    command: Callable[[int], list[str]], env: dict[str, str], log_path: Path, cwd: Path = ROOT
+    command: Callable[[int], list[str]],
+    env: dict[str, str],
+    log_path: Path,
+    cwd: Path = ROOT,
+    port: int | None = None,
 ) -> Iterator[int]:
     """Start a server process (`command` given a free port), wait (at most START_TIMEOUT_SECONDS)
     until it accepts connections on 127.0.0.1, yield the port; terminate it afterwards, killing it
-    if it does not stop within STOP_TIMEOUT_SECONDS. Its output goes to log_path."""
-    port = free_port()
+    if it does not stop within STOP_TIMEOUT_SECONDS. Its output goes to log_path. `port`: that one
+    (a server started again where its clients expect it), not a free one."""
+    port = port or free_port()
     log_path = log_path.with_name(log_path.name.format(port=port))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -120,14 +125,16 @@ def run_listening(
 
 
 @contextmanager
-def run_daphne(env: dict[str, str], log_dir: Path, app: str = "imsuite.asgi:application") -> Iterator[str]:
-    """Start daphne (run_listening) and yield its base URL."""
+def run_daphne(
+    env: dict[str, str], log_dir: Path, app: str = "imsuite.asgi:application", port: int | None = None
+) -> Iterator[str]:
+    """Start daphne (run_listening, on `port` if given) and yield its base URL."""
 
     def command(port: int) -> list[str]:
         return [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), app]
 
-    with run_listening(command, env, log_dir / "daphne-{port}.stderr.log") as port:
-        yield f"http://127.0.0.1:{port}"
+    with run_listening(command, env, log_dir / "daphne-{port}.stderr.log", port=port) as listening:
+        yield f"http://127.0.0.1:{listening}"
 
 
 def stop_process(process: subprocess.Popen) -> None:

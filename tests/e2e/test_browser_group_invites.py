@@ -125,7 +125,7 @@ async def test_a_banned_member_is_told_and_cannot_come_back_until_lifted(
     await expect(banned).to_contain_text("Ben")
     await expect(banned).to_contain_text("for good")
     await shot(ann_page, "23-banned-list")
-    await expect(ben_page.get_by_test_id("toast")).to_contain_text(["You were banned from a group."])
+    await expect(ben_page.get_by_test_id("toast")).to_contain_text(["You were banned from “Strict club”."])
 
     # Ben's way back through the link is refused, and nothing changed.
     await ben_page.goto(f"{daphne_url}/#/invite/{link['token']}")

@@ -65,7 +65,16 @@ export function initAuth(onSignedIn) {
   );
 }
 
+/** The sign-in screen, as after a sign-out: the sign-in tab (whichever form was used last) with
+ * both forms emptied, the focus on the user name. */
 export function showAuth() {
+  for (const [, formId] of TABS) byId(formId).reset();
+  selectTab("tab-signin");
   byId("auth-view").hidden = false;
   byId("signin-username").focus();
+}
+
+/** After signing in the focus would be left on the hidden form: put it on the chat filter. */
+export function focusAfterSignIn() {
+  byId("chat-filter").focus();
 }

@@ -6,7 +6,7 @@ import { loadContacts, isFriend, pendingWith } from "../contacts.js";
 import { avatar, button, byId, h, reconcile } from "../dom.js";
 import { isBlocked } from "../blocks.js";
 import { gettext } from "../i18n.js";
-import { putChat, state, subscribe } from "../store.js";
+import { presenceOf, putChat, state, subscribe } from "../store.js";
 import { confirmBlock } from "./settings-blocked.js";
 import { openSettings } from "./settings.js";
 import { openReport } from "./report-dialog.js";
@@ -18,12 +18,13 @@ let openChat = () => {};
 
 function person(user, ...controls) {
   const name = user.nickname || user.username || `#${user.id}`;
-  const online = state.online.get(user.id) === true;
+  const presence = presenceOf(user.id);
   return h(
     "li",
     { class: "person", "data-testid": "person", "data-user-id": user.id },
     h("span", { class: "avatar-wrap" }, avatar(name, user.avatar_url),
-      online && h("span", { class: "online-dot", role: "img", "aria-label": gettext("online") })),
+      presence === "online" && h("span", { class: "online-dot", role: "img", "aria-label": gettext("online") }),
+      presence === "unknown" && h("span", { class: "online-dot unknown", role: "img", "aria-label": gettext("presence unknown") })),
     h("span", { class: "person-text" }, h("span", { class: "person-name", text: name }), user.username && h("small", { text: `@${user.username}` })),
     ...controls,
     user.id !== state.me.id && button(gettext("Report"), () => openReport("user", user.id, name), { class: "link-button", "data-testid": "report-person" }),

@@ -4,12 +4,13 @@
 // the uploads' tray; closed while muted or dissolved).
 
 import { isBlocked } from "../blocks.js";
+import { draftOf, noteDraft, saveDraftNow, sentFrom } from "../drafts.js";
 import { byId, cached, fillAvatar, h, reconcile, safeUrl } from "../dom.js";
 import { dayKey, format, formatDateTime, formatDay, gettext, ngettext } from "../i18n.js";
 import { isModerator, loadGroup, memberOf, speakingBlock } from "../groups.js";
 import { deleteMessage, editMessage, loadMore, markRead, noteTyping, retry, sendMessage, stopTyping } from "../messaging.js";
 import { initMentions, noteOpened } from "../mentions.js";
-import { historyOf, nameOf, notify, state, subscribe } from "../store.js";
+import { historyOf, nameOf, notify, presenceOf, state, subscribe } from "../store.js";
 import { ask, confirmAction } from "./ask.js";
 import { mediaLabel } from "./attachment-view.js";
 import { messageNode } from "./message-item.js";
@@ -35,8 +36,9 @@ export function openChat(chatId) {
     pinToEnd = true;
     stopTyping();
     cancelRecording();
+    if (state.currentChatId) saveDraftNow(state.currentChatId);
     setContext(null);
-    byId("composer-input").value = "";
+    restoreDraft(chatId);
   }
   state.currentChatId = chatId;
   const chat = currentChat();
@@ -53,7 +55,25 @@ export function openChat(chatId) {
   byId("composer-input").focus();
 }
 
+/** The chat's draft into the composer, with the message it replies to when that is loaded. */
+function restoreDraft(chatId) {
+  const draft = draftOf(chatId);
+  const input = byId("composer-input");
+  input.value = draft?.text ?? "";
+  autosize();
+  const replyTo = draft?.reply_to_id && historyOf(chatId).messages.find((m) => m.id === draft.reply_to_id);
+  if (replyTo) setContext({ mode: "reply", message: replyTo });
+}
+
+/** The composer changed: the open chat's draft follows (not while editing a sent message). */
+function keepDraft() {
+  if (state.currentChatId && context?.mode !== "edit") {
+    noteDraft(state.currentChatId, byId("composer-input").value, context?.message.id ?? null);
+  }
+}
+
 function closeChat() {
+  if (state.currentChatId) saveDraftNow(state.currentChatId);
   stopTyping();
   cancelRecording();
   state.currentChatId = null;
@@ -75,8 +95,9 @@ function statusLine(chat) {
     const count = group?.info.member_count ?? chat.member_count;
     return { text: format(ngettext("%(count)s member", "%(count)s members", count), { count }) };
   }
-  const online = chat.peer && state.online.get(chat.peer.id);
-  if (online) return { text: gettext("online") };
+  const presence = chat.peer && presenceOf(chat.peer.id);
+  if (presence === "unknown") return { text: "" };  // no "last seen" while the own connection is down
+  if (presence === "online") return { text: gettext("online") };
   const lastSeen = chat.peer && state.people.get(chat.peer.id)?.last_seen;
   return { text: lastSeen ? format(gettext("last seen %(when)s"), { when: formatDateTime(lastSeen) }) : gettext("offline") };
 }
@@ -242,6 +263,7 @@ async function submit() {
   } else {
     sendMessage(chat.id, content, { replyToId: current?.message.id ?? null });
   }
+  if (current?.mode !== "edit") sentFrom(chat.id);
 }
 
 async function sendImage() {
@@ -273,10 +295,12 @@ export function initConversation({ onCall, onToggleGroupPanel }) {
     } else if (event.key === "Escape" && context) {
       setContext(null);
       input.value = "";
+      keepDraft();
     }
   });
   input.addEventListener("input", () => {
     autosize();
+    keepDraft();
     if (input.value.trim() && context?.mode !== "edit") noteTyping(state.currentChatId);
   });
   input.addEventListener("blur", stopTyping);
@@ -287,6 +311,7 @@ export function initConversation({ onCall, onToggleGroupPanel }) {
   byId("compose-context-cancel").addEventListener("click", () => {
     if (context?.mode === "edit") input.value = "";
     setContext(null);
+    keepDraft();
   });
   byId("image-button").addEventListener("click", sendImage);
   byId("back-button").addEventListener("click", closeChat);
@@ -303,6 +328,7 @@ export function initConversation({ onCall, onToggleGroupPanel }) {
     markRead(state.currentChatId);
   }));
   subscribe("typing", ifCurrent(renderHeader));
+  subscribe("draft", ifCurrent(() => document.activeElement !== input && !context && restoreDraft(state.currentChatId)));
   subscribe("presence", () => state.currentChatId && renderHeader());
   subscribe("chats", () => state.currentChatId && (currentChat() ? renderAll() : closeChat()));
   subscribe("group", ifCurrent(renderAll));

@@ -1,6 +1,6 @@
 // The sidebar: the chats, newest activity first, with last message, unread badge (grey where
-// muted or mentions only), muted mark, online dot and missed calls; the filter; the connection
-// state; the friend-request badge.
+// muted or mentions only), muted mark, online dot (grey while presence is unknown), drafts and
+// missed calls; the filter; the connection state; the friend-request badge.
 
 import { avatar, byId, cached, h, reconcile } from "../dom.js";
 import { format, formatListTime, gettext, ngettext } from "../i18n.js";
@@ -8,7 +8,7 @@ import { icon } from "../icons.js";
 import { notifyLevel } from "../notifier.js";
 import { mentionBadge } from "../mentions.js";
 import * as socket from "../socket.js";
-import { activityOf, missedCallOf, sortedChats, state, subscribe } from "../store.js";
+import { activityOf, missedCallOf, presenceOf, sortedChats, state, subscribe } from "../store.js";
 import { mediaLabel } from "./attachment-view.js";
 
 const rows = new Map();
@@ -25,6 +25,8 @@ const CONNECTION_LABELS = {
 function preview(chat) {
   const typing = state.typing.get(chat.id);
   if (typing?.size) return { text: gettext("typing…"), kind: "typing" };
+  const draft = chat.id !== state.currentChatId && state.drafts.get(chat.id);
+  if (draft) return { text: format(gettext("Draft: %(text)s"), { text: draft.text }), kind: "draft" };
   const missed = missedCallOf(chat);
   if (missed) {
     const text = missed.call_type === "video" ? gettext("Missed video call") : gettext("Missed voice call");
@@ -42,7 +44,7 @@ function preview(chat) {
 }
 
 function chatRow(chat) {
-  const online = chat.peer ? state.online.get(chat.peer.id) === true : false;
+  const online = chat.peer ? presenceOf(chat.peer.id) : "";
   const { text, kind } = preview(chat);
   const current = chat.id === state.currentChatId;
   const unread = chat.unread_count;
@@ -70,7 +72,8 @@ function chatRow(chat) {
           "span",
           { class: "avatar-wrap" },
           avatar(chat.title, chat.peer?.avatar_url),
-          online && h("span", { class: "online-dot", role: "img", "aria-label": gettext("online"), "data-testid": "online-dot" }),
+          online === "online" && h("span", { class: "online-dot", role: "img", "aria-label": gettext("online"), "data-testid": "online-dot" }),
+          online === "unknown" && h("span", { class: "online-dot unknown", role: "img", "aria-label": gettext("presence unknown"), "data-testid": "presence-unknown" }),
         ),
         h(
           "span",
@@ -85,7 +88,7 @@ function chatRow(chat) {
           h(
             "span",
             { class: "chat-item-bottom" },
-            h("span", { class: `chat-item-preview ${kind}`, "data-testid": kind === "missed" ? "missed-call" : "chat-preview", text }),
+            h("span", { class: `chat-item-preview ${kind}`, "data-testid": { missed: "missed-call", draft: "chat-draft" }[kind] ?? "chat-preview", text }),
             mentionBadge(chat),
             unread > 0 && h("span", { class: level === "all" ? "badge" : "badge quiet", "data-testid": "unread-badge", "aria-hidden": "true", text: String(unread) }),
             unread > 0 && h("span", { class: "visually-hidden", text: unreadLabel }),
@@ -108,7 +111,7 @@ function renderConnection(connection) {
   const box = byId("connection");
   box.dataset.state = connection;
   box.querySelector(".connection-label").textContent = CONNECTION_LABELS[connection]();
-  byId("reconnect-button").hidden = connection !== "offline";
+  byId("reconnect-button").hidden = connection !== "reconnecting";  // never needed: it only hurries
 }
 
 function renderRequestsBadge() {

@@ -10,7 +10,8 @@ const TYPES = new Set(["info", "success", "warning", "error"]);
 
 const showing = new Set();  // what the visible toasts say: the same words are not stacked twice
 
-export function toast({ title = "", message = "", type = "info", action_url: actionUrl = null }) {
+/** `sticky`: stays until dismissed (what happened to the user's membership, for instance). */
+export function toast({ title = "", message = "", type = "info", action_url: actionUrl = null, sticky = false }) {
   const href = actionUrl && safeUrl(actionUrl);
   const kind = TYPES.has(type) ? type : "info";
   const key = JSON.stringify([title, message, kind, href]);
@@ -32,9 +33,23 @@ export function toast({ title = "", message = "", type = "info", action_url: act
     ),
     h("button", { type: "button", class: "icon-button", "aria-label": gettext("Dismiss"), onclick: close }, icon("close")),
   );
-  byId("toasts").append(item);
-  setTimeout(close, kind === "error" ? SHOW_MS * 2 : SHOW_MS);
+  const box = byId("toasts");
+  placeAboveDialogs(box);
+  box.append(item);
+  if (!sticky) setTimeout(close, kind === "error" ? SHOW_MS * 2 : SHOW_MS);
 }
+
+/** An open modal <dialog> sits in the top layer, above any z-index, and makes the rest of the page
+ * inert: so the toasts live inside the topmost open modal dialog (seen and dismissable there), and
+ * back in the page once no dialog is open. */
+function placeAboveDialogs(box) {
+  const dialogs = document.querySelectorAll("dialog:modal");
+  const home = dialogs[dialogs.length - 1] ?? document.body;
+  if (box.parentElement !== home) home.append(box);
+}
+
+// A dialog opening covers the toasts, one closing hides those inside it: move them each time.
+new MutationObserver(() => placeAboveDialogs(byId("toasts"))).observe(document.body, { subtree: true, attributeFilter: ["open"] });
 
 export const toastError = (error) => toast({ message: errorText(error), type: "error" });
 
