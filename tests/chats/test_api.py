@@ -39,6 +39,8 @@ CHAT_KEYS = {
     "last_activity_at",
     "peer",
     "peer_last_read_message_id",
+    "last_delivered_message_id",
+    "peer_last_delivered_message_id",
     "notify",
     "notify_until",
 }
