@@ -1,40 +1,21 @@
 """message.delivered over the client WebSocket (issue 22): the recipient's client acknowledges what
 it received, up to a message id; the sender's devices hear it, exactly once per move."""
 
-from collections.abc import AsyncIterator
-
 import pytest
-from asgiref.sync import sync_to_async
-from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
-from django.db import connections as databases
 
 from accounts import services as account_services
 from chats import services
 from chats.models import ChatMember
 from chats.selectors import private_chat_id
 from groups.services import group_create
-from tests.shared_state import forget_shared_state
+from tests.chats import test_ws
 
-from .ws_helpers import Connections, call, error_frame
+from .ws_helpers import call, error_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(autouse=True)
-def fresh() -> None:
-    forget_shared_state()
-
-
-@pytest.fixture
-async def ws(transactional_db: None) -> AsyncIterator[Connections]:
-    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-    connections = Connections()
-    yield connections
-    await connections.close_all()
-    layer = channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-    if hasattr(layer, "close_pools"):
-        await layer.close_pools()
-    await sync_to_async(databases.close_all)()
+fresh, ws = test_ws.fresh, test_ws.ws  # the WebSocket tests' fixtures
 
 
 def setup(alice, bob, carol) -> tuple[int, int, int, int]:
