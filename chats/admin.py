@@ -7,9 +7,19 @@ from django.http import HttpRequest
 from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each, set_or_not_filter
 
 from . import search, services
-from .models import Chat, ChatMember, Message
+from .models import Chat, ChatMember, Message, MessageEdit
 
 DeletedFilter = set_or_not_filter("deleted_at", "deleted", "Deleted", "Not deleted")
+
+
+class MessageEditInline(ViewOnlyAdminMixin, admin.TabularInline):
+    """The message's earlier texts (chats.edit_history), oldest first; gone with a recall."""
+
+    model = MessageEdit
+    fields = ["edited_at", "editor", "content"]
+    readonly_fields = fields
+    ordering = ["id"]
+    extra = 0
 
 
 @admin.register(Message)
@@ -30,6 +40,7 @@ class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["chat", "sender"]
     show_full_result_count = False
     actions = ["recall"]
+    inlines = [MessageEditInline]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Message], search_term: str
@@ -62,7 +73,17 @@ class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
 
 class ChatMemberInline(ViewOnlyAdminMixin, admin.TabularInline):
     model = ChatMember
-    fields = ["user", "role", "level", "card", "joined_at", "last_read_message_id", "notify", "notify_until"]
+    fields = [
+        "user",
+        "role",
+        "level",
+        "card",
+        "joined_at",
+        "last_read_message_id",
+        "last_delivered_message_id",
+        "notify",
+        "notify_until",
+    ]
     readonly_fields = fields
     extra = 0
 

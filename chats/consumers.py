@@ -32,7 +32,7 @@ from imsuite.ws import (
     utc_now_iso,
 )
 
-from . import drafts, schemas, selectors, services
+from . import drafts, receipts, schemas, selectors, services
 from .realtime import render_for
 from .send_queue import get_send_queue
 from .sending import SendRequest
@@ -290,6 +290,10 @@ class ClientConsumer(FastWebsocketConsumer):
         data = validate(schemas.MessageRef, payload)
         await db(services.message_read)(actor=self.user, origin=self.connection_id, **data)
 
+    async def on_message_delivered(self, payload: dict[str, Any]) -> None:
+        data = validate(schemas.DeliveredEvent, payload)
+        await db(receipts.message_delivered)(actor=self.user, **data)
+
     async def on_typing(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.TypingInput, payload)
         chat_id, is_typing = data["chat_id"], data["is_typing"]
@@ -366,6 +370,7 @@ class ClientConsumer(FastWebsocketConsumer):
         "message.edit": on_message_edit,
         "message.delete": on_message_delete,
         "message.read": on_message_read,
+        "message.delivered": on_message_delivered,
         "typing": on_typing,
         "chat.notify": on_chat_notify,
         "draft.update": on_draft_update,

@@ -71,6 +71,9 @@ class ChatMember(models.Model):
     card = models.CharField(max_length=64, blank=True)
     joined_at = models.DateTimeField(auto_now_add=True)
     last_read_message_id = models.BigIntegerField(default=0)
+    # How far this member's devices have received the chat (issue 22, chats.receipts): the ack of
+    # a client, cumulative like the read position; the sender's "delivered" ticks in private chats.
+    last_delivered_message_id = models.BigIntegerField(default=0)
     # Notifications (issue 19): what this member is told of the chat's messages, muted until a time
     # (null: until changed), and how many unread messages mention them (kept by sends and reads).
     notify = models.CharField(max_length=8, choices=Notify.choices, default=Notify.ALL)
@@ -186,3 +189,21 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"draft of {self.user_id} in chat {self.chat_id}"
+
+
+class MessageEdit(models.Model):
+    """A message's text before one of its edits (chats.edit_history). A recall deletes them all:
+    recalling removes the words, also their earlier versions."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="edits", db_index=False)
+    content = models.TextField(blank=True)
+    edited_at = models.DateTimeField()  # when this text was replaced
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["message", "id"], name="message_edits")]
+
+    def __str__(self) -> str:
+        return f"edit of message {self.message_id} at {self.edited_at}"

@@ -44,6 +44,7 @@ RENDERERS = {
     "message.edit": ("message.edit", _message_edit),
     "message.delete": ("message.delete", _message_delete),
     "message.read": ("message.read", _same(("message_id", "chat_id", "read_by", "read_at"))),
+    "message.delivered": ("message.delivered", _same(("chat_id", "up_to_message_id", "delivered_to"))),
     "chat.notify": ("chat.notify", _same(("chat_id", "notify", "until"))),
     "draft.updated": ("draft.updated", _same(("chat_id", "text", "reply_to_id", "updated_at"))),
     "typing": ("typing", _same(("chat_id", "user_id", "is_typing", "user"))),

@@ -58,6 +58,14 @@ class MessageRef(InputSerializer):
     message_id = StrictIntegerField(**ID)
 
 
+class DeliveredInput(InputSerializer):
+    up_to_message_id = StrictIntegerField(**ID)
+
+
+class DeliveredEvent(DeliveredInput):
+    chat_id = StrictIntegerField(**ID)
+
+
 class TypingInput(InputSerializer):
     chat_id = StrictIntegerField(**ID)
     is_typing = StrictBooleanField()

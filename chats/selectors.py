@@ -283,6 +283,11 @@ def chat_list(user: User, chat_id: int | None = None) -> list[dict[str, Any]]:
                 "last_activity_at": member.chat.last_message_at or member.chat.created_at,
                 "peer": user_ref(peer.user) if peer else None,
                 "peer_last_read_message_id": peer.last_read_message_id if peer else None,
+                "last_delivered_message_id": member.last_delivered_message_id,
+                # reading is receiving: a peer who read further than their devices acknowledged
+                "peer_last_delivered_message_id": (
+                    max(peer.last_delivered_message_id, peer.last_read_message_id) if peer else None
+                ),
                 "notify": notify,
                 "notify_until": notify_until,
             }

@@ -52,6 +52,12 @@ class ChatOut(serializers.Serializer):
     peer_last_read_message_id = serializers.IntegerField(
         allow_null=True, help_text="How far a private chat's other person has read; null in groups."
     )
+    last_delivered_message_id = serializers.IntegerField(
+        help_text="How far your devices acknowledged receiving the chat (message.delivered; private chats)."
+    )
+    peer_last_delivered_message_id = serializers.IntegerField(
+        allow_null=True, help_text="How far a private chat's other person has received it; null in groups."
+    )
     notify = serializers.ChoiceField(
         choices=Notify.values,
         help_text="Your notification setting as it holds now: all, mentions or muted (all once its"

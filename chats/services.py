@@ -19,7 +19,7 @@ from imsuite.events import publish
 from imsuite.ratelimit import rate_limit
 from media.services import message_files_remove
 
-from . import search_index
+from . import edit_history, search_index
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
 from .mentions import message_mentions, unread_mentions_moved, unread_mentions_recount
 from .models import Chat, ChatMember, Message, Notify, Role
@@ -86,9 +86,11 @@ def message_edit(*, actor: User, message_id: int, content: Any) -> Message:
         if (timezone.now() - message.created_at).total_seconds() > window:
             raise permission_denied("edit_window", "This message is too old to edit.", window_seconds=window)
         # A message with files has a caption, not a URL: it may be edited to anything, "" too.
-        message.content = (
+        content = (
             clean_caption(content) if message.attachments else clean_content(content, message.message_type)
         )
+        edit_history.keep_previous(message, actor, content)
+        message.content = content
         before = message.mentions  # an edit mentions anew: who the new text names, as a send would
         role = member.role if member else Role.MEMBER
         message.mentions = message_mentions(message.content, message.chat_id, actor.pk, role)
@@ -120,6 +122,7 @@ def message_delete(*, actor: User, message_id: int) -> Message:
         if message.mentions:  # a deleted message no longer counts as an unread mention
             unread_mentions_moved(message, message.mentions, chat_audience(message.chat_id))
         message.save(update_fields=["deleted_at", "deleted_by", "content", "seq"])
+        edit_history.forget(message)
         search_index.keep(message)
         if actor.pk != message.sender_id:  # a recall by a moderator is a moderation step
             group_id = message.chat_id if message.chat.type == Chat.Type.GROUP else None

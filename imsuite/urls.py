@@ -8,7 +8,7 @@ from accounts import api as accounts_api
 from bots import api as bots_api
 from calls import api as calls_api
 from chats import api as chats_api
-from chats import drafts_api
+from chats import drafts_api, receipts_api
 from groups import api as groups_api
 from lifecycle import api as lifecycle_api
 from media import api as media_api
@@ -100,6 +100,11 @@ api = [
     path("uploads", media_api.UploadView.as_view(), name="uploads"),
     path("attachments/<int:attachment_id>", chats_api.AttachmentView.as_view(), name="attachment-detail"),
     path("messages/<int:message_id>/read", chats_api.MessageReadView.as_view(), name="message-read"),
+    path(
+        "messages/<int:message_id>/readers", receipts_api.MessageReadersView.as_view(), name="message-readers"
+    ),
+    path("messages/<int:message_id>/edits", receipts_api.MessageEditsView.as_view(), name="message-edits"),
+    path("chats/<int:chat_id>/delivered", receipts_api.ChatDeliveredView.as_view(), name="chat-delivered"),
     path("groups", groups_api.GroupListView.as_view(), name="groups"),
     path("groups/<int:group_id>", groups_api.GroupDetailView.as_view(), name="group-detail"),
     path("groups/<int:group_id>/avatar", groups_api.GroupAvatarView.as_view(), name="group-avatar"),

@@ -39,6 +39,8 @@ CHAT_KEYS = {
     "last_activity_at",
     "peer",
     "peer_last_read_message_id",
+    "last_delivered_message_id",
+    "peer_last_delivered_message_id",
     "notify",
     "notify_until",
 }
@@ -102,6 +104,9 @@ def chat_item(chat: Chat, viewer: User, title: str, unread: int) -> dict:
         "last_activity_at": iso(chat.last_message_at or chat.created_at),
         "peer": peer and {"id": peer.user.pk, "nickname": peer.user.display_name, "avatar_url": ""},
         "peer_last_read_message_id": peer and peer.last_read_message_id,
+        "last_delivered_message_id": ChatMember.objects.get(chat=chat, user=viewer).last_delivered_message_id,
+        "peer_last_delivered_message_id": peer
+        and max(peer.last_delivered_message_id, peer.last_read_message_id),
         "notify": "all",  # nobody here changes it (tests/chats/test_notify.py does)
         "notify_until": None,
     }

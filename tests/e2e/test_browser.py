@@ -245,13 +245,14 @@ async def test_typing_read_ticks_edit_and_delete_live(open_page: OpenPage, daphn
     await open_chat(ann, "Ben")
     await expect(ann.get_by_test_id("chat-status")).to_have_text("online")
 
-    # Ben has not opened the chat: Ann's message is sent (one tick), then read when he opens it.
+    # Ben has not opened the chat: Ann's message reaches his open page (delivered, two plain ticks:
+    # tests/e2e/test_browser_receipts.py), then is read when he opens it.
     await send(ann, "Are you there?")
     await acknowledged(ann, 1)
     tick = messages(ann).last.get_by_test_id("read-state")
-    await expect(tick).to_have_attribute("data-state", "sent")
-    await expect(tick).to_have_text("✓")
-    await expect(tick).to_have_attribute("aria-label", "Sent")
+    await expect(tick).to_have_attribute("data-state", "delivered")
+    await expect(tick).to_have_text("✓✓")
+    await expect(tick).to_have_attribute("aria-label", "Delivered")
     await expect(chat_item(ben, "Ann").get_by_test_id("unread-badge")).to_have_text("1")
     await open_chat(ben, "Ann")
     await expect(tick).to_have_attribute("data-state", "read")

@@ -91,6 +91,8 @@ def test_a_chat_with_nested_parts_renders_as_the_serializer_does(peer: Any, last
         "last_activity_at": AT,
         "peer": peer,
         "peer_last_read_message_id": 40 if peer else None,
+        "last_delivered_message_id": 3,
+        "peer_last_delivered_message_id": 41 if peer else None,
         "notify": "muted" if peer else "all",
         "notify_until": AT if peer else None,
     }

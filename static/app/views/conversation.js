@@ -10,10 +10,12 @@ import { dayKey, format, formatDateTime, formatDay, gettext, ngettext } from "..
 import { isModerator, loadGroup, memberOf, speakingBlock } from "../groups.js";
 import { deleteMessage, editMessage, loadMore, markRead, noteTyping, retry, sendMessage, stopTyping } from "../messaging.js";
 import { initMentions, noteOpened } from "../mentions.js";
+import { tickState } from "../receipts.js";
 import { historyOf, nameOf, notify, presenceOf, state, subscribe } from "../store.js";
 import { ask, confirmAction } from "./ask.js";
 import { mediaLabel } from "./attachment-view.js";
 import { messageNode } from "./message-item.js";
+import { openEditHistory, openSeenBy } from "./message-info.js";
 import { openReport } from "./report-dialog.js";
 import { cancelRecording } from "./recorder.js";
 import { attempt, toastError } from "./toasts.js";
@@ -140,7 +142,7 @@ function messageView(chat, message) {
   const mine = message.sender_id === state.me.id;
   const moderator = chat.type === "group" && isModerator(currentGroup()?.info.my_role);
   let readState = null;
-  if (mine && chat.type === "private" && message.id) readState = message.id <= (chat.peer_last_read_message_id ?? 0) ? "read" : "sent";
+  if (mine && chat.type === "private" && message.id) readState = tickState(chat, message);
   return {
     mine,
     senderName: chat.type === "group" && !mine ? senderName(message.sender_id) : null,
@@ -154,6 +156,9 @@ function messageView(chat, message) {
       renderMessages();
     },
     canReport: !mine && Boolean(message.sender_id),
+    canSeeReaders: chat.type === "group",
+    onSeenBy: () => openSeenBy(message),
+    onEdits: () => openEditHistory(message),
     onReply: () => setContext({ mode: "reply", message }),
     onEdit: () => setContext({ mode: "edit", message }),
     onDelete: () => removeMessage(message),

@@ -1,6 +1,6 @@
 // One message in the conversation: sender (groups), quoted reply, text with links, attachments
-// (with their caption) or an image by URL, time, edited mark, read ticks (private chats), pending
-// and failed states, and its actions.
+// (with their caption) or an image by URL, time, edited mark (opens the edit history), ticks
+// (private chats: sent, delivered, read), pending and failed states, and its actions.
 
 import { h, linkify, safeUrl } from "../dom.js";
 import { formatTime, gettext } from "../i18n.js";
@@ -27,6 +27,8 @@ function body(message) {
   return [h("p", { class: "text deleted", "data-testid": "files-gone", text: gettext("The file is no longer available.") }), message.content && textNode(message.content)];
 }
 
+const TICKS = { sent: () => gettext("Sent"), delivered: () => gettext("Delivered"), read: () => gettext("Read") };
+
 function status(message, readState, onRetry) {
   const local = message.local;
   if (local?.status === "failed") {
@@ -37,15 +39,15 @@ function status(message, readState, onRetry) {
   }
   if (local) return h("span", { class: "pending-label", "data-testid": "pending", text: gettext("Sending…") });
   if (!readState) return null;
-  const read = readState === "read";
+  const label = TICKS[readState]();
   return h("span", {
     class: `ticks ${readState}`,
     role: "img",
     "data-testid": "read-state",
     "data-state": readState,
-    "aria-label": read ? gettext("Read") : gettext("Sent"),
-    title: read ? gettext("Read") : gettext("Sent"),
-    text: read ? "✓✓" : "✓",
+    "aria-label": label,
+    title: label,
+    text: readState === "sent" ? "✓" : "✓✓",
   });
 }
 
@@ -66,8 +68,9 @@ function collapsedNode(message, onShow) {
   );
 }
 
-/** `view`: {mine, senderName, replyText, readState: null|"sent"|"read", canEdit, canDelete,
- * collapsed, canReport, onReply, onEdit, onDelete, onReport, onRetry, onShow}. */
+/** `view`: {mine, senderName, replyText, readState: null|"sent"|"delivered"|"read", canEdit,
+ * canDelete, collapsed, canReport, canSeeReaders, onReply, onEdit, onDelete, onReport, onSeenBy,
+ * onEdits, onRetry, onShow}. */
 export function messageNode(message, view) {
   if (view.collapsed) return collapsedNode(message, view.onShow);
   const local = message.local;
@@ -76,6 +79,7 @@ export function messageNode(message, view) {
     action("reply", gettext("Reply"), view.onReply),
     view.canEdit && action("edit", gettext("Edit"), view.onEdit),
     view.canDelete && action("delete", gettext("Delete"), view.onDelete),
+    view.canSeeReaders && action("seen-by", gettext("Seen by"), view.onSeenBy),
     view.canReport && action("report", gettext("Report"), view.onReport),
   ];
   const node = h(
@@ -96,7 +100,7 @@ export function messageNode(message, view) {
       h(
         "span",
         { class: "meta" },
-        message.is_edited && !message.is_deleted && h("span", { class: "edited", "data-testid": "edited", text: gettext("edited") }),
+        message.is_edited && !message.is_deleted && h("button", { type: "button", class: "edited link-button", "data-testid": "edited", title: gettext("Show the edit history"), onclick: view.onEdits, text: gettext("edited") }),
         h("time", { datetime: message.created_at, text: formatTime(message.created_at) }),
         status(message, view.readState, view.onRetry),
       ),
