@@ -7,9 +7,19 @@ from django.http import HttpRequest
 from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each, set_or_not_filter
 
 from . import search, services
-from .models import Chat, ChatMember, Message
+from .models import Chat, ChatMember, Message, Reaction
 
 DeletedFilter = set_or_not_filter("deleted_at", "deleted", "Deleted", "Not deleted")
+
+
+class ReactionInline(ViewOnlyAdminMixin, admin.TabularInline):
+    """Who reacted with what, read-only (issue 22): a reaction is its person's to change."""
+
+    model = Reaction
+    fields = ["emoji", "user", "created_at"]
+    readonly_fields = fields
+    ordering = ["id"]
+    extra = 0
 
 
 @admin.register(Message)
@@ -30,6 +40,7 @@ class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["chat", "sender"]
     show_full_result_count = False
     actions = ["recall"]
+    inlines = [ReactionInline]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Message], search_term: str

@@ -363,6 +363,7 @@ IMSUITE.update(
             ("PASSWORD_RESETS", "10", "3600"),
             ("PASSWORD_RESET_MAILS", "3", "3600"),
             ("EMAIL_CHANGES", "5", "3600"),  # per user: each sends a verification mail
+            ("REACTIONS", "120", "60"),  # reactions added or removed per user (chats.reactions)
         ]
         for suffix, default in (("", uses), ("_WINDOW_SECONDS", window))
     }

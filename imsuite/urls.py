@@ -97,6 +97,16 @@ api = [
     path("uploads", media_api.UploadView.as_view(), name="uploads"),
     path("attachments/<int:attachment_id>", chats_api.AttachmentView.as_view(), name="attachment-detail"),
     path("messages/<int:message_id>/read", chats_api.MessageReadView.as_view(), name="message-read"),
+    path(
+        "messages/<int:message_id>/reactions",
+        chats_api.MessageReactionsView.as_view(),
+        name="message-reactions",
+    ),
+    path(
+        "messages/<int:message_id>/reactions/<str:emoji>",
+        chats_api.MessageReactionView.as_view(),
+        name="message-reaction",
+    ),
     path("groups", groups_api.GroupListView.as_view(), name="groups"),
     path("groups/<int:group_id>", groups_api.GroupDetailView.as_view(), name="group-detail"),
     path("groups/<int:group_id>/avatar", groups_api.GroupAvatarView.as_view(), name="group-avatar"),
