@@ -145,7 +145,7 @@ class Message(models.Model):
 class Reaction(models.Model):
     """One person's emoji on one message (issue 22); the message's `reactions` summarises them."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+", db_index=False)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     emoji = models.CharField(max_length=32)
     created_at = models.DateTimeField(default=timezone.now)

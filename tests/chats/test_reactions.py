@@ -373,7 +373,22 @@ def test_admin_message_page_shows_its_reactions(w, staff):
     page = staff.get(f"/admin/chats/message/{w.mid}/change/")
     assert page.status_code == 200
     text = page.content.decode()
-    inline = text[text.index("<h2>Reactions</h2>") :]
+    inline = text[text.index('id="reaction_set-group"') :]
     assert HEART in inline
-    assert str(w.owner) in inline
+    assert f'<a href="/admin/accounts/user/{w.owner.pk}/change/">{w.owner}</a>' in inline
     assert 'name="reaction_set-0-emoji"' not in inline  # read-only: no form field
+
+
+# ---- bots -------------------------------------------------------------------------------------------
+
+
+def test_no_bot_dialect_has_a_reaction_event(w):
+    """The sandbox document, kotori's sandbox schemas and OneBot v11 have no reaction event: a bot
+    hears nothing of reactions (a frame they cannot parse would be an error to them)."""
+    from bots import dialects
+
+    data = react(w.owner, w.mid) | {"seq": 1, "emoji": THUMBS, "user_id": w.owner.pk, "added": True}
+    assert sorted(dialects.DIALECTS) == ["kotori", "onebot11", "onebot11_string", "sandbox"]
+    for dialect in dialects.DIALECTS.values():
+        assert "message.reaction" not in dialect.event_names()
+        assert dialect.event("message.reaction", data, w.bot_member.pk) is None
