@@ -8,6 +8,7 @@ import { errorText } from "./errors.js";
 import { loadGroup } from "./groups.js";
 import { format, gettext } from "./i18n.js";
 import { failPending, markRead } from "./messaging.js";
+import { onReaction } from "./reactions.js";
 import { alertMessage } from "./notifier.js";
 import * as socket from "./socket.js";
 import { notify, receiveDeletion, receiveMessage, rememberPerson, setOnline, setTyping, state } from "./store.js";
@@ -86,6 +87,7 @@ export function initRealtime(onConnected) {
   socket.on("message.edit", ({ message }) => receiveMessage(message));
   socket.on("message.delete", receiveDeletion);
   socket.on("message.read", onRead);
+  socket.on("message.reaction", onReaction);
   socket.on("typing", ({ chat_id: chatId, user, is_typing: isTyping }) => setTyping(chatId, user, isTyping));
   socket.on("presence", ({ user, user_id: userId, is_online: isOnline, last_seen: lastSeen }) => {
     rememberPerson({ ...user, id: userId, last_seen: lastSeen });
