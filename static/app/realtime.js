@@ -8,7 +8,7 @@ import { errorText } from "./errors.js";
 import { loadGroup } from "./groups.js";
 import { format, gettext } from "./i18n.js";
 import { failPending, markRead } from "./messaging.js";
-import { onReaction } from "./reactions.js";
+import { keepMine, onReaction } from "./reactions.js";
 import { alertMessage } from "./notifier.js";
 import * as socket from "./socket.js";
 import { notify, receiveDeletion, receiveMessage, rememberPerson, setOnline, setTyping, state } from "./store.js";
@@ -84,7 +84,7 @@ const GROUP_EVENTS = ["created", "updated", "member_added", "member_removed", "m
 export function initRealtime(onConnected) {
   socket.on("connect", onConnected);
   socket.on("message.new", onMessage);
-  socket.on("message.edit", ({ message }) => receiveMessage(message));
+  socket.on("message.edit", ({ message }) => receiveMessage(keepMine(message)));
   socket.on("message.delete", receiveDeletion);
   socket.on("message.read", onRead);
   socket.on("message.reaction", onReaction);
