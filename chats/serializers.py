@@ -25,6 +25,8 @@ class ReactionSummaryOut(serializers.Serializer):
 
 
 class ReactionsOut(serializers.Serializer):
+    """A message's reactions as summarised (the answer to a change)."""
+
     message_id = serializers.IntegerField()
     chat_id = serializers.IntegerField()
     reactions = ReactionSummaryOut(many=True)
@@ -37,9 +39,9 @@ class ReactionUsersOut(serializers.Serializer):
     users = UserRef(many=True, help_text="Everyone who reacted with it, in order.")
 
 
-class ReactionListOut(serializers.Serializer):
-    message_id = serializers.IntegerField()
-    chat_id = serializers.IntegerField()
+class ReactionListOut(ReactionsOut):
+    """A message's reactions with everyone who reacted."""
+
     reactions = ReactionUsersOut(many=True)
 
 
