@@ -61,7 +61,10 @@ async def test_refusals_come_as_error_frames_and_change_nothing(ws, group, hello
     react = {"message_id": hello, "emoji": THUMBS, "add": True}
     assert await d1.error("message.reaction", react) == error_frame("NOT_FOUND", event="message.reaction")
     assert await c1.error("message.reaction", react) == error_frame(
-        "PERMISSION_DENIED", reason="muted", until=(await c1_until(group.pk, carol)), event="message.reaction"
+        "PERMISSION_DENIED",
+        reason="muted",
+        until=await muted_until(group.pk, carol),
+        event="message.reaction",
     )
     assert await b1.error("message.reaction", {**react, "emoji": "hi"}) == error_frame(
         "VALIDATION_ERROR", field="emoji", reason="invalid", event="message.reaction"
@@ -74,7 +77,7 @@ async def test_refusals_come_as_error_frames_and_change_nothing(ws, group, hello
         await device.nothing()
 
 
-async def c1_until(group_id: int, user: User) -> str:
+async def muted_until(group_id: int, user: User) -> str:
     from groups.models import Mute
 
     mute = await call(Mute.objects.get, group_id=group_id, user_id=user.pk)
