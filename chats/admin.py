@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each, set_or_not_filter
 
 from . import search, services
-from .models import Chat, ChatMember, Message, MessageEdit
+from .models import Chat, ChatMember, Message, MessageEdit, Reaction
 
 DeletedFilter = set_or_not_filter("deleted_at", "deleted", "Deleted", "Not deleted")
 
@@ -17,6 +17,13 @@ class MessageEditInline(ViewOnlyAdminMixin, admin.TabularInline):
 
     model = MessageEdit
     fields = ["edited_at", "editor", "content"]
+
+
+class ReactionInline(ViewOnlyAdminMixin, admin.TabularInline):
+    """Who reacted with what, read-only (issue 22): a reaction is its person's to change."""
+
+    model = Reaction
+    fields = ["emoji", "user", "created_at"]
     readonly_fields = fields
     ordering = ["id"]
     extra = 0
@@ -40,7 +47,7 @@ class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["chat", "sender"]
     show_full_result_count = False
     actions = ["recall"]
-    inlines = [MessageEditInline]
+    inlines = [MessageEditInline, ReactionInline]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Message], search_term: str

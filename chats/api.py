@@ -14,7 +14,7 @@ from imsuite.validation import validate
 from media.rendering import attachment_view
 from media.serializers import AttachmentOut
 
-from . import schemas, search, selectors, services
+from . import reactions, schemas, search, selectors, services
 from .access import access_attachment, access_chat
 from .events import message_data, message_for_viewer
 from .serializers import (
@@ -25,6 +25,8 @@ from .serializers import (
     MessageOut,
     NotifyOut,
     PrivateChatInput,
+    ReactionListOut,
+    ReactionsOut,
     ReadOut,
     SearchPage,
     SearchQuery,
@@ -39,7 +41,7 @@ def _message_out(message, viewer_id: int) -> dict:
 
 def history_body(page: list, next_before: int | None, viewer_id: int) -> dict:
     """A history page as the API answers it (also served by chats.history_fast)."""
-    results = [_message_out(m, viewer_id) for m in page]
+    results = reactions.mark_mine([_message_out(m, viewer_id) for m in page], viewer_id)
     return renderer(HistoryPage)({"results": results, "next_before": next_before})
 
 
@@ -114,7 +116,7 @@ class ChatMessagesView(APIView):
             page, next_before, next_after = selectors.history_around(chat_id, query["around"], query["limit"])
         else:
             page, next_before, next_after = selectors.history_after(chat_id, query["after"], query["limit"])
-        results = [_message_out(m, request.user.pk) for m in page]
+        results = reactions.mark_mine([_message_out(m, request.user.pk) for m in page], request.user.pk)
         return renderer(HistoryWindow)(
             {"results": results, "next_before": next_before, "next_after": next_after}
         )
@@ -198,3 +200,27 @@ class MessageReadView(APIView):
                 }
             ).data
         )
+
+
+class MessageReactionsView(APIView):
+    @extend_schema(responses={200: ReactionListOut, **ERROR_RESPONSES}, tags=TAGS)
+    def get(self, request: Request, message_id: int) -> Response:
+        """Everyone's reactions on a message you can read, each emoji with every person who chose it."""
+        return Response(
+            renderer(ReactionListOut)(reactions.reactions_of(actor=request.user, message_id=message_id))
+        )
+
+    @extend_schema(request=schemas.ReactionInput, responses={200: ReactionsOut, **ERROR_RESPONSES}, tags=TAGS)
+    def post(self, request: Request, message_id: int) -> Response:
+        """Add your emoji (idempotent); the chat's members hear message.reaction."""
+        data = validate(schemas.ReactionInput, request.data)
+        answer = reactions.reaction_set(actor=request.user, message_id=message_id, add=True, **data)
+        return Response(renderer(ReactionsOut)(answer))
+
+
+class MessageReactionView(APIView):
+    @extend_schema(responses={200: ReactionsOut, **ERROR_RESPONSES}, tags=TAGS)
+    def delete(self, request: Request, message_id: int, emoji: str) -> Response:
+        """Remove your emoji (idempotent); the chat's members hear message.reaction."""
+        answer = reactions.reaction_set(actor=request.user, message_id=message_id, emoji=emoji, add=False)
+        return Response(renderer(ReactionsOut)(answer))

@@ -32,7 +32,7 @@ from imsuite.ws import (
     utc_now_iso,
 )
 
-from . import drafts, receipts, schemas, selectors, services
+from . import drafts, reactions, receipts, schemas, selectors, services
 from .realtime import render_for
 from .send_queue import get_send_queue
 from .sending import SendRequest
@@ -286,6 +286,11 @@ class ClientConsumer(FastWebsocketConsumer):
         data = validate(schemas.MessageRef, payload)
         await db(services.message_delete)(actor=self.user, **data)
 
+    async def on_message_reaction(self, payload: dict[str, Any]) -> None:
+        """Answered by the message.reaction event (nothing when it changed nothing)."""
+        data = validate(schemas.ReactionEvent, payload)
+        await db(reactions.reaction_set)(actor=self.user, **data)
+
     async def on_message_read(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.MessageRef, payload)
         await db(services.message_read)(actor=self.user, origin=self.connection_id, **data)
@@ -371,6 +376,7 @@ class ClientConsumer(FastWebsocketConsumer):
         "message.delete": on_message_delete,
         "message.read": on_message_read,
         "message.delivered": on_message_delivered,
+        "message.reaction": on_message_reaction,
         "typing": on_typing,
         "chat.notify": on_chat_notify,
         "draft.update": on_draft_update,

@@ -25,6 +25,7 @@ def message_data(message: Message) -> dict[str, Any]:
         "deleted_at": message.deleted_at,
         "attachments": [] if deleted else attachment_views(message.attachments),
         "mentions": [] if deleted else (message.mentions or []),
+        **({"reactions": message.reactions} if message.reactions and not deleted else {}),  # chats.reactions
     }
 
 

@@ -121,6 +121,8 @@ class Message(models.Model):
     attachments = models.JSONField(null=True, blank=True)
     # Who the message calls by name (issue 19): user ids, and "all" for @all; null: nobody.
     mentions = models.JSONField(null=True, blank=True)
+    # Its reactions' summary (chats.reactions.summary), kept with the row like attachments; null: none.
+    reactions = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -141,6 +143,21 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class Reaction(models.Model):
+    """One person's emoji on one message (issue 22); the message's `reactions` summarises them."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "user", "emoji"], name="reaction_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on message {self.message_id}"
 
 
 class MessageText(models.Model):

@@ -6,7 +6,7 @@ from reports.realtime import RENDERERS as REPORT_RENDERERS
 
 from .events import message_for_viewer
 
-SEQ_EVENTS = frozenset({"message.new", "message.edit", "message.delete"})
+SEQ_EVENTS = frozenset({"message.new", "message.edit", "message.delete", "message.reaction"})
 
 
 def _chat_for(chat: dict[str, Any], viewer_id: int) -> dict[str, Any]:
@@ -43,6 +43,10 @@ RENDERERS = {
     "message.new": ("message.new", _message_new),
     "message.edit": ("message.edit", _message_edit),
     "message.delete": ("message.delete", _message_delete),
+    "message.reaction": (
+        "message.reaction",
+        _same(("chat_id", "message_id", "emoji", "user_id", "added", "reactions")),
+    ),
     "message.read": ("message.read", _same(("message_id", "chat_id", "read_by", "read_at"))),
     "message.delivered": ("message.delivered", _same(("chat_id", "up_to_message_id", "delivered_to"))),
     "chat.notify": ("chat.notify", _same(("chat_id", "notify", "until"))),

@@ -66,6 +66,15 @@ class DeliveredEvent(DeliveredInput):
     chat_id = StrictIntegerField(**ID)
 
 
+class ReactionInput(InputSerializer):
+    emoji = StrictCharField(max_length=32, trim_whitespace=False, help_text="One emoji (chats.reactions).")
+
+
+class ReactionEvent(ReactionInput):
+    message_id = StrictIntegerField(**ID)
+    add = StrictBooleanField(help_text="true adds the emoji, false removes it.")
+
+
 class TypingInput(InputSerializer):
     chat_id = StrictIntegerField(**ID)
     is_typing = StrictBooleanField()

@@ -15,6 +15,36 @@ class MentionField(serializers.JSONField):
     """A mentioned user's id, or "all"."""
 
 
+class ReactionSummaryOut(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    user_ids = serializers.ListField(child=serializers.IntegerField(), help_text="The first 5 who reacted.")
+    me = serializers.BooleanField(
+        required=False, help_text="Whether you reacted: in pages read for you, not in live events."
+    )
+
+
+class ReactionsOut(serializers.Serializer):
+    """A message's reactions as summarised (the answer to a change)."""
+
+    message_id = serializers.IntegerField()
+    chat_id = serializers.IntegerField()
+    reactions = ReactionSummaryOut(many=True)
+
+
+class ReactionUsersOut(serializers.Serializer):
+    emoji = serializers.CharField()
+    count = serializers.IntegerField()
+    me = serializers.BooleanField()
+    users = UserRef(many=True, help_text="Everyone who reacted with it, in order.")
+
+
+class ReactionListOut(ReactionsOut):
+    """A message's reactions with everyone who reacted."""
+
+    reactions = ReactionUsersOut(many=True)
+
+
 class MessageOut(serializers.Serializer):
     id = serializers.IntegerField()
     chat_id = serializers.IntegerField()
@@ -33,6 +63,9 @@ class MessageOut(serializers.Serializer):
     mentions = serializers.ListField(
         child=MentionField(),
         help_text='Who the message mentions: user ids, sorted, with "all" first for @all; [] when none.',
+    )
+    reactions = ReactionSummaryOut(
+        many=True, required=False, help_text="Only when it has any (chats.reactions); never on a deleted one."
     )
 
 

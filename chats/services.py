@@ -19,7 +19,7 @@ from imsuite.events import publish
 from imsuite.ratelimit import rate_limit
 from media.services import message_files_remove
 
-from . import edit_history, search_index
+from . import edit_history, reactions, search_index
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
 from .mentions import message_mentions, unread_mentions_moved, unread_mentions_recount
 from .models import Chat, ChatMember, Message, Notify, Role
@@ -237,4 +237,6 @@ def sync_page(*, actor: User, after: int, since: int) -> list[tuple[str, dict[st
     process busy and, unread, its memory growing."""
     limits = settings.IMSUITE
     rate_limit("sync", actor.pk, limits["RATE_LIMIT_SYNCS"], limits["RATE_LIMIT_WINDOW_SECONDS"])
-    return changes_since(actor.pk, after, None, since)
+    changes = changes_since(actor.pk, after, None, since)
+    reactions.mark_mine([data["message"] for _name, data in changes if "message" in data], actor.pk)
+    return changes

@@ -364,6 +364,7 @@ IMSUITE.update(
             ("PASSWORD_RESET_MAILS", "3", "3600"),
             ("EMAIL_CHANGES", "5", "3600"),  # per user: each sends a verification mail
             ("DRAFTS", "120", "60"),  # draft saves per user (the web client saves at most once a second)
+            ("REACTIONS", "120", "60"),  # reactions added or removed per user (chats.reactions)
         ]
         for suffix, default in (("", uses), ("_WINDOW_SECONDS", window))
     }

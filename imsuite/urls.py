@@ -105,6 +105,16 @@ api = [
     ),
     path("messages/<int:message_id>/edits", receipts_api.MessageEditsView.as_view(), name="message-edits"),
     path("chats/<int:chat_id>/delivered", receipts_api.ChatDeliveredView.as_view(), name="chat-delivered"),
+    path(
+        "messages/<int:message_id>/reactions",
+        chats_api.MessageReactionsView.as_view(),
+        name="message-reactions",
+    ),
+    path(
+        "messages/<int:message_id>/reactions/<str:emoji>",
+        chats_api.MessageReactionView.as_view(),
+        name="message-reaction",
+    ),
     path("groups", groups_api.GroupListView.as_view(), name="groups"),
     path("groups/<int:group_id>", groups_api.GroupDetailView.as_view(), name="group-detail"),
     path("groups/<int:group_id>/avatar", groups_api.GroupAvatarView.as_view(), name="group-avatar"),

@@ -14,6 +14,7 @@ const BY_REASON = {
   already_friends: () => gettext("You are already friends."),
   already_requested: () => gettext("A friend request is already waiting."),
   edit_window: () => gettext("This message is too old to edit."),
+  too_many_reactions: () => gettext("This message has as many different reactions as it can take."),
   not_moderator: () => gettext("Only the group's owner and admins can do this."),
   in_call: () => gettext("You are already in a call."),
   too_large: () => gettext("That file is too large."),

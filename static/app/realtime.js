@@ -9,6 +9,7 @@ import { errorText } from "./errors.js";
 import { loadGroup } from "./groups.js";
 import { format, gettext } from "./i18n.js";
 import { failPending, flushOutbox, markRead } from "./messaging.js";
+import { keepMine, onReaction } from "./reactions.js";
 import { alertMessage } from "./notifier.js";
 import * as socket from "./socket.js";
 import { notify, receiveDeletion, receiveMessage, rememberPerson, setOnline, setPresenceKnown, setTyping, state } from "./store.js";
@@ -105,9 +106,10 @@ export function initRealtime(onConnected) {
   socket.on("draft.updated", onDraftUpdated);
   socket.on("group.member_removed", tellRemoval);
   socket.on("message.new", onMessage);
-  socket.on("message.edit", ({ message }) => receiveMessage(message));
+  socket.on("message.edit", ({ message }) => receiveMessage(keepMine(message)));
   socket.on("message.delete", receiveDeletion);
   socket.on("message.read", onRead);
+  socket.on("message.reaction", onReaction);
   socket.on("typing", ({ chat_id: chatId, user, is_typing: isTyping }) => setTyping(chatId, user, isTyping));
   socket.on("presence", ({ user, user_id: userId, is_online: isOnline, last_seen: lastSeen }) => {
     rememberPerson({ ...user, id: userId, last_seen: lastSeen });

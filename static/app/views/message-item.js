@@ -7,6 +7,7 @@ import { formatTime, gettext } from "../i18n.js";
 import { icon } from "../icons.js";
 import { decorateMentions } from "../mentions.js";
 import { attachmentsNode } from "./attachment-view.js";
+import { reactionBar } from "./reaction-bar.js";
 
 const textNode = (content) => h("p", { class: "text", "data-testid": "message-text" }, linkify(content));
 
@@ -104,6 +105,7 @@ export function messageNode(message, view) {
         h("time", { datetime: message.created_at, text: formatTime(message.created_at) }),
         status(message, view.readState, view.onRetry),
       ),
+      reactionBar(message),
     ),
     actions && h("div", { class: "message-actions" }, actions),
   );
