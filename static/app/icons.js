@@ -21,6 +21,9 @@ const PATHS = {
   file: "M14 3H6a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V9zM14 3v6h6",
   bell: "M6 17v-6a6 6 0 0 1 12 0v6l2 1H4zM10 21h4",
   report: "M5 21V4M5 4h11l-2 4 2 4H5",
+  forward: "M15 7l5 5-5 5M20 12H9a5 5 0 0 0-5 5v2",
+  pin: "M9 3h6l-1 6 4 4H6l4-4zM12 13v8",
+  unpin: "M9 3h6l-1 6 4 4H6l4-4zM12 13v8M3 3l18 18",
   bellOff: "M6 17v-6a6 6 0 0 1 12 0v6l2 1H4zM10 21h4M3 3l18 18",
 };
 
