@@ -3,6 +3,7 @@ private chat whose peer blocked the member."""
 
 from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 from accounts.blocking import block_create
 from accounts.models import User
@@ -53,3 +54,10 @@ def build_world(make_user: Callable[..., User]) -> SimpleNamespace:
     block_create(actor=users["pal"], user_id=users["member"].pk)
     assert not ChatMember.objects.filter(chat_id=group.pk, user=users["banned"]).exists()
     return SimpleNamespace(**users, group=group, gid=group.pk, pals=pals, hello=hello, to_pal=to_pal)
+
+
+def client_of(w: SimpleNamespace, who: str, api: Any, client_for: Callable[[User], Any]) -> Any:
+    """The actor's API client, made before a snapshot (a token is a row); None for the bot."""
+    if who == "bot":
+        return None
+    return api if who == "anonymous" else client_for(getattr(w, "member" if who == "blocked" else who))

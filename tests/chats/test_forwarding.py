@@ -21,7 +21,7 @@ from media.models import Attachment
 from media.services import attachment_upload, files_remove
 from media.storage import media_storage
 from tests.accounts.test_api import assert_error, check
-from tests.chats.forward_pin_world import ACTORS, build_world
+from tests.chats.forward_pin_world import ACTORS, build_world, client_of
 from tests.db_state import assert_unchanged, whole_database
 from tests.media.conftest import png
 
@@ -61,13 +61,6 @@ def origin(w: SimpleNamespace) -> dict[str, Any]:
         "sender_name": "Member",
         "sent_at": iso(w.hello.created_at),
     }
-
-
-def client_of(w: SimpleNamespace, who: str, api, client_for) -> Any:
-    """The actor's API client, made before the snapshot (a token is a row); None for the bot."""
-    if who == "bot":
-        return None
-    return api if who == "anonymous" else client_for(getattr(w, "member" if who == "blocked" else who))
 
 
 def forward_as(w: SimpleNamespace, who: str, client, chat_ids: list[int]) -> Any:

@@ -15,7 +15,8 @@ from chats.services import message_delete, message_send
 from imsuite.errors import DomainError
 from imsuite.models import AuditEntry
 from tests.accounts.test_api import assert_error, check
-from tests.chats.forward_pin_world import ACTORS, build_world
+from tests.chats.forward_pin_world import ACTORS, build_world, client_of
+from tests.chats.ws_helpers import message_body
 from tests.db_state import assert_unchanged, whole_database
 
 pytestmark = pytest.mark.django_db
@@ -75,12 +76,6 @@ def act(w: SimpleNamespace, who: str, client: Any, method: str) -> Any:
             return error
         return "ok"
     return getattr(client, method)(f"/api/messages/{message.pk}/pin")
-
-
-def client_of(w: SimpleNamespace, who: str, api, client_for) -> Any:
-    if who == "bot":
-        return None
-    return api if who == "anonymous" else client_for(getattr(w, "member" if who == "blocked" else who))
 
 
 def assert_refused(answer: Any, expected: int | str) -> None:
@@ -229,29 +224,14 @@ def test_pin_and_unpin_frames_reach_the_chat_members(world, inbox, django_captur
     inbox.listen(w.member, w.bot, w.outsider, w.banned)
     with django_capture_on_commit_callbacks(execute=True):
         pin = pins.message_pin(actor=w.admin, message_id=w.hello.pk)
-    message = {
-        "id": w.hello.pk,
-        "chat_id": w.gid,
-        "sender_id": w.member.pk,
-        "content": "hello team",
-        "message_type": "text",
-        "reply_to_id": None,
-        "created_at": iso(w.hello.created_at),
-        "is_edited": False,
-        "updated_at": None,
-        "is_deleted": False,
-        "deleted_by": None,
-        "deleted_at": None,
-        "attachments": [],
-        "mentions": [],
-    }
+    message = message_body(w.hello, w.bot)  # as everyone but its sender sees it
     pinned_by = {"id": w.admin.pk, "nickname": "Admin", "avatar_url": w.admin.avatar_url}
     pinned = {
         "chat_id": w.gid,
         "message_id": w.hello.pk,
         "pin": {"message": message, "pinned_by": pinned_by, "pinned_at": iso(pin.pinned_at)},
     }
-    own = {**pinned, "pin": {**pinned["pin"], "message": {**message, "client_msg_id": None}}}
+    own = {**pinned, "pin": {**pinned["pin"], "message": message_body(w.hello, w.member)}}
     assert frames(inbox, w.member) == [("message.pinned", own)]  # the sender's own message
     assert frames(inbox, w.bot) == [("message.pinned", pinned)]
     assert frames(inbox, w.outsider) == frames(inbox, w.banned) == []

@@ -7,7 +7,7 @@ import pytest
 
 from chats.models import Message, Pin
 from tests.chats.test_ws import dave, fresh, group, hello, private_chat_id, ws  # noqa: F401  (fixtures)
-from tests.chats.ws_helpers import call, error_frame, iso, ref
+from tests.chats.ws_helpers import call, error_frame, iso, message_body, ref
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -16,29 +16,10 @@ def forwarded_rows() -> list[Message]:
     return list(Message.objects.filter(forwarded_from__isnull=False).select_related("chat", "sender"))
 
 
-def message_json(row: Message, *, own: bool) -> dict[str, Any]:
-    body = {
-        "id": row.pk,
-        "chat_id": row.chat_id,
-        "sender_id": row.sender_id,
-        "content": row.content,
-        "message_type": row.message_type,
-        "reply_to_id": None,
-        "client_msg_id": row.client_msg_id,
-        "created_at": iso(row.created_at),
-        "is_edited": False,
-        "updated_at": None,
-        "is_deleted": False,
-        "deleted_by": None,
-        "deleted_at": None,
-        "attachments": [],
-        "mentions": [],
-    }
-    if row.forwarded_from:
-        body["forwarded_from"] = row.forwarded_from
-    if not own:
-        del body["client_msg_id"]
-    return body
+def message_json(row: Message, viewer: Any) -> dict[str, Any]:
+    """The message as the viewer's frames show it, with the forward's mark when it has one."""
+    body = message_body(row, viewer)
+    return body | {"forwarded_from": row.forwarded_from} if row.forwarded_from else body
 
 
 async def test_forward_frame_and_its_retry(ws, group, hello, alice, bob, carol, dave):  # noqa: F811
@@ -65,7 +46,7 @@ async def test_forward_frame_and_its_retry(ws, group, hello, alice, bob, carol, 
         "type": "message.new",
         "seq": row.seq,
         "payload": {
-            "message": message_json(row, own=True),
+            "message": message_json(row, alice),
             "chat": chat | {"title": "Bob"},
             "sender": ref(alice),
         },
@@ -74,7 +55,7 @@ async def test_forward_frame_and_its_retry(ws, group, hello, alice, bob, carol, 
         "type": "message.new",
         "seq": row.seq,
         "payload": {
-            "message": message_json(row, own=False),
+            "message": message_json(row, bob),
             "chat": chat | {"title": "Alice"},
             "sender": ref(alice),
         },
@@ -111,12 +92,12 @@ async def test_pin_and_unpin_frames(ws, group, hello, alice, bob, carol, dave): 
         "chat_id": group.pk,
         "message_id": hello,
         "pin": {
-            "message": message_json(row, own=False),
+            "message": message_json(row, bob),
             "pinned_by": ref(alice),
             "pinned_at": iso(pin.pinned_at),
         },
     }
-    own = {**pinned, "pin": {**pinned["pin"], "message": message_json(row, own=True)}}
+    own = {**pinned, "pin": {**pinned["pin"], "message": message_json(row, alice)}}
     assert first == {"type": "message.pinned", "payload": own}
     for device in (b1, c1):
         assert await device.frame() == {"type": "message.pinned", "payload": pinned}
