@@ -15,7 +15,7 @@ from chats.forwarding import message_forward
 from chats.models import Message
 from chats.realtime import render_for
 from chats.selectors import message_event_data
-from chats.services import message_delete, message_send, private_chat_ensure
+from chats.services import message_delete, message_send, private_chat_ensure, sync_page
 from imsuite.errors import DomainError
 from media.models import Attachment
 from media.services import attachment_upload, files_remove
@@ -273,3 +273,14 @@ def test_a_copy_keeps_its_file_when_the_original_goes(with_photo):
     assert media_storage().exists(copy.file) and media_storage().exists(copy.thumbnail)
     assert files_remove([copy]) == [copy]
     assert not media_storage().exists(copy.file)
+
+
+def test_history_and_sync_show_the_mark(world, client_for):
+    w = world
+    [(_, (new, _))] = message_forward(actor=w.admin, message_id=w.hello.pk, chat_ids=[w.gid])
+    page = check(client_for(w.owner).get(f"/api/chats/{w.gid}/messages"), 200)["results"]
+    assert [(m["id"], m.get("forwarded_from")) for m in page] == [(new.pk, origin(w)), (w.hello.pk, None)]
+    changes = sync_page(actor=w.owner, after=new.seq - 1, since=new.seq - 1)
+    assert [(name, data["message"]["id"], data["message"]["forwarded_from"]) for name, data in changes] == [
+        ("message.new", new.pk, origin(w))
+    ]
