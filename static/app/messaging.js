@@ -14,7 +14,7 @@ const TYPING_EVERY_MS = 3000;
 let pendingOrder = 0;
 
 /** A client_msg_id: crypto.randomUUID, which only secure contexts have; random bytes elsewhere. */
-function newClientMsgId() {
+export function newClientMsgId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }

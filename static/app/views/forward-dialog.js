@@ -5,6 +5,7 @@ import { api } from "../api.js";
 import { byId, h } from "../dom.js";
 import { errorText } from "../errors.js";
 import { format, gettext, ngettext } from "../i18n.js";
+import { newClientMsgId } from "../messaging.js";
 import { sortedChats } from "../store.js";
 import { toast } from "./toasts.js";
 
@@ -36,7 +37,7 @@ async function submit(form) {
     return;
   }
   try {
-    const { results } = await api.post(`messages/${messageId}/forward`, { chat_ids: chatIds, client_msg_id: crypto.randomUUID().slice(0, 36) });
+    const { results } = await api.post(`messages/${messageId}/forward`, { chat_ids: chatIds, client_msg_id: newClientMsgId() });
     const refused = results.filter((result) => result.error);
     byId("forward-dialog").close();
     const sent = results.length - refused.length;
