@@ -92,6 +92,8 @@ def message_object(data: dict[str, Any], bot_id: int) -> dict[str, Any]:
         "mentions": mentions,  # (addition) the ids mentioned, "all" first for @all; [] for none
         "atMe": bot_id in mentions or "all" in mentions,  # (addition) a group bot answers when called
     }
+    if message.get("forwarded_from"):  # (addition) a forward's original, only on forwarded messages
+        shown["forwardedFrom"] = message["forwarded_from"]
     if kind == GROUP:
         sender |= {
             "role": profile.get("role", "member"),

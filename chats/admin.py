@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from imsuite.admin_services import ViewOnlyAdminMixin, run_for_each, set_or_not_filter
 
 from . import search, services
-from .models import Chat, ChatMember, Message, MessageEdit, Reaction
+from .models import Chat, ChatMember, Message, MessageEdit, Pin, Reaction
 
 DeletedFilter = set_or_not_filter("deleted_at", "deleted", "Deleted", "Not deleted")
 
@@ -48,6 +48,7 @@ class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     actions = ["recall"]
     inlines = [MessageEditInline, ReactionInline]
+    readonly_fields = ["forwarded", "pinned"]
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Message], search_term: str
@@ -67,6 +68,22 @@ class MessageAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="content")
     def short_content(self, message: Message) -> str:
         return message.content[:80]
+
+    @admin.display(description="forwarded from")
+    def forwarded(self, message: Message) -> str:
+        """The original as the forward shows it (chats.forwarding), or "-"."""
+        origin = message.forwarded_from
+        if not origin:
+            return "-"
+        return (
+            f"message {origin['message_id']} of chat {origin['chat_id']} by {origin['sender_name']}"
+            f" (user {origin['sender_id']}), sent {origin['sent_at']}"
+        )
+
+    @admin.display(description="pinned")
+    def pinned(self, message: Message) -> str:
+        pin = Pin.objects.filter(message=message).select_related("pinned_by").first()
+        return "-" if pin is None else f"pinned by {pin.pinned_by} at {pin.pinned_at:%Y-%m-%d %H:%M:%S} UTC"
 
     @admin.action(description="Recall selected messages (erases their content)")
     def recall(self, request: HttpRequest, queryset: QuerySet[Message]) -> None:
@@ -95,9 +112,20 @@ class ChatMemberInline(ViewOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
+class PinInline(ViewOnlyAdminMixin, admin.TabularInline):
+    """The chat's pins, newest first; unpinning is the members' (and a recall's) to do."""
+
+    model = Pin
+    fk_name = "chat"
+    fields = ["message", "pinned_by", "pinned_at"]
+    readonly_fields = fields
+    ordering = ["-pinned_at"]
+    extra = 0
+
+
 @admin.register(Chat)
 class ChatAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "type", "created_at", "last_message_at"]
     list_filter = ["type"]
     search_fields = ["=id", "members__user__username"]
-    inlines = [ChatMemberInline]
+    inlines = [ChatMemberInline, PinInline]

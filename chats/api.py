@@ -8,22 +8,24 @@ from rest_framework.views import APIView
 
 from accounts.authentication import BOT_OR_PERSON
 from imsuite.api_fields import ERROR_RESPONSES, query_input
-from imsuite.errors import validation_error
+from imsuite.errors import DomainError, validation_error
 from imsuite.rendering import renderer
 from imsuite.validation import validate
 from media.rendering import attachment_view
 from media.serializers import AttachmentOut
 
-from . import reactions, schemas, search, selectors, services
+from . import forwarding, pins, reactions, schemas, search, selectors, services
 from .access import access_attachment, access_chat
 from .events import message_data, message_for_viewer
 from .serializers import (
     ChatOut,
+    ForwardOut,
     HistoryPage,
     HistoryQuery,
     HistoryWindow,
     MessageOut,
     NotifyOut,
+    PinOut,
     PrivateChatInput,
     ReactionListOut,
     ReactionsOut,
@@ -224,3 +226,51 @@ class MessageReactionView(APIView):
         """Remove your emoji (idempotent); the chat's members hear message.reaction."""
         answer = reactions.reaction_set(actor=request.user, message_id=message_id, emoji=emoji, add=False)
         return Response(renderer(ReactionsOut)(answer))
+
+
+class MessageForwardView(APIView):
+    @extend_schema(request=schemas.ForwardInput, responses={200: ForwardOut, **ERROR_RESPONSES}, tags=TAGS)
+    def post(self, request: Request, message_id: int) -> Response:
+        """Forward a message you can read, with its files, to chats you may send in. Each chat has its
+        own result; when every chat refuses, the answer is the first chat's refusal."""
+        data = validate(schemas.ForwardInput, request.data)
+        results = forwarding.message_forward(actor=request.user, message_id=message_id, **data)
+        refusals = [r for _, r in results if isinstance(r, DomainError)]
+        if len(refusals) == len(results):
+            raise refusals[0]
+        body = [
+            {"chat_id": chat_id, "message": None, "created": False, "error": result.as_dict()}
+            if isinstance(result, DomainError)
+            else {
+                "chat_id": chat_id,
+                "message": _message_out(result[0], request.user.pk),
+                "created": result[1],
+                "error": None,
+            }
+            for chat_id, result in results
+        ]
+        return Response(renderer(ForwardOut)({"results": body}))
+
+
+class MessagePinView(APIView):
+    @extend_schema(request=None, responses={200: PinOut, **ERROR_RESPONSES}, tags=TAGS)
+    def put(self, request: Request, message_id: int) -> Response:
+        """Pin a message in its chat (group owner and admins; either person of a private chat)."""
+        pin = pins.message_pin(actor=request.user, message_id=message_id)
+        item = pins.pin_data(pin, pin.message, pin.pinned_by)
+        item["message"] = message_for_viewer(item["message"], request.user.pk)
+        return Response(renderer(PinOut)(item))
+
+    @extend_schema(request=None, responses={204: None, **ERROR_RESPONSES}, tags=TAGS)
+    def delete(self, request: Request, message_id: int) -> Response:
+        pins.message_unpin(actor=request.user, message_id=message_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChatPinsView(APIView):
+    @extend_schema(responses={200: PinOut(many=True), **ERROR_RESPONSES}, tags=TAGS)
+    def get(self, request: Request, chat_id: int) -> Response:
+        """The chat's pinned messages, newest pin first (at most PINS_PER_CHAT_MAX)."""
+        return Response(
+            [renderer(PinOut)(item) for item in pins.chat_pins(actor=request.user, chat_id=chat_id)]
+        )

@@ -32,7 +32,7 @@ from imsuite.ws import (
     utc_now_iso,
 )
 
-from . import drafts, reactions, receipts, schemas, selectors, services
+from . import drafts, forwarding, pins, reactions, receipts, schemas, selectors, services
 from .realtime import render_for
 from .send_queue import get_send_queue
 from .sending import SendRequest
@@ -291,6 +291,23 @@ class ClientConsumer(FastWebsocketConsumer):
         data = validate(schemas.ReactionEvent, payload)
         await db(reactions.reaction_set)(actor=self.user, **data)
 
+    async def on_message_forward(self, payload: dict[str, Any]) -> None:
+        """Each target's new message arrives as message.new from the hub; a retry's is sent here,
+        and each refused chat answers with its own error frame (details.chat_id)."""
+        data = validate(schemas.ForwardEvent, payload)
+        for chat_id, result in await db(forwarding.message_forward)(actor=self.user, **data):
+            if isinstance(result, DomainError):
+                refusal = DomainError(result.code, result.message, {**result.details, "chat_id": chat_id})
+                await self._send_error(refusal, "message.forward", payload)
+            elif not result[1]:
+                await self._deliver("message.new", await db(selectors.message_event_data)(result[0]))
+
+    async def on_message_pin(self, payload: dict[str, Any]) -> None:
+        await db(pins.message_pin)(actor=self.user, **validate(schemas.MessageRef, payload))
+
+    async def on_message_unpin(self, payload: dict[str, Any]) -> None:
+        await db(pins.message_unpin)(actor=self.user, **validate(schemas.MessageRef, payload))
+
     async def on_message_read(self, payload: dict[str, Any]) -> None:
         data = validate(schemas.MessageRef, payload)
         await db(services.message_read)(actor=self.user, origin=self.connection_id, **data)
@@ -377,6 +394,9 @@ class ClientConsumer(FastWebsocketConsumer):
         "message.read": on_message_read,
         "message.delivered": on_message_delivered,
         "message.reaction": on_message_reaction,
+        "message.forward": on_message_forward,
+        "message.pin": on_message_pin,
+        "message.unpin": on_message_unpin,
         "typing": on_typing,
         "chat.notify": on_chat_notify,
         "draft.update": on_draft_update,

@@ -9,7 +9,7 @@ from .models import Message
 
 def message_data(message: Message) -> dict[str, Any]:
     deleted = message.deleted_at is not None
-    return {
+    data = {
         "id": message.pk,
         "chat_id": message.chat_id,
         "sender_id": message.sender_id,
@@ -27,6 +27,9 @@ def message_data(message: Message) -> dict[str, Any]:
         "mentions": [] if deleted else (message.mentions or []),
         **({"reactions": message.reactions} if message.reactions and not deleted else {}),  # chats.reactions
     }
+    if message.forwarded_from:  # only on forwards: every other message stays as it was
+        data["forwarded_from"] = message.forwarded_from
+    return data
 
 
 def message_for_viewer(message: dict[str, Any], viewer_id: int) -> dict[str, Any]:

@@ -123,6 +123,9 @@ class Message(models.Model):
     mentions = models.JSONField(null=True, blank=True)
     # Its reactions' summary (chats.reactions.summary), kept with the row like attachments; null: none.
     reactions = models.JSONField(null=True, blank=True)
+    # A forwarded message's origin as shown (chats.forwarding): {message_id, chat_id, sender_id,
+    # sender_name, sent_at}, copied so that it stays when the original is recalled; null: not forwarded.
+    forwarded_from = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -224,3 +227,21 @@ class MessageEdit(models.Model):
 
     def __str__(self) -> str:
         return f"edit of message {self.message_id} at {self.edited_at}"
+
+
+class Pin(models.Model):
+    """A message pinned in its chat (chats.pins): at most PINS_PER_CHAT_MAX per chat, newest first."""
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="+", db_index=False)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pinned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chat", "message"], name="pin_unique")]
+        indexes = [models.Index(fields=["chat", "-pinned_at"], name="pins_by_chat")]
+
+    def __str__(self) -> str:
+        return f"pin of message {self.message_id} in chat {self.chat_id}"

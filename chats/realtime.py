@@ -35,6 +35,11 @@ def _message_delete(data: dict[str, Any], viewer_id: int) -> dict[str, Any]:
     return {k: data[k] for k in keys}
 
 
+def _message_pinned(data: dict[str, Any], viewer_id: int) -> dict[str, Any]:
+    pin = data["pin"] | {"message": message_for_viewer(data["pin"]["message"], viewer_id)}
+    return {"chat_id": data["chat_id"], "message_id": data["message_id"], "pin": pin}
+
+
 def _same(keys: tuple[str, ...]) -> Any:
     return lambda data, viewer_id: {k: data.get(k) for k in keys}
 
@@ -47,6 +52,8 @@ RENDERERS = {
         "message.reaction",
         _same(("chat_id", "message_id", "emoji", "user_id", "added", "reactions")),
     ),
+    "message.pinned": ("message.pinned", _message_pinned),
+    "message.unpinned": ("message.unpinned", _same(("chat_id", "message_id", "unpinned_by"))),
     "message.read": ("message.read", _same(("message_id", "chat_id", "read_by", "read_at"))),
     "message.delivered": ("message.delivered", _same(("chat_id", "up_to_message_id", "delivered_to"))),
     "chat.notify": ("chat.notify", _same(("chat_id", "notify", "until"))),

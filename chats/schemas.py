@@ -145,3 +145,24 @@ class DraftInput(InputSerializer):
 
 class DraftEvent(DraftInput):
     chat_id = StrictIntegerField(**ID)
+
+
+class ForwardInput(InputSerializer):
+    """A forward (REST: the message comes from the URL)."""
+
+    chat_ids = serializers.ListField(
+        child=StrictIntegerField(**ID),
+        allow_empty=False,
+        help_text="The chats to forward to, each once (1 to FORWARD_MAX_CHATS).",
+    )
+    client_msg_id = StrictCharField(
+        required=False,
+        allow_null=True,
+        max_length=44,
+        min_length=1,
+        help_text='Makes the forward safe to retry: each new message is keyed "<client_msg_id>/<chat_id>".',
+    )
+
+
+class ForwardEvent(ForwardInput):
+    message_id = StrictIntegerField(**ID)

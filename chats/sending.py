@@ -72,6 +72,10 @@ class SendRequest:
     reply_to_id: int | None = None
     client_msg_id: str | None = None
     attachment_ids: list[int] | None = None
+    # A forward (chats.forwarding): the original as shown, and its files to copy; content and
+    # message_type are the original's, already clean.
+    forwarded_from: dict[str, Any] | None = None
+    forward_files: list[Attachment] | None = None
 
 
 SendResult = tuple[Message, bool] | DomainError
@@ -152,6 +156,9 @@ class _Batch:
     def clean_contents(self) -> None:
         for i in self.live():
             request = self.requests[i]
+            if request.forwarded_from is not None:
+                self.contents[i] = request.content
+                continue
             try:
                 if request.attachment_ids:
                     check_attachment_ids(request.attachment_ids)
@@ -276,27 +283,29 @@ class _Batch:
         refs, audiences = refs_and_audiences(kinds)
         mentions = self._mentions(indexes)
         now = timezone.now()
-        messages = [
-            Message(
-                chat_id=self.members[i].chat_id,
-                sender=self.requests[i].actor,
-                content=self.contents[i],
-                message_type=(
-                    files_type(self.attachments[i])
-                    if i in self.attachments
-                    else self.requests[i].message_type
-                ),
-                attachments=[attachment_meta(f) for f in self.attachments[i]]
-                if i in self.attachments
-                else None,
-                reply_to_id=self.requests[i].reply_to_id,
-                client_msg_id=self.requests[i].client_msg_id,
-                created_at=now,
-                mentions=mentions.get(i),
-            )
-            for i in indexes
-        ]
         with transaction.atomic():
+            self._copy_forward_files(indexes)
+            messages = [
+                Message(
+                    chat_id=self.members[i].chat_id,
+                    sender=self.requests[i].actor,
+                    content=self.contents[i],
+                    message_type=(
+                        files_type(self.attachments[i])
+                        if i in self.attachments
+                        else self.requests[i].message_type
+                    ),
+                    attachments=[attachment_meta(f) for f in self.attachments[i]]
+                    if i in self.attachments
+                    else None,
+                    reply_to_id=self.requests[i].reply_to_id,
+                    client_msg_id=self.requests[i].client_msg_id,
+                    created_at=now,
+                    mentions=mentions.get(i),
+                    forwarded_from=self.requests[i].forwarded_from,
+                )
+                for i in indexes
+            ]
             _touch_chats(sorted(kinds), now)
             first = take_seqs(len(messages))  # last: the counter stays locked only until the commit
             for offset, message in enumerate(messages):
@@ -317,11 +326,19 @@ class _Batch:
         for i, message in zip(indexes, messages, strict=True):
             self.results[i] = (message, True)
 
+    def _copy_forward_files(self, indexes: list[int]) -> None:
+        """A forward sends copies of the original's files (chats.forwarding), claimed below like uploads."""
+        for i in indexes:
+            files = self.requests[i].forward_files
+            if files:
+                self.attachments[i] = forward_copies(files, self.requests[i].actor.pk)
+
     def _mentions(self, indexes: list[int]) -> dict[int, list[int | str]]:
         """The mentions of these messages (chats.mentions): the names of the members of the chats
         written to with an '@' are read with one query (with whom of their senders each member
         blocked, `self.blocked`), and nothing for a batch without any."""
-        calling = [i for i in indexes if has_at(self.contents[i])]
+        # A forward mentions nobody: its text was written to another chat.
+        calling = [i for i in indexes if self.requests[i].forwarded_from is None and has_at(self.contents[i])]
         senders = {self.members[i].user_id for i in calling}
         names = chat_names({self.members[i].chat_id for i in calling}, senders)
         found = {}
@@ -363,6 +380,20 @@ def _claim(files: list[Attachment], message: Message, moment: datetime) -> None:
     )
     if claimed != len(files):
         raise _Taken
+
+
+def forward_copies(files: list[Attachment], uploader_id: int) -> list[Attachment]:
+    """New rows over the same stored files, owned by the forwarder: the target chat's members read
+    them as any file of their chat, and each copy lives and goes with its own message (a stored
+    file is deleted with its last row: media.services.attachment_files_remove)."""
+    copies = [
+        Attachment(uploader_id=uploader_id, **{name: getattr(original, name) for name in _COPIED})
+        for original in files
+    ]
+    return Attachment.objects.bulk_create(copies)
+
+
+_COPIED = ("kind", "name", "size", "mime", "width", "height", "duration", "waveform", "file", "thumbnail")
 
 
 def files_type(files: list[Attachment]) -> str:
@@ -407,6 +438,7 @@ _INSERTED = (
     ("seq", "bigint"),
     ("attachments", "jsonb"),
     ("mentions", "jsonb"),
+    ("forwarded_from", "jsonb"),
 )
 
 
@@ -433,7 +465,9 @@ def _insert_messages(messages: list[Message]) -> None:
 
 def _column(message: Message, name: str) -> Any:
     value = getattr(message, name)
-    return Jsonb(value) if name in ("attachments", "mentions") and value is not None else value
+    return (
+        Jsonb(value) if name in ("attachments", "mentions", "forwarded_from") and value is not None else value
+    )
 
 
 def _messages_by_client_id(keys: list[tuple[int, str]]) -> list[Message]:

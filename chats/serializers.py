@@ -45,6 +45,16 @@ class ReactionListOut(ReactionsOut):
     reactions = ReactionUsersOut(many=True)
 
 
+class ForwardedFrom(serializers.Serializer):
+    """Where a forwarded message came from, as it was when forwarded (our addition)."""
+
+    message_id = serializers.IntegerField()
+    chat_id = serializers.IntegerField()
+    sender_id = serializers.IntegerField(allow_null=True)
+    sender_name = serializers.CharField()
+    sent_at = serializers.DateTimeField()
+
+
 class MessageOut(serializers.Serializer):
     id = serializers.IntegerField()
     chat_id = serializers.IntegerField()
@@ -66,6 +76,9 @@ class MessageOut(serializers.Serializer):
     )
     reactions = ReactionSummaryOut(
         many=True, required=False, help_text="Only when it has any (chats.reactions); never on a deleted one."
+    )
+    forwarded_from = ForwardedFrom(
+        required=False, help_text="(addition) The original of a forwarded message; absent when not forwarded."
     )
 
 
@@ -182,3 +195,23 @@ class ReadOut(serializers.Serializer):
     last_read_message_id = serializers.IntegerField()
     unread_count = serializers.IntegerField()
     unread_mention_count = serializers.IntegerField()
+
+
+class ForwardResult(serializers.Serializer):
+    chat_id = serializers.IntegerField()
+    message = MessageOut(allow_null=True, help_text="The new message in this chat; null when refused.")
+    created = serializers.BooleanField(help_text="false: a retry (same client_msg_id) or refused.")
+    error = serializers.DictField(
+        allow_null=True,
+        help_text="The refusal for this chat ({error_code, message, details}); null when sent.",
+    )
+
+
+class ForwardOut(serializers.Serializer):
+    results = ForwardResult(many=True)
+
+
+class PinOut(serializers.Serializer):
+    message = MessageOut()
+    pinned_by = UserRef(allow_null=True)
+    pinned_at = serializers.DateTimeField()

@@ -19,7 +19,7 @@ from imsuite.events import publish
 from imsuite.ratelimit import rate_limit
 from media.services import message_files_remove
 
-from . import edit_history, reactions, search_index
+from . import edit_history, pins, reactions, search_index
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
 from .mentions import message_mentions, unread_mentions_moved, unread_mentions_recount
 from .models import Chat, ChatMember, Message, Notify, Role
@@ -124,6 +124,7 @@ def message_delete(*, actor: User, message_id: int) -> Message:
         message.save(update_fields=["deleted_at", "deleted_by", "content", "seq"])
         edit_history.forget(message)
         search_index.keep(message)
+        pins.unpin_recalled(actor, message)
         if actor.pk != message.sender_id:  # a recall by a moderator is a moderation step
             group_id = message.chat_id if message.chat.type == Chat.Type.GROUP else None
             audit.record(

@@ -332,6 +332,8 @@ IMSUITE.update(
         # A picture with more pixels is refused before it is decoded (a decompression bomb).
         "UPLOAD_MAX_PIXELS": int(os.environ.get("UPLOAD_MAX_PIXELS", str(50_000_000))),
         "MESSAGE_MAX_ATTACHMENTS": int(os.environ.get("MESSAGE_MAX_ATTACHMENTS", "10")),
+        "FORWARD_MAX_CHATS": int(os.environ.get("FORWARD_MAX_CHATS", "10")),  # chats one forward reaches
+        "PINS_PER_CHAT_MAX": int(os.environ.get("PINS_PER_CHAT_MAX", "50")),
         # A signed media link lives at least this long (rounded up to a quarter of it, so that a
         # link stays the same for a while and browsers cache the file).
         "MEDIA_URL_TTL_SECONDS": int(os.environ.get("MEDIA_URL_TTL_SECONDS", "3600")),

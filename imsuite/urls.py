@@ -99,6 +99,9 @@ api = [
     path("search/messages", chats_api.MessageSearchView.as_view(), name="message-search"),
     path("uploads", media_api.UploadView.as_view(), name="uploads"),
     path("attachments/<int:attachment_id>", chats_api.AttachmentView.as_view(), name="attachment-detail"),
+    path("messages/<int:message_id>/forward", chats_api.MessageForwardView.as_view(), name="message-forward"),
+    path("messages/<int:message_id>/pin", chats_api.MessagePinView.as_view(), name="message-pin"),
+    path("chats/<int:chat_id>/pins", chats_api.ChatPinsView.as_view(), name="chat-pins"),
     path("messages/<int:message_id>/read", chats_api.MessageReadView.as_view(), name="message-read"),
     path(
         "messages/<int:message_id>/readers", receipts_api.MessageReadersView.as_view(), name="message-readers"

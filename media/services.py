@@ -138,12 +138,27 @@ def _delete_files(names: Iterable[str]) -> list[str]:
 def attachment_files_remove(attachments: Iterable[Attachment]) -> int:
     """Delete the attachments' files, then their rows; returns how many went. An attachment whose
     file could not be deleted keeps its row, so that the next round tries again."""
+    attachments = list(attachments)
+    shared = _files_kept_by_others(attachments)
     removed = []
     for attachment in attachments:
-        if not _delete_files([attachment.file, attachment.thumbnail]):
+        names = [name for name in (attachment.file, attachment.thumbnail) if name not in shared]
+        if not _delete_files(names):
             removed.append(attachment.pk)
     Attachment.objects.filter(pk__in=removed).delete()
     return len(removed)
+
+
+def _files_kept_by_others(attachments: list[Attachment]) -> set[str]:
+    """The stored names among these attachments' that other rows still use: a forwarded file is a
+    copied row over the same stored file (chats.forwarding), which outlives the original's row."""
+    names = {name for a in attachments for name in (a.file, a.thumbnail) if name}
+    if not names:
+        return set()
+    others = Attachment.objects.exclude(pk__in=[a.pk for a in attachments])
+    return set(others.filter(file__in=names).values_list("file", flat=True)) | set(
+        others.filter(thumbnail__in=names).values_list("thumbnail", flat=True)
+    )
 
 
 def messages_forget(attachments: list[Attachment]) -> None:

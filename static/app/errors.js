@@ -39,6 +39,7 @@ const BY_REASON = {
   revoked: () => gettext("This invite link has been revoked."),
   already_member: () => gettext("Already a member."),
   bot: () => gettext("A bot cannot do this."),
+  too_many_pins: () => gettext("This chat has as many pins as it can hold: unpin one first."),
 };
 
 const BY_CODE = {

@@ -22,6 +22,9 @@ const PATHS = {
   bell: "M6 17v-6a6 6 0 0 1 12 0v6l2 1H4zM10 21h4",
   report: "M5 21V4M5 4h11l-2 4 2 4H5",
   "seen-by": "M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12zM12 9a3 3 0 1 0 0 6a3 3 0 1 0 0-6z",
+  forward: "M15 7l5 5-5 5M20 12H9a5 5 0 0 0-5 5v2",
+  pin: "M9 3h6l-1 6 4 4H6l4-4zM12 13v8",
+  unpin: "M9 3h6l-1 6 4 4H6l4-4zM12 13v8M3 3l18 18",
   bellOff: "M6 17v-6a6 6 0 0 1 12 0v6l2 1H4zM10 21h4M3 3l18 18",
 };
 

@@ -17,7 +17,7 @@ let pendingOrder = 0;
 let outbox = [];  // pending messages, in the order written, until acknowledged
 
 /** A client_msg_id: crypto.randomUUID, which only secure contexts have; random bytes elsewhere. */
-function newClientMsgId() {
+export function newClientMsgId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }

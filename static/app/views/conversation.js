@@ -14,8 +14,10 @@ import { tickState } from "../receipts.js";
 import { historyOf, nameOf, notify, presenceOf, state, subscribe } from "../store.js";
 import { ask, confirmAction } from "./ask.js";
 import { mediaLabel } from "./attachment-view.js";
+import { openForward } from "./forward-dialog.js";
 import { messageNode } from "./message-item.js";
 import { openEditHistory, openSeenBy } from "./message-info.js";
+import { isPinned, pinMessage, resetPins, showPins, unpinMessage } from "./pins.js";
 import { openReport } from "./report-dialog.js";
 import { cancelRecording } from "./recorder.js";
 import { attempt, toastError } from "./toasts.js";
@@ -52,6 +54,7 @@ export function openChat(chatId) {
   const history = historyOf(chatId);
   if (!history.loaded) attempt(() => loadMore(chatId));
   if (chat.type === "group") attempt(() => loadGroup(chatId));
+  showPins(chatId);
   noteOpened(chat);
   markRead(chatId);
   byId("composer-input").focus();
@@ -164,6 +167,10 @@ function messageView(chat, message) {
     onDelete: () => removeMessage(message),
     onReport: () => openReport("message", message.id, message.content),
     onRetry: () => retry(chat.id, message.local.cid),
+    onForward: () => openForward(message, replyText(chat.id, message.id)),
+    canPin: chat.type === "private" || moderator,
+    pinned: isPinned(chat.id, message.id),
+    onPin: () => attempt(() => (isPinned(chat.id, message.id) ? unpinMessage(message) : pinMessage(message))),
   };
 }
 
@@ -189,7 +196,7 @@ function renderMessages() {
       lastDay = day;
     }
     const view = messageView(chat, message);
-    const signature = JSON.stringify([message.content, message.mentions, message.attachments?.length, message.is_edited, message.is_deleted, message.reactions, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete, view.collapsed]);
+    const signature = JSON.stringify([message.content, message.mentions, message.attachments?.length, message.is_edited, message.is_deleted, message.reactions, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete, view.collapsed, view.canPin, view.pinned]);
     items.push(cached(cache, message.id ?? message.local.cid, signature, () => messageNode(message, view)));
   }
   const oldFirst = list.querySelector("[data-testid=message]");
@@ -288,6 +295,9 @@ function renderAll() {
   renderComposer();
 }
 
+/** The pins of a chat changed (pins.js): its messages' pin actions follow. */
+export const pinsChanged = (chatId) => chatId === state.currentChatId && renderMessages();
+
 export function initConversation({ onCall, onToggleGroupPanel }) {
   startCall = onCall;
   toggleGroupPanel = onToggleGroupPanel;
@@ -343,6 +353,7 @@ export function initConversation({ onCall, onToggleGroupPanel }) {
 
 export function resetConversation() {
   cancelUploads();
+  resetPins();
   nodes.clear();
   revealed.clear();
   closeChat();

@@ -3,7 +3,7 @@
 // (private chats: sent, delivered, read), pending and failed states, and its actions.
 
 import { h, linkify, safeUrl } from "../dom.js";
-import { formatTime, gettext } from "../i18n.js";
+import { format, formatTime, gettext } from "../i18n.js";
 import { icon } from "../icons.js";
 import { decorateMentions } from "../mentions.js";
 import { attachmentsNode } from "./attachment-view.js";
@@ -69,15 +69,21 @@ function collapsedNode(message, onShow) {
   );
 }
 
+/** A forwarded message's mark: who wrote the original (a copy kept when it was forwarded). */
+const forwardedNode = (origin) =>
+  origin && h("span", { class: "forwarded", "data-testid": "forwarded-from", text: format(gettext("Forwarded from %(name)s"), { name: origin.sender_name }) });
+
 /** `view`: {mine, senderName, replyText, readState: null|"sent"|"delivered"|"read", canEdit,
- * canDelete, collapsed, canReport, canSeeReaders, onReply, onEdit, onDelete, onReport, onSeenBy,
- * onEdits, onRetry, onShow}. */
+ * canDelete, collapsed, canReport, canSeeReaders, canPin, pinned, onReply, onEdit, onDelete,
+ * onReport, onSeenBy, onEdits, onRetry, onShow, onForward, onPin}. */
 export function messageNode(message, view) {
   if (view.collapsed) return collapsedNode(message, view.onShow);
   const local = message.local;
   const classes = ["message", view.mine ? "mine" : "theirs", local?.status, message.is_deleted && "is-deleted"];
   const actions = message.id && !message.is_deleted && [
     action("reply", gettext("Reply"), view.onReply),
+    message.message_type !== "system" && action("forward", gettext("Forward"), view.onForward),
+    view.canPin && action(view.pinned ? "unpin" : "pin", view.pinned ? gettext("Unpin") : gettext("Pin"), view.onPin),
     view.canEdit && action("edit", gettext("Edit"), view.onEdit),
     view.canDelete && action("delete", gettext("Delete"), view.onDelete),
     view.canSeeReaders && action("seen-by", gettext("Seen by"), view.onSeenBy),
@@ -96,6 +102,7 @@ export function messageNode(message, view) {
       "div",
       { class: "bubble" },
       view.senderName && h("span", { class: "sender", "data-testid": "message-sender", text: view.senderName }),
+      !message.is_deleted && forwardedNode(message.forwarded_from),
       view.replyText && h("blockquote", { class: "reply-quote", "data-testid": "reply-quote", text: view.replyText }),
       body(message),
       h(
