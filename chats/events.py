@@ -9,7 +9,7 @@ from .models import Message
 
 def message_data(message: Message) -> dict[str, Any]:
     deleted = message.deleted_at is not None
-    return {
+    data: dict[str, Any] = {
         "id": message.pk,
         "chat_id": message.chat_id,
         "sender_id": message.sender_id,
@@ -26,6 +26,9 @@ def message_data(message: Message) -> dict[str, Any]:
         "attachments": [] if deleted else attachment_views(message.attachments),
         "mentions": [] if deleted else (message.mentions or []),
     }
+    if message.link_previews and not deleted:  # only when present: most messages link nowhere
+        data["link_previews"] = message.link_previews
+    return data
 
 
 def message_for_viewer(message: dict[str, Any], viewer_id: int) -> dict[str, Any]:

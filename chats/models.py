@@ -118,6 +118,9 @@ class Message(models.Model):
     attachments = models.JSONField(null=True, blank=True)
     # Who the message calls by name (issue 19): user ids, and "all" for @all; null: nobody.
     mentions = models.JSONField(null=True, blank=True)
+    # Previews of the pages it links to (previews.services.preview_view of each), set after the
+    # send by the timers process; null: none.
+    link_previews = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -6,7 +6,7 @@ from reports.realtime import RENDERERS as REPORT_RENDERERS
 
 from .events import message_for_viewer
 
-SEQ_EVENTS = frozenset({"message.new", "message.edit", "message.delete"})
+SEQ_EVENTS = frozenset({"message.new", "message.edit", "message.delete", "message.preview"})
 
 
 def _chat_for(chat: dict[str, Any], viewer_id: int) -> dict[str, Any]:
@@ -43,6 +43,7 @@ RENDERERS = {
     "message.new": ("message.new", _message_new),
     "message.edit": ("message.edit", _message_edit),
     "message.delete": ("message.delete", _message_delete),
+    "message.preview": ("message.preview", _same(("chat_id", "message_id", "previews"))),
     "message.read": ("message.read", _same(("message_id", "chat_id", "read_by", "read_at"))),
     "chat.notify": ("chat.notify", _same(("chat_id", "notify", "until"))),
     "typing": ("typing", _same(("chat_id", "user_id", "is_typing", "user"))),

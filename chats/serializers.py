@@ -6,6 +6,7 @@ from rest_framework import serializers
 from accounts.serializers import UserRef
 from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerField
 from media.serializers import AttachmentOut
+from previews.serializers import LinkPreviewOut
 
 from .models import Notify
 
@@ -33,6 +34,12 @@ class MessageOut(serializers.Serializer):
     mentions = serializers.ListField(
         child=MentionField(),
         help_text='Who the message mentions: user ids, sorted, with "all" first for @all; [] when none.',
+    )
+    link_previews = LinkPreviewOut(
+        many=True,
+        required=False,
+        help_text="Previews of the pages the text links to, fetched after the send (event message.preview);"
+        " absent when none.",
     )
 
 
