@@ -10,7 +10,7 @@ import { format, gettext } from "./i18n.js";
 import { failPending, markRead } from "./messaging.js";
 import { alertMessage } from "./notifier.js";
 import * as socket from "./socket.js";
-import { notify, receiveDeletion, receiveMessage, rememberPerson, setOnline, setTyping, state } from "./store.js";
+import { notify, receiveDeletion, receiveMessage, receivePreviews, rememberPerson, setOnline, setTyping, state } from "./store.js";
 import { tellOutcome } from "./views/report-dialog.js";
 import { toast } from "./views/toasts.js";
 
@@ -85,6 +85,7 @@ export function initRealtime(onConnected) {
   socket.on("message.new", onMessage);
   socket.on("message.edit", ({ message }) => receiveMessage(message));
   socket.on("message.delete", receiveDeletion);
+  socket.on("message.preview", receivePreviews);
   socket.on("message.read", onRead);
   socket.on("typing", ({ chat_id: chatId, user, is_typing: isTyping }) => setTyping(chatId, user, isTyping));
   socket.on("presence", ({ user, user_id: userId, is_online: isOnline, last_seen: lastSeen }) => {

@@ -149,6 +149,12 @@ export function receiveDeletion({ message_id: id, chat_id: chatId, deleted_by, d
   notify("chats");
 }
 
+/** message.preview: the message's link previews, replaced ([] removes them). */
+export function receivePreviews({ chat_id: chatId, message_id: id, previews }) {
+  const message = state.histories.get(chatId)?.messages.find((m) => m.id === id);
+  if (message) mergeMessages(chatId, [{ ...message, link_previews: previews.length ? previews : undefined }]);
+}
+
 export const findPending = (chatId, cid) => state.histories.get(chatId)?.messages.find((m) => m.local?.cid === cid);
 
 // ---- people ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { formatTime, gettext } from "../i18n.js";
 import { icon } from "../icons.js";
 import { decorateMentions } from "../mentions.js";
 import { attachmentsNode } from "./attachment-view.js";
+import { linkPreviewsNode } from "./link-preview.js";
 
 const textNode = (content) => h("p", { class: "text", "data-testid": "message-text" }, linkify(content));
 
@@ -93,6 +94,7 @@ export function messageNode(message, view) {
       view.senderName && h("span", { class: "sender", "data-testid": "message-sender", text: view.senderName }),
       view.replyText && h("blockquote", { class: "reply-quote", "data-testid": "reply-quote", text: view.replyText }),
       body(message),
+      linkPreviewsNode(message),
       h(
         "span",
         { class: "meta" },
