@@ -5,12 +5,10 @@ their name: browsers may keep them for a year. Public by link, like avatars."""
 
 import re
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
-from imsuite.errors import not_found
-from media.avatar_serving import CACHE_FOREVER
-from media.serving import serve_stored, serving_headers
+from media.avatar_serving import public_webp
 
 from .services import IMAGE_DIR
 
@@ -19,8 +17,4 @@ NAME_RE = re.compile(r"[0-9a-f]{32}\.webp")
 
 @require_safe
 def preview_image(request: HttpRequest, name: str) -> HttpResponse:
-    if not NAME_RE.fullmatch(name):
-        error = not_found("Image")
-        return JsonResponse(error.as_dict(), status=error.http_status)
-    headers = {**serving_headers("image/webp", name), "Cache-Control": CACHE_FOREVER}
-    return serve_stored(IMAGE_DIR + name, headers)
+    return public_webp(IMAGE_DIR, name, NAME_RE, "Image")

@@ -136,3 +136,18 @@ def test_who_may_clear_a_preview(cleared_world, api, client_for, actor, answer):
     else:
         assert_error(client.delete(url), 403, "PERMISSION_DENIED", reason=answer)
     assert_unchanged(before)
+
+
+@pytest.mark.django_db
+def test_the_thumbnail_is_served_from_our_origin(alice, bob, settings, media_root, client):
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    chat = chat_services.private_chat_ensure(user_a=alice, user_b=bob)
+    with page_server() as pages:
+        message = _send_and_preview(alice, chat.pk, f"{pages.base}/article")
+    [shown] = message.link_previews
+    answer = client.get(shown["image_url"])
+    assert (answer.status_code, answer["Content-Type"]) == (200, "image/webp")
+    assert answer["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert b"".join(answer.streaming_content).startswith(b"RIFF")
+    assert_error(client.get("/media/previews/..%2Fsecret.webp"), 404, "NOT_FOUND")
+    assert_error(client.get("/media/previews/" + "0" * 32 + ".webp"), 404, "NOT_FOUND")
