@@ -15,5 +15,5 @@ def message_edited(message: Message) -> None:
     urls = message_urls(message.content)
     if message.link_previews:
         message.link_previews = [view for view in message.link_previews if view["url"] in urls] or None
-    if urls and settings.IMSUITE["LINK_PREVIEWS_ENABLED"]:
+    if urls and message.message_type == Message.Type.TEXT and settings.IMSUITE["LINK_PREVIEWS_ENABLED"]:
         PreviewRefresh.objects.get_or_create(message_id=message.pk)

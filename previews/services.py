@@ -69,6 +69,9 @@ def previews_round() -> int:
     return sum(_attach(message_id, urls, previews) for message_id, urls in work)
 
 
+_LOOKED_AT = ("pk", "content", "deleted_at", "message_type")
+
+
 def _claim() -> list[tuple[int, list[str]]]:
     """The messages created since the last round and the edited ones, with their links."""
     enabled = settings.IMSUITE["LINK_PREVIEWS_ENABLED"]
@@ -82,7 +85,7 @@ def _claim() -> list[tuple[int, list[str]]]:
         rows = list(
             Message.objects.filter(pk__gt=state.message_id, created_seq__lte=upto)
             .order_by("pk")
-            .values_list("pk", "content", "deleted_at")[:BATCH]
+            .values_list(*_LOOKED_AT)[:BATCH]
         )
         if rows:
             state.message_id = rows[-1][0]
@@ -90,10 +93,12 @@ def _claim() -> list[tuple[int, list[str]]]:
         edited = list(PreviewRefresh.objects.values_list("message_id", flat=True)[:BATCH])
         if edited:
             PreviewRefresh.objects.filter(message_id__in=edited).delete()
-            rows += Message.objects.filter(pk__in=edited).values_list("pk", "content", "deleted_at")
+            rows += Message.objects.filter(pk__in=edited).values_list(*_LOOKED_AT)
     if not enabled:  # passed over: turning previews on later does not fetch the past
         return []
-    work = ((pk, message_urls(content)) for pk, content, deleted_at in rows if deleted_at is None)
+    # Text only: an image or file message's content is its own URL, a caption goes with files.
+    texts = (row for row in rows if row[2] is None and row[3] == Message.Type.TEXT)
+    work = ((pk, message_urls(content)) for pk, content, _, _ in texts)
     return [(pk, urls) for pk, urls in work if urls]
 
 

@@ -40,6 +40,7 @@ class PageServer:
 
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
+        self.cookies: list[str] = []  # every Cookie header received (every answer sets one)
         self.stop = threading.Event()  # ends the slow page's trickle
         self.redirect_to = ""  # where /redirect sends the client
         server = self
@@ -47,6 +48,7 @@ class PageServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.hits[self.path] += 1
+                server.cookies += self.headers.get_all("Cookie") or []
                 server.answer(self)
 
             def log_message(self, *args: object) -> None:
@@ -61,6 +63,7 @@ class PageServer:
         path = handler.path
         if path == "/redirect":
             handler.send_response(302)
+            handler.send_header("Set-Cookie", "session=1; Path=/")
             handler.send_header("Location", self.redirect_to)
             handler.end_headers()
             return

@@ -90,6 +90,15 @@ def test_a_linked_page_becomes_a_preview_event_and_history_field(
     assert previews_round() == 0 and Message.objects.get(pk=plain.pk).link_previews is None
 
 
+def test_only_text_is_looked_at(alice, chat, pages):
+    """An image message's content is the picture's URL: not a link to preview."""
+    message, _ = chat_services.message_send(
+        actor=alice, chat_id=chat, content=f"{pages.base}/article", message_type="image"
+    )
+    assert previews_round() == 0 and sum(pages.hits.values()) == 0
+    assert Message.objects.get(pk=message.pk).link_previews is None
+
+
 def test_twitter_cards_and_pages_that_say_nothing(alice, chat, pages):
     message = send(alice, chat, f"{pages.base}/twitter {pages.base}/empty")
     assert previews_round() == 1
@@ -196,6 +205,7 @@ def test_a_redirect_within_allowed_addresses_is_followed_a_few_times(alice, chat
     previews_round()
     assert LinkPreview.objects.get(url=f"{pages.base}/redirect#loop").error == "too many redirects"
     assert pages.hits["/redirect"] == 1 + MAX_REDIRECTS + 1
+    assert pages.cookies == []  # each answer set a cookie; none was sent back
 
 
 def test_non_html_answers_are_not_previewed(alice, chat, pages):
