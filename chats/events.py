@@ -9,7 +9,7 @@ from .models import Message
 
 def message_data(message: Message) -> dict[str, Any]:
     deleted = message.deleted_at is not None
-    data = {
+    data: dict[str, Any] = {
         "id": message.pk,
         "chat_id": message.chat_id,
         "sender_id": message.sender_id,
@@ -29,6 +29,8 @@ def message_data(message: Message) -> dict[str, Any]:
     }
     if message.forwarded_from:  # only on forwards: every other message stays as it was
         data["forwarded_from"] = message.forwarded_from
+    if message.link_previews and not deleted:  # only when present: most messages link nowhere
+        data["link_previews"] = message.link_previews
     return data
 
 

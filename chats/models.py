@@ -126,6 +126,9 @@ class Message(models.Model):
     # A forwarded message's origin as shown (chats.forwarding): {message_id, chat_id, sender_id,
     # sender_name, sent_at}, copied so that it stays when the original is recalled; null: not forwarded.
     forwarded_from = models.JSONField(null=True, blank=True)
+    # Previews of the pages it links to (previews.services.preview_view of each), set after the
+    # send by the timers process; null: none.
+    link_previews = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [

@@ -6,7 +6,9 @@ from reports.realtime import RENDERERS as REPORT_RENDERERS
 
 from .events import message_for_viewer
 
-SEQ_EVENTS = frozenset({"message.new", "message.edit", "message.delete", "message.reaction"})
+SEQ_EVENTS = frozenset(
+    {"message.new", "message.edit", "message.delete", "message.reaction", "message.preview"}
+)
 
 
 def _chat_for(chat: dict[str, Any], viewer_id: int) -> dict[str, Any]:
@@ -54,6 +56,7 @@ RENDERERS = {
     ),
     "message.pinned": ("message.pinned", _message_pinned),
     "message.unpinned": ("message.unpinned", _same(("chat_id", "message_id", "unpinned_by"))),
+    "message.preview": ("message.preview", _same(("chat_id", "message_id", "previews"))),
     "message.read": ("message.read", _same(("message_id", "chat_id", "read_by", "read_at"))),
     "message.delivered": ("message.delivered", _same(("chat_id", "up_to_message_id", "delivered_to"))),
     "chat.notify": ("chat.notify", _same(("chat_id", "notify", "until"))),

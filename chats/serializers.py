@@ -6,6 +6,7 @@ from rest_framework import serializers
 from accounts.serializers import UserRef
 from imsuite.api_fields import InputSerializer, StrictCharField, StrictIntegerField
 from media.serializers import AttachmentOut
+from previews.serializers import LinkPreviewOut
 
 from .models import Notify
 
@@ -79,6 +80,12 @@ class MessageOut(serializers.Serializer):
     )
     forwarded_from = ForwardedFrom(
         required=False, help_text="(addition) The original of a forwarded message; absent when not forwarded."
+    )
+    link_previews = LinkPreviewOut(
+        many=True,
+        required=False,
+        help_text="Previews of the pages the text links to, fetched after the send (event message.preview);"
+        " absent when none.",
     )
 
 

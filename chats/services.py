@@ -18,6 +18,7 @@ from imsuite.errors import DomainError, ErrorCode, not_found, permission_denied,
 from imsuite.events import publish
 from imsuite.ratelimit import rate_limit
 from media.services import message_files_remove
+from previews.edits import message_edited as link_previews_follow
 
 from . import edit_history, pins, reactions, search_index
 from .access import access_chat, access_message, can_moderate_chat, chat_audience
@@ -100,7 +101,8 @@ def message_edit(*, actor: User, message_id: int, content: Any) -> Message:
         message.seq = next_seq()  # before the members' counts: the counter first, as sends take it
         if before != message.mentions:
             unread_mentions_moved(message, before, chat_audience(message.chat_id))
-        message.save(update_fields=["content", "is_edited", "updated_at", "seq", "mentions"])
+        link_previews_follow(message)
+        message.save(update_fields=["content", "is_edited", "updated_at", "seq", "mentions", "link_previews"])
         search_index.keep(message)
         publish("message.edit", chat_audience(message.chat_id), message_event_data(message, ref))
     return message

@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 # connections of its audience. Message changes carry a seq, by which the hubs order them; so does
 # an event kept for bots' resumable stream (bots.stream), which goes to its bots only.
 BOT_EVENT = "bot.event"
-HUB_EVENTS = frozenset({"message.new", "message.edit", "message.delete", "message.reaction", BOT_EVENT})
+HUB_EVENTS = frozenset(
+    {"message.new", "message.edit", "message.delete", "message.reaction", "message.preview", BOT_EVENT}
+)
 HUB_GROUP = "hub"
 # The channel-layer message type of a batch of events. Never derived from client input, because
 # Channels turns a message's "type" into a method name on a consumer.

@@ -1,15 +1,18 @@
-"""HTTP requests the server makes for a user or a bot (push endpoints today, link previews
-tomorrow), through the one address guard (imsuite.outbound).
+"""HTTP requests the server makes for a user or a bot (push endpoints, link previews), through
+the one address guard (imsuite.outbound).
 
 The host is resolved once and every answer checked; the connection goes to exactly a checked
 address, with the original name in the Host header and in TLS (SNI and certificate checks), so a
 rebinding DNS server cannot swap the address between the check and the connection. Redirects are
-never followed (a 3xx is the answer), and only the first `max_answer_bytes` of an answer are read.
+never followed here (a 3xx is the answer; a caller that follows one calls again, so the new
+address is checked too), and only the first `max_answer_bytes` of an answer are read.
 Blocking: call it from a worker thread, never on the event loop."""
 
+import contextlib
 import http.client
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -17,6 +20,7 @@ from .ip_networks import IPAddress
 from .outbound import check_host
 
 DEFAULT_MAX_ANSWER_BYTES = 64 * 1024
+CHUNK_BYTES = 64 * 1024
 
 
 @dataclass
@@ -57,6 +61,20 @@ def post(
     """POST `body` to an http(s) URL. Raises ValueError for a URL that is not http(s) with a host,
     imsuite.outbound.AddressNotAllowed for a refused address, OSError (socket.timeout included) and
     http.client.HTTPException for a connection or protocol failure."""
+    return request("POST", url, headers, timeout, max_answer_bytes, body)
+
+
+def request(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    timeout: float,
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+    body: bytes | None = None,
+) -> Answer:
+    """One request to an http(s) URL through the address guard, raising as `post` does. `timeout`
+    bounds the whole exchange, not each read: a server that trickles its answer a byte at a time
+    is cut off at the deadline (TimeoutError), as is one that never answers."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("only http(s) URLs with a host")
@@ -72,12 +90,54 @@ def post(
             connection.close()
             failure = exc
             continue
+        deadline = _Deadline(connection, timeout)
         try:
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            connection.request("POST", path, body=body, headers=headers)
+            connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
-            answer = response.read(max_answer_bytes)
+            answer = _read_upto(response, max_answer_bytes)
+            deadline.check()
             return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, answer)
+        except (OSError, http.client.HTTPException):
+            deadline.check()  # a read cut short by the deadline is a timeout, whatever it raised
+            raise
         finally:
+            deadline.cancel()
             connection.close()
     raise failure or OSError(f"{parts.hostname} has no address")
+
+
+def _read_upto(response: http.client.HTTPResponse, limit: int) -> bytes:
+    chunks, size = [], 0
+    while size < limit:
+        chunk = response.read1(min(CHUNK_BYTES, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+class _Deadline:
+    """Shuts the connection's socket down when the time is up, which ends any read under way."""
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self.expired = False
+        self._connection = connection
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = self._connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def check(self) -> None:
+        if self.expired:
+            raise TimeoutError("timed out: the whole answer took longer than the time limit")
+
+    def cancel(self) -> None:
+        self._timer.cancel()

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "twofactor",
     "lifecycle",
     "reports",
+    "previews",
 ]
 
 MIDDLEWARE = [
@@ -418,6 +419,17 @@ IMSUITE.update(
         "PUSH_THREADS": int(os.environ.get("PUSH_THREADS", "8")),  # requests to endpoints at once
         # A failing endpoint is tried again after 30 s, doubling with each failure, up to this.
         "PUSH_BACKOFF_MAX_SECONDS": int(os.environ.get("PUSH_BACKOFF_MAX_SECONDS", "3600")),
+    }
+)
+# Link previews (previews/): the timers process fetches the pages that messages link to.
+IMSUITE.update(
+    {
+        "LINK_PREVIEWS_ENABLED": env_bool("LINK_PREVIEWS_ENABLED", True),
+        # Each request (a page, each redirect, the page's image) in all, and what is read of one.
+        "LINK_PREVIEW_TIMEOUT_SECONDS": float(os.environ.get("LINK_PREVIEW_TIMEOUT_SECONDS", "5")),
+        "LINK_PREVIEW_MAX_BYTES": int(os.environ.get("LINK_PREVIEW_MAX_BYTES", str(1024 * 1024))),
+        # A URL's preview (or its failure) is reused this long before the page is fetched again.
+        "LINK_PREVIEW_TTL_SECONDS": int(os.environ.get("LINK_PREVIEW_TTL_SECONDS", "86400")),
     }
 )
 # Absolute links for clients that need them (bots, push); empty: links are relative to this server.

@@ -14,6 +14,8 @@ from lifecycle import api as lifecycle_api
 from media import api as media_api
 from media import avatar_serving
 from media import serving as media_serving
+from previews import api as previews_api
+from previews import serving as previews_serving
 from push import api as push_api
 from push import webpush_api
 from reports import urls as reports_urls
@@ -175,6 +177,7 @@ api = [
     ),
     path("push/vapid-key", webpush_api.VapidKeyView.as_view(), name="push-vapid-key"),
     *reports_urls.api,
+    path("link-previews/<int:preview_id>", previews_api.LinkPreviewDetailView.as_view(), name="link-preview"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # Split: its script is a file of its own (?script), since the policy forbids inline scripts.
     path("docs/", with_inline_styles(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="docs"),
@@ -185,6 +188,7 @@ urlpatterns = [
     path("media/<int:attachment_id>/<str:variant>", media_serving.media_file, name="media-file"),
     path("api/", include(api)),
     path("media/avatars/<path:name>", avatar_serving.avatar_file, name="avatar-file"),
+    path("media/previews/<path:name>", previews_serving.preview_image, name="link-preview-image"),
     # The web client: one page of ES modules under static/app/, a client of the APIs above.
     path("oidc/start/", sso_views.StartView.as_view(), name="oidc-start"),  # single sign-on (sso.views)
     path("oidc/callback/", sso_views.CallbackView.as_view(), name="oidc-callback"),

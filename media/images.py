@@ -80,7 +80,7 @@ def process_image(source: Source) -> ProcessedImage:
                     data = _FRAMES_KEPT[image.format or ""](_read(source))
                 else:
                     data = _without_metadata(upright, mime, image.info)
-                thumbnail = _thumbnail(upright)
+                thumbnail = webp_thumbnail(upright)
         except (OSError, ValueError, SyntaxError, IndexError, Image.DecompressionBombWarning) as error:
             raise unreadable() from error
         width, height = upright.size
@@ -212,7 +212,8 @@ _FRAMES_KEPT: dict[str, Callable[[bytes], bytes]] = {
 }
 
 
-def _thumbnail(image: Image.Image) -> bytes:
+def webp_thumbnail(image: Image.Image) -> bytes:
+    """A WebP at most THUMBNAIL_SIZE (uploads, link previews)."""
     small = image.copy()
     small.thumbnail(THUMBNAIL_SIZE)
     has_alpha = small.mode in ("RGBA", "LA") or (small.mode == "P" and "transparency" in small.info)

@@ -24,6 +24,7 @@ from groups.models import Group, GroupBan, GroupMember, InviteLink, JoinRequest,
 from groups.services import group_create
 from imsuite.models import AuditEntry
 from media.models import Attachment
+from previews.models import LinkPreview
 from push.models import PushSubscription
 from tests.conftest import PASSWORD
 
@@ -71,6 +72,13 @@ def world(alice, bob, carol, moderator) -> dict:
         PushSubscription: PushSubscription.objects.create(
             user=bob, kind="unifiedpush", endpoint="https://push.example/up/1", last_error="HTTP 503"
         ),
+        LinkPreview: LinkPreview.objects.create(
+            url_hash="0" * 64,
+            url="https://example.org/",
+            title="Example",
+            status="ok",
+            fetched_at=timezone.now(),
+        ),
         UserSession: UserSession.objects.create(
             sid="sid-admin", user=alice, browser="Chrome", system="Linux", last_used_at=timezone.now()
         ),
@@ -105,11 +113,12 @@ MODELS = [
     Attachment,
     PushSubscription,
     UserSession,
+    LinkPreview,
 ]
 
 
 def test_every_model_of_ours_in_admin_is_covered():
-    ours = {"accounts", "chats", "groups", "calls", "imsuite", "bots", "media", "push"}
+    ours = {"accounts", "chats", "groups", "calls", "imsuite", "bots", "media", "push", "previews"}
     assert {model for model in admin.site._registry if model._meta.app_label in ours} == set(MODELS)
 
 

@@ -23,6 +23,7 @@ from chats.services import message_send
 from groups.models import Group
 from groups.services import group_ban, group_create, join_request_create, member_add, notice_create
 from media.models import Attachment
+from previews.models import LinkPreview, MessageLinkPreview
 from push.models import PushSubscription
 
 pytestmark = pytest.mark.django_db
@@ -285,6 +286,10 @@ def test_admin_changelists(alice, moderator, make_user, friend_of, names):
         Call.objects.create(
             call_id=names("call"), caller=person, callee=alice, call_type="video", state="ended"
         )
+        preview = LinkPreview.objects.create(
+            url_hash=names("h"), url="https://example.org/", status="ok", fetched_at=timezone.now()
+        )
+        MessageLinkPreview.objects.create(message_id=message.pk, preview=preview)
 
     def changelist_queries() -> dict[str, int]:
         counts = {}

@@ -12,7 +12,7 @@ import { failPending, flushOutbox, markRead } from "./messaging.js";
 import { keepMine, onReaction } from "./reactions.js";
 import { alertMessage } from "./notifier.js";
 import * as socket from "./socket.js";
-import { notify, receiveDeletion, receiveMessage, rememberPerson, setOnline, setPresenceKnown, setTyping, state } from "./store.js";
+import { notify, receiveDeletion, receiveMessage, receivePreviews, rememberPerson, setOnline, setPresenceKnown, setTyping, state } from "./store.js";
 import { tellOutcome } from "./views/report-dialog.js";
 import { toast } from "./views/toasts.js";
 
@@ -108,6 +108,7 @@ export function initRealtime(onConnected) {
   socket.on("message.new", onMessage);
   socket.on("message.edit", ({ message }) => receiveMessage(keepMine(message)));
   socket.on("message.delete", receiveDeletion);
+  socket.on("message.preview", receivePreviews);
   socket.on("message.read", onRead);
   socket.on("message.reaction", onReaction);
   socket.on("typing", ({ chat_id: chatId, user, is_typing: isTyping }) => setTyping(chatId, user, isTyping));

@@ -165,6 +165,12 @@ export function putDraft(chatId, draft) {
   notify("draft", chatId);
 }
 
+/** message.preview: the message's link previews, replaced ([] removes them). */
+export function receivePreviews({ chat_id: chatId, message_id: id, previews }) {
+  const message = state.histories.get(chatId)?.messages.find((m) => m.id === id);
+  if (message) mergeMessages(chatId, [{ ...message, link_previews: previews.length ? previews : undefined }]);
+}
+
 export const findPending = (chatId, cid) => state.histories.get(chatId)?.messages.find((m) => m.local?.cid === cid);
 
 /** The own connection is up (presence is known) or down (every peer's presence is unknown). */

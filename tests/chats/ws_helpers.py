@@ -26,7 +26,9 @@ from imsuite.hub import get_hub
 PATH = "/ws"
 WAIT = 5.0  # the longest a due frame may take; only a failing test waits this long
 QUIET = 0.25  # how long a connection is watched to show that nothing arrives
-SEQ_TYPES = frozenset({"message.new", "message.edit", "message.delete", "message.reaction"})
+SEQ_TYPES = frozenset(
+    {"message.new", "message.edit", "message.delete", "message.reaction", "message.preview"}
+)
 
 
 # ---- values as the wire carries them --------------------------------------------------------------

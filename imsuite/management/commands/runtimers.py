@@ -5,7 +5,7 @@ tells the devices of people who are not connected about new messages (push.pushe
 messages go into the search index (chats.search_index, PostgreSQL), and bots' event stream
 notes the seq counter and drops kept events past BOT_EVENT_RETENTION_SECONDS (bots.stream, at
 most once a minute), due account deletions are carried out and data exports built
-(lifecycle). Several
+(lifecycle), and link previews are fetched for new and edited messages (previews.worker). Several
 copies may run: each ending is claimed under a row lock or by deleting its row, so it is announced
 once (two copies' retention rounds may meet at a file: removing a removed file is no error).
 `make run` (inside `manage.py serve`) and docker-compose start it next to daphne."""
@@ -24,6 +24,7 @@ from groups.services import mutes_expire
 from lifecycle.deletion import deletions_due
 from lifecycle.export import exports_build
 from media.retention import Retention
+from previews.worker import PREVIEWER
 from push.pusher import PUSHER
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,9 @@ class Command(BaseCommand):
                     logger.info("timers: %d ended", ended)
             except Exception:
                 logger.exception("timers: a round failed; trying again")
+            PREVIEWER.tick()  # in its own thread, beside the rounds above; logs its own failures
             if once:
                 PUSHER.drain(settings.IMSUITE["PUSH_TIMEOUT_SECONDS"])  # its pushes finish too
+                PREVIEWER.drain(settings.IMSUITE["LINK_PREVIEW_TIMEOUT_SECONDS"] * 4)
                 return
             time.sleep(TICK_SECONDS)

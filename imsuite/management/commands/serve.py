@@ -13,6 +13,8 @@ logger = logging.getLogger(__name__)
 
 
 async def timers_forever() -> None:
+    from previews.worker import PREVIEWER
+
     from .runtimers import TICK_SECONDS, run_due
 
     while True:
@@ -20,6 +22,7 @@ async def timers_forever() -> None:
             await sync_to_async(run_due, thread_sensitive=False)()
         except Exception:
             logger.exception("timers: a round failed; trying again")
+        PREVIEWER.tick()  # link previews, in a thread of their own (as in runtimers)
         await asyncio.sleep(TICK_SECONDS)
 
 

@@ -196,7 +196,7 @@ function renderMessages() {
       lastDay = day;
     }
     const view = messageView(chat, message);
-    const signature = JSON.stringify([message.content, message.mentions, message.attachments?.length, message.is_edited, message.is_deleted, message.reactions, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete, view.collapsed, view.canPin, view.pinned]);
+    const signature = JSON.stringify([message.content, message.mentions, message.attachments?.length, message.link_previews, message.is_edited, message.is_deleted, message.reactions, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete, view.collapsed, view.canPin, view.pinned]);
     items.push(cached(cache, message.id ?? message.local.cid, signature, () => messageNode(message, view)));
   }
   const oldFirst = list.querySelector("[data-testid=message]");

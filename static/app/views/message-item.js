@@ -7,6 +7,7 @@ import { format, formatTime, gettext } from "../i18n.js";
 import { icon } from "../icons.js";
 import { decorateMentions } from "../mentions.js";
 import { attachmentsNode } from "./attachment-view.js";
+import { linkPreviewsNode } from "./link-preview.js";
 import { reactionBar } from "./reaction-bar.js";
 
 const textNode = (content) => h("p", { class: "text", "data-testid": "message-text" }, linkify(content));
@@ -105,6 +106,7 @@ export function messageNode(message, view) {
       !message.is_deleted && forwardedNode(message.forwarded_from),
       view.replyText && h("blockquote", { class: "reply-quote", "data-testid": "reply-quote", text: view.replyText }),
       body(message),
+      linkPreviewsNode(message),
       h(
         "span",
         { class: "meta" },
