@@ -1,6 +1,7 @@
 // Start-up: the sign-in screen, or (with a stored session) the chat client: profile, chats,
 // contacts and missed calls over REST, then the WebSocket, which keeps everything live.
 
+import "./theme.js";  // first: the chosen colour theme before anything renders
 import { api, signOut } from "./api.js";
 import { loadBlocks } from "./blocks.js";
 import * as calls from "./calls.js";
@@ -25,11 +26,13 @@ import { initNewGroup } from "./views/new-group.js";
 import { initNotifyMenu } from "./views/notify-menu.js";
 import { initProfile, showMe } from "./views/profile.js";
 import { initRecorder } from "./views/recorder.js";
+import { initQuickSwitcher } from "./views/quick-switcher.js";
 import { initReportDialog } from "./views/report-dialog.js";
 import { initSearch, resetSearch } from "./views/search.js";
 import { initSettings } from "./views/settings.js";
 import { initBlockedSettings } from "./views/settings-blocked.js";
 import { initLanguageSettings } from "./views/settings-language.js";
+import { initAppearanceSettings } from "./views/settings-appearance.js";
 import { initNotificationSettings } from "./views/settings-notifications.js";
 import { initProfileSettings } from "./views/settings-profile.js";
 import { initDataSettings } from "./views/settings-data.js";
@@ -102,6 +105,7 @@ function boot() {
   initContacts(openChat);
   initNewGroup(openChat);
   initReportDialog();
+  initQuickSwitcher(openChat);
   initInvite(openChat);
   initNotifier(openChat);
   initSettings();
@@ -109,6 +113,7 @@ function boot() {
   initBlockedSettings();
   initNotificationSettings();
   initLanguageSettings();
+  initAppearanceSettings();
   initTwoFactorSettings();
   initDataSettings();
   initAccountSettings();

@@ -1,9 +1,9 @@
 // One message in the conversation: sender (groups), quoted reply, text with links, attachments
-// (with their caption) or an image by URL, time, edited mark, read ticks (private chats), pending
+// (with their caption) or an image by URL, time (the full date on hover), edited mark, read ticks (private chats), pending
 // and failed states, and its actions.
 
 import { h, linkify, safeUrl } from "../dom.js";
-import { formatTime, gettext } from "../i18n.js";
+import { formatFullDate, formatTime, gettext } from "../i18n.js";
 import { icon } from "../icons.js";
 import { decorateMentions } from "../mentions.js";
 import { attachmentsNode } from "./attachment-view.js";
@@ -97,7 +97,7 @@ export function messageNode(message, view) {
         "span",
         { class: "meta" },
         message.is_edited && !message.is_deleted && h("span", { class: "edited", "data-testid": "edited", text: gettext("edited") }),
-        h("time", { datetime: message.created_at, text: formatTime(message.created_at) }),
+        h("time", { datetime: message.created_at, title: formatFullDate(message.created_at), "data-testid": "message-time", text: formatTime(message.created_at) }),
         status(message, view.readState, view.onRetry),
       ),
     ),
