@@ -14,7 +14,7 @@ export default [
     },
   },
   {
-    files: ["static/app/sw.js"],
-    languageOptions: { sourceType: "script", globals: { ...globals.serviceworker } },
+    files: ["static/app/sw.js", "static/app/theme-boot.js"],
+    languageOptions: { sourceType: "script", globals: { ...globals.browser, ...globals.serviceworker } },
   },
 ];

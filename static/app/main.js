@@ -1,7 +1,6 @@
 // Start-up: the sign-in screen, or (with a stored session) the chat client: profile, chats,
 // contacts and missed calls over REST, then the WebSocket, which keeps everything live.
 
-import "./theme.js";  // first: the chosen colour theme before anything renders
 import { api, signOut } from "./api.js";
 import { loadBlocks } from "./blocks.js";
 import * as calls from "./calls.js";

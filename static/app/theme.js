@@ -1,10 +1,10 @@
 // The colour theme: the system's (prefers-color-scheme, the default), or light or dark as chosen in
 // Settings > Appearance and kept in this browser (localStorage). app.css does the rest through
-// light-dark(); this module only sets data-theme on <html>. main.js imports it first, so the choice
-// is applied before anything renders (CSP allows no inline script in the page's head).
+// light-dark(); this module only sets data-theme on <html>. theme-boot.js, a classic script in the
+// page's head, applies the stored choice before the first paint; this module changes it.
 
 export const THEMES = ["system", "light", "dark"];
-const KEY = "imsuite.theme";
+const KEY = "imsuite.theme";  // also read by theme-boot.js
 
 /** The stored choice; "system" when none, or when storage is unavailable. */
 export function currentTheme() {
@@ -33,6 +33,5 @@ export function setTheme(theme) {
   apply(theme);
 }
 
-apply(currentTheme());
 // Another tab of the same browser changed it: follow.
 window.addEventListener("storage", (event) => event.key === KEY && apply(currentTheme()));

@@ -88,6 +88,14 @@ async def test_dark_mode_follows_the_system_until_a_theme_is_chosen(open_page: A
     await expect(page.get_by_test_id("me-name")).to_have_text("Ann")
     await expect(html).to_have_attribute("data-theme", "dark")
     assert await background(page) == DARK_BG
+    # Applied before the client's modules run (no flash of the light theme): even without them.
+    await page.route("**/static/app/main.js", lambda route: route.abort())
+    await page.reload()
+    await expect(page.locator("#main-view")).to_be_hidden()
+    await expect(html).to_have_attribute("data-theme", "dark")
+    await page.unroute("**/static/app/main.js")
+    await page.reload()
+    await expect(page.get_by_test_id("me-name")).to_have_text("Ann")
     await choose_theme(page, "light")
     await expect(html).to_have_attribute("data-theme", "light")
     await page.emulate_media(color_scheme="dark")
