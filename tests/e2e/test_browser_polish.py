@@ -159,6 +159,8 @@ async def test_divider_jump_to_latest_full_date_and_title_count(open_page: Any, 
     await expect(time).to_have_attribute("datetime", first["created_at"])
     day = f"{created:%A}, {created:%B} {created.day}, {created.year}"
     await expect(time).to_have_attribute("title", re.compile(rf"^{day} at \d{{1,2}}:\d{{2}}:\d{{2}}\s[AP]M"))
+    listed = chat_item(page, "Ben").get_by_test_id("chat-item-time")  # the chat list's time too
+    await expect(listed).to_have_attribute("title", re.compile(r"^\w+day, \w+ \d{1,2}, \d{4} at \d"))
 
     # Another chat opened and back: the divider is gone (everything was read).
     await new_group(daphne_url, ann, "Club", ben)
