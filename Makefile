@@ -26,7 +26,13 @@ run: install
 	$(PY) manage.py seed_demo
 	OUTBOUND_ALLOWED_NETWORKS=$${OUTBOUND_ALLOWED_NETWORKS-127.0.0.0/8,::1/128} $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-lint: install
+# ESLint for the web client (static/app), exactly as package-lock.json pins it; node from the machine.
+NODE_STAMP := node_modules/.package-lock.json
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+lint: install $(NODE_STAMP)
+	node_modules/.bin/eslint static/app
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports  # the layering contracts in .importlinter

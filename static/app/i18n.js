@@ -14,6 +14,7 @@ const timeFormat = new Intl.DateTimeFormat(language, { hour: "2-digit", minute: 
 const dateFormat = new Intl.DateTimeFormat(language, { year: "numeric", month: "short", day: "numeric" });
 const shortDateFormat = new Intl.DateTimeFormat(language, { month: "short", day: "numeric" });
 const dateTimeFormat = new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short" });
+const fullDateFormat = new Intl.DateTimeFormat(language, { dateStyle: "full", timeStyle: "medium" });
 
 /** The local calendar day of an ISO timestamp, as a sortable key. */
 export function dayKey(iso) {
@@ -23,6 +24,8 @@ export function dayKey(iso) {
 
 export const formatTime = (iso) => timeFormat.format(new Date(iso));
 export const formatDateTime = (iso) => dateTimeFormat.format(new Date(iso));
+/** The whole date and time, weekday and seconds included: a message time's tooltip. */
+export const formatFullDate = (iso) => fullDateFormat.format(new Date(iso));
 
 /** A day separator's label: Today, Yesterday or the date. */
 export function formatDay(iso) {

@@ -21,7 +21,17 @@ pytestmark = [
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks
 
-PANELS = ["profile", "account", "two-factor", "sessions", "blocked", "notifications", "language", "data"]
+PANELS = [
+    "profile",
+    "account",
+    "two-factor",
+    "sessions",
+    "blocked",
+    "notifications",
+    "language",
+    "appearance",
+    "data",
+]
 
 
 async def signed_in(open_page: Any, base_url: str, account: Account) -> Page:

@@ -1,7 +1,9 @@
 // The open conversation: header (title, typing / presence / members, call and group buttons),
 // the history with day separators (older pages load on scrolling up), and the composer (Enter
 // sends, Shift+Enter adds a line; reply, edit, image by URL, attachments and voice messages with
-// the uploads' tray; closed while muted or dissolved).
+// the uploads' tray; closed while muted or dissolved). Reading aids: a "new messages" divider
+// before the first message unread when the chat was opened, the jump-to-latest button, and
+// Up-arrow in the empty composer edits one's last message.
 
 import { isBlocked } from "../blocks.js";
 import { draftOf, noteDraft, saveDraftNow, sentFrom } from "../drafts.js";
@@ -15,6 +17,7 @@ import { historyOf, nameOf, notify, presenceOf, state, subscribe } from "../stor
 import { ask, confirmAction } from "./ask.js";
 import { mediaLabel } from "./attachment-view.js";
 import { openForward } from "./forward-dialog.js";
+import { initJumpLatest, resetJump, updateJump } from "./jump-latest.js";
 import { messageNode } from "./message-item.js";
 import { openEditHistory, openSeenBy } from "./message-info.js";
 import { isPinned, pinMessage, resetPins, showPins, unpinMessage } from "./pins.js";
@@ -29,6 +32,7 @@ const nodes = new Map();  // chat id -> node cache
 const revealed = new Set();  // ids of blocked people's group messages the user chose to show
 let context = null;       // {mode: "reply" | "edit", message}
 let pinToEnd = false;     // a chat just opened shows its newest messages
+let unreadAfter = null;   // the read position when the chat was opened with unread messages
 let startCall = () => {};
 let toggleGroupPanel = () => {};
 
@@ -43,6 +47,9 @@ export function openChat(chatId) {
     if (state.currentChatId) saveDraftNow(state.currentChatId);
     setContext(null);
     restoreDraft(chatId);
+    const opened = state.chats.get(chatId);
+    unreadAfter = opened?.unread_count ? opened.last_read_message_id : null;
+    resetJump();
   }
   state.currentChatId = chatId;
   const chat = currentChat();
@@ -78,7 +85,8 @@ function keepDraft() {
 }
 
 function closeChat() {
-  if (state.currentChatId) saveDraftNow(state.currentChatId);
+  const closed = state.currentChatId;
+  if (closed) saveDraftNow(closed);
   stopTyping();
   cancelRecording();
   state.currentChatId = null;
@@ -86,6 +94,7 @@ function closeChat() {
   byId("no-chat").hidden = false;
   byId("main-view").dataset.pane = "list";
   notify("chats");
+  if (closed !== null) document.querySelector(`[data-testid=chat-item][data-chat-id="${closed}"]`)?.focus();
 }
 
 // ---- header ---------------------------------------------------------------------------------
@@ -189,11 +198,16 @@ function renderMessages() {
   if (history.complete) items.push(cached(cache, "start", "", () => h("li", { class: "history-edge", "data-testid": "history-start", text: gettext("This is the start of the conversation.") })));
   else if (history.loading || !history.loaded) items.push(cached(cache, "loading", "", () => h("li", { class: "history-edge", role: "status", text: gettext("Loading…") })));
   let lastDay = null;
+  let divider = null;
   for (const message of history.messages) {
     const day = dayKey(message.created_at);
     if (day !== lastDay) {
       items.push(cached(cache, `day:${day}`, formatDay(message.created_at), () => h("li", { class: "day-separator", "data-testid": "day-separator" }, h("span", { text: formatDay(message.created_at) }))));
       lastDay = day;
+    }
+    if (!divider && unreadAfter !== null && message.id > unreadAfter && message.sender_id !== state.me.id) {
+      divider = cached(cache, "new-divider", "", () => h("li", { class: "new-divider", role: "separator", "data-testid": "new-divider", text: gettext("New messages") }));
+      items.push(divider);
     }
     const view = messageView(chat, message);
     const signature = JSON.stringify([message.content, message.mentions, message.attachments?.length, message.link_previews, message.is_edited, message.is_deleted, message.reactions, message.local?.status, view.readState, view.senderName, view.replyText, view.canDelete, view.collapsed, view.canPin, view.pinned]);
@@ -203,10 +217,20 @@ function renderMessages() {
   const fromBottom = list.scrollHeight - list.scrollTop - list.clientHeight;
   reconcile(list, items);
   const olderAdded = oldFirst && oldFirst !== list.querySelector("[data-testid=message]");
-  if (pinToEnd || fromBottom < STICK_TO_BOTTOM_PX || history.messages.at(-1)?.local?.status === "pending") list.scrollTop = list.scrollHeight;
+  if (pinToEnd && divider && history.loaded) {
+    list.scrollTop = list.scrollHeight;  // then up to the divider, unless it is already in sight
+    divider.scrollIntoView({ block: "nearest" });
+  } else if (pinToEnd || fromBottom < STICK_TO_BOTTOM_PX || history.messages.at(-1)?.local?.status === "pending") list.scrollTop = list.scrollHeight;
   else if (olderAdded) list.scrollTop = list.scrollHeight - list.clientHeight - fromBottom;
   if (history.loaded) pinToEnd = false;
   if (history.loaded && !history.complete && list.scrollHeight <= list.clientHeight) attempt(() => loadMore(chat.id));
+  updateJump();
+}
+
+/** One's newest message that may be edited (text, not deleted, stored), for Up-arrow. */
+function lastEditable() {
+  const messages = historyOf(state.currentChatId).messages;
+  return messages.findLast((m) => m.id && m.sender_id === state.me.id && m.message_type === "text" && !m.is_deleted) ?? null;
 }
 
 // ---- composer -------------------------------------------------------------------------------
@@ -302,11 +326,17 @@ export function initConversation({ onCall, onToggleGroupPanel }) {
   startCall = onCall;
   toggleGroupPanel = onToggleGroupPanel;
   initMentions();
+  initJumpLatest();
   const input = byId("composer-input");
   input.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       submit();
+    } else if (event.key === "ArrowUp" && !input.value && !context && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey) {
+      const message = state.currentChatId && !input.disabled ? lastEditable() : null;
+      if (!message) return;
+      event.preventDefault();
+      setContext({ mode: "edit", message });
     } else if (event.key === "Escape" && context) {
       setContext(null);
       input.value = "";

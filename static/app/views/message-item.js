@@ -1,9 +1,10 @@
 // One message in the conversation: sender (groups), quoted reply, text with links, attachments
-// (with their caption) or an image by URL, time, edited mark (opens the edit history), ticks
-// (private chats: sent, delivered, read), pending and failed states, and its actions.
+// (with their caption) or an image by URL, time (the full date on hover), edited mark (opens the
+// edit history), ticks (private chats: sent, delivered, read), pending and failed states, and its
+// actions.
 
 import { h, linkify, safeUrl } from "../dom.js";
-import { format, formatTime, gettext } from "../i18n.js";
+import { format, formatFullDate, formatTime, gettext } from "../i18n.js";
 import { icon } from "../icons.js";
 import { decorateMentions } from "../mentions.js";
 import { attachmentsNode } from "./attachment-view.js";
@@ -111,7 +112,7 @@ export function messageNode(message, view) {
         "span",
         { class: "meta" },
         message.is_edited && !message.is_deleted && h("button", { type: "button", class: "edited link-button", "data-testid": "edited", title: gettext("Show the edit history"), onclick: view.onEdits, text: gettext("edited") }),
-        h("time", { datetime: message.created_at, text: formatTime(message.created_at) }),
+        h("time", { datetime: message.created_at, title: formatFullDate(message.created_at), "data-testid": "message-time", text: formatTime(message.created_at) }),
         status(message, view.readState, view.onRetry),
       ),
       reactionBar(message),

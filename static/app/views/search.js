@@ -5,7 +5,7 @@
 
 import { api, withQuery } from "../api.js";
 import { byId, h } from "../dom.js";
-import { formatListTime, gettext } from "../i18n.js";
+import { formatFullDate, formatListTime, gettext } from "../i18n.js";
 import { historyOf, mergeMessages } from "../store.js";
 import { attempt } from "./toasts.js";
 
@@ -58,7 +58,7 @@ function resultNode(result) {
         "span",
         { class: "search-result-top" },
         h("span", { class: "chat-item-title", text: result.chat.title || gettext("Chat") }),
-        h("time", { datetime: result.created_at, text: formatListTime(result.created_at) }),
+        h("time", { datetime: result.created_at, title: formatFullDate(result.created_at), text: formatListTime(result.created_at) }),
       ),
       snippetNode(result.snippet),
     ),

@@ -48,6 +48,8 @@ export function initSettings() {
   const dialog = byId("settings-dialog");
   byId("settings-button").addEventListener("click", () => openSettings());
   dialog.querySelector("[data-close]").addEventListener("click", () => dialog.close());
+  // Opened from the avatar menu, which closed: the focus goes back to the menu's button.
+  dialog.addEventListener("close", () => !byId("main-view").hidden && byId("me-menu").querySelector("summary").focus());
   for (const tab of tabs()) tab.addEventListener("click", () => select(tab.dataset.settingsTab));
   dialog.querySelector("[role=tablist]").addEventListener("keydown", onTabKey);
 }

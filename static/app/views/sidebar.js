@@ -3,7 +3,7 @@
 // missed calls; the filter; the connection state; the friend-request badge.
 
 import { avatar, byId, cached, h, reconcile } from "../dom.js";
-import { format, formatListTime, gettext, ngettext } from "../i18n.js";
+import { format, formatFullDate, formatListTime, gettext, ngettext } from "../i18n.js";
 import { icon } from "../icons.js";
 import { notifyLevel } from "../notifier.js";
 import { mentionBadge } from "../mentions.js";
@@ -83,7 +83,7 @@ function chatRow(chat) {
             { class: "chat-item-top" },
             h("span", { class: "chat-item-title", "data-testid": "chat-item-title", text: chat.title || gettext("Chat") }),
             level === "muted" && h("span", { class: "muted-mark", role: "img", "aria-label": gettext("Muted"), title: gettext("Muted"), "data-testid": "muted-mark" }, icon("bellOff")),
-            h("time", { datetime: when, text: formatListTime(when) }),
+            h("time", { datetime: when, title: formatFullDate(when), "data-testid": "chat-item-time", text: formatListTime(when) }),
           ),
           h(
             "span",
