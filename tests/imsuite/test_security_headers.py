@@ -69,7 +69,11 @@ def test_the_page_runs_nothing_inline() -> None:
     and the policy allows neither inline code nor eval."""
     page = Client().get("/").content.decode()
     scripts = re.findall(r"<script[^>]*>", page)
-    assert scripts == ['<script src="/jsi18n/">', '<script type="module" src="/static/app/main.js">']
+    assert scripts == [
+        '<script src="/static/app/theme-boot.js">',  # the stored theme before the first paint
+        '<script src="/jsi18n/">',
+        '<script type="module" src="/static/app/main.js">',
+    ]
     assert re.findall(r"\s(on[a-z]+|style)=", page) == []
     assert "unsafe" not in PAGE_POLICY
 
