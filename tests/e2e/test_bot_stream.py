@@ -24,9 +24,9 @@ async def bot_socket(base_url: str, token: str, query: str = "") -> ClientConnec
     )
 
 
-# The bot joined the group in the set-up: its notice may come after the bot connected (it is published
+# The bot was made (its owner its first contact) and joined the group in the set-up: their notices may come after the bot connected (it is published
 # after the set-up's commit), before the first message.
-SETUP_NOTICES = {"on_group_increase", "on_group_admin"}
+SETUP_NOTICES = {"on_group_increase", "on_group_admin", "on_private_add"}
 
 
 async def next_frame(ws: ClientConnection) -> dict:
