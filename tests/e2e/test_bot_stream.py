@@ -24,8 +24,9 @@ async def bot_socket(base_url: str, token: str, query: str = "") -> ClientConnec
     )
 
 
-# The bot was made (its owner its first contact) and joined the group in the set-up: their notices may come after the bot connected (it is published
-# after the set-up's commit), before the first message.
+# The bot was made (its owner its first contact) and joined the group in the set-up: those notices
+# may come after the bot connected (they are published after the set-up's commit), before the first
+# message.
 SETUP_NOTICES = {"on_group_increase", "on_group_admin", "on_private_add"}
 
 
