@@ -10,7 +10,7 @@ PIP_QUIET := -q --disable-pip-version-check
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: install run test lint test-embedded test-pg bench lock upgrade-check
+.PHONY: install run test lint test-client test-embedded test-pg bench lock upgrade-check
 
 # Exactly the locked versions (with their hashes), then IM-Suite itself without touching them.
 $(STAMP): pyproject.toml $(LOCK)
@@ -32,12 +32,16 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 
 lint: install $(NODE_STAMP)
-	node_modules/.bin/eslint static/app
+	node_modules/.bin/eslint static/app tests/client
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports  # the layering contracts in .importlinter
 
-test: lint test-embedded test-pg
+test: lint test-client test-embedded test-pg
+
+# The web client's store, in Node's own test runner (no browser, no npm package).
+test-client:
+	node --test tests/client/
 
 test-embedded: install
 	@echo "== leg 1 of 2: embedded (SQLite + in-memory channel layer)"

@@ -3,13 +3,7 @@
 // close the private composer with them.
 
 import { api } from "./api.js";
-import { notify, rememberPerson, state } from "./store.js";
-
-function setBlocks(list) {
-  state.blocks = list;
-  list.forEach((block) => rememberPerson(block.user));
-  notify("blocks");
-}
+import { setBlocks, state } from "./store.js";
 
 export async function loadBlocks() {
   setBlocks(await api.get("users/blocks"));

@@ -3,7 +3,8 @@
 // which tells the caller the call_id). Media never passes through the server.
 
 import * as socket from "./socket.js";
-import { nameOf, notify, noteMissedCall, state } from "./store.js";
+import { nameOf, notify, state } from "./store.js";
+import { noteMissedCall } from "./store-chats.js";
 
 // No STUN/TURN server is configured: peers reach each other on the same network (host candidates).
 const RTC_CONFIG = { iceServers: [] };

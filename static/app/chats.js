@@ -1,7 +1,8 @@
 // The chat list over REST: chats, the presence of private-chat peers, and missed calls.
 
 import { api, withQuery } from "./api.js";
-import { noteMissedCall, rememberPerson, setChats, setOnline, state } from "./store.js";
+import { rememberPerson, setOnline, state } from "./store.js";
+import { noteMissedCall, setChats } from "./store-chats.js";
 
 const CALL_HISTORY_PAGE = 50;
 

@@ -1,17 +1,10 @@
 // Friends and friend requests: loaded over REST, refreshed by friend.* events.
 
 import { api } from "./api.js";
-import { notify, rememberPerson, setOnline, state } from "./store.js";
+import { setContacts, state } from "./store.js";
 
 export async function loadContacts() {
-  const [friends, requests] = await Promise.all([api.get("friends"), api.get("friends/requests")]);
-  state.friends = friends;
-  state.requests = requests;
-  for (const friend of friends) {
-    rememberPerson({ id: friend.id, nickname: friend.nickname || friend.username, avatar_url: friend.avatar_url, last_seen: friend.last_seen });
-    setOnline(friend.id, friend.is_online);
-  }
-  notify("contacts");
+  setContacts(...(await Promise.all([api.get("friends"), api.get("friends/requests")])));
 }
 
 export const isFriend = (userId) => state.friends.some((friend) => friend.id === userId);

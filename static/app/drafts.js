@@ -6,7 +6,8 @@
 
 import { api } from "./api.js";
 import * as socket from "./socket.js";
-import { putDraft, setDrafts, state } from "./store.js";
+import { state } from "./store.js";
+import { putDraft, setDrafts } from "./store-chats.js";
 
 const SAVE_AFTER_MS = 1000;
 

@@ -2,7 +2,7 @@
 // owner and admins) join requests, bans, invite links and open reports, reloaded whenever a group.* event concerns the group.
 
 import { api } from "./api.js";
-import { notify, rememberPerson, state } from "./store.js";
+import { putGroup, state } from "./store.js";
 
 export const isModerator = (role) => role === "owner" || role === "admin";
 
@@ -12,19 +12,16 @@ export async function loadGroup(groupId) {
     api.get(`groups/${groupId}/members`),
     api.get(`groups/${groupId}/notices`),
   ]);
-  members.forEach((member) => rememberPerson(member.user));
   // Members first (the composer's mentions need them), then what only managers see (until it
   // comes, a manager keeps seeing what was loaded before).
   const manages = isModerator(info.my_role) && !info.dissolved_at;
   const before = (manages && state.groups.get(groupId)) || {};
   const { joinRequests: requested = [], banned: kept = [], invites: links = [], reports: reported = [] } = before;
-  state.groups.set(groupId, { info, members, notices, joinRequests: requested, banned: kept, invites: links, reports: reported });
-  notify("group", groupId);
+  putGroup(groupId, { info, members, notices, joinRequests: requested, banned: kept, invites: links, reports: reported });
   if (!manages) return;
   const parts = ["join-requests", "banned", "invites", "reports"];
   const [joinRequests, banned, invites, reports] = await Promise.all(parts.map((part) => api.get(`groups/${groupId}/${part}`)));
-  state.groups.set(groupId, { info, members, notices, joinRequests, banned, invites, reports });
-  notify("group", groupId);
+  putGroup(groupId, { info, members, notices, joinRequests, banned, invites, reports });
 }
 
 export const memberOf = (group, userId) => group?.members.find((member) => member.user_id === userId);

@@ -1,14 +1,15 @@
 // Translations come from Django's JavaScriptCatalog (/jsi18n/, loaded before the modules), in the
-// language Django chose for the page; dates and times are formatted in that language too.
+// language Django chose for the page; dates and times are formatted in that language too. Read from
+// globalThis, so the store's unit tests can import this module in Node with a catalog of their own.
 
-const catalog = window.django;
+const catalog = globalThis.django;
 
 export const gettext = (msgid) => catalog.gettext(msgid);
 export const ngettext = (singular, plural, count) => catalog.ngettext(singular, plural, count);
 /** "%(name)s" placeholders filled from an object. */
 export const format = (template, values) => catalog.interpolate(template, values, true);
 
-const language = document.documentElement.lang || "en";
+const language = globalThis.document?.documentElement.lang || "en";
 
 const timeFormat = new Intl.DateTimeFormat(language, { hour: "2-digit", minute: "2-digit" });
 const dateFormat = new Intl.DateTimeFormat(language, { year: "numeric", month: "short", day: "numeric" });

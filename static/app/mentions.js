@@ -8,8 +8,9 @@ import { byId, h } from "./dom.js";
 import { format, gettext, ngettext } from "./i18n.js";
 import { isModerator } from "./groups.js";
 import { loadMore } from "./messaging.js";
-import * as socket from "./socket.js";
-import { historyOf, notify, state } from "./store.js";
+import { state } from "./store.js";
+import { mentionsMe } from "./store-chats.js";
+import { historyOf } from "./store-messages.js";
 
 const ALL = "all";
 const ALL_WORDS = ["all", "全体成员"];
@@ -19,11 +20,6 @@ const QUERY_BEFORE_CARET = /(?:^|[^\p{L}\p{N}_.%+-]|[\p{scx=Han}\p{scx=Hiragana}
 
 const jumps = new Map();  // chat id -> read position when it was opened with unread mentions
 let picker = null;        // {start, options, index} while the autocomplete is open
-
-/** Whether a message calls me (by name or @all), from someone else. */
-export const mentionsMe = (message) =>
-  Boolean(state.me) && message.sender_id !== state.me.id && !message.is_deleted &&
-  (message.mentions || []).some((m) => m === state.me.id || m === ALL);
 
 // ---- bubbles --------------------------------------------------------------------------------
 
@@ -94,12 +90,10 @@ export function mentionBadge(chat) {
 
 let pendingJumpTo = null;  // the chat whose badge was clicked: jump once it is open
 
-/** The conversation opens a chat: remember where its unread mentions start, before it is read. */
+/** The conversation opens a chat: remember where its unread mentions start, before it is read
+ * (markRead then zeroes the count, as the server does). */
 export function noteOpened(chat) {
-  if (chat.unread_mention_count) {
-    jumps.set(chat.id, chat.last_read_message_id);
-    chat.unread_mention_count = 0;  // opening reads it (the server recounts the same)
-  }
+  if (chat.unread_mention_count) jumps.set(chat.id, chat.last_read_message_id);
   renderJump();
   if (pendingJumpTo === chat.id) jumpToMention();
   pendingJumpTo = null;
@@ -222,34 +216,6 @@ function onKey(event) {
   event.stopPropagation();
 }
 
-// ---- live counts ------------------------------------------------------------------------------
-
-function countNew({ message }) {
-  const chat = state.chats.get(message.chat_id);
-  const seenNow = state.currentChatId === message.chat_id && document.visibilityState === "visible";
-  if (!chat || seenNow || !mentionsMe(message) || message.id <= chat.last_read_message_id) return;
-  chat.unread_mention_count = (chat.unread_mention_count || 0) + 1;
-  notify("chats");
-}
-
-function countDeleted({ chat_id: chatId, message_id: id }) {
-  const chat = state.chats.get(chatId);
-  const message = state.histories.get(chatId)?.messages.find((m) => m.id === id);
-  if (!chat?.unread_mention_count || !message || id <= chat.last_read_message_id) return;
-  if ((message.mentions || []).some((m) => m === state.me.id || m === ALL) && message.sender_id !== state.me.id) {
-    chat.unread_mention_count -= 1;
-    notify("chats");
-  }
-}
-
-function countRead({ chat_id: chatId, message_id: id, read_by: readBy }) {
-  const chat = state.chats.get(chatId);
-  if (chat && readBy === state.me.id && chat.last_message && id >= chat.last_message.id && chat.unread_mention_count) {
-    chat.unread_mention_count = 0;
-    notify("chats");
-  }
-}
-
 export function initMentions() {
   const input = byId("composer-input");
   const list = h("ul", { id: "mention-list", class: "mention-list", role: "listbox", hidden: true, "aria-label": gettext("Mention someone"), "data-testid": "mention-list" });
@@ -271,7 +237,4 @@ export function initMentions() {
     onclick: jumpToMention,
   });
   byId("message-list").after(jump);
-  socket.on("message.new", countNew);
-  socket.on("message.delete", countDeleted);
-  socket.on("message.read", countRead);
 }

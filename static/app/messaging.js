@@ -8,13 +8,15 @@
 import { api, withQuery } from "./api.js";
 import { messageTypeOf } from "./attachments.js";
 import * as socket from "./socket.js";
-import { findPending, historyOf, mergeMessages, notify, receiveMessage, state } from "./store.js";
+import { state } from "./store.js";
+import { markReadUpTo } from "./store-chats.js";
+import { addPending, findPending, historyOf, putHistoryPage, receiveMessage, retryPending, setHistoryLoading } from "./store-messages.js";
 
 const PAGE_SIZE = 50;
 const TYPING_EVERY_MS = 3000;
 
-let pendingOrder = 0;
 let outbox = [];  // pending messages, in the order written, until acknowledged
+let sentOn = new WeakMap();  // pending message -> the connection (socket.connectionNumber) it went out on
 
 /** A client_msg_id: crypto.randomUUID, which only secure contexts have; random bytes elsewhere. */
 export function newClientMsgId() {
@@ -26,23 +28,19 @@ export function newClientMsgId() {
 export async function loadMore(chatId) {
   const history = historyOf(chatId);
   if (history.loading || history.complete) return;
-  history.loading = true;
+  setHistoryLoading(chatId, true);
   let page;
   try {
     page = await api.get(withQuery(`chats/${chatId}/messages`, { before: history.loaded ? history.nextBefore : undefined, limit: PAGE_SIZE }));
   } finally {
-    history.loading = false;
+    setHistoryLoading(chatId, false);
   }
-  history.nextBefore = page.next_before;
-  history.complete = page.next_before === null;
-  history.loaded = true;
-  mergeMessages(chatId, page.results);
+  putHistoryPage(chatId, page.results, page.next_before);
 }
 
 /** `attachments`: attachment objects from POST /api/uploads (the message type then follows them). */
 export function sendMessage(chatId, content, { messageType = "text", replyToId = null, attachments = [] } = {}) {
-  const pending = {
-    id: null,
+  const message = {
     chat_id: chatId,
     sender_id: state.me.id,
     content,
@@ -52,12 +50,9 @@ export function sendMessage(chatId, content, { messageType = "text", replyToId =
     created_at: new Date().toISOString(),
     is_edited: false,
     is_deleted: false,
-    local: { cid: newClientMsgId(), status: "pending", order: ++pendingOrder },
   };
-  historyOf(chatId).messages.push(pending);
-  outbox.push(pending);
+  outbox.push(addPending(message, newClientMsgId()));
   stopTyping();
-  notify("messages", chatId);
   flushOutbox();
 }
 
@@ -68,7 +63,7 @@ export function flushOutbox() {
   const connection = socket.connectionNumber();
   for (const pending of outbox) {
     const { local } = pending;
-    if (local.status !== "pending" || local.sentOn === connection) continue;
+    if (local.status !== "pending" || sentOn.get(pending) === connection) continue;
     const body = {
       chat_id: pending.chat_id,
       content: pending.content,
@@ -78,32 +73,23 @@ export function flushOutbox() {
     };
     if (pending.attachments.length) body.attachment_ids = pending.attachments.map((attachment) => attachment.id);
     if (!socket.send("message.send", body)) return;
-    local.sentOn = connection;
+    sentOn.set(pending, connection);
   }
-}
-
-/** The server refused the message (an error frame naming its client_msg_id): "Not sent". */
-export function failPending(chatId, cid, error = null) {
-  const pending = findPending(chatId, cid);
-  if (!pending) return;
-  pending.local.status = "failed";
-  pending.local.error = error;
-  notify("messages", chatId);
 }
 
 /** Send a refused message again under the same client_msg_id: the server stores it at most once. */
 export function retry(chatId, cid) {
-  const pending = findPending(chatId, cid);
+  const pending = retryPending(chatId, cid);
   if (!pending) return;
-  Object.assign(pending.local, { status: "pending", error: null, sentOn: null });
+  sentOn.delete(pending);
   if (!outbox.includes(pending)) outbox.push(pending);
-  notify("messages", chatId);
   flushOutbox();
 }
 
 /** Signing out forgets what was not sent. */
 export function resetOutbox() {
   outbox = [];
+  sentOn = new WeakMap();
 }
 
 export async function editMessage(message, content) {
@@ -120,14 +106,9 @@ export function markRead(chatId) {
   const history = state.histories.get(chatId);
   if (!chat || !history || state.currentChatId !== chatId || document.visibilityState !== "visible") return;
   const newest = history.messages.findLast((m) => m.id && m.sender_id !== state.me.id);
-  if (newest && newest.id > chat.last_read_message_id) {
-    chat.last_read_message_id = newest.id;
-    if (!socket.send("message.read", { message_id: newest.id })) api.post(`messages/${newest.id}/read`).catch(() => null);
-  }
-  if (chat.unread_count) {
-    chat.unread_count = 0;
-    notify("chats");
-  }
+  const moved = newest && newest.id > chat.last_read_message_id;
+  markReadUpTo(chatId, newest?.id ?? 0, true);
+  if (moved && !socket.send("message.read", { message_id: newest.id })) api.post(`messages/${newest.id}/read`).catch(() => null);
 }
 
 let typingChatId = null;

@@ -7,6 +7,7 @@ import { safeUrl } from "./dom.js";
 import { memberOf } from "./groups.js";
 import { format, gettext, ngettext } from "./i18n.js";
 import { nameOf, state, subscribe } from "./store.js";
+import { notifyLevel, unreadTotal } from "./store-chats.js";
 import { mediaLabel } from "./views/attachment-view.js";
 
 const DEFAULTS = { desktop: false, previews: true, sound: false };
@@ -45,14 +46,6 @@ export const permission = () => (globalThis.Notification ? globalThis.Notificati
 
 // ---- the rule (SPEC19): who is told what ------------------------------------------------------
 
-/** "all" | "mentions" | "muted": a chat's setting, "all" when absent or when its until has passed. */
-export function notifyLevel(chat, now = Date.now()) {
-  const level = chat?.notify;
-  if (level !== "muted" && level !== "mentions") return "all";
-  if (chat.notify_until && Date.parse(chat.notify_until) <= now) return "all";
-  return level;
-}
-
 /** Whether a message of someone else may alert the user at this level. */
 export function allows(level, message, myId) {
   if (level === "muted") return false;
@@ -62,15 +55,11 @@ export function allows(level, message, myId) {
 
 // ---- the tab title and the favicon -----------------------------------------------------------
 
-/** Unread messages over the chats that are not muted. */
-export const unreadTotal = (chats, now = Date.now()) =>
-  [...chats].reduce((total, chat) => total + (notifyLevel(chat, now) === "muted" ? 0 : chat.unread_count || 0), 0);
-
 /** "(3) IM-Suite", or the bare title when nothing is unread. */
 export const titled = (base, count) => (count > 0 ? `(${count}) ${base}` : base);
 
 function showUnread() {
-  const count = state.me ? unreadTotal(state.chats.values()) : 0;
+  const count = state.me ? unreadTotal() : 0;
   document.title = titled(baseTitle, count);
   const link = document.querySelector("link[rel=icon]");
   if (link) link.href = count > 0 ? DOT_ICON : baseIcon;

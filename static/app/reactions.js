@@ -3,7 +3,8 @@
 // member): this client keeps what it knew and sets it when the event is its own.
 
 import { api } from "./api.js";
-import { mergeMessages, state } from "./store.js";
+import { state } from "./store.js";
+import { mergeMessages } from "./store-messages.js";
 
 const find = (chatId, messageId) => state.histories.get(chatId)?.messages.find((m) => m.id === messageId);
 

@@ -8,11 +8,13 @@ import { noteMyMessage, onDraftUpdated } from "./drafts.js";
 import { errorText } from "./errors.js";
 import { loadGroup } from "./groups.js";
 import { format, gettext } from "./i18n.js";
-import { failPending, flushOutbox, markRead } from "./messaging.js";
+import { flushOutbox, markRead } from "./messaging.js";
 import { keepMine, onReaction } from "./reactions.js";
 import { alertMessage } from "./notifier.js";
 import * as socket from "./socket.js";
-import { notify, receiveDeletion, receiveMessage, receivePreviews, rememberPerson, setOnline, setPresenceKnown, setTyping, state } from "./store.js";
+import { rememberPerson, setOnline, setPresenceKnown, setTyping, state } from "./store.js";
+import { markReadUpTo, notePeerRead } from "./store-chats.js";
+import { failPending, receiveDeletion, receiveMessage, receivePreviews } from "./store-messages.js";
 import { tellOutcome } from "./views/report-dialog.js";
 import { toast } from "./views/toasts.js";
 
@@ -42,16 +44,10 @@ function onMessage(payload) {
 }
 
 function onRead({ chat_id: chatId, message_id: messageId, read_by: readBy }) {
-  const chat = state.chats.get(chatId);
-  if (!chat) return;
-  if (readBy === state.me.id) {  // read on another device of mine
-    chat.last_read_message_id = Math.max(chat.last_read_message_id, messageId);
-    if (chat.last_message && messageId >= chat.last_message.id) chat.unread_count = 0;
-    else reloadChats();
-    notify("chats");
-  } else if (chat.type === "private") {
-    chat.peer_last_read_message_id = Math.max(chat.peer_last_read_message_id ?? 0, messageId);
-    notify("messages", chatId);
+  if (readBy === state.me.id) {  // read on another device of mine; partway: the server recounts
+    if (!markReadUpTo(chatId, messageId)) reloadChats();
+  } else if (state.chats.get(chatId)?.type === "private") {
+    notePeerRead(chatId, messageId);
   }
 }
 

@@ -4,7 +4,8 @@
 // sender's two ticks. Cumulative positions: no per-message work on either side.
 
 import * as socket from "./socket.js";
-import { notify, state, subscribe } from "./store.js";
+import { state, subscribe } from "./store.js";
+import { markDelivered, notePeerDelivered } from "./store-chats.js";
 
 const ACK_DELAY_MS = 200;  // a burst of messages (a sync replay, a chat list) is acknowledged once
 let timer = null;
@@ -18,16 +19,9 @@ function acknowledgeSoon() {
       const newest = chat.last_message;
       if (chat.type !== "private" || !newest || newest.sender_id === state.me?.id) continue;
       if (newest.id <= (chat.last_delivered_message_id ?? 0)) continue;
-      if (socket.send("message.delivered", { chat_id: chat.id, up_to_message_id: newest.id })) chat.last_delivered_message_id = newest.id;
+      if (socket.send("message.delivered", { chat_id: chat.id, up_to_message_id: newest.id })) markDelivered(chat.id, newest.id);
     }
   }, ACK_DELAY_MS);
-}
-
-function onDelivered({ chat_id: chatId, up_to_message_id: upTo }) {
-  const chat = state.chats.get(chatId);
-  if (!chat || upTo <= (chat.peer_last_delivered_message_id ?? 0)) return;
-  chat.peer_last_delivered_message_id = upTo;
-  notify("messages", chatId);
 }
 
 /** The sender's tick state of one of their messages in a private chat. */
@@ -38,7 +32,7 @@ export function tickState(chat, message) {
 }
 
 export function initReceipts() {
-  socket.on("message.delivered", onDelivered);
+  socket.on("message.delivered", ({ chat_id: chatId, up_to_message_id: upTo }) => notePeerDelivered(chatId, upTo));
   // a message arrived, or the chat list was (re)loaded with what came while this client was away
   subscribe("chats", acknowledgeSoon);
   socket.on("connect", acknowledgeSoon);  // the list may have loaded before the socket could send

@@ -56,6 +56,7 @@ RECORDED = (
     "() => window.recorded.map(({title, body, tag, icon, closed}) => ({title, body, tag, icon, closed}))"
 )
 NOTIFIER = "/static/app/notifier.js"
+STORE_CHATS = "/static/app/store-chats.js"  # the unread total and a chat's notify level
 
 
 async def recording_page(open_page: Any, base_url: str, account: Account) -> Page:
@@ -187,8 +188,8 @@ async def test_the_title_count_and_the_rule(open_page: Any, daphne_url: str) -> 
     page = await open_page("unit")
     await page.goto(daphne_url + "/")
     answers = await page.evaluate(
-        """async (url) => {
-            const n = await import(url);
+        """async ([notifier, storeChats]) => {
+            const n = { ...(await import(notifier)), ...(await import(storeChats)) };
             const past = "2020-01-01T00:00:00Z", future = "2999-01-01T00:00:00Z";
             const chats = [
                 { unread_count: 2 },
@@ -216,7 +217,7 @@ async def test_the_title_count_and_the_rule(open_page: Any, daphne_url: str) -> 
                 ],
             };
         }""",
-        NOTIFIER,
+        [NOTIFIER, STORE_CHATS],
     )
     assert answers == {
         "titles": ["IM-Suite", "(3) IM-Suite", "(120) IM-Suite"],

@@ -13,7 +13,9 @@ import { isModerator, loadGroup, memberOf, speakingBlock } from "../groups.js";
 import { deleteMessage, editMessage, loadMore, markRead, noteTyping, retry, sendMessage, stopTyping } from "../messaging.js";
 import { initMentions, noteOpened } from "../mentions.js";
 import { tickState } from "../receipts.js";
-import { historyOf, nameOf, notify, presenceOf, state, subscribe } from "../store.js";
+import { nameOf, presenceOf, state, subscribe } from "../store.js";
+import { setCurrentChat } from "../store-chats.js";
+import { historyOf } from "../store-messages.js";
 import { ask, confirmAction } from "./ask.js";
 import { mediaLabel } from "./attachment-view.js";
 import { openForward } from "./forward-dialog.js";
@@ -51,12 +53,11 @@ export function openChat(chatId) {
     unreadAfter = opened?.unread_count ? opened.last_read_message_id : null;
     resetJump();
   }
-  state.currentChatId = chatId;
-  const chat = currentChat();
   byId("no-chat").hidden = true;
   byId("chat-view").hidden = false;
   byId("main-view").dataset.pane = "chat";
-  notify("chats");
+  setCurrentChat(chatId);
+  const chat = currentChat();
   renderAll();
   const history = historyOf(chatId);
   if (!history.loaded) attempt(() => loadMore(chatId));
@@ -89,11 +90,10 @@ function closeChat() {
   if (closed) saveDraftNow(closed);
   stopTyping();
   cancelRecording();
-  state.currentChatId = null;
   byId("chat-view").hidden = true;
   byId("no-chat").hidden = false;
   byId("main-view").dataset.pane = "list";
-  notify("chats");
+  setCurrentChat(null);
   if (closed !== null) document.querySelector(`[data-testid=chat-item][data-chat-id="${closed}"]`)?.focus();
 }
 

@@ -6,7 +6,7 @@ import { byId, h } from "../dom.js";
 import { errorText } from "../errors.js";
 import { format, gettext, ngettext } from "../i18n.js";
 import { newClientMsgId } from "../messaging.js";
-import { sortedChats } from "../store.js";
+import { sortedChats } from "../store-chats.js";
 import { toast } from "./toasts.js";
 
 const MAX_CHATS = 10;  // FORWARD_MAX_CHATS, the server's default

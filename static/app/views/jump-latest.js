@@ -4,7 +4,8 @@
 
 import { byId, h } from "../dom.js";
 import { format, gettext, ngettext } from "../i18n.js";
-import { historyOf, state } from "../store.js";
+import { state } from "../store.js";
+import { historyOf } from "../store-messages.js";
 
 const AT_BOTTOM_PX = 80;
 let seenUpTo = null;  // the newest message id while the person was last at the bottom

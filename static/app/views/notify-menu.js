@@ -1,6 +1,6 @@
 // Per-chat notification settings: the bell menu in the chat header (all messages, mentions only,
 // muted for a while or until changed), and the chat.notify frames that keep every tab and device
-// of the user in step (what a setting means now: notifier.js's notifyLevel).
+// of the user in step (what a setting means now: store-chats.js's notifyLevel).
 // An until that has come is not announced by the server: each client reads it as "all" (the
 // server's rule, chats.selectors.effective_notify) and re-renders when it comes.
 
@@ -8,9 +8,9 @@ import { api } from "../api.js";
 import { byId, h } from "../dom.js";
 import { format, formatDateTime, gettext } from "../i18n.js";
 import { icon } from "../icons.js";
-import { notifyLevel } from "../notifier.js";
 import * as socket from "../socket.js";
-import { notify as tell, state, subscribe } from "../store.js";
+import { state, subscribe } from "../store.js";
+import { expireNotify, notifyLevel, setChatNotify } from "../store-chats.js";
 import { toastError } from "./toasts.js";
 
 const HOUR_MS = 3_600_000;
@@ -29,27 +29,9 @@ let menu = null;       // the <details> in the chat header
 let shownFor = null;   // the chat the menu was last rendered for
 let expiryTimer = null;
 
-/** chat.notify, and the REST answer of a change (the same shape). */
-function applySetting({ chat_id: chatId, notify, until }) {
-  const chat = state.chats.get(chatId);
-  if (!chat) return;
-  chat.notify = notify;
-  chat.notify_until = until ?? null;
-  tell("chats");
-}
-
 /** Settings whose until has come become "all" (and the views re-render); then wait for the next. */
 function expireDue() {
-  let changed = false;
-  for (const chat of state.chats.values()) {
-    if (chat.notify_until && notifyLevel(chat) === "all") {
-      chat.notify = "all";
-      chat.notify_until = null;
-      changed = true;
-    }
-  }
-  if (changed) tell("chats");  // which schedules the next expiry
-  else scheduleExpiry();
+  if (!expireNotify()) scheduleExpiry();  // else the "chats" topic schedules it
 }
 
 function scheduleExpiry() {
@@ -63,7 +45,7 @@ async function choose(chatId, notify, mutedForMs) {
   menu.open = false;
   const until = mutedForMs ? new Date(Date.now() + mutedForMs).toISOString() : null;
   try {
-    applySetting(await api.put(`chats/${chatId}/notify`, { notify, until }));
+    setChatNotify(await api.put(`chats/${chatId}/notify`, { notify, until }));
   } catch (error) {
     toastError(error);
   }
@@ -123,6 +105,6 @@ export function initNotifyMenu() {
     ),
   );
   byId("audio-call-button").before(menu);
-  socket.on("chat.notify", applySetting);
+  socket.on("chat.notify", setChatNotify);
   subscribe("chats", renderMenu);
 }

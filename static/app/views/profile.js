@@ -2,13 +2,13 @@
 
 import { api } from "../api.js";
 import { byId, fillAvatar } from "../dom.js";
-import { rememberPerson, state } from "../store.js";
+import { rememberPerson, setMe } from "../store.js";
 import { chooseAvatar } from "./avatar-picker.js";
 import { attempt } from "./toasts.js";
 
 /** Show this account (as the server answered it) at the top of the sidebar. */
 export function showMe(me) {
-  state.me = me;
+  setMe(me);
   const name = me.nickname || me.username;
   rememberPerson({ id: me.id, nickname: name, avatar_url: me.avatar_url });
   byId("me-name").textContent = name;

@@ -4,7 +4,8 @@
 
 import { byId, h } from "../dom.js";
 import { gettext } from "../i18n.js";
-import { sortedChats, state } from "../store.js";
+import { state } from "../store.js";
+import { sortedChats } from "../store-chats.js";
 
 const MAX_RESULTS = 8;
 let matches = [];

@@ -6,7 +6,7 @@
 import { api, withQuery } from "../api.js";
 import { byId, h } from "../dom.js";
 import { formatFullDate, formatListTime, gettext } from "../i18n.js";
-import { historyOf, mergeMessages } from "../store.js";
+import { historyOf, putHistoryPage } from "../store-messages.js";
 import { attempt } from "./toasts.js";
 
 const PAGE_SIZE = 20;
@@ -122,11 +122,7 @@ async function loadAround(chatId, messageId) {
     nextAfter = newer.next_after;
   }
   if (nextAfter !== null) throw new Error(gettext("That message is too far back to open here."));
-  const history = historyOf(chatId);
-  history.nextBefore = around.next_before;
-  history.complete = around.next_before === null;
-  history.loaded = true;
-  mergeMessages(chatId, pages.flat());
+  putHistoryPage(chatId, pages.flat(), around.next_before);
 }
 
 /** Open the chat at the message: from the history when it holds it, else from the server. */

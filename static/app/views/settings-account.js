@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { byId } from "../dom.js";
 import { gettext } from "../i18n.js";
-import { state } from "../store.js";
+import { state, updateMe } from "../store.js";
 import { onSubmit } from "./forms.js";
 import { registerSettingsPanel } from "./settings.js";
 import { attempt } from "./toasts.js";
@@ -16,7 +16,7 @@ function emailState(me) {
 }
 
 function render(me) {
-  state.me = { ...state.me, ...me };
+  updateMe(me);
   byId("email-input").value = me.email;
   byId("email-state").textContent = emailState(me);
   byId("email-state").dataset.verified = String(me.email_verified);

@@ -5,10 +5,10 @@
 import { avatar, byId, cached, h, reconcile } from "../dom.js";
 import { format, formatFullDate, formatListTime, gettext, ngettext } from "../i18n.js";
 import { icon } from "../icons.js";
-import { notifyLevel } from "../notifier.js";
 import { mentionBadge } from "../mentions.js";
 import * as socket from "../socket.js";
-import { activityOf, missedCallOf, presenceOf, sortedChats, state, subscribe } from "../store.js";
+import { presenceOf, state, subscribe } from "../store.js";
+import { activityOf, missedCallOf, notifyLevel, sortedChats } from "../store-chats.js";
 import { mediaLabel } from "./attachment-view.js";
 
 const rows = new Map();
