@@ -119,21 +119,21 @@ def _read_upto(response: http.client.HTTPResponse, limit: int) -> bytes:
 
 
 class _Deadline:
-    """Shuts the connection's socket down when the time is up, which ends any read under way."""
+    """Shuts the connection's socket down when the time is up, which ends any read under way. The
+    socket is taken at the start: http.client lets go of it (connection.sock = None) as soon as an
+    answer without a length arrives, while the answer keeps reading from it."""
 
     def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
         self.expired = False
-        self._connection = connection
+        self._sock = connection.sock
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
         self._timer.start()
 
     def _expire(self) -> None:
         self.expired = True
-        sock = self._connection.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):  # already closed
-                sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):  # already closed
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def check(self) -> None:
         if self.expired:

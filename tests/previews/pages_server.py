@@ -42,6 +42,8 @@ class PageServer:
         self.hits: Counter[str] = Counter()
         self.cookies: list[str] = []  # every Cookie header received (every answer sets one)
         self.stop = threading.Event()  # ends the slow page's trickle
+        self.slow_over = threading.Event()  # the slow page's trickle has ended, for slow_end's reason
+        self.slow_end = ""  # "client left" or "gave up" (30 s, the client never cut it off)
         self.redirect_to = ""  # where /redirect sends the client
         server = self
 
@@ -71,14 +73,17 @@ class PageServer:
             handler.send_response(200)
             handler.send_header("Content-Type", "text/html")
             handler.end_headers()
+            self.slow_end = "gave up"
             for _ in range(600):  # at most 30 s, should the client never give up
                 if self.stop.wait(0.05):
-                    return
+                    break
                 try:
                     handler.wfile.write(b"<")
                     handler.wfile.flush()
                 except OSError:
-                    return
+                    self.slow_end = "client left"
+                    break
+            self.slow_over.set()
             return
         pages = {
             "/article": ("text/html; charset=utf-8", ARTICLE.encode()),

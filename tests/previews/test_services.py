@@ -235,6 +235,8 @@ def test_a_slow_page_is_cut_off_at_the_time_limit(alice, chat, pages, settings):
     row = LinkPreview.objects.get(url=f"{pages.base}/slow")
     assert row.status == "failed" and row.error.startswith("timed out"), row.error
     assert Message.objects.get(pk=message.pk).link_previews is None
+    # The fetch hung up on the trickle (the page would have gone on for 30 s).
+    assert pages.slow_over.wait(10) and pages.slow_end == "client left"
 
 
 def test_turned_off_nothing_is_fetched_and_the_messages_are_passed_over(alice, chat, pages, settings):
