@@ -52,7 +52,7 @@ RESTART = {"status": "disconnected", "reason": "server_restart"}
 BURST = 20  # sends received just before the signal
 STREAM_MAX = 400  # sends of the client that keeps sending (it stops at the close)
 
-needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the hub group in Redis: PG+Redis leg")
+needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the hub group in Redis: leg 2")
 
 
 class Daphne:
