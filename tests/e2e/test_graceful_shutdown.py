@@ -3,7 +3,8 @@
 - every client hears `disconnect {reason: "server_restart"}`, then close 1001; a new connection is
   refused; the process exits 0 within its bound;
 - sends received before the signal are stored and acknowledged before the close, and a client that
-  reconnects to another process and syncs gets each message exactly once;
+  reconnects to another process and syncs gets each message exactly once; (PostgreSQL) a send held
+  in the database by the test when the signal comes is waited for, stored and acknowledged;
 - a client that goes on sending through the stop loses nothing: what was acknowledged is stored,
   what was not is resent (same client_msg_id) and stored once;
 - (PG+Redis leg) the process leaves the hub group in Redis, and its users with no connection
@@ -13,10 +14,11 @@
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import connection
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from chats.models import Message
+from chats.models import Message, SeqCounter
 from imsuite.hub import hub_peers
 from imsuite.shutdown import HARD_STOP_SECONDS
 from tests.e2e.conftest import (
@@ -43,23 +46,24 @@ from tests.e2e.conftest import (
     wait_until_the_database_is_idle,
     ws_open,
 )
-from tests.faults.test_redis_restart import closed_with, connected, next_of, people, rest
+from tests.faults.test_redis_restart import closed_with, connected, eventually, next_of, people, rest
 
-GRACE_SECONDS = 5
-EXIT_WITHIN_SECONDS = GRACE_SECONDS + HARD_STOP_SECONDS  # past it, the process ends itself (exit 70)
+GRACE_SECONDS = 5  # past it and HARD_STOP_SECONDS, a process ends itself (exit status 70)
+LONG_GRACE_SECONDS = 60  # for a send held in the database by the test while the process stops
 CLOSE_GOING_AWAY = 1001
 RESTART = {"status": "disconnected", "reason": "server_restart"}
 BURST = 20  # sends received just before the signal
 STREAM_MAX = 400  # sends of the client that keeps sending (it stops at the close)
 
 needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the hub group in Redis: leg 2")
+needs_postgres = pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="a PostgreSQL lock: leg 2")
 
 
 class Daphne:
     """A daphne process of the test, on the test database, that the test stops with a signal."""
 
-    def __init__(self, process: subprocess.Popen, port: int, log_dir: Path) -> None:
-        self.process, self.port = process, port
+    def __init__(self, process: subprocess.Popen, port: int, log_dir: Path, grace: float) -> None:
+        self.process, self.port, self.grace = process, port, grace
         self.url = f"http://127.0.0.1:{port}"
         self.log = daphne_log_path(log_dir, self.url)
 
@@ -68,7 +72,7 @@ class Daphne:
 
     def exits_cleanly(self) -> None:
         """Exit status 0 within the bound, and no traceback in its output."""
-        assert self.process.wait(timeout=EXIT_WITHIN_SECONDS) == 0
+        assert self.process.wait(timeout=self.grace + HARD_STOP_SECONDS) == 0
         written = self.log.read_text(errors="replace")
         assert "Traceback" not in written, written[-4000:]
 
@@ -84,10 +88,11 @@ def daphnes(transactional_db: None, e2e_log_dir: Path) -> Iterator[Callable[[], 
     env["SECRET_KEY"] = settings.SECRET_KEY  # the tokens are made by this process (people())
     with ExitStack() as stack:
 
-        def start() -> Daphne:
-            process, port = start_listening(daphne_command(), env, e2e_log_dir / "daphne-{port}.stderr.log")
+        def start(grace: float = GRACE_SECONDS) -> Daphne:
+            own = {**env, "SHUTDOWN_GRACE_SECONDS": str(grace)}
+            process, port = start_listening(daphne_command(), own, e2e_log_dir / "daphne-{port}.stderr.log")
             stack.callback(stop_process, process)
-            return Daphne(process, port, e2e_log_dir)
+            return Daphne(process, port, e2e_log_dir, grace)
 
         yield start
     wait_until_the_database_is_idle()
@@ -134,6 +139,41 @@ async def synced(ws: ClientConnection, since: int) -> Counter:
             seen[frame["payload"]["message"]["client_msg_id"]] += 1
 
 
+@contextmanager
+def seq_counter_locked() -> Iterator[Callable[[], bool]]:
+    """The seq counter's table locked against writes by a connection of the test's own (a send
+    commits only after it), and a check whether a server transaction is waiting for the lock."""
+    import psycopg
+
+    table = SeqCounter._meta.db_table
+    with psycopg.connect(**connection.get_connection_params()) as locker:
+        locker.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+
+        def waiting() -> bool:
+            query = (
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock' AND pid <> %s"
+            )
+            with psycopg.connect(**connection.get_connection_params()) as watcher:
+                return watcher.execute(query, [locker.info.backend_pid]).fetchone()[0] > 0
+
+        yield waiting
+        locker.rollback()
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+async def eventually_true(check: Callable[[], bool]) -> None:
+    """Poll check() off the event loop (bounded: WS_TIMEOUT_SECONDS) until it is true."""
+    await eventually(lambda: asyncio.to_thread(check), within=WS_TIMEOUT_SECONDS)
+
+
 def stored_by(user: Any) -> Counter:
     return Counter(Message.objects.filter(sender=user).values_list("client_msg_id", flat=True))
 
@@ -172,6 +212,22 @@ async def test_sends_received_before_the_signal_are_acknowledged_then_synced_onc
     again = await connected(second.url, token)
     assert await synced(again, since) == Counter(sent)  # each exactly once
     await again.close()
+
+
+@needs_postgres
+async def test_a_send_still_being_stored_when_the_signal_comes_is_acknowledged_before_the_close(daphnes):
+    server = daphnes(grace=LONG_GRACE_SECONDS)
+    p = await sync_to_async(people)()
+    alice = await connected(server.url, str(p["alice_live"].access_token))
+    with seq_counter_locked() as waiting_for_it:
+        await send_message(alice, p["chat"], "held")
+        await eventually_true(waiting_for_it)  # the server's transaction waits for the counter
+        server.terminate()
+        await eventually_true(lambda: refused(server.port))  # the stop has begun
+        assert server.process.poll() is None  # and waits for the send
+    assert await acknowledged_until(alice, "disconnect") == ["held"]
+    server.exits_cleanly()
+    assert await sync_to_async(stored_by)(p["alice"]) == Counter(["held"])
 
 
 async def test_a_client_sending_through_the_stop_loses_nothing_and_doubles_nothing(daphnes):
