@@ -79,7 +79,7 @@ async def shut_down(server: Any, grace: float) -> None:
         logger.warning("stopping: connections still open after the grace; closing them")
         _close_remaining(server)
     await _leave_hub(max(0.0, deadline - loop.time()))
-    logger.warning("stopped: %d WebSockets were told to go", going)
+    logger.warning("stopped: %d WebSockets were open", going)
 
 
 async def _stop_listening() -> None:

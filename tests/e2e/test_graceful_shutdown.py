@@ -7,6 +7,7 @@
   in the database by the test when the signal comes is waited for, stored and acknowledged;
 - a client that goes on sending through the stop loses nothing: what was acknowledged is stored,
   what was not is resent (same client_msg_id) and stored once;
+- (PostgreSQL) a stop that cannot finish (a send held for ever) still ends the process in its bound;
 - (PG+Redis leg) the process leaves the hub group in Redis, and its users with no connection
   elsewhere are announced offline at once, those with one stay online.
 """
@@ -32,7 +33,7 @@ from websockets.exceptions import ConnectionClosed
 
 from chats.models import Message, SeqCounter
 from imsuite.hub import hub_peers
-from imsuite.shutdown import HARD_STOP_SECONDS
+from imsuite.shutdown import HARD_STOP_EXIT_CODE, HARD_STOP_SECONDS
 from tests.e2e.conftest import (
     WS_TIMEOUT_SECONDS,
     daphne_command,
@@ -50,6 +51,7 @@ from tests.faults.test_redis_restart import closed_with, connected, eventually, 
 
 GRACE_SECONDS = 5  # past it and HARD_STOP_SECONDS, a process ends itself (exit status 70)
 LONG_GRACE_SECONDS = 60  # for a send held in the database by the test while the process stops
+SHORT_GRACE_SECONDS = 2  # for one held for ever
 CLOSE_GOING_AWAY = 1001
 RESTART = {"status": "disconnected", "reason": "server_restart"}
 BURST = 20  # sends received just before the signal
@@ -228,6 +230,21 @@ async def test_a_send_still_being_stored_when_the_signal_comes_is_acknowledged_b
     assert await acknowledged_until(alice, "disconnect") == ["held"]
     server.exits_cleanly()
     assert await sync_to_async(stored_by)(p["alice"]) == Counter(["held"])
+
+
+@needs_postgres
+async def test_a_stop_that_cannot_finish_ends_the_process_within_its_bound(daphnes):
+    server = daphnes(grace=SHORT_GRACE_SECONDS)
+    p = await sync_to_async(people)()
+    alice = await connected(server.url, str(p["alice_live"].access_token))
+    with seq_counter_locked() as waiting_for_it:  # held until the process is gone: it cannot finish
+        await send_message(alice, p["chat"], "never")
+        await eventually_true(waiting_for_it)
+        server.terminate()
+        await closed_with(alice, CLOSE_GOING_AWAY)  # after the grace, without a disconnect frame
+        assert server.process.wait(timeout=SHORT_GRACE_SECONDS + HARD_STOP_SECONDS + 5) == HARD_STOP_EXIT_CODE
+    assert "exiting at once" in server.log.read_text(errors="replace")
+    assert await sync_to_async(stored_by)(p["alice"]) == Counter()  # never acknowledged, never stored
 
 
 async def test_a_client_sending_through_the_stop_loses_nothing_and_doubles_nothing(daphnes):
