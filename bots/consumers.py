@@ -155,7 +155,7 @@ class BotConsumer(FastWebsocketConsumer):
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Answer the action first; events it caused (held meanwhile) follow its response."""
-        if self.bot is None:  # refused (the database was away); frames of its close are ignored
+        if self.bot is None or self.ended:  # refused, or closed by the server: its late frames are ignored
             return
         self.outbox.hold()
         try:

@@ -74,7 +74,6 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
 
 class ClientConsumer(FastWebsocketConsumer):
     session: Session | None = None
-    ended = False  # the server has closed it: frames still arriving during the close handshake are ignored
     # (where the next page starts, where the sync began) while a paged sync is unfinished: live
     # message frames are not sent meanwhile, the following pages bring them in seq order.
     paging: tuple[int, int] | None = None
@@ -179,10 +178,19 @@ class ClientConsumer(FastWebsocketConsumer):
         return self.user.pk, self.session.sid, None
 
     async def end(self, reason: str, code: int) -> None:
-        """Tell the client why, and close (the watchdog's "timeout" and "token_expired" too)."""
+        """Tell the client why, and close (the watchdog's "timeout" and "token_expired", and a
+        shutdown's "server_restart", too)."""
         self.ended = True
         await self.send(text_data=client_frame("disconnect", {"status": "disconnected", "reason": reason}))
         await self.close(code=code)
+
+    async def drain(self) -> None:
+        """At shutdown: the sends being stored are let finish, and answered (the acknowledgement of
+        each, its message.new, goes out through this process's hub) before the connection closes."""
+        if self.session is None:
+            return
+        await asyncio.gather(*self.sending, return_exceptions=True)
+        await get_send_queue().delivered()
 
     # ---- frames from the client ---------------------------------------------------------------
 

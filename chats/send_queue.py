@@ -37,6 +37,13 @@ class SendQueue:
             self.flushing = asyncio.create_task(self._flush())
         return future
 
+    async def delivered(self) -> None:
+        """Wait until the events of the batches stored so far have been handed to the hubs (this
+        process's own dispatches them to its connections: the senders' acknowledgements)."""
+        if self.delivering is not None:
+            with contextlib.suppress(Exception):
+                await self.delivering
+
     async def _flush(self) -> None:
         batch: list[tuple[SendRequest, asyncio.Future]] = []
         try:

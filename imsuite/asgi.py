@@ -22,9 +22,11 @@ from imsuite.daphne_tuning import tune  # noqa: E402
 from imsuite.patches import check_all  # noqa: E402
 from imsuite.proxy_headers import TrustedProxyHeaders  # noqa: E402
 from imsuite.routing import websocket_urlpatterns  # noqa: E402
+from imsuite.shutdown import install as install_graceful_shutdown  # noqa: E402
 from imsuite.upload_slots import UploadSlots  # noqa: E402
 
 tune()
+install_graceful_shutdown()  # SIGTERM and SIGINT close the connections first (imsuite.shutdown)
 check_all()  # the internals the other patches rely on: a mismatch is logged now, not at first use
 
 # Django keeps one cache object per context (an asgiref Local), and every connection's and every

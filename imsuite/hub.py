@@ -365,6 +365,21 @@ def running_hub() -> Hub | None:
     return hub if hub is not None and hub.started.is_set() else None
 
 
+async def stop_hub() -> None:
+    """At shutdown (imsuite.shutdown), once the connections are closed: the peers get what this
+    process still has for them (their presence events among it), then the hub stops listening and
+    its channel leaves the group HUB_GROUP (as _listen ends), so no peer sends it anything more."""
+    hub = _hubs.existing()
+    if hub is None:
+        return
+    if hub.publishing is not None:
+        await hub.publishing
+    running = [task for task in (hub.watcher, hub.filling, hub.task) if task is not None]
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+
+
 async def get_hub() -> Hub:
     """This event loop's hub, started on first use; SERVICE_UNAVAILABLE if it cannot start within
     HUB_START_WAIT_SECONDS (it keeps trying: a later connection finds it started)."""

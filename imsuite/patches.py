@@ -267,6 +267,30 @@ def _shared_frames() -> None:
     uses(Server, "create_application", "partial", "handle_reply")
 
 
+@_relies_on("graceful_shutdown", "daphne", "Twisted", "autobahn")
+def _graceful_shutdown() -> None:
+    """imsuite.shutdown: daphne's kill_all_applications (its "before shutdown" trigger) wrapped to
+    close the listening ports (the reactor's tcp.Port readers), queue a message for each WebSocket's
+    application behind its frames, and wait for the applications in daphne's connections."""
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
+    from daphne.server import Server
+    from daphne.ws_protocol import WebSocketProtocol
+    from twisted.internet import asyncioreactor, defer, tcp
+    from twisted.internet.interfaces import IReactorFDSet
+
+    method(Server, "kill_all_applications", "self", positional=True)
+    uses(Server, "run", "addSystemEventTrigger", "kill_all_applications", "connections")
+    uses(Server, "create_application", "connections", "ensure_future")
+    uses(WebSocketProtocol, "applicationCreateWorked", "application_queue")
+    require("getReaders" in IReactorFDSet, "IReactorFDSet has no getReaders")
+    method(asyncioreactor.AsyncioSelectorReactor, "getReaders", "self", positional=True)
+    method(tcp.Port, "stopListening", "self", positional=True)
+    method(defer.Deferred, "fromFuture", "future")
+    method(defer.Deferred, "asFuture", "self", "loop", positional=True)
+    method(Autobahn, "sendCloseFrame", "code", "isReply")
+    attributes(Autobahn, "STATE_OPEN")
+
+
 @_relies_on("hub_peers", "channels", "channels-redis")
 def _hub_peers() -> None:
     """imsuite.hub: the hub group's members read from the layer itself (else group_send)."""

@@ -305,6 +305,9 @@ IMSUITE = {
     "WS_SEND_BUFFER_MAX_BYTES": int(os.environ.get("WS_SEND_BUFFER_MAX_BYTES", str(4 * 1024 * 1024))),
     # Frames of one WebSocket being handled (or waiting unread) before the server stops reading it.
     "WS_MAX_IN_FLIGHT": int(os.environ.get("WS_MAX_IN_FLIGHT", "64")),
+    # On SIGTERM or SIGINT, how long a process may take to close its connections, let what they
+    # sent be stored and acknowledged, and leave the hub, before it stops regardless (imsuite.shutdown).
+    "SHUTDOWN_GRACE_SECONDS": float(os.environ.get("SHUTDOWN_GRACE_SECONDS", "10")),
     "RATE_LIMIT_SYNCS": int(os.environ.get("RATE_LIMIT_SYNCS", "30")),
     # How long a bot's events are kept for it to resume from (?since= or a reverse endpoint's
     # last cursor); an older cursor is told it missed events (bots.stream).

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http.request import split_domain_port, validate_host
 
-from . import db_outage, patches
+from . import db_outage, patches, shutdown
 from .per_loop import PerLoop
 from .transport_buffers import drop_unsent, resume_reading, unsent_bytes
 
@@ -139,6 +139,7 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
     _protocol: Any = _UNKNOWN  # the daphne protocol behind base_send, or None elsewhere
     connection_id: str
     overflowed = False  # closed as a slow consumer
+    ended = False  # closed by the server (end): frames still arriving during the close handshake are ignored
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Channels' consumer loop, with no channel-layer channel: the client's frames only, each
@@ -219,9 +220,31 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
         await self.end("slow_consumer", CLOSE_SLOW_CONSUMER)
 
     async def end(self, reason: str, code: int) -> None:
-        """Close on the server's initiative (a slow consumer, the watchdog); adapters whose protocol
-        has a disconnect frame send it first."""
+        """Close on the server's initiative (a slow consumer, the watchdog, a shutdown); adapters
+        whose protocol has a disconnect frame send it first."""
+        self.ended = True
         await self.close(code=code)
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        """A handshake that arrives while the process stops is accepted only to be told so."""
+        if shutdown.began():
+            await self.accept()
+            await self.end(shutdown.SERVER_RESTART, shutdown.CLOSE_GOING_AWAY)
+            return
+        await super().websocket_connect(message)
+
+    async def websocket_shutdown(self, message: dict[str, Any]) -> None:
+        """The process stops (imsuite.shutdown queued this behind the frames already received, so
+        those have been handled): what they started is let finish, then the connection closes as
+        going away."""
+        protocol = self._daphne()
+        if self.ended or (protocol is not None and protocol.state != protocol.STATE_OPEN):
+            return
+        await self.drain()
+        await self.end(shutdown.SERVER_RESTART, shutdown.CLOSE_GOING_AWAY)
+
+    async def drain(self) -> None:
+        """Wait for the work the connection's frames started and did not wait for (none here)."""
 
 
 def _daphne_protocol(send: Any) -> Any:

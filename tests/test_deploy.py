@@ -16,6 +16,7 @@ import yaml
 from django.conf import settings
 
 from imsuite.body_limit import MULTIPART_SLACK, UPLOAD_PATHS
+from imsuite.shutdown import HARD_STOP_SECONDS
 from media.serving import serving_headers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,6 +168,16 @@ def test_every_app_variable_is_read_by_settings(app: dict) -> None:
     read = settings_env_names()
     assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS"} <= set(env)
     assert set(env) - read == set()
+
+
+def test_a_replica_is_given_the_time_of_its_graceful_stop(app: dict) -> None:
+    """docker stops a replica with SIGTERM, then SIGKILL after stop_grace_period: the graceful stop
+    (SHUTDOWN_GRACE_SECONDS, then at most HARD_STOP_SECONDS) must end before."""
+    grace = float(app["environment"]["SHUTDOWN_GRACE_SECONDS"])
+    period = re.fullmatch(r"(\d+)s", app["stop_grace_period"])
+    assert period is not None, app["stop_grace_period"]
+    assert int(period.group(1)) > grace + HARD_STOP_SECONDS
+    assert app.get("stop_signal", "SIGTERM") == "SIGTERM"
 
 
 def test_settings_parser_finds_the_known_names() -> None:

@@ -2,14 +2,18 @@
 // (browsers cannot set headers). After a drop it tries again for as long as the page is open:
 // after 1 s, doubling up to 30 s (the client document's 重连机制), then every 24-30 s (jittered, so
 // that a restarted server is not met by every client at once); at once when the browser comes back
-// online or the page becomes visible. Once back, `sync` from the largest seq seen, which is kept in
-// localStorage per user so that a reload misses nothing either.
+// online or the page becomes visible. A server that stops gracefully (`disconnect` with reason
+// `server_restart`, close 1001) is left for another within 0.2-2 s, at random so that its thousands
+// of clients do not all come back in the same instant. Once back, `sync` from the largest seq seen,
+// which is kept in localStorage per user so that a reload misses nothing either.
 
 import { SessionEnded, currentTokens, endSession, freshAccess, refreshAccess } from "./session.js";
 
 const FIRST_WAIT_MS = 1000;
 const MAX_WAIT_MS = 30_000;
 const STEADY_JITTER = 0.2;  // steady retries wait 80-100 % of MAX_WAIT_MS
+const RESTART_WAIT_MS = [200, 2000];  // after a graceful server stop: somewhere in between
+const CLOSE_GOING_AWAY = 1001;
 const PING_EVERY_MS = 30_000;
 const SILENT_PINGS = 2;  // a connection that answered none of this many pings is dead (half-open)
 const RENEW_REASONS = new Set(["token_expired", "token_invalid"]);
@@ -103,6 +107,7 @@ async function open() {
   const ws = new WebSocket(`${scheme}://${location.host}/ws`, [`bearer.${token}`]);
   socket = ws;
   let renew = false;
+  let restarting = false;  // the server said it stops: come back soon
   ws.onmessage = (event) => {
     heardAt = Date.now();
     const frame = JSON.parse(event.data);
@@ -110,6 +115,7 @@ async function open() {
     if (frame.type === "connect") connected(frame.payload);
     else if (frame.type === "disconnect" || (frame.type === "error" && frame.payload.error_code === "AUTHENTICATION_FAILED")) {
       if (RENEW_REASONS.has(reason)) renew = true;
+      else if (reason === "server_restart") restarting = true;
       else if (FINAL_REASONS.has(reason)) {
         stop();
         endSession();
@@ -124,7 +130,7 @@ async function open() {
       syncTimer = setTimeout(again, frame.payload.details.retry_after * 1000);
     }
   };
-  ws.onclose = () => {
+  ws.onclose = (event) => {
     if (socket !== ws) return;
     socket = null;
     clearInterval(pingTimer);
@@ -133,7 +139,8 @@ async function open() {
     if (renew && !renewed && currentTokens()) {
       renewed = true;
       refreshAccess(token).then(open, (error) => error instanceof SessionEnded || retryLater());
-    } else retryLater();
+    } else if (restarting || event.code === CLOSE_GOING_AWAY) comeBackSoon();
+    else retryLater();
   };
 }
 
@@ -162,6 +169,14 @@ function ping() {
   dead?.close();
   clearInterval(pingTimer);
   retryLater();
+}
+
+/** Another server is ready (the one that stopped has left the load balancer): try again after a
+ * random 0.2-2 s; should that fail, the usual waits follow (a reconnection resets them). */
+function comeBackSoon() {
+  setState("reconnecting");
+  const [least, most] = RESTART_WAIT_MS;
+  retryTimer = setTimeout(open, least + (most - least) * Math.random());
 }
 
 function retryLater() {

@@ -93,10 +93,26 @@ def run_listening(
     cwd: Path = ROOT,
     port: int | None = None,
 ) -> Iterator[int]:
-    """Start a server process (`command` given a free port), wait (at most START_TIMEOUT_SECONDS)
-    until it accepts connections on 127.0.0.1, yield the port; terminate it afterwards, killing it
-    if it does not stop within STOP_TIMEOUT_SECONDS. Its output goes to log_path. `port`: that one
-    (a server started again where its clients expect it), not a free one."""
+    """Start a server process (start_listening), yield its port; terminate it afterwards, killing
+    it if it does not stop within STOP_TIMEOUT_SECONDS."""
+    process, port = start_listening(command, env, log_path, cwd, port)
+    try:
+        yield port
+    finally:
+        stop_process(process)
+
+
+def start_listening(
+    command: Callable[[int], list[str]],
+    env: dict[str, str],
+    log_path: Path,
+    cwd: Path = ROOT,
+    port: int | None = None,
+) -> tuple[subprocess.Popen, int]:
+    """Start a server process (`command` given a free port) and wait (at most
+    START_TIMEOUT_SECONDS) until it accepts connections on 127.0.0.1: the process and its port.
+    Its output goes to log_path. `port`: that one (a server started again where its clients
+    expect it), not a free one."""
     port = port or free_port()
     log_path = log_path.with_name(log_path.name.format(port=port))
     with log_path.open("wb") as log:
@@ -119,9 +135,15 @@ def run_listening(
                         f"{command(port)[0]} not listening after {START_TIMEOUT_SECONDS} s; {log_path}"
                     )
                 time.sleep(0.1)
-        yield port
-    finally:
+    except BaseException:
         stop_process(process)
+        raise
+    return process, port
+
+
+def daphne_command(app: str = "imsuite.asgi:application") -> Callable[[int], list[str]]:
+    """The daphne command line serving `app` on 127.0.0.1, given the port."""
+    return lambda port: [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), app]
 
 
 @contextmanager
@@ -129,11 +151,8 @@ def run_daphne(
     env: dict[str, str], log_dir: Path, app: str = "imsuite.asgi:application", port: int | None = None
 ) -> Iterator[str]:
     """Start daphne (run_listening, on `port` if given) and yield its base URL."""
-
-    def command(port: int) -> list[str]:
-        return [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), app]
-
-    with run_listening(command, env, log_dir / "daphne-{port}.stderr.log", port=port) as listening:
+    log_path = log_dir / "daphne-{port}.stderr.log"
+    with run_listening(daphne_command(app), env, log_path, port=port) as listening:
         yield f"http://127.0.0.1:{listening}"
 
 

@@ -94,6 +94,7 @@ def test_startup_checks_every_patch():
         "kept_body_cap",
         "shared_frames",
         "hub_peers",
+        "graceful_shutdown",
         "sync_middleware_chain",
         "body_file_handover",
         "serializer_copies",
@@ -344,6 +345,19 @@ def test_a_factory_without_those_options_keeps_its_own_limits(monkeypatch, caplo
     assert WebSocketFactory.setProtocolOptions is set_protocol_options  # daphne's own options stand
     line = warned_once(caplog, "frame_limits", "daphne", "autobahn")
     assert "takes (self, versions, maxFramePayloadSize)" in line
+
+
+def test_a_daphne_that_stops_otherwise_keeps_its_own_shutdown(monkeypatch, caplog):
+    from daphne.server import Server
+
+    from imsuite.shutdown import install
+
+    monkeypatch.delattr(Server, "kill_all_applications")  # a release that stops in another way
+    install()
+    install()
+    assert not hasattr(Server, "kill_all_applications")  # nothing wrapped: daphne's own stop stands
+    line = warned_once(caplog, "graceful_shutdown", "daphne", "Twisted", "autobahn")
+    assert "Server.kill_all_applications is missing" in line
 
 
 def test_a_daphne_that_reads_otherwise_keeps_reading(monkeypatch, caplog):
