@@ -19,7 +19,8 @@ from accounts import services as account_services
 from accounts.models import User
 from imsuite.events import HUB_GROUP
 from imsuite.settings import env_list
-from tests.layer_receiving import Receives, receive_within, stop_receiving
+from tests import fast_flush
+from tests.layer_receiving import Receives, receive_until_mark, receive_within, stop_receiving
 from tests.shared_state import forget_shared_state
 
 PASSWORD = "a-Strong-passw0rd"
@@ -44,6 +45,7 @@ def _cancel_all_tasks_until_done(loop: asyncio.AbstractEventLoop) -> None:
 
 
 asyncio.runners._cancel_all_tasks = _cancel_all_tasks_until_done  # every test's event loop ends
+fast_flush.install()
 
 
 @pytest.fixture(autouse=True)
@@ -159,6 +161,7 @@ def client_for() -> Callable[[User], APIClient]:
     return make
 
 
+MARK_TIMEOUT = 10.0  # seconds for the inbox's own mark to come back through the channel layer
 DOMAIN_EVENT = "domain.event"  # how the inbox hands out an event: {type, event, data}
 EVERYONE = "everyone"  # the inbox's key for what goes to every connection (a broadcast)
 
@@ -196,9 +199,13 @@ class Inbox:
         self.listen(everyone)
         return everyone
 
-    def drain(self, user: Any, wait: float = 0.3) -> list[dict[str, Any]]:
-        """Every domain event delivered to this user so far, in the order published."""
-        messages = self._run(receive_within(self.layer, self.hub_channel, self.waiting, wait))
+    def drain(self, user: Any, wait: float | None = None) -> list[dict[str, Any]]:
+        """Every domain event delivered to this user so far, in the order published: all that was
+        sent before this call, or (`wait`) also what comes until `wait` seconds pass quietly."""
+        if wait is None:
+            messages = self._run(receive_until_mark(self.layer, self.hub_channel, self.waiting, MARK_TIMEOUT))
+        else:
+            messages = self._run(receive_within(self.layer, self.hub_channel, self.waiting, wait))
         for hub_event in (event for message in messages for event in message["events"]):
             event = {"type": DOMAIN_EVENT, "event": hub_event["event"], "data": hub_event["data"]}
             for key in hub_event["audience"] or [EVERYONE]:
