@@ -69,6 +69,31 @@ export function receivePreviews({ chat_id: chatId, message_id: id, previews }) {
   if (message) mergeMessages(chatId, [{ ...message, link_previews: previews.length ? previews : undefined }]);
 }
 
+// ---- pins -------------------------------------------------------------------------------------
+
+/** A chat's pins as the server listed them (GET /api/chats/{id}/pins). */
+export function setPins(chatId, pins) {
+  state.pins.set(chatId, pins);
+  notify("pins", chatId);
+}
+
+/** message.pinned: the pin goes first (a pin again of a pinned message moves it). */
+export function notePinned(chatId, pin) {
+  const others = (state.pins.get(chatId) || []).filter((item) => item.message.id !== pin.message.id);
+  state.pins.set(chatId, [pin, ...others]);
+  notify("pins", chatId);
+}
+
+/** message.unpinned */
+export function noteUnpinned(chatId, messageId) {
+  state.pins.set(chatId, (state.pins.get(chatId) || []).filter((item) => item.message.id !== messageId));
+  notify("pins", chatId);
+}
+
+export const pinsOf = (chatId) => state.pins.get(chatId) || [];
+
+export const isPinned = (chatId, messageId) => pinsOf(chatId).some((pin) => pin.message.id === messageId);
+
 // ---- pending messages -------------------------------------------------------------------------
 
 export const findPending = (chatId, cid) => state.histories.get(chatId)?.messages.find((m) => m.local?.cid === cid);

@@ -1,6 +1,6 @@
 // The client's state, and who to tell when a part of it changes. State changes only through the
 // store's actions (here, store-chats.js and store-messages.js), each a plain change followed by a
-// notification; views subscribe to topics: "me", "chats", "draft" (chat id), "messages" (chat id),
+// notification; views subscribe to topics: "me", "chats", "draft" (chat id), "messages" (chat id), "pins" (chat id),
 // "typing" (chat id), "presence" (user id or none), "contacts", "group" (group id), "blocks", and
 // calls.js's "call". Server data keeps the REST/WebSocket shapes; local-only data lives under `local`.
 // This module: the state itself, topics, and the people side (me, people, presence, typing,
@@ -25,6 +25,7 @@ const initialState = () => ({
   people: new Map(),       // user id -> {id, nickname, avatar_url}, from whatever named them last
   blocks: [],              // the people I blocked, newest first
   drafts: new Map(),       // chat id -> {chat_id, text, reply_to_id, updated_at}
+  pins: new Map(),         // chat id -> [{message, pinned_by, pinned_at}], newest pin first (loaded ones)
   presenceKnown: false,    // false while the own connection is down: peers' presence is unknown
 });
 

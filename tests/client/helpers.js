@@ -4,7 +4,7 @@ import "./catalog.js";
 import { resetState, setMe, subscribe } from "../../static/app/store.js";
 
 export const ME = { id: 1, username: "me", nickname: "Me" };
-const TOPICS = ["me", "chats", "draft", "messages", "typing", "presence", "contacts", "group", "blocks"];
+const TOPICS = ["me", "chats", "draft", "messages", "pins", "typing", "presence", "contacts", "group", "blocks"];
 const notes = [];
 TOPICS.forEach((topic) => subscribe(topic, (detail) => notes.push(detail === undefined ? [topic] : [topic, detail])));
 

@@ -1,4 +1,4 @@
-// store-messages.js: histories, merging, pending messages, deletions and previews.
+// store-messages.js: histories, merging, pending messages, deletions, previews and pins.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 
@@ -6,8 +6,8 @@ import { chat, fresh, ME, message, told } from "./helpers.js";
 import { state } from "../../static/app/store.js";
 import { setChats } from "../../static/app/store-chats.js";
 import {
-  addPending, failPending, findPending, historyOf, mergeMessages, putHistoryPage, receiveDeletion, receiveMessage,
-  receivePreviews, retryPending, setHistoryLoading,
+  addPending, failPending, findPending, historyOf, isPinned, mergeMessages, notePinned, noteUnpinned, pinsOf,
+  putHistoryPage, receiveDeletion, receiveMessage, receivePreviews, retryPending, setHistoryLoading, setPins,
 } from "../../static/app/store-messages.js";
 
 const BEN = 2;
@@ -104,4 +104,20 @@ test("receivePreviews replaces a held message's previews; none removes them", ()
   receivePreviews({ chat_id: 5, message_id: 99, previews: [preview] });
   receivePreviews({ chat_id: 6, message_id: 1, previews: [preview] });
   assert.deepEqual(told(), [["messages", 5], ["messages", 5]]);
+});
+
+test("pins: a listed set, a new pin first, a pin again moves it, an unpin removes it, per chat", () => {
+  const pin = (id) => ({ message: message(id, 5, BEN), pinned_by: { id: BEN, nickname: "Ben" }, pinned_at: "2026-01-03T00:00:00Z" });
+  assert.deepEqual(pinsOf(5), []);
+  setPins(5, [pin(2), pin(1)]);
+  notePinned(5, pin(3));
+  notePinned(5, pin(1));
+  assert.deepEqual(pinsOf(5).map((p) => p.message.id), [1, 3, 2]);
+  noteUnpinned(5, 3);
+  noteUnpinned(6, 1);  // another chat's: nothing here changes
+  assert.deepEqual(pinsOf(5).map((p) => p.message.id), [1, 2]);
+  assert.equal(isPinned(5, 2), true);
+  assert.equal(isPinned(5, 3), false);
+  assert.equal(isPinned(6, 1), false);
+  assert.deepEqual(told(), [["pins", 5], ["pins", 5], ["pins", 5], ["pins", 5], ["pins", 6]]);
 });

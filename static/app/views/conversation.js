@@ -15,14 +15,14 @@ import { initMentions, noteOpened } from "../mentions.js";
 import { tickState } from "../receipts.js";
 import { nameOf, presenceOf, state, subscribe } from "../store.js";
 import { setCurrentChat } from "../store-chats.js";
-import { historyOf } from "../store-messages.js";
+import { historyOf, isPinned } from "../store-messages.js";
 import { ask, confirmAction } from "./ask.js";
 import { mediaLabel } from "./attachment-view.js";
 import { openForward } from "./forward-dialog.js";
 import { initJumpLatest, resetJump, updateJump } from "./jump-latest.js";
 import { messageNode } from "./message-item.js";
 import { openEditHistory, openSeenBy } from "./message-info.js";
-import { isPinned, pinMessage, resetPins, showPins, unpinMessage } from "./pins.js";
+import { pinMessage, showPins, unpinMessage } from "./pins.js";
 import { openReport } from "./report-dialog.js";
 import { cancelRecording } from "./recorder.js";
 import { attempt, toastError } from "./toasts.js";
@@ -383,7 +383,6 @@ export function initConversation({ onCall, onToggleGroupPanel }) {
 
 export function resetConversation() {
   cancelUploads();
-  resetPins();
   nodes.clear();
   revealed.clear();
   closeChat();

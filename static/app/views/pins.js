@@ -1,19 +1,17 @@
 // Pinned messages of the open conversation: a bar under the header shows the latest pin (click:
 // jump to it), a button opens the list of all pins (jump, unpin). Pins are loaded when a chat
-// opens and after a reconnect, and follow message.pinned / message.unpinned live.
+// opens and after a reconnect, and follow message.pinned / message.unpinned live (the store keeps
+// them: store-messages.js, topic "pins").
 
 import { api } from "../api.js";
 import { byId, h } from "../dom.js";
 import { format, formatDateTime, gettext } from "../i18n.js";
 import * as socket from "../socket.js";
-import { nameOf, state } from "../store.js";
+import { notePinned, noteUnpinned, pinsOf, setPins } from "../store-messages.js";
+import { nameOf, state, subscribe } from "../store.js";
 import { mediaLabel } from "./attachment-view.js";
 import { jumpTo } from "./search.js";
 import { attempt } from "./toasts.js";
-
-const pinsByChat = new Map();  // chat id -> [{message, pinned_by, pinned_at}], newest pin first
-
-export const isPinned = (chatId, messageId) => Boolean(pinsByChat.get(chatId)?.some((pin) => pin.message.id === messageId));
 
 function preview(message) {
   const text = mediaLabel(message) ?? (message.message_type === "image" ? gettext("Image") : message.content);
@@ -21,8 +19,7 @@ function preview(message) {
 }
 
 export async function loadPins(chatId) {
-  pinsByChat.set(chatId, await api.get(`chats/${chatId}/pins`));
-  render();
+  setPins(chatId, await api.get(`chats/${chatId}/pins`));
 }
 
 export const pinMessage = (message) => api.put(`messages/${message.id}/pin`);
@@ -34,8 +31,7 @@ function jump(pin) {
 }
 
 function render() {
-  const chatId = state.currentChatId;
-  const pins = (chatId && pinsByChat.get(chatId)) || [];
+  const pins = state.currentChatId ? pinsOf(state.currentChatId) : [];
   const bar = byId("pinned-bar");
   bar.hidden = !pins.length;
   bar.dataset.count = String(pins.length);
@@ -54,31 +50,19 @@ function render() {
   );
 }
 
-function onPinned({ chat_id: chatId, pin }) {
-  const pins = (pinsByChat.get(chatId) || []).filter((item) => item.message.id !== pin.message.id);
-  pinsByChat.set(chatId, [pin, ...pins]);
-  render();
-  changed(chatId);
-}
-
-function onUnpinned({ chat_id: chatId, message_id: messageId }) {
-  pinsByChat.set(chatId, (pinsByChat.get(chatId) || []).filter((item) => item.message.id !== messageId));
-  render();
-  changed(chatId);
-}
-
-let changed = () => {};
-
 /** `onChange(chatId)`: the conversation redraws its messages' pin actions. */
 export function initPins(onChange) {
-  changed = onChange;
-  socket.on("message.pinned", onPinned);
-  socket.on("message.unpinned", onUnpinned);
+  subscribe("pins", (chatId) => {
+    if (chatId === state.currentChatId) render();
+    onChange(chatId);
+  });
+  socket.on("message.pinned", ({ chat_id: chatId, pin }) => notePinned(chatId, pin));
+  socket.on("message.unpinned", ({ chat_id: chatId, message_id: messageId }) => noteUnpinned(chatId, messageId));
   socket.on("connect", () => state.currentChatId && attempt(() => loadPins(state.currentChatId)));
   const dialog = byId("pins-dialog");
   dialog.querySelector("[data-close]").addEventListener("click", () => dialog.close());
   byId("pinned-latest").addEventListener("click", () => {
-    const latest = pinsByChat.get(state.currentChatId)?.[0];
+    const latest = pinsOf(state.currentChatId)[0];
     if (latest) jump(latest);
   });
   byId("pinned-all").addEventListener("click", () => dialog.showModal());
@@ -87,8 +71,4 @@ export function initPins(onChange) {
 export function showPins(chatId) {
   render();
   attempt(() => loadPins(chatId));
-}
-
-export function resetPins() {
-  pinsByChat.clear();
 }
