@@ -38,7 +38,7 @@ GAP_WAIT_SECONDS = 0.25
 COUNTER_CHECK_SECONDS = 1.0
 RECEIVE_SLICE_SECONDS = 1.0  # how long one receive waits before the hub looks around
 RESET_REWIND = 100
-GROUP_REFRESH_SECONDS = 60.0  # well within the layer's group_expiry (settings.HUB_GROUP_EXPIRY)
+GROUP_REFRESH_SECONDS = 5.0  # well within the layer's group_expiry (settings.HUB_GROUP_EXPIRY, 20 s)
 # A send to the peers that fails (Redis restarting, a connection reset) is tried again after
 # each of these pauses, then given up and logged; meanwhile at most OUTGOING_LIMIT events wait.
 SEND_RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0)

@@ -163,9 +163,10 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 HUB_CAPACITY = 10_000  # channel-layer messages waiting for one process's hub
-# A process's hub renews its membership of the group every minute (imsuite.hub); one that has
-# not for five minutes was killed, and is no longer sent to.
-HUB_GROUP_EXPIRY = 300
+# A process's hub renews its membership of the group every 5 s (imsuite.hub); one that has not for
+# 20 s was killed (a stopped one leaves at once), and is no longer sent to: the events meant for it
+# stop piling up in its channel within seconds, not minutes.
+HUB_GROUP_EXPIRY = 20
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
