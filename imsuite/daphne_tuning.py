@@ -5,6 +5,7 @@
 - a new connection no longer pretty-prints its 29 options for a debug line that is off;
 - a socket whose frames pile up unread is no longer read until the application catches up;
 - a frame autobahn refuses (invalid UTF-8, too big) closes with its code instead of a dropped socket;
+- an open WebSocket no longer keeps what only its handshake needed (shed_handshake_state);
 - an HTTP request body reaches the application a chunk at a time from twisted's file, not all at once,
   twisted no longer parses a form body (an upload) in memory for arguments nobody reads, and keeps
   no more of a body than the largest one any path accepts.
@@ -15,11 +16,12 @@ turned on) to the original.
 """
 
 import asyncio
+import collections
 import functools
 import io
 import os
 import pprint
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from . import patches
 
@@ -287,6 +289,74 @@ def cap_kept_bodies() -> None:
     WebRequest.handleContentChunk = handle_content_chunk
 
 
+# What autobahn and daphne keep of a WebSocket's opening handshake and never read once it is open:
+# the request's bytes, headers and parameters, the response, the key, the offered subprotocols and
+# extensions, and the query string (with a client's access token in it).
+HANDSHAKE_ONLY = (
+    "http_request_data",
+    "http_status_line",
+    "http_headers",
+    "http_request_uri",
+    "http_request_path",
+    "http_request_params",
+    "http_request_host",
+    "http_response_data",
+    "_wskey",
+    "websocket_origin",
+    "websocket_protocols",
+    "websocket_extensions",
+    "_raw_query_string",
+)
+
+
+class OpenedRequest(NamedTuple):
+    """What daphne reads of a connection's request once it is open: the path, for its log lines."""
+
+    path: str
+
+
+# The queue of waiting putters that every connection's unbounded application queue shares: a put
+# never waits on an unbounded queue, and a deque with maxlen 0 keeps nothing anyway.
+NO_PUTTERS: collections.deque = collections.deque(maxlen=0)
+
+
+@patches.installs("shed_handshake_state")
+def shed_handshake_state() -> None:
+    """An idle connection's memory (docs/performance.md, step 32). Once open, a WebSocket drops its
+    handshake's state (HANDSHAKE_ONLY, the request down to its path) and its attribute dict is
+    compacted; twisted's HTTP channel lets go of the upgraded request (its headers, address and
+    body objects); the application queue shares one empty deque of putters. About 5 KB of the
+    26 KB an idle connection cost, and 20 of its objects the collector tracks."""
+    from daphne.http_protocol import WebRequest
+    from daphne.ws_protocol import WebSocketProtocol
+
+    original_open = WebSocketProtocol.onOpen
+
+    @functools.wraps(original_open)
+    def on_open(self: WebSocketProtocol) -> None:
+        original_open(self)
+        state = self.__dict__
+        for name in HANDSHAKE_ONLY:
+            state.pop(name, None)
+        state["request"] = OpenedRequest(self.request.path)
+        queue = state.get("application_queue")
+        if queue is not None and queue.maxsize <= 0 and not queue._putters:
+            queue._putters = NO_PUTTERS
+        self.__dict__ = dict(state)  # a dict never shrinks when keys go: a copy is sized to what is left
+
+    original_process = WebRequest.process
+
+    @functools.wraps(original_process)
+    def process(self: WebRequest) -> None:
+        original_process(self)
+        channel = self.channel
+        if self.transport is None and channel is not None and self in channel.requests:  # upgraded
+            channel.requests.remove(self)
+
+    WebSocketProtocol.onOpen = on_open
+    WebRequest.process = process
+
+
 def tune() -> None:
     """All of the above: call once, before daphne accepts a connection."""
     from django.conf import settings
@@ -299,3 +369,4 @@ def tune() -> None:
     stream_request_bodies()
     leave_form_bodies_unparsed()
     cap_kept_bodies()
+    shed_handshake_state()

@@ -253,6 +253,37 @@ def _kept_body_cap() -> None:
     uses(http.HTTPChannel, "_maybeChooseTransferDecoder", "requests", "handleContentChunk")
 
 
+@_relies_on("shed_handshake_state", "daphne", "autobahn", "Twisted")
+def _shed_handshake_state() -> None:
+    """imsuite.daphne_tuning.shed_handshake_state: daphne's onOpen, WebRequest.process and
+    create_application wrapped. The handshake's attributes are written by autobahn's handshake and
+    read nowhere after the protocol's onOpen; daphne reads only the request's path afterwards; the
+    upgraded request stays in its HTTP channel's list; daphne's application queue is an unbounded
+    asyncio.Queue, made before the handshake completes."""
+    import asyncio
+
+    from autobahn.websocket.protocol import WebSocketServerProtocol
+    from daphne.http_protocol import WebRequest
+    from daphne.server import Server
+    from daphne.ws_protocol import WebSocketProtocol
+    from twisted.web import http
+
+    from .daphne_tuning import HANDSHAKE_ONLY
+
+    handshake = [name for name in HANDSHAKE_ONLY if name not in ("_raw_query_string", "http_response_data")]
+    uses(WebSocketServerProtocol, "processHandshake", *handshake)
+    uses(WebSocketServerProtocol, "succeedHandshake", "http_response_data", "_onOpen")
+    method(WebSocketProtocol, "onOpen", "self", positional=True)
+    uses(WebSocketProtocol, "onOpen", "request", "path")
+    uses(WebSocketProtocol, "onClose", "request", "path")
+    uses(WebSocketProtocol, "onConnect", "_raw_query_string", "request")
+    uses(WebRequest, "process", "buildProtocol", "_raw_query_string", "transport")
+    uses(http.HTTPChannel, "lineReceived", "requests")
+    uses(Server, "create_application", "Queue")
+    uses(WebSocketProtocol, "applicationCreateWorked", "application_queue")
+    uses(asyncio.Queue, "put", "full", "_putters")
+
+
 @_relies_on("shared_frames", "daphne", "autobahn")
 def _shared_frames() -> None:
     """imsuite.ws: a frame prepared once is sent to daphne's protocol, found in its send partial."""

@@ -100,6 +100,7 @@ def test_startup_checks_every_patch():
         "plain_accept",
         "compiled_rendering",
         "redis_cache_script",
+        "shed_handshake_state",
     }
 
 
