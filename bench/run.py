@@ -213,10 +213,11 @@ def start_servers(log_dir: Path) -> dict[str, subprocess.Popen]:
     procs = {}
     for name, command in commands.items():
         log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115  (kept open for the process's life)
+        env = {**os.environ, "IMSUITE_GC_STATS": str(gc_stats_file(name))}  # read by gc_pauses
         procs[name] = subprocess.Popen(  # noqa: S603  (our own fixed commands)
             command,
             cwd=ROOT,
-            env=os.environ,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=_raise_fd_limit,
@@ -224,6 +225,24 @@ def start_servers(log_dir: Path) -> dict[str, subprocess.Popen]:
     for name in commands:
         _wait_port(PORTS[name])
     return procs
+
+
+def gc_stats_file(name: str) -> Path:
+    return ROOT / "var" / "bench-logs" / f"{name}-gc.json"
+
+
+def gc_pauses(name: str, procs: dict[str, subprocess.Popen]) -> dict[str, Any]:
+    """The collector's passes in an IM-Suite server since the last call (imsuite.collector's probe,
+    asked with SIGUSR2): their count, p99 and max in ms, and the full passes'; {} for a reference."""
+    if not name.startswith("imsuite"):
+        return {}
+    path = gc_stats_file(name)
+    path.unlink(missing_ok=True)
+    procs[name].send_signal(signal.SIGUSR2)
+    deadline = time.time() + 30  # the probe counts the tracked objects: a second with millions
+    while not path.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _raise_fd_limit() -> None:
@@ -602,11 +621,13 @@ def connections_scenario(
     users = data["connections"][:count]
     pid = procs[server].pid
     before = rss_kb(pid)
-    measured: dict[str, int] = {}
+    measured: dict[str, Any] = {}
+    gc_pauses(server, procs)  # the collector's passes are counted from here
 
     def measure() -> int:
         time.sleep(2)
         measured["after"] = rss_kb(pid)
+        measured["gc"] = gc_pauses(server, procs)  # while they opened and were held
         return measured["after"]
 
     jobs = [
@@ -617,7 +638,14 @@ def connections_scenario(
     settle_seconds = wait_until_idle(pid)  # the burst starts once the closes above are handled
     bursts = [_burst(kind, base, users[:burst], pid) for _ in range(BURSTS)]
     middle = sorted(bursts, key=lambda b: b["seconds"])[len(bursts) // 2]
+    during_bursts = gc_pauses(server, procs)
     return {
+        "gc_passes_holding": measured["gc"].get("passes"),
+        "gc_p99_ms_holding": measured["gc"].get("p99_ms"),
+        "gc_max_ms_holding": measured["gc"].get("max_ms"),
+        "gc_full_passes_ms_holding": measured["gc"].get("full_passes_ms"),
+        "gc_p99_ms_bursts": during_bursts.get("p99_ms"),
+        "gc_max_ms_bursts": during_bursts.get("max_ms"),
         "connections_held": held_count,
         "server_rss_mb": round(measured["after"] / 1024, 1),
         "kb_per_connection": round((measured["after"] - before) / max(held_count, 1), 1),
@@ -813,6 +841,8 @@ ROWS = [
     ("connections", "burst_seconds", "seconds for the connection burst", "lower"),
     ("connections", "burst_server_cpu_seconds", "server CPU seconds for the burst", "lower"),
     ("connections", "seconds_to_handle_the_closes", "seconds to handle the idle ones' closes", "lower"),
+    ("connections", "gc_p99_ms_holding", "GC pause p99 opening+holding (ms)", "lower"),
+    ("connections", "gc_max_ms_holding", "GC pause max opening+holding (ms)", "lower"),
     ("history", "p99_ms", "p99 per 50-message page (ms)", "lower"),
     ("uploads", "mb_per_s", "MB/s of 20 uploads at once", "higher"),
     ("uploads", "growth_mb_per_upload", "server MB per upload in flight", "lower"),
@@ -873,12 +903,17 @@ def main() -> None:
     parser.add_argument("--private-rate", type=float, help="private messages/s offered (default 2000)")
     parser.add_argument("--group-rate", type=float, help="group messages/s offered (default 15)")
     parser.add_argument("--seconds", type=float, help="seconds of sending per scenario (default 10)")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        help="idle connections held (default 10,000); one daphne holds at most its open-file limit",
+    )
     args = parser.parse_args()
     q = args.quick
     sizes = {
         "pairs": 100,
         "group": 1000,
-        "connections": 1000 if q else 10000,
+        "connections": args.connections or (1000 if q else 10000),
         "history": 20_000 if q else 1_000_000,
     }
     default = RATES["quick" if q else "full"]

@@ -6,6 +6,7 @@
 - a socket whose frames pile up unread is no longer read until the application catches up;
 - a frame autobahn refuses (invalid UTF-8, too big) closes with its code instead of a dropped socket;
 - an open WebSocket no longer keeps what only its handshake needed (shed_handshake_state);
+- a closed WebSocket leaves no reference cycle for the collector to find (close_without_cycles);
 - an HTTP request body reaches the application a chunk at a time from twisted's file, not all at once,
   twisted no longer parses a form body (an upload) in memory for arguments nobody reads, and keeps
   no more of a body than the largest one any path accepts.
@@ -322,7 +323,7 @@ NO_PUTTERS: collections.deque = collections.deque(maxlen=0)
 
 @patches.installs("shed_handshake_state")
 def shed_handshake_state() -> None:
-    """An idle connection's memory (docs/performance.md, step 32). Once open, a WebSocket drops its
+    """An idle connection's memory (docs/performance.md, step 31). Once open, a WebSocket drops its
     handshake's state (HANDSHAKE_ONLY, the request down to its path) and its attribute dict is
     compacted; twisted's HTTP channel lets go of the upgraded request (its headers, address and
     body objects); the application queue shares one empty deque of putters. About 5 KB of the
@@ -357,6 +358,26 @@ def shed_handshake_state() -> None:
     WebRequest.process = process
 
 
+@patches.installs("close_without_cycles")
+def close_without_cycles() -> None:
+    """autobahn resolves a closed connection's `is_closed` Deferred with the protocol itself, which
+    keeps that Deferred: a cycle, so the protocol, its transport, queue, buffers and Deferreds (29
+    objects the collector tracks) waited for a full pass of the collector after every close. Once
+    the connection is lost (daphne has told the application), `is_closed` is an already-fired
+    Deferred of None: nothing waits on it by then (daphne and IM-Suite never do)."""
+    from daphne.ws_protocol import WebSocketProtocol
+    from twisted.internet import defer
+
+    original = WebSocketProtocol.connectionLost
+
+    @functools.wraps(original)
+    def connection_lost(self: WebSocketProtocol, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.is_closed = defer.succeed(None)
+
+    WebSocketProtocol.connectionLost = connection_lost
+
+
 def tune() -> None:
     """All of the above: call once, before daphne accepts a connection."""
     from django.conf import settings
@@ -370,3 +391,4 @@ def tune() -> None:
     leave_form_bodies_unparsed()
     cap_kept_bodies()
     shed_handshake_state()
+    close_without_cycles()

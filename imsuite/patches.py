@@ -284,6 +284,21 @@ def _shed_handshake_state() -> None:
     uses(asyncio.Queue, "put", "full", "_putters")
 
 
+@_relies_on("close_without_cycles", "daphne", "autobahn")
+def _close_without_cycles() -> None:
+    """imsuite.daphne_tuning.close_without_cycles: autobahn's connectionLost (twisted's entry point)
+    runs its _connectionLost, which resolves is_closed with the protocol; daphne never reads it."""
+    from autobahn.twisted.websocket import WebSocketAdapterProtocol
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
+    from daphne.ws_protocol import WebSocketProtocol
+
+    method(WebSocketProtocol, "connectionLost", "self", "reason", positional=True)
+    uses(WebSocketAdapterProtocol, "connectionLost", "_connectionLost")
+    uses(Autobahn, "_connectionLost", "is_closed")
+    uses(Autobahn, "__init__", "is_closed")
+    require("is_closed" not in WebSocketProtocol.onClose.__code__.co_names, "daphne reads is_closed")
+
+
 @_relies_on("shared_frames", "daphne", "autobahn")
 def _shared_frames() -> None:
     """imsuite.ws: a frame prepared once is sent to daphne's protocol, found in its send partial."""
