@@ -120,7 +120,8 @@ def seed(sizes: dict[str, int]) -> dict[str, Any]:
     from chats.models import Chat, ChatMember, Message, Role
     from groups.models import Group
 
-    total_users = sizes["pairs"] * 2 + sizes["group"] + sizes["connections"]
+    # The connections scenario's users, and as many more that open while they are held.
+    total_users = sizes["pairs"] * 2 + sizes["group"] + sizes["connections"] + sizes["more_connections"]
     with transaction.atomic():
         have = User.objects.filter(username__startswith="bench").count()
         if have < total_users:
@@ -619,6 +620,7 @@ def connections_scenario(
     kind: str, base: str, data: dict, procs: dict, server: str, count: int, burst: int
 ) -> dict:
     users = data["connections"][:count]
+    more = data["connections"][count : count + burst]
     pid = procs[server].pid
     before = rss_kb(pid)
     measured: dict[str, Any] = {}
@@ -628,6 +630,8 @@ def connections_scenario(
         time.sleep(2)
         measured["after"] = rss_kb(pid)
         measured["gc"] = gc_pauses(server, procs)  # while they opened and were held
+        measured["more"] = _burst(kind, base, more, pid)  # `burst` more open while they are held
+        measured["gc_more"] = gc_pauses(server, procs)
         return measured["after"]
 
     jobs = [
@@ -644,6 +648,10 @@ def connections_scenario(
         "gc_p99_ms_holding": measured["gc"].get("p99_ms"),
         "gc_max_ms_holding": measured["gc"].get("max_ms"),
         "gc_full_passes_ms_holding": measured["gc"].get("full_passes_ms"),
+        "more_while_holding_opened": measured["more"]["opened"],
+        "more_while_holding_seconds": measured["more"]["seconds"],
+        "gc_p99_ms_more_while_holding": measured["gc_more"].get("p99_ms"),
+        "gc_max_ms_more_while_holding": measured["gc_more"].get("max_ms"),
         "gc_p99_ms_bursts": during_bursts.get("p99_ms"),
         "gc_max_ms_bursts": during_bursts.get("max_ms"),
         "connections_held": held_count,
@@ -843,6 +851,7 @@ ROWS = [
     ("connections", "seconds_to_handle_the_closes", "seconds to handle the idle ones' closes", "lower"),
     ("connections", "gc_p99_ms_holding", "GC pause p99 opening+holding (ms)", "lower"),
     ("connections", "gc_max_ms_holding", "GC pause max opening+holding (ms)", "lower"),
+    ("connections", "gc_p99_ms_more_while_holding", "GC pause p99, 1,000 more opening (ms)", "lower"),
     ("history", "p99_ms", "p99 per 50-message page (ms)", "lower"),
     ("uploads", "mb_per_s", "MB/s of 20 uploads at once", "higher"),
     ("uploads", "growth_mb_per_upload", "server MB per upload in flight", "lower"),
@@ -914,6 +923,7 @@ def main() -> None:
         "pairs": 100,
         "group": 1000,
         "connections": args.connections or (1000 if q else 10000),
+        "more_connections": 1000,
         "history": 20_000 if q else 1_000_000,
     }
     default = RATES["quick" if q else "full"]

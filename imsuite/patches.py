@@ -259,9 +259,11 @@ def _shed_handshake_state() -> None:
     create_application wrapped. The handshake's attributes are written by autobahn's handshake and
     read nowhere after the protocol's onOpen; daphne reads only the request's path afterwards; the
     upgraded request stays in its HTTP channel's list; daphne's application queue is an unbounded
-    asyncio.Queue, made before the handshake completes."""
+    asyncio.Queue, made before the handshake completes; autobahn copies the factory's options
+    (CONFIG_ATTRS) into each protocol, which reads them as its own attributes."""
     import asyncio
 
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
     from autobahn.websocket.protocol import WebSocketServerProtocol
     from daphne.http_protocol import WebRequest
     from daphne.server import Server
@@ -281,6 +283,8 @@ def _shed_handshake_state() -> None:
     uses(http.HTTPChannel, "lineReceived", "requests")
     uses(Server, "create_application", "Queue")
     uses(WebSocketProtocol, "applicationCreateWorked", "application_queue")
+    attributes(WebSocketServerProtocol, "CONFIG_ATTRS")
+    uses(Autobahn, "_connectionMade", "CONFIG_ATTRS", "factory")  # copies each option into the protocol
     uses(asyncio.Queue, "put", "full", "_putters")
 
 

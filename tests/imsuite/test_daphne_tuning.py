@@ -20,7 +20,7 @@ from autobahn.websocket import protocol as autobahn_protocol
 from autobahn.websocket.protocol import Timings
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
-from daphne.ws_protocol import WebSocketFactory
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet import address, error, protocol, tcp
 from twisted.internet.testing import StringTransport
 from twisted.python import failure
@@ -408,6 +408,12 @@ async def test_an_open_websocket_keeps_nothing_of_its_handshake():
     assert ws.request == OpenedRequest("/ws")
     assert http_protocol._channel.requests == []  # the upgraded request is let go
     assert ws.application_queue._putters is NO_PUTTERS
+    assert [name for name in ws.CONFIG_ATTRS if name in ws.__dict__] == []  # read from its class
+    assert isinstance(ws, WebSocketProtocol)
+    assert {name: getattr(ws, name) for name in ws.CONFIG_ATTRS} == {
+        name: getattr(server.ws_factory, name) for name in ws.CONFIG_ATTRS
+    }
+    assert ws.openHandshakeTimeout == 0  # the test's own option
 
     transport.clear()
     ws.dataReceived(b"\x81\x82\x00\x00\x00\x00hi")  # a masked text frame (mask 0): the application echoes it
