@@ -893,6 +893,27 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+# What one daphne process keeps open besides its connections: listening sockets, database and Redis
+# connections, log files, with room to spare.
+SERVER_OWN_FILES = 500
+
+
+def _check_open_file_limit(parser: argparse.ArgumentParser, sizes: dict[str, int], wanted: set[str]) -> None:
+    """Each connection is an open file of the one daphne process that holds it: more than its
+    limit allows would fail at the limit, after minutes of opening. Only a process with
+    CAP_SYS_RESOURCE can raise the hard limit (on the benchmark's machine, 20,000: 18,500 held)."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    needed = sizes["connections"] + sizes["more_connections"] + SERVER_OWN_FILES
+    if "connections" in wanted and hard != resource.RLIM_INFINITY and needed > hard:
+        parser.error(
+            f"{sizes['connections']:,} idle connections and {sizes['more_connections']:,} more need "
+            f"{needed:,} open files in one daphne process; the hard limit here is {hard:,}, which "
+            "only a process with CAP_SYS_RESOURCE can raise (ulimit -Hn)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -926,6 +947,7 @@ def main() -> None:
         "more_connections": 1000,
         "history": 20_000 if q else 1_000_000,
     }
+    _check_open_file_limit(parser, sizes, set(args.scenarios.split(",")))
     default = RATES["quick" if q else "full"]
     rates = (args.private_rate or default[0], args.group_rate or default[1], args.seconds or default[2])
     private_rate, group_rate, seconds = rates
