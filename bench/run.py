@@ -616,6 +616,15 @@ def group_scenario(
     return summary
 
 
+# Issue 23's targets for an IM-Suite server holding 10,000 or more (the references report no
+# collector pauses).
+CONNECTION_TARGETS = {  # key: (target, met)
+    "kb_per_connection": ("<= 20 KB", lambda v: v <= 20),
+    "gc_p99_ms_holding": ("< 20 ms", lambda v: v < 20),
+    "gc_p99_ms_more_while_holding": ("< 20 ms", lambda v: v < 20),
+}
+
+
 def connections_scenario(
     kind: str, base: str, data: dict, procs: dict, server: str, count: int, burst: int
 ) -> dict:
@@ -643,7 +652,7 @@ def connections_scenario(
     bursts = [_burst(kind, base, users[:burst], pid) for _ in range(BURSTS)]
     middle = sorted(bursts, key=lambda b: b["seconds"])[len(bursts) // 2]
     during_bursts = gc_pauses(server, procs)
-    return {
+    result = {
         "gc_passes_holding": measured["gc"].get("passes"),
         "gc_p99_ms_holding": measured["gc"].get("p99_ms"),
         "gc_max_ms_holding": measured["gc"].get("max_ms"),
@@ -667,6 +676,9 @@ def connections_scenario(
         "bursts_server_cpu_seconds": [b["server_cpu"] for b in bursts],
         "seconds_to_handle_the_closes": settle_seconds,
     }
+    if kind == "imsuite" and count >= 10_000:  # a smoke run's thousand weigh the process's own memory more
+        result["targets"] = verdicts(result, CONNECTION_TARGETS)
+    return result
 
 
 # A burst's figures swing by a third from one burst to the next on this machine (the server's CPU
@@ -759,11 +771,15 @@ def upload_scenario(kind: str, base: str, data: dict, rates: tuple, procs: dict,
         "generator_cpu_seconds": round(out["cpu_seconds"], 2),
         "group": group,
     }
-    result["targets"] = {
-        key: {"value": result[key], "target": target, "met": met(result[key])}
-        for key, (target, met) in UPLOAD_TARGETS.items()
-    }
+    result["targets"] = verdicts(result, UPLOAD_TARGETS)
     return result
+
+
+def verdicts(result: dict[str, Any], targets: dict[str, tuple[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        key: {"value": result[key], "target": target, "met": result[key] is not None and met(result[key])}
+        for key, (target, met) in targets.items()
+    }
 
 
 def _remove_uploads(users: list[dict]) -> None:
