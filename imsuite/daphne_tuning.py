@@ -291,26 +291,6 @@ def cap_kept_bodies() -> None:
     WebRequest.handleContentChunk = handle_content_chunk
 
 
-# What autobahn and daphne keep of a WebSocket's opening handshake and never read once it is open:
-# the request's bytes, headers and parameters, the response, the key, the offered subprotocols and
-# extensions, and the query string (with a client's access token in it).
-HANDSHAKE_ONLY = (
-    "http_request_data",
-    "http_status_line",
-    "http_headers",
-    "http_request_uri",
-    "http_request_path",
-    "http_request_params",
-    "http_request_host",
-    "http_response_data",
-    "_wskey",
-    "websocket_origin",
-    "websocket_protocols",
-    "websocket_extensions",
-    "_raw_query_string",
-)
-
-
 class OpenedRequest(NamedTuple):
     """What daphne reads of a connection's request once it is open: the path, for its log lines."""
 
@@ -348,7 +328,7 @@ def configured_class(factory: Any, protocol_class: type) -> type:
 @patches.installs("shed_handshake_state")
 def shed_handshake_state() -> None:
     """An idle connection's memory (docs/performance.md, step 31). Once open, a WebSocket drops its
-    handshake's state (HANDSHAKE_ONLY, the request down to its path) and its copies of the
+    handshake's state (patches.HANDSHAKE_ONLY, the request down to its path) and its copies of the
     factory's options (configured_class), and its attribute dict is compacted; twisted's HTTP
     channel lets go of the upgraded request (its headers, address and body objects); the
     application queue shares one empty deque of putters. About 7 KB of the 26 KB an idle
@@ -362,7 +342,7 @@ def shed_handshake_state() -> None:
     def on_open(self: WebSocketProtocol) -> None:
         original_open(self)
         state = self.__dict__
-        for name in HANDSHAKE_ONLY:
+        for name in patches.HANDSHAKE_ONLY:
             state.pop(name, None)
         state["request"] = OpenedRequest(self.request.path)
         queue = state.get("application_queue")

@@ -253,6 +253,27 @@ def _kept_body_cap() -> None:
     uses(http.HTTPChannel, "_maybeChooseTransferDecoder", "requests", "handleContentChunk")
 
 
+# What autobahn and daphne keep of a WebSocket's opening handshake and never read once it is open:
+# the request's bytes, headers and parameters, the response, the key, the offered subprotocols and
+# extensions, and the query string (with a client's access token in it). daphne_tuning.shed_handshake_state
+# drops them; the check below makes sure that they are still the handshake's.
+HANDSHAKE_ONLY = (
+    "http_request_data",
+    "http_status_line",
+    "http_headers",
+    "http_request_uri",
+    "http_request_path",
+    "http_request_params",
+    "http_request_host",
+    "http_response_data",
+    "_wskey",
+    "websocket_origin",
+    "websocket_protocols",
+    "websocket_extensions",
+    "_raw_query_string",
+)
+
+
 @_relies_on("shed_handshake_state", "daphne", "autobahn", "Twisted")
 def _shed_handshake_state() -> None:
     """imsuite.daphne_tuning.shed_handshake_state: daphne's onOpen, WebRequest.process and
@@ -269,8 +290,6 @@ def _shed_handshake_state() -> None:
     from daphne.server import Server
     from daphne.ws_protocol import WebSocketProtocol
     from twisted.web import http
-
-    from .daphne_tuning import HANDSHAKE_ONLY
 
     handshake = [name for name in HANDSHAKE_ONLY if name not in ("_raw_query_string", "http_response_data")]
     uses(WebSocketServerProtocol, "processHandshake", *handshake)

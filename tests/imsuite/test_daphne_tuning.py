@@ -29,13 +29,13 @@ import imsuite.asgi  # noqa: F401  (tunes daphne and autobahn, as at startup)
 from imsuite.body_limit import MULTIPART_SLACK, largest_body
 from imsuite.daphne_tuning import (
     BODY_CHUNK_BYTES,
-    HANDSHAKE_ONLY,
     NO_PUTTERS,
     OpenedRequest,
     StreamedBody,
     write_now,
 )
 from imsuite.http_handler import SyncChainASGIHandler
+from imsuite.patches import HANDSHAKE_ONLY
 from imsuite.ws import FastWebsocketConsumer
 
 pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
