@@ -36,7 +36,7 @@ from imsuite.daphne_tuning import (
 )
 from imsuite.http_handler import SyncChainASGIHandler
 from imsuite.patches import HANDSHAKE_ONLY
-from imsuite.ws import FastWebsocketConsumer
+from imsuite.ws import FastWebsocketConsumer, header
 
 pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
 
@@ -443,3 +443,28 @@ async def test_a_closed_websocket_is_freed_as_it_closes():
         assert gone() is None
     finally:
         gc.enable()
+
+
+async def test_a_consumer_under_daphne_forgets_its_request_once_set_up():
+    """Its headers (daphne's one list, shared by every copy of the scope) and its query string
+    (a client's token) are gone once `connect` has run; `connect` itself read them."""
+    opened = asyncio.Event()
+    seen: dict[str, Any] = {}
+
+    class Consumer(FastWebsocketConsumer):
+        async def connect(self) -> None:
+            seen["host"] = header(self.scope, b"host")
+            seen["query"] = self.scope["query_string"]
+            seen["scope"] = self.scope
+            await self.accept()
+            opened.set()
+
+    server, _, _ = await open_through_daphne(Consumer.as_asgi(), opened)
+    ws, task = websocket_of(server)
+    async with asyncio.timeout(5):
+        while ws.clean_headers:  # until connect has returned
+            await asyncio.sleep(0)
+    assert (seen["host"], seen["query"]) == ("localhost", b"token=secret")
+    assert (seen["scope"]["headers"], seen["scope"]["query_string"]) == ([], b"")
+    ws.onClose(True, 1000, "")
+    await asyncio.wait_for(task, 5)
