@@ -15,7 +15,7 @@ from imsuite.errors import DomainError
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
 from imsuite.watchdog import watchdog
-from imsuite.ws import FastWebsocketConsumer, db, dumps, header, host_allowed
+from imsuite.ws import FastWebsocketConsumer, db, dumps, header, host_allowed, weak_method
 
 from . import dialects, services
 from .protocol import (
@@ -88,8 +88,9 @@ class BotConsumer(FastWebsocketConsumer):
             return
         audit.set_source(AuditEntry.Source.BOT)
         self.token_hash = account_services.hash_bot_token(token)
-        self.peer = Peer(self.bot, dialect, f"forward connection {self.connection_id}", self._complained)
-        self.outbox = EventOutbox(self._send_text)
+        where = f"forward connection {self.connection_id}"
+        self.peer = Peer(self.bot, dialect, where, weak_method(self._complained))  # no cycle through self
+        self.outbox = EventOutbox(weak_method(self._send_text))
         self.outbox.hold()  # what arrives before the handshake is accepted follows it
         self.hub.attach(self.bot.pk, self)
         await self.accept()

@@ -1,6 +1,5 @@
 """ASGI entry point served by daphne: HTTP goes to Django, WebSockets to the realtime adapters."""
 
-import gc
 import os
 
 import django
@@ -18,6 +17,7 @@ from django.core.cache import caches  # noqa: E402
 
 from chats.history_fast import HistoryFastPath  # noqa: E402
 from imsuite.body_limit import BodyLimit  # noqa: E402
+from imsuite.collector import settle as settle_collector  # noqa: E402
 from imsuite.daphne_tuning import tune  # noqa: E402
 from imsuite.patches import check_all  # noqa: E402
 from imsuite.proxy_headers import TrustedProxyHeaders  # noqa: E402
@@ -47,8 +47,4 @@ application = TrustedProxyHeaders(
     settings.TRUSTED_PROXIES,
 )
 
-# What is loaded by now (Django, the apps, the URLconf: several hundred thousand objects) lives as
-# long as the process. Frozen, it is left out of the collector's full passes, which walked all of
-# it every time: 100-160 ms pauses of the whole process, the worst latencies of docs/performance.md.
-gc.collect()
-gc.freeze()
+settle_collector()  # last: what is loaded by now lives as long as the process (imsuite.collector)

@@ -253,6 +253,75 @@ def _kept_body_cap() -> None:
     uses(http.HTTPChannel, "_maybeChooseTransferDecoder", "requests", "handleContentChunk")
 
 
+# What autobahn and daphne keep of a WebSocket's opening handshake and never read once it is open:
+# the request's bytes, headers and parameters, the response, the key, the offered subprotocols and
+# extensions, and the query string (with a client's access token in it). daphne_tuning.shed_handshake_state
+# drops them; the check below makes sure that they are still the handshake's.
+HANDSHAKE_ONLY = (
+    "http_request_data",
+    "http_status_line",
+    "http_headers",
+    "http_request_uri",
+    "http_request_path",
+    "http_request_params",
+    "http_request_host",
+    "http_response_data",
+    "_wskey",
+    "websocket_origin",
+    "websocket_protocols",
+    "websocket_extensions",
+    "_raw_query_string",
+)
+
+
+@_relies_on("shed_handshake_state", "daphne", "autobahn", "Twisted")
+def _shed_handshake_state() -> None:
+    """imsuite.daphne_tuning.shed_handshake_state: daphne's onOpen, WebRequest.process and
+    create_application wrapped. The handshake's attributes are written by autobahn's handshake and
+    read nowhere after the protocol's onOpen; daphne reads only the request's path afterwards; the
+    upgraded request stays in its HTTP channel's list; daphne's application queue is an unbounded
+    asyncio.Queue, made before the handshake completes; autobahn copies the factory's options
+    (CONFIG_ATTRS) into each protocol, which reads them as its own attributes."""
+    import asyncio
+
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
+    from autobahn.websocket.protocol import WebSocketServerProtocol
+    from daphne.http_protocol import WebRequest
+    from daphne.server import Server
+    from daphne.ws_protocol import WebSocketProtocol
+    from twisted.web import http
+
+    handshake = [name for name in HANDSHAKE_ONLY if name not in ("_raw_query_string", "http_response_data")]
+    uses(WebSocketServerProtocol, "processHandshake", *handshake)
+    uses(WebSocketServerProtocol, "succeedHandshake", "http_response_data", "_onOpen")
+    method(WebSocketProtocol, "onOpen", "self", positional=True)
+    uses(WebSocketProtocol, "onOpen", "request", "path")
+    uses(WebSocketProtocol, "onClose", "request", "path")
+    uses(WebSocketProtocol, "onConnect", "_raw_query_string", "request")
+    uses(WebRequest, "process", "buildProtocol", "_raw_query_string", "transport")
+    uses(http.HTTPChannel, "lineReceived", "requests")
+    uses(Server, "create_application", "Queue")
+    uses(WebSocketProtocol, "applicationCreateWorked", "application_queue")
+    attributes(WebSocketServerProtocol, "CONFIG_ATTRS")
+    uses(Autobahn, "_connectionMade", "CONFIG_ATTRS", "factory")  # copies each option into the protocol
+    uses(asyncio.Queue, "put", "full", "_putters")
+
+
+@_relies_on("close_without_cycles", "daphne", "autobahn")
+def _close_without_cycles() -> None:
+    """imsuite.daphne_tuning.close_without_cycles: autobahn's connectionLost (twisted's entry point)
+    runs its _connectionLost, which resolves is_closed with the protocol; daphne never reads it."""
+    from autobahn.twisted.websocket import WebSocketAdapterProtocol
+    from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
+    from daphne.ws_protocol import WebSocketProtocol
+
+    method(WebSocketProtocol, "connectionLost", "self", "reason", positional=True)
+    uses(WebSocketAdapterProtocol, "connectionLost", "_connectionLost")
+    uses(Autobahn, "_connectionLost", "is_closed")
+    uses(Autobahn, "__init__", "is_closed")
+    require("is_closed" not in WebSocketProtocol.onClose.__code__.co_names, "daphne reads is_closed")
+
+
 @_relies_on("shared_frames", "daphne", "autobahn")
 def _shared_frames() -> None:
     """imsuite.ws: a frame prepared once is sent to daphne's protocol, found in its send partial."""

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import secrets
+import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -149,14 +150,19 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
         self.connection_id = new_connection_id()
         self.base_send = send
         try:
+            await self._handle(await receive())  # websocket.connect
+            if self._daphne() is not None:
+                forget_request(self.scope)
             while True:
-                message = await receive()
-                protocol = self._daphne()
-                if getattr(protocol, "reading_paused", False):  # see daphne_tuning
-                    resume_reading(protocol)
-                await self.dispatch(message)
+                await self._handle(await receive())
         except StopConsumer:
             pass
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        protocol = self._daphne()
+        if getattr(protocol, "reading_paused", False):  # see daphne_tuning
+            resume_reading(protocol)
+        await self.dispatch(message)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)
@@ -245,6 +251,31 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
 
     async def drain(self) -> None:
         """Wait for the work the connection's frames started and did not wait for (none here)."""
+
+
+def forget_request(scope: dict[str, Any]) -> None:
+    """Once a connection is set up nothing reads its request again: its headers (daphne's one list,
+    which every copy of the scope and the protocol share, so it is emptied in place: some 2 KB of
+    tuples and bytes per connection) and its query string (a client's access token) go."""
+    headers = scope.get("headers")
+    if isinstance(headers, list):
+        headers.clear()
+    scope["query_string"] = b""
+
+
+def weak_method(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """A consumer's coroutine method to hand to an object the consumer keeps, without a reference
+    cycle through it: a closed connection is then freed as it closes, not by a later full pass of
+    the collector (tests/imsuite/test_connection_cycles.py). Called once the consumer is gone, it
+    does nothing."""
+    ref = weakref.WeakMethod(method)
+
+    async def call(*args: Any) -> None:
+        bound = ref()
+        if bound is not None:
+            await bound(*args)
+
+    return call
 
 
 def _daphne_protocol(send: Any) -> Any:

@@ -5,10 +5,12 @@ lines only when they are written."""
 
 import asyncio
 import functools
+import gc
 import os
 import pprint
 import socket
 import tempfile
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,14 +20,23 @@ from autobahn.websocket import protocol as autobahn_protocol
 from autobahn.websocket.protocol import Timings
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
-from twisted.internet import address, protocol, tcp
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from twisted.internet import address, error, protocol, tcp
 from twisted.internet.testing import StringTransport
+from twisted.python import failure
 
 import imsuite.asgi  # noqa: F401  (tunes daphne and autobahn, as at startup)
 from imsuite.body_limit import MULTIPART_SLACK, largest_body
-from imsuite.daphne_tuning import BODY_CHUNK_BYTES, StreamedBody, write_now
+from imsuite.daphne_tuning import (
+    BODY_CHUNK_BYTES,
+    NO_PUTTERS,
+    OpenedRequest,
+    StreamedBody,
+    write_now,
+)
 from imsuite.http_handler import SyncChainASGIHandler
-from imsuite.ws import FastWebsocketConsumer
+from imsuite.patches import HANDSHAKE_ONLY
+from imsuite.ws import FastWebsocketConsumer, header
 
 pytestmark = pytest.mark.internals  # library internals: make upgrade-check runs these
 
@@ -337,3 +348,123 @@ async def test_twisted_keeps_no_more_of_a_body_than_the_largest_accepted_and_a_b
     response, _ = await post_through_daphne(body, app)
     assert response.endswith(b"ok")  # the rest was read (and dropped): the request ended as usual
     assert kept == [body[: largest_body() + 1]]
+
+
+# ---- an open WebSocket's memory --------------------------------------------------------------------
+
+
+HANDSHAKE = (
+    b"GET /ws?token=secret HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def echo_once(opened: asyncio.Event, echoed: asyncio.Event) -> Any:
+    """An application that accepts, echoes one frame, and waits for the disconnect."""
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        opened.set()
+        message = await receive()
+        await send({"type": "websocket.send", "text": message["text"]})
+        echoed.set()
+        assert (await receive())["type"] == "websocket.disconnect"
+
+    return app
+
+
+async def open_through_daphne(app: Any, opened: asyncio.Event) -> tuple[Server, Any, StringTransport]:
+    """A WebSocket opened through daphne's own HTTP protocol, upgrade and WebSocket protocol
+    (twisted parses the handshake off a string transport): daphne's server, the HTTP protocol the
+    connection started with, and the transport."""
+    server = Server(application=app, endpoints=["tcp:port=0"])  # never run: no socket is opened
+    server.connections = {}
+    server.http_factory = HTTPFactory(server)
+    server.ws_factory = WebSocketFactory(server, server="test")
+    server.ws_factory.setProtocolOptions(allowNullOrigin=True, openHandshakeTimeout=0)
+    http_protocol = server.http_factory.buildProtocol(address.IPv4Address("TCP", "127.0.0.1", 40000))
+    transport = StringTransport()
+    http_protocol.makeConnection(transport)
+    http_protocol.dataReceived(HANDSHAKE)
+    await asyncio.wait_for(opened.wait(), 5)
+    assert transport.value().startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
+    return server, http_protocol, transport
+
+
+def websocket_of(server: Server) -> tuple[Any, asyncio.Task]:
+    """daphne's WebSocket protocol and its application's task (the upgraded request, forgotten,
+    stays in server.connections until daphne's checker runs)."""
+    ((ws, connection),) = [(p, c) for p, c in server.connections.items() if "application_instance" in c]
+    return ws, connection["application_instance"]
+
+
+async def test_an_open_websocket_keeps_nothing_of_its_handshake():
+    opened, echoed = asyncio.Event(), asyncio.Event()
+    server, http_protocol, transport = await open_through_daphne(echo_once(opened, echoed), opened)
+    ws, task = websocket_of(server)
+    assert ws.state == ws.STATE_OPEN
+    assert [name for name in HANDSHAKE_ONLY if hasattr(ws, name)] == []
+    assert ws.request == OpenedRequest("/ws")
+    assert http_protocol._channel.requests == []  # the upgraded request is let go
+    assert ws.application_queue._putters is NO_PUTTERS
+    assert [name for name in ws.CONFIG_ATTRS if name in ws.__dict__] == []  # read from its class
+    assert isinstance(ws, WebSocketProtocol)
+    assert {name: getattr(ws, name) for name in ws.CONFIG_ATTRS} == {
+        name: getattr(server.ws_factory, name) for name in ws.CONFIG_ATTRS
+    }
+    assert ws.openHandshakeTimeout == 0  # the test's own option
+
+    transport.clear()
+    ws.dataReceived(b"\x81\x82\x00\x00\x00\x00hi")  # a masked text frame (mask 0): the application echoes it
+    await asyncio.wait_for(echoed.wait(), 5)
+    assert transport.value() == b"\x81\x02hi"
+    ws.onClose(True, 1000, "")
+    await asyncio.wait_for(task, 5)
+    assert transport.value() == b"\x81\x02hi"
+
+
+async def test_a_closed_websocket_is_freed_as_it_closes():
+    """No reference cycle is left for the collector: with it off, the protocol is gone once the
+    connection is lost and nothing else holds it."""
+    opened, echoed = asyncio.Event(), asyncio.Event()
+    server, http_protocol, transport = await open_through_daphne(echo_once(opened, echoed), opened)
+    ws, task = websocket_of(server)
+    ws.dataReceived(b"\x81\x82\x00\x00\x00\x00hi")
+    await asyncio.wait_for(echoed.wait(), 5)
+    gc.disable()
+    try:
+        ws.connectionLost(failure.Failure(error.ConnectionDone()))
+        await asyncio.wait_for(task, 5)
+        gone = weakref.ref(ws)
+        server.connections.clear()  # as daphne's checker does
+        del transport.protocol  # as twisted's TCP transport does when the connection is lost
+        del ws, task, transport, http_protocol
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+async def test_a_consumer_under_daphne_forgets_its_request_once_set_up():
+    """Its headers (daphne's one list, shared by every copy of the scope) and its query string
+    (a client's token) are gone once `connect` has run; `connect` itself read them."""
+    opened = asyncio.Event()
+    seen: dict[str, Any] = {}
+
+    class Consumer(FastWebsocketConsumer):
+        async def connect(self) -> None:
+            seen["host"] = header(self.scope, b"host")
+            seen["query"] = self.scope["query_string"]
+            seen["scope"] = self.scope
+            await self.accept()
+            opened.set()
+
+    server, _, _ = await open_through_daphne(Consumer.as_asgi(), opened)
+    ws, task = websocket_of(server)
+    async with asyncio.timeout(5):
+        while ws.clean_headers:  # until connect has returned
+            await asyncio.sleep(0)
+    assert (seen["host"], seen["query"]) == ("localhost", b"token=secret")
+    assert (seen["scope"]["headers"], seen["scope"]["query_string"]) == ([], b"")
+    ws.onClose(True, 1000, "")
+    await asyncio.wait_for(task, 5)

@@ -27,10 +27,12 @@ from imsuite import patches, ratelimit, validation
 from imsuite.daphne_tuning import (
     allow_protocol_close_codes,
     cap_kept_bodies,
+    close_without_cycles,
     format_debug_lines_lazily,
     leave_form_bodies_unparsed,
     refuse_bad_frames_with_a_close,
     send_frames_at_once,
+    shed_handshake_state,
     stream_request_bodies,
 )
 from imsuite.errors import DomainError
@@ -101,6 +103,8 @@ def test_startup_checks_every_patch():
         "plain_accept",
         "compiled_rendering",
         "redis_cache_script",
+        "shed_handshake_state",
+        "close_without_cycles",
     }
 
 
@@ -479,3 +483,25 @@ async def test_a_twisted_that_stores_bodies_otherwise_keeps_them_whole(monkeypat
     body = bytes(range(256)) * 1000  # far past the largest body accepted
     _, _, handed = await post_read_whole(body)
     assert b"".join(m["body"] for m in handed) == body  # twisted kept all of it, as before
+
+
+def test_a_daphne_whose_close_reads_the_handshake_keeps_it(monkeypatch, caplog):
+    def on_close(self, wasClean, code, reason):  # a release that logs the request's headers at close
+        return self.http_headers
+
+    monkeypatch.setattr(DaphneProtocol, "onOpen", DaphneProtocol.onOpen.__wrapped__)
+    monkeypatch.setattr(DaphneProtocol, "onClose", on_close)
+    installing_changes_nothing(DaphneProtocol, "onOpen", shed_handshake_state)
+    line = warned_once(caplog, "shed_handshake_state", "daphne", "autobahn", "Twisted")
+    assert "WebSocketProtocol.onClose no longer uses request, path" in line
+
+
+def test_a_daphne_that_reads_is_closed_keeps_autobahns_deferred(monkeypatch, caplog):
+    def on_close(self, wasClean, code, reason):  # a release that waits on autobahn's is_closed
+        return self.is_closed
+
+    monkeypatch.setattr(DaphneProtocol, "connectionLost", DaphneProtocol.connectionLost.__wrapped__)
+    monkeypatch.setattr(DaphneProtocol, "onClose", on_close)
+    installing_changes_nothing(DaphneProtocol, "connectionLost", close_without_cycles)
+    line = warned_once(caplog, "close_without_cycles", "daphne", "autobahn")
+    assert "daphne reads is_closed" in line

@@ -1,0 +1,83 @@
+"""A closed connection leaves no reference cycle behind (issue 23): what a client's or a bot's
+connection kept is freed by reference counting as it closes, not by a later pass of the garbage
+collector over everything the process holds. Each test opens and closes one real authenticated
+connection (channels' WebsocketCommunicator on imsuite.asgi.application) with the collector off."""
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.models import User
+from accounts.services import bot_create
+from imsuite.asgi import application
+from imsuite.hub import get_hub
+from imsuite.ws import FastWebsocketConsumer
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WAIT = 5.0
+
+
+async def opened(path: str, user_id: int) -> tuple[WebsocketCommunicator, weakref.ref]:
+    """An open connection, and a weak reference to its consumer (found in the process's hub)."""
+    communicator = WebsocketCommunicator(application, path)
+    connected, _ = await communicator.connect(WAIT)
+    assert connected
+    hub = await get_hub()
+    async with asyncio.timeout(WAIT):
+        while not any(hasattr(sink, "watch_key") for sink in hub.sinks.get(user_id, ())):
+            await asyncio.sleep(0.01)  # until it is set up: its presence is watched
+    (consumer,) = hub.sinks[user_id]
+    return communicator, weakref.ref(consumer)
+
+
+def is_left_of_a_connection(thing: Any) -> bool:
+    """A consumer, its task or coroutine, or a WebSocket scope."""
+    if isinstance(thing, FastWebsocketConsumer | asyncio.Task):
+        return True
+    if isinstance(thing, dict):
+        return thing.get("type") == "websocket" and "headers" in thing
+    return type(thing).__name__ == "coroutine"
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+async def open_and_close(path: str, user_id: int) -> None:
+    warm_up, _ = await opened(path, user_id)  # the first connection starts the hub and the pools
+    await warm_up.disconnect()
+    del warm_up
+    gc.collect()
+    communicator, consumer = await opened(path, user_id)
+    await communicator.disconnect()
+    del communicator
+    await asyncio.sleep(0)  # the loop lets go of the finished task's last callbacks
+    assert consumer() is None  # freed as it closed, without a collection
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    gc.collect()
+    left = [type(thing).__qualname__ for thing in gc.garbage if is_left_of_a_connection(thing)]
+    assert left == []
+
+
+async def test_a_closed_client_connection_leaves_no_cycle(collector_off: None, alice: User) -> None:
+    await open_and_close(f"/ws?token={AccessToken.for_user(alice)}", alice.pk)
+
+
+async def test_a_closed_bot_connection_leaves_no_cycle(collector_off: None, alice: User) -> None:
+    bot, token = await asyncio.to_thread(bot_create, actor=alice, username="robo", nickname="Robo")
+    await open_and_close(f"/ws/bot?token={token}", bot.pk)
