@@ -445,6 +445,7 @@ async def test_a_closed_websocket_is_freed_as_it_closes():
         gc.enable()
 
 
+@pytest.mark.django_db  # the disconnect closes stale database connections (Channels), as in service
 async def test_a_consumer_under_daphne_forgets_its_request_once_set_up():
     """Its headers (daphne's one list, shared by every copy of the scope) and its query string
     (a client's token) are gone once `connect` has run; `connect` itself read them."""
