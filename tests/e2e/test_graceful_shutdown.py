@@ -193,13 +193,20 @@ async def test_a_stopping_server_tells_each_client_closes_with_1001_refuses_newc
     server.exits_cleanly()
 
 
-async def test_sends_received_before_the_signal_are_acknowledged_then_synced_once_elsewhere(daphnes):
+async def two_servers_alice_synced(daphnes: Any) -> tuple[Any, Any, dict[str, Any], str, Any, int]:
+    """Two daphnes; Alice connected to the first and synced: (first, second, people, her token,
+    her connection, the seq she is synced to)."""
     first, second = daphnes(), daphnes()
     p = await sync_to_async(people)()
     token = str(p["alice_live"].access_token)
     alice = await connected(first.url, token)
     await send_frame(alice, "sync", {"since_seq": 0})
     since = (await next_of(alice, "sync.done"))["payload"]["last_seq"]
+    return first, second, p, token, alice, since
+
+
+async def test_sends_received_before_the_signal_are_acknowledged_then_synced_once_elsewhere(daphnes):
+    first, second, p, token, alice, since = await two_servers_alice_synced(daphnes)
     sent = [f"burst-{n}" for n in range(BURST)]
     for cmid in sent:
         await send_message(alice, p["chat"], cmid)
@@ -248,12 +255,7 @@ async def test_a_stop_that_cannot_finish_ends_the_process_within_its_bound(daphn
 
 
 async def test_a_client_sending_through_the_stop_loses_nothing_and_doubles_nothing(daphnes):
-    first, second = daphnes(), daphnes()
-    p = await sync_to_async(people)()
-    token = str(p["alice_live"].access_token)
-    alice = await connected(first.url, token)
-    await send_frame(alice, "sync", {"since_seq": 0})
-    since = (await next_of(alice, "sync.done"))["payload"]["last_seq"]
+    first, second, p, token, alice, since = await two_servers_alice_synced(daphnes)
     sent: list[str] = []
 
     async def keep_sending() -> None:
