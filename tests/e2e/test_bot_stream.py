@@ -15,6 +15,7 @@ from tests.e2e.conftest import WS_TIMEOUT_SECONDS
 
 SENT = 25  # within RATE_LIMIT_MESSAGES (30 per window) for the one sender
 KILLED_AFTER = 8
+SENT_WHILE_DEAD = 5  # sent after the listener was killed, before it comes back
 
 
 async def bot_socket(base_url: str, token: str, query: str = "") -> ClientConnection:
@@ -56,8 +57,14 @@ async def test_a_killed_bot_resumes_with_its_cursor_exactly_once_in_order(daphne
     sender_token, listener_token, group_id = bots
     talker = await bot_socket(daphne_url, sender_token)
 
+    killed, sent_while_dead = asyncio.Event(), asyncio.Event()
+
     async def talk() -> None:
         for i in range(SENT):
+            if i == KILLED_AFTER + 2:  # the listener has the first ones (or they are on their way)
+                await killed.wait()
+            if i == KILLED_AFTER + 2 + SENT_WHILE_DEAD:
+                sent_while_dead.set()
             await talker.send(
                 json.dumps({"action": "send_group_msg", "groupId": group_id, "message": f"m{i}"})
             )
@@ -74,8 +81,8 @@ async def test_a_killed_bot_resumes_with_its_cursor_exactly_once_in_order(daphne
         assert frame["event"] == "on_message", frame
         received.append((frame["message"], frame["cursor"]))
     listener.transport.abort()  # killed: no close handshake, whatever was on its way is lost
-    await asyncio.sleep(0.2)  # events keep flowing meanwhile
-    assert not talking.done()
+    killed.set()
+    await asyncio.wait_for(sent_while_dead.wait(), WS_TIMEOUT_SECONDS)  # events flow meanwhile
 
     listener = await bot_socket(daphne_url, listener_token, f"&since={received[-1][1]}")
     try:
