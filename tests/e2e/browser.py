@@ -37,6 +37,12 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
 UI_TIMEOUT_MS = 10_000  # the longest one step of the UI may take (an action, or a state to show)
 PASSWORD = "browser-Test-passw0rd"  # passes the server's validators (length, not common, not digits)
+# A browser test module of the web client: one event loop (so one Chromium) for the module, on the
+# embedded leg only (the client is the same on both legs, and its browser tests are slow).
+WEB_CLIENT_MODULE = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
+]
 
 
 def chromium_path() -> str:

@@ -6,7 +6,6 @@ No violation of impact moderate or higher may remain.
 axe is put into the page with page.evaluate (the DevTools protocol), not as a <script>: the page's
 Content-Security-Policy, which allows scripts only from the site, stays enforced during the check."""
 
-import os
 import subprocess
 from typing import Any
 
@@ -14,14 +13,11 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e import test_browser
-from tests.e2e.browser import Account, befriend, new_group, open_chat, sign_in, sign_up
+from tests.e2e.browser import WEB_CLIENT_MODULE, Account, befriend, new_group, open_chat, sign_in, sign_up
 from tests.e2e.conftest import ROOT
 from tests.e2e.sso import NPM_CI_TIMEOUT_SECONDS, node_tools
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

@@ -4,22 +4,17 @@ mailed links (address verification, password reset) followed in the browser from
 server's inbox. Embedded leg only."""
 
 import asyncio
-import os
 import re
 from typing import Any
 
-import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e import smtp, test_browser
-from tests.e2e.browser import PASSWORD, expect_connected, rest, shot, sign_up, unique
+from tests.e2e.browser import PASSWORD, WEB_CLIENT_MODULE, expect_connected, rest, shot, sign_up, unique
 from tests.e2e.smtp import Inbox, link_of
 from tests.e2e.test_http import call
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

@@ -2,21 +2,16 @@
 panel (owner and admins only); the picture the server made is what the page shows, at once for the
 uploader and, for a group, live for the other members."""
 
-import os
 import re
 from typing import Any
 
-import pytest
 from playwright.async_api import Locator, Page, expect
 
 from tests.e2e import test_browser
-from tests.e2e.browser import new_group, open_chat, sign_in, sign_up
+from tests.e2e.browser import WEB_CLIENT_MODULE, new_group, open_chat, sign_in, sign_up
 from tests.media import pictures
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

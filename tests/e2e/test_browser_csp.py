@@ -2,21 +2,16 @@
 docs work under it (every browser test fails on a refusal, test_browser.open_page), and what an
 attacker would inject (an inline script, an inline handler, a script from elsewhere) is refused."""
 
-import os
 from typing import Any
 
-import pytest
 from asgiref.sync import sync_to_async
 from playwright.async_api import Browser, expect
 
 from accounts.models import User
 from tests.e2e import test_browser
-from tests.e2e.browser import PASSWORD, unique
+from tests.e2e.browser import PASSWORD, WEB_CLIENT_MODULE, unique
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

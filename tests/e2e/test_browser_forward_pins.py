@@ -3,24 +3,26 @@ photo from her chat with Ben to Cat, who sees it marked and loaded; Ann pins a m
 sees the pinned bar live, jumps to it, and unpins it from the list, which Ann's page follows.
 Embedded leg only (slow), like the other browser tests of one feature."""
 
-import os
 from typing import Any
 
-import pytest
 from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
 from chats.models import Message, Pin
 from tests.e2e import test_browser
-from tests.e2e.browser import acknowledged, befriend, message_action, messages, open_chat, send, sign_up
+from tests.e2e.browser import (
+    WEB_CLIENT_MODULE,
+    acknowledged,
+    befriend,
+    message_action,
+    messages,
+    open_chat,
+    send,
+    sign_up,
+)
 from tests.e2e.test_browser_media import LOADED, PASTE, photo_png
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(
-        bool(os.environ.get("DATABASE_URL")), reason="browser forwarding and pins: embedded leg"
-    ),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

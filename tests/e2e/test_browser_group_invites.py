@@ -3,15 +3,14 @@ opened by someone who is nobody's friend (signed out first) joins them; an appro
 is approved in the panel; a banned member is told and their way back is refused until the ban is
 lifted; the owner hands the group over."""
 
-import os
 from typing import Any
 
-import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e import test_browser
 from tests.e2e.browser import (
     PASSWORD,
+    WEB_CLIENT_MODULE,
     Account,
     befriend,
     chat_item,
@@ -23,10 +22,7 @@ from tests.e2e.browser import (
     sign_up,
 )
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

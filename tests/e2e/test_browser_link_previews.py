@@ -4,23 +4,18 @@ the reader. The server's round is run here (previews.services.previews_round, ag
 page server); the running server's hub finds the change by its seq and sends it on."""
 
 import asyncio
-import os
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 from django.db import connection
 from playwright.async_api import expect
 
 from previews.services import previews_round
 from tests.e2e import test_browser
-from tests.e2e.browser import acknowledged, open_chat, send
+from tests.e2e.browser import WEB_CLIENT_MODULE, acknowledged, open_chat, send
 from tests.previews.pages_server import page_server
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

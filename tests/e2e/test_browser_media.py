@@ -11,7 +11,6 @@ import os
 import re
 from typing import Any
 
-import pytest
 from asgiref.sync import sync_to_async
 from PIL import Image
 from playwright.async_api import Locator, Page, Route, expect
@@ -21,6 +20,7 @@ from media.models import Attachment
 from tests.e2e import test_browser
 from tests.e2e.browser import (
     PHONE,
+    WEB_CLIENT_MODULE,
     Account,
     acknowledged,
     befriend,
@@ -31,10 +31,7 @@ from tests.e2e.browser import (
     sign_up,
 )
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="browser media: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

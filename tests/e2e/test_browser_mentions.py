@@ -3,15 +3,14 @@ members (keyboard navigable; it inserts "@username "), a mention of me is highli
 and the chat list's "@" badge opens the chat at the first unread mention."""
 
 import asyncio
-import os
 from typing import Any
 
-import pytest
 from playwright.async_api import expect
 
 from tests.e2e import test_browser
 from tests.e2e.browser import (
     UI_TIMEOUT_MS,
+    WEB_CLIENT_MODULE,
     befriend,
     chat_item,
     message_texts,
@@ -21,10 +20,7 @@ from tests.e2e.browser import (
     sign_up,
 )
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

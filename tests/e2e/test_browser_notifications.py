@@ -7,19 +7,24 @@ Headless Chromium shows no notification, so an init script puts a recorder in pl
 window.Notification (its permission is the real one: the context is granted "notifications"), and
 lets the test hide the page (document.visibilityState, and the visibilitychange event)."""
 
-import os
 from typing import Any
 
-import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e import test_browser
-from tests.e2e.browser import Account, befriend, chat_item, new_group, rest, shot, sign_in, sign_up
+from tests.e2e.browser import (
+    WEB_CLIENT_MODULE,
+    Account,
+    befriend,
+    chat_item,
+    new_group,
+    rest,
+    shot,
+    sign_in,
+    sign_up,
+)
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

@@ -2,21 +2,16 @@
 the chat list marks a muted chat and greys its unread count, another signed-in browser follows at
 once (chat.notify), and a mute that runs out shows as "all" without a reload."""
 
-import os
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e import test_browser
-from tests.e2e.browser import chat_item, new_group, open_chat, rest, shot
+from tests.e2e.browser import WEB_CLIENT_MODULE, chat_item, new_group, open_chat, rest, shot
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

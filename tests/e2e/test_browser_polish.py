@@ -3,17 +3,16 @@ Settings > Appearance and kept), the "new messages" divider, the jump-to-latest 
 count, a message time's full date on hover, Up-arrow editing one's last message, the Ctrl+K quick
 switcher, the unread count in the tab title, and where the focus lands after each view change."""
 
-import os
 import re
 from datetime import datetime
 from typing import Any
 
-import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e import test_browser
 from tests.e2e.browser import (
     PHONE,
+    WEB_CLIENT_MODULE,
     Account,
     acknowledged,
     befriend,
@@ -28,10 +27,7 @@ from tests.e2e.browser import (
     sign_up,
 )
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

@@ -2,19 +2,14 @@
 his own to the chip, Ann toggles hers off; the counts, the highlight and the tooltip follow, and
 the server holds exactly what the pages show."""
 
-import os
 from typing import Any
 
-import pytest
 from playwright.async_api import expect
 
 from tests.e2e import test_browser
-from tests.e2e.browser import acknowledged, messages, open_chat, rest, send
+from tests.e2e.browser import WEB_CLIENT_MODULE, acknowledged, messages, open_chat, rest, send
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

@@ -2,14 +2,13 @@
 delivered -> read (and stay right after a reload), "Seen by" in a group lists who read a message,
 and the "edited" mark opens the message's edit history."""
 
-import os
 from typing import Any
 
-import pytest
 from playwright.async_api import expect
 
 from tests.e2e import test_browser
 from tests.e2e.browser import (
+    WEB_CLIENT_MODULE,
     befriend,
     chat_item,
     expect_connected,
@@ -21,10 +20,7 @@ from tests.e2e.browser import (
     sign_up,
 )
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

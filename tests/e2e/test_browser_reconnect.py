@@ -16,6 +16,7 @@ from playwright.async_api import Page, expect
 from tests.e2e import test_browser
 from tests.e2e.browser import (
     PASSWORD,
+    WEB_CLIENT_MODULE,
     acknowledged,
     befriend,
     chat_item,
@@ -32,10 +33,7 @@ from tests.e2e.browser import (
 )
 from tests.e2e.conftest import FALLBACK_SECRET_KEY, free_port, run_daphne
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

@@ -2,14 +2,13 @@
 from the member list); the group's owner, with the group panel open, sees the report arrive live
 with its evidence and removes the message from it in one click; the reporter is told at once."""
 
-import os
 from typing import Any
 
-import pytest
 from playwright.async_api import expect
 
 from tests.e2e import test_browser
 from tests.e2e.browser import (
+    WEB_CLIENT_MODULE,
     befriend,
     message_action,
     message_texts,
@@ -21,10 +20,7 @@ from tests.e2e.browser import (
     sign_up,
 )
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

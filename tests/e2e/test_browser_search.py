@@ -1,21 +1,17 @@
 """The web client's message search: results with the matches marked as text, and a result that
 opens its chat at the message (far back in the history) highlighted."""
 
-import os
 import re
 from typing import Any
 
-import pytest
 from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
 from chats.models import Chat, Message
 from tests.e2e import test_browser
+from tests.e2e.browser import WEB_CLIENT_MODULE
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

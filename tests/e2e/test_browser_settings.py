@@ -4,19 +4,25 @@ blocking: from the contacts, a blocked person's group message collapsed for the 
 request), a private message to the blocker refused with a clear message, and unblocking from the
 Blocked people panel."""
 
-import os
 from typing import Any
 
-import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e import test_browser
-from tests.e2e.browser import Account, befriend, chat_item, new_group, open_chat, rest, send, sign_in, sign_up
+from tests.e2e.browser import (
+    WEB_CLIENT_MODULE,
+    Account,
+    befriend,
+    chat_item,
+    new_group,
+    open_chat,
+    rest,
+    send,
+    sign_in,
+    sign_up,
+)
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

@@ -2,23 +2,18 @@
 consent pages (tests/e2e/sso.py), and back in the web client, connected, with no code left in the
 address bar; a refusal is explained on the sign-in form."""
 
-import os
 from collections.abc import AsyncIterator
 
-import pytest
 import pytest_asyncio
 from asgiref.sync import sync_to_async
 from playwright.async_api import Browser, Page, expect
 
 from accounts.models import User
 from tests.e2e import test_browser
-from tests.e2e.browser import UI_TIMEOUT_MS, expect_connected, shot
+from tests.e2e.browser import UI_TIMEOUT_MS, WEB_CLIENT_MODULE, expect_connected, shot
 from tests.e2e.sso import PROVIDER_NAME
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium = test_browser.chromium  # the browser tests' fixture
 

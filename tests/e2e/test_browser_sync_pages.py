@@ -1,11 +1,9 @@
 """The web client follows a paged sync: back after missing more than a page (SYNC_BATCH, 500
 changes), it asks for the next page from the first page's last seq and ends up holding the newest."""
 
-import os
 import re
 from typing import Any
 
-import pytest
 from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
@@ -14,13 +12,18 @@ from chats.models import Chat
 from chats.selectors import SYNC_BATCH
 from chats.sending import SendRequest, message_send_many
 from tests.e2e import test_browser
-from tests.e2e.browser import PHONE, befriend, connection, expect_connected, sign_in, sign_up
+from tests.e2e.browser import (
+    PHONE,
+    WEB_CLIENT_MODULE,
+    befriend,
+    connection,
+    expect_connected,
+    sign_in,
+    sign_up,
+)
 from tests.e2e.test_browser import RECONNECT_TIMEOUT_MS, DroppableSocket
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the client's paging: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

@@ -5,25 +5,28 @@ an account deleted there."""
 
 import asyncio
 import json
-import os
 import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pyotp
-import pytest
 from playwright.async_api import Page, expect
 
 from accounts.models import User
 from tests.e2e import test_account_lifecycle, test_browser
-from tests.e2e.browser import PASSWORD, befriend, chat_item, expect_connected, shot, sign_up
+from tests.e2e.browser import (
+    PASSWORD,
+    WEB_CLIENT_MODULE,
+    befriend,
+    chat_item,
+    expect_connected,
+    shot,
+    sign_up,
+)
 from tests.e2e.test_http import call
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="the web client: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks

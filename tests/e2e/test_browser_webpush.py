@@ -9,7 +9,6 @@ tested). Embedded leg only, like the other browser tests."""
 
 import asyncio
 import json
-import os
 import time
 from typing import Any
 
@@ -18,12 +17,9 @@ from playwright.async_api import BrowserContext, CDPSession, Page, Route, Worker
 from playwright.async_api import Error as PlaywrightError
 
 from tests.e2e import test_browser
-from tests.e2e.browser import UI_TIMEOUT_MS, befriend, chat_item, rest, sign_in, sign_up
+from tests.e2e.browser import UI_TIMEOUT_MS, WEB_CLIENT_MODULE, befriend, chat_item, rest, sign_in, sign_up
 
-pytestmark = [
-    pytest.mark.asyncio(loop_scope="module"),
-    pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="browser Web Push: embedded leg"),
-]
+pytestmark = WEB_CLIENT_MODULE
 
 chromium, open_page = test_browser.chromium, test_browser.open_page  # the browser tests' fixtures
 no_server_tracebacks = test_browser.no_server_tracebacks
