@@ -30,6 +30,9 @@ def env_list(name: str, default: str) -> list[str]:
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# REDIS_URL names one Redis server, or with REDIS_CLUSTER=true one or more nodes of a Redis Cluster
+# (comma-separated URLs; the client finds the rest): imsuite.redis_nodes.
+REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
 EMBEDDED = not DATABASE_URL and not REDIS_URL
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
