@@ -112,6 +112,7 @@ async def _serve(
 
     peer = Peer(endpoint.bot, dialect, f"reverse endpoint {endpoint.pk} {endpoint.url}", complained)
     hub, sink = await get_hub(), HubSink(ws, peer)
+    await hub.route(endpoint.bot_id)
     sink.outbox.hold()  # the dialect's opening frames and the replay first
     hub.attach(endpoint.bot_id, sink)
     beating = asyncio.create_task(heartbeats(peer, sink.outbox.put)) if dialect.heartbeat_seconds else None

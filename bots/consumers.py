@@ -68,6 +68,8 @@ class BotConsumer(FastWebsocketConsumer):
             db_outage.fail_fast()
             self.bot = await db(account_services.bot_authenticate)(token)
             self.hub = await get_hub()  # SERVICE_UNAVAILABLE if this process's hub cannot start
+            if self.bot is not None:
+                await self.hub.route(self.bot.pk)  # attached below, with no await in between
         except db_outage.ServiceUnavailable as exc:
             self.bot = None
             await self.accept()  # a refused handshake could only say 403: the failed response says why

@@ -107,7 +107,8 @@ class ClientConsumer(FastWebsocketConsumer):
         self.deferred: list[tuple[str, dict[str, Any], dict[Any, str] | None]] | None = []
         try:
             self.hub = await get_hub()
-        except DomainError as exc:  # a process started while the database is away
+            await self.hub.route(claims.user_id)
+        except DomainError as exc:  # a process started while the database (or Redis) is away
             await self._refuse(exc)
             return
         self.hub.attach(claims.user_id, self)

@@ -16,6 +16,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from rest_framework.utils.encoders import JSONEncoder
 
@@ -151,9 +152,13 @@ async def deliver_async(events: Sequence[DomainEvent]) -> None:
 
 async def _send_all(layer: Any, events: Sequence[DomainEvent]) -> None:
     from .hub import running_hub, send_to_peers
+    from .routed_hub import RoutedHub, publish
 
     batch = [event.as_hub_event() for event in events]
     hub = running_hub()
+    if settings.REDIS_URL:  # routed to the processes of the audience, this one's included
+        await publish(batch, hub if isinstance(hub, RoutedHub) else None)
+        return
     if hub is not None:  # this process's own hub need not wait for the round trip through Redis
         await hub.take(batch)
         hub.publish(batch)  # to the other processes' hubs, in the background

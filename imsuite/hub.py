@@ -79,6 +79,10 @@ class Hub:
     def attach(self, user_id: int, sink: Sink) -> None:
         self.sinks[user_id].add(sink)
 
+    async def route(self, user_id: int) -> None:
+        """Before a connection of the user attaches, with no await in between: every event for
+        the user reaches this hub from then on (here: every event does; see RoutedHub)."""
+
     def detach(self, user_id: int, sink: Sink) -> None:
         sinks = self.sinks.get(user_id)
         if sinks is not None:
@@ -281,6 +285,15 @@ class Hub:
         finally:
             self.publishing = None
 
+    async def stop(self) -> None:
+        """See stop_hub."""
+        if self.publishing is not None:
+            await self.publishing
+        running = [task for task in (self.watcher, self.filling, self.task) if task is not None]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
     def _sinks_of(self, audience: list[int] | None) -> list[Sink]:
         """A snapshot: a connection may close while the event is handed out."""
         if audience is None:
@@ -350,7 +363,11 @@ def _repaired_seq() -> int:
 
 
 def _start_hub(loop: asyncio.AbstractEventLoop) -> Hub:
-    hub = Hub()
+    from django.conf import settings
+
+    from .routed_hub import RoutedHub
+
+    hub = RoutedHub() if settings.REDIS_URL else Hub()
     hub.task = loop.create_task(hub.run())
     return hub
 
@@ -370,14 +387,8 @@ async def stop_hub() -> None:
     process still has for them (their presence events among it), then the hub stops listening and
     its channel leaves the group HUB_GROUP (as _listen ends), so no peer sends it anything more."""
     hub = _hubs.existing()
-    if hub is None:
-        return
-    if hub.publishing is not None:
-        await hub.publishing
-    running = [task for task in (hub.watcher, hub.filling, hub.task) if task is not None]
-    for task in running:
-        task.cancel()
-    await asyncio.gather(*running, return_exceptions=True)
+    if hub is not None:
+        await hub.stop()
 
 
 async def get_hub() -> Hub:

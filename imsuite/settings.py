@@ -33,6 +33,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # REDIS_URL names one Redis server, or with REDIS_CLUSTER=true one or more nodes of a Redis Cluster
 # (comma-separated URLs; the client finds the rest): imsuite.redis_nodes.
 REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
+# What every key IM-Suite keeps in Redis starts with: deployments (and test runs) sharing a Redis
+# stay apart.
+REDIS_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "imsuite")
 EMBEDDED = not DATABASE_URL and not REDIS_URL
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -187,7 +190,7 @@ if REDIS_URL:
                         "max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000")),
                     }
                 ],
-                "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "imsuite"),
+                "prefix": REDIS_PREFIX,
                 # A process reads one channel: its hub's, which every event of the deployment
                 # passes through (imsuite.hub); a burst of events must not overflow it.
                 "capacity": HUB_CAPACITY,
@@ -200,7 +203,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CHANNEL_LAYER_PREFIX", "imsuite"),
+            "KEY_PREFIX": REDIS_PREFIX,
         }
     }
 else:

@@ -8,8 +8,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import redis
 from channels import DEFAULT_CHANNEL_LAYER
-from channels.layers import channel_layers, get_channel_layer
+from channels.layers import channel_layers
 from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
@@ -17,10 +18,10 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services as account_services
 from accounts.models import User
-from imsuite.events import HUB_GROUP
+from imsuite import event_routes
 from imsuite.settings import env_list
 from tests import fast_flush
-from tests.layer_receiving import Receives, receive_until_mark, receive_within, stop_receiving
+from tests.event_sources import LayerSource, RouteSource
 from tests.shared_state import forget_shared_state
 
 PASSWORD = "a-Strong-passw0rd"
@@ -54,6 +55,16 @@ def fresh_channel_layer() -> None:
     event loop that first used it, and each async test has its own loop: a hub or consumer left
     waiting in an earlier test's loop must not break the next test."""
     channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+
+
+@pytest.fixture(autouse=True)
+def fresh_sequence() -> None:
+    """The Redis sequencer starts again with each test's database (imsuite.event_routes): a
+    test's seqs start from where the emptied (or rolled back) database is, below the last test's."""
+    if settings.REDIS_URL:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        client.delete(*event_routes.sequence_keys())
+        client.close()
 
 
 @pytest.fixture(autouse=True)
@@ -161,24 +172,22 @@ def client_for() -> Callable[[User], APIClient]:
     return make
 
 
-MARK_TIMEOUT = 10.0  # seconds for the inbox's own mark to come back through the channel layer
 DOMAIN_EVENT = "domain.event"  # how the inbox hands out an event: {type, event, data}
 EVERYONE = "everyone"  # the inbox's key for what goes to every connection (a broadcast)
 
 
 class Inbox:
-    """Listens on the real channel layer the way a process does: in the hub group, which carries
-    every event once per process (imsuite.hub); hands each to the listened users of its audience,
-    and a broadcast to the stand-in of listen_to_everyone.
+    """Listens for the deployment's events the way a process's hub does (tests.event_sources):
+    hands each to the listened users of its audience, and a broadcast to the stand-in of
+    listen_to_everyone.
 
     Receiving stays on one event loop of its own (channels-redis keeps per-channel receive buffers
-    bound to the loop that created them), whichever loop the code under test publishes from."""
+    bound to the loop that created them, and redis-py's asyncio connections belong to one loop),
+    whichever loop the code under test publishes from."""
 
     def __init__(self) -> None:
-        self.layer = get_channel_layer()
+        self.source = RouteSource() if settings.REDIS_URL else LayerSource()
         self.received: dict[Any, list[dict[str, Any]]] = {}
-        self.hub_channel: str | None = None
-        self.waiting: Receives = {}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -187,9 +196,7 @@ class Inbox:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
 
     def listen(self, *users: Any) -> None:
-        if self.hub_channel is None:
-            self.hub_channel = self._run(self.layer.new_channel())
-            self._run(self.layer.group_add(HUB_GROUP, self.hub_channel))
+        self._run(self.source.listen([user.pk for user in users if user.pk != EVERYONE]))
         for user in users:
             self.received[user.pk] = []
 
@@ -202,11 +209,8 @@ class Inbox:
     def drain(self, user: Any, wait: float | None = None) -> list[dict[str, Any]]:
         """Every domain event delivered to this user so far, in the order published: all that was
         sent before this call, or (`wait`) also what comes until `wait` seconds pass quietly."""
-        if wait is None:
-            messages = self._run(receive_until_mark(self.layer, self.hub_channel, self.waiting, MARK_TIMEOUT))
-        else:
-            messages = self._run(receive_within(self.layer, self.hub_channel, self.waiting, wait))
-        for hub_event in (event for message in messages for event in message["events"]):
+        hub_events = self._run(self.source.until_mark() if wait is None else self.source.within(wait))
+        for hub_event in hub_events:
             event = {"type": DOMAIN_EVENT, "event": hub_event["event"], "data": hub_event["data"]}
             for key in hub_event["audience"] or [EVERYONE]:
                 if key in self.received:
@@ -218,7 +222,7 @@ class Inbox:
         return [message["event"] for message in self.drain(user)]
 
     def close(self) -> None:
-        self._run(stop_receiving(self.waiting))
+        self._run(self.source.close())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=5)
         if not self.thread.is_alive():
