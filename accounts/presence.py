@@ -83,7 +83,7 @@ return redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')
 class RedisPresence:
     def __init__(self, url: str) -> None:
         self._redis = redis.Redis.from_url(url)
-        self._prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] + ":presence:"
+        self._prefix = settings.REDIS_PREFIX + ":presence:"
         self._renew = self._redis.register_script(_RENEW_LUA)
         self._drop = self._redis.register_script(_DROP_LUA)
 

@@ -109,7 +109,7 @@ for i = 6, #ARGV, 3 do
     end
   end
 end
-if floor > pub then pub = floor; drain() end
+if floor > 0 and floor > pub then pub = floor; drain() end
 if pub >= 0 then redis.call('SET', pub_key, pub) end
 for _, p in ipairs(order) do
   local beat = redis.call('ZSCORE', procs_key, p)

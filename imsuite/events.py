@@ -136,21 +136,20 @@ def deliver(events: Sequence[DomainEvent]) -> None:
 
 
 async def deliver_async(events: Sequence[DomainEvent]) -> None:
-    """Ring the events' audiences: the events go, as one channel-layer message, to every
-    process's hub (imsuite.hub), which hands them to its local connections. Failures are logged,
-    never raised: the changes are committed, and the hubs read lost message changes from the
-    database."""
-    layer = get_channel_layer()  # events nobody hears never come this far (publish_events)
-    if layer is None or not events:
+    """Ring the events' audiences: with Redis, routed to the processes that serve them
+    (imsuite.event_routes); embedded, to every hub of the process (imsuite.hub). Either way each
+    hub hands them to its local connections. Failures are logged, never raised: the changes are
+    committed, and the hubs read lost message changes from the database."""
+    if not events:  # events nobody hears never come this far (publish_events)
         return
     try:
-        await _send_all(layer, events)
+        await _send_all(events)
     except Exception:
         names = sorted({event.name for event in events})
         logger.exception("could not deliver %d events (%s)", len(events), ", ".join(names))
 
 
-async def _send_all(layer: Any, events: Sequence[DomainEvent]) -> None:
+async def _send_all(events: Sequence[DomainEvent]) -> None:
     from .hub import running_hub, send_to_peers
     from .routed_hub import RoutedHub, publish
 
@@ -158,9 +157,9 @@ async def _send_all(layer: Any, events: Sequence[DomainEvent]) -> None:
     hub = running_hub()
     if settings.REDIS_URL:  # routed to the processes of the audience, this one's included
         await publish(batch, hub if isinstance(hub, RoutedHub) else None)
-        return
-    if hub is not None:  # this process's own hub need not wait for the round trip through Redis
+    elif hub is not None:  # this process's own hub need not wait for the layer
         await hub.take(batch)
-        hub.publish(batch)  # to the other processes' hubs, in the background
-        return
-    await send_to_peers(layer, None, {"type": HUB_MESSAGE_TYPE, "events": batch})  # every hub, with retries
+        hub.publish(batch)  # to the process's other hubs (other event loops), in the background
+    else:
+        message = {"type": HUB_MESSAGE_TYPE, "events": batch}
+        await send_to_peers(get_channel_layer(), None, message)  # every hub, with retries

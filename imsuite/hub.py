@@ -17,14 +17,12 @@ increasing seq order, with no per-connection database work.
 import asyncio
 import contextlib
 import logging
-import time
 from collections import defaultdict
 from typing import Any, Protocol
 
 import redis
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from channels_redis.core import RedisChannelLayer
 
 from . import patches
 from .app_hooks import hooks
@@ -302,20 +300,12 @@ class Hub:
 
 
 async def hub_peers(layer: Any, channel: str | None) -> list[str] | None:
-    """The live members of the group HUB_GROUP other than `channel`, asked of the layer directly
-    (one Redis command), or None for a layer of another kind, which then gets the events by
-    group_send. A process alone (the embedded mode, or one daphne) has none and sends nothing."""
-    if not patches.active("hub_peers"):  # the layer's internals changed: its own group_send
-        return None
-    if isinstance(layer, InMemoryChannelLayer):
-        return [member for member in layer.groups.get(HUB_GROUP, ()) if member != channel]
-    if not isinstance(layer, RedisChannelLayer):
-        return None
-    connection = layer.connection(layer.consistent_hash(HUB_GROUP))
-    # Members whose refresh is older than group_expiry are dead: group_send would drop them too.
-    live_since = int(time.time()) - layer.group_expiry
-    members = await connection.zrangebyscore(layer._group_key(HUB_GROUP), live_since, "+inf")
-    return [name for name in (member.decode() for member in members) if name != channel]
+    """The members of the group HUB_GROUP other than `channel`, read from the in-memory layer
+    directly, or None for a layer of another kind, which then gets the events by group_send. A
+    process alone has none and sends nothing."""
+    if not patches.active("hub_peers") or not isinstance(layer, InMemoryChannelLayer):
+        return None  # the layer's internals changed, or another layer: its own group_send
+    return [member for member in layer.groups.get(HUB_GROUP, ()) if member != channel]
 
 
 async def send_to_peers(layer: Any, channel: str | None, message: dict[str, Any]) -> None:

@@ -360,17 +360,12 @@ def _graceful_shutdown() -> None:
     attributes(Autobahn, "STATE_OPEN")
 
 
-@_relies_on("hub_peers", "channels", "channels-redis")
+@_relies_on("hub_peers", "channels")
 def _hub_peers() -> None:
-    """imsuite.hub: the hub group's members read from the layer itself (else group_send)."""
+    """imsuite.hub: the hub group's members read from the in-memory layer itself (else group_send)."""
     from channels.layers import InMemoryChannelLayer
-    from channels_redis.core import RedisChannelLayer
 
     uses(InMemoryChannelLayer, "__init__", "groups")
-    method(RedisChannelLayer, "_group_key", "self", "group", positional=True)
-    method(RedisChannelLayer, "connection", "self", "index", positional=True)
-    method(RedisChannelLayer, "consistent_hash", "self", "value", positional=True)
-    uses(RedisChannelLayer, "__init__", "group_expiry")
 
 
 @_relies_on("sync_middleware_chain", "Django")

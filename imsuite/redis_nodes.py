@@ -39,7 +39,10 @@ def _startup_nodes(kind: Any) -> list[Any]:
 def _cluster_options() -> dict[str, Any]:
     """The credentials and TLS of the first URL, which a cluster's nodes share."""
     parts = urlsplit(node_urls()[0])
-    options: dict[str, Any] = {"socket_timeout": SOCKET_TIMEOUT_SECONDS}
+    options: dict[str, Any] = {
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "max_connections": settings.REDIS_MAX_CONNECTIONS,
+    }
     if parts.username:
         options["username"] = parts.username
     if parts.password:
@@ -49,6 +52,10 @@ def _cluster_options() -> dict[str, Any]:
     return options
 
 
+def _server_options() -> dict[str, Any]:
+    return {"socket_timeout": SOCKET_TIMEOUT_SECONDS, "max_connections": settings.REDIS_MAX_CONNECTIONS}
+
+
 @cache
 def sync_client() -> "redis.Redis | redis.cluster.RedisCluster":
     """The process's blocking client (thread-safe: each command takes a pooled connection)."""
@@ -56,7 +63,7 @@ def sync_client() -> "redis.Redis | redis.cluster.RedisCluster":
         return redis.cluster.RedisCluster(
             startup_nodes=_startup_nodes(redis.cluster.ClusterNode), **_cluster_options()
         )
-    return redis.Redis.from_url(node_urls()[0], socket_timeout=SOCKET_TIMEOUT_SECONDS)
+    return redis.Redis.from_url(node_urls()[0], **_server_options())
 
 
 def _make_async(_loop: Any) -> "redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster":
@@ -64,7 +71,7 @@ def _make_async(_loop: Any) -> "redis.asyncio.Redis | redis.asyncio.cluster.Redi
         return redis.asyncio.cluster.RedisCluster(
             startup_nodes=_startup_nodes(redis.asyncio.cluster.ClusterNode), **_cluster_options()
         )
-    return redis.asyncio.Redis.from_url(node_urls()[0], socket_timeout=SOCKET_TIMEOUT_SECONDS)
+    return redis.asyncio.Redis.from_url(node_urls()[0], **_server_options())
 
 
 _async_clients: PerLoop[Any] = PerLoop(_make_async)

@@ -18,11 +18,13 @@ import logging
 import secrets
 from typing import Any
 
+import redis
+
 from . import event_routes
+from . import hub as base
 from .app_hooks import hooks
 from .db_outage import ServiceUnavailable
 from .events import plain
-from .hub import COUNTER_CHECK_SECONDS, GAP_WAIT_SECONDS, RESET_REWIND, Hub, _current_seq, _repaired_seq
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ HEARTBEAT_SECONDS = 5.0  # well within event_routes.PROCESS_EXPIRY_SECONDS
 LEAVE_BATCHES = 50  # a graceful stop removes at most this many batches of routes, then lets them expire
 
 
-class RoutedHub(Hub):
+class RoutedHub(base.Hub):
     def __init__(self) -> None:
         super().__init__()
         self.process = secrets.token_hex(6)
@@ -95,7 +97,7 @@ class RoutedHub(Hub):
             logger.warning("hub: Redis answers again")
             self.layer_down = False
         if self.position is None:
-            self.position = await db(_current_seq)()
+            self.position = await db(base._current_seq)()
         elif self.lost_contact:
             await self._catch_up()
         self.lost_contact = True  # until this listening ends cleanly (never, but for a cancel)
@@ -124,7 +126,7 @@ class RoutedHub(Hub):
         contact): the changes after the position, read from the database."""
         from imsuite.ws import db
 
-        upto = await db(_current_seq)()
+        upto = await db(base._current_seq)()
         if upto > self.position:
             for name, data, audience in await db(hooks.changes_in_range)(self.position, upto):
                 if data["seq"] > self.position:
@@ -140,7 +142,7 @@ class RoutedHub(Hub):
         beat = loop.time()
         me = asyncio.current_task()
         while True:
-            await asyncio.sleep(COUNTER_CHECK_SECONDS)
+            await asyncio.sleep(base.COUNTER_CHECK_SECONDS)
             if me is not None and me.cancelling():
                 raise asyncio.CancelledError
             try:
@@ -164,14 +166,14 @@ class RoutedHub(Hub):
         from imsuite.ws import db
 
         now = await event_routes.position()
-        counter = await db(_current_seq)()
+        counter = await db(base._current_seq)()
         if counter < self.position:  # a counter alone gone back, below the stored seqs, is raised to them
-            counter = await db(_repaired_seq)()
+            counter = await db(base._repaired_seq)()
         if counter < self.position:  # the stored changes went back with it (restored, or emptied by tests)
             logger.warning("hub: the seq counter went back from %s to %s", self.position, counter)
             if counter < now.published:
                 await event_routes.restart_sequence()
-            self.position = max(0, counter - RESET_REWIND)  # hand out the newest changes again
+            self.position = max(0, counter - base.RESET_REWIND)  # hand out the newest changes again
             await self._catch_up()
             return await event_routes.position(), counter
         if before is not None and now == before[0] and now.published >= 0:
@@ -184,7 +186,7 @@ class RoutedHub(Hub):
     async def check_parked_soon(self, parked: int) -> None:
         """After a publish that parked: if the hole before `parked` is still there after
         GAP_WAIT_SECONDS, fill it (the watcher would, but only after a second or two)."""
-        await asyncio.sleep(GAP_WAIT_SECONDS)
+        await asyncio.sleep(base.GAP_WAIT_SECONDS)
         now = await event_routes.position()
         if now.parked and now.parked <= parked and now.published >= 0:
             await fill_hole(now.published, now.parked - 1)
@@ -218,6 +220,14 @@ async def fill_hole(after: int, upto: int) -> None:
 
 async def publish(batch: list[dict[str, Any]], hub: RoutedHub | None) -> None:
     """Route a batch; a parked seq gets the publishing process's quick look for its hole."""
-    position = await event_routes.publish(batch)
+    try:
+        position = await event_routes.publish(batch)
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        if hub is None:
+            raise
+        # Redis is away: this process's own connections still hear what it committed (the other
+        # processes read the message changes from the database once Redis is back: _catch_up).
+        await hub.take(batch)
+        return
     if position.parked and hub is not None and (hub.hole_check is None or hub.hole_check.done()):
         hub.hole_check = asyncio.ensure_future(hub.check_parked_soon(position.parked))

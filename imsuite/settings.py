@@ -168,37 +168,18 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-HUB_CAPACITY = 10_000  # channel-layer messages waiting for one process's hub
-# A process's hub renews its membership of the group every 5 s (imsuite.hub); one that has not for
-# 20 s was killed (a stopped one leaves at once), and is no longer sent to: the events meant for it
-# stop piling up in its channel within seconds, not minutes.
-HUB_GROUP_EXPIRY = 20
+# The channel layer carries events between the hubs of the embedded process (imsuite.hub), at
+# most HUB_CAPACITY batches waiting for one. With Redis, events are routed through Redis streams
+# (imsuite.event_routes) and the layer carries nothing.
+HUB_CAPACITY = 10_000
+CHANNEL_LAYERS = {
+    "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": HUB_CAPACITY}}
+}
+# redis-py caps a connection pool (and raises MaxConnectionsError in a burst of connects): allow a
+# burst of a thousand.
+REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000"))
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                # channels-redis waits up to 5 s per receive (BZPOPMIN); redis-py's default socket
-                # timeout, also 5 s, would end that wait with an error and the consumer with it.
-                # redis-py 8 caps a pool at 100 connections and raises MaxConnectionsError in a
-                # burst of connects; allow a burst of a thousand.
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_timeout": 15,
-                        "max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000")),
-                    }
-                ],
-                "prefix": REDIS_PREFIX,
-                # A process reads one channel: its hub's, which every event of the deployment
-                # passes through (imsuite.hub); a burst of events must not overflow it.
-                "capacity": HUB_CAPACITY,
-                "expiry": 60,
-                "group_expiry": HUB_GROUP_EXPIRY,
-            },
-        }
-    }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -207,9 +188,6 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": HUB_CAPACITY}}
-    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_USER_MODEL = "accounts.User"

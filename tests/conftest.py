@@ -108,8 +108,8 @@ def fast_passwords(settings: Any) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
-    return f"IM-Suite test leg: database={db}, channel layer={layer}"
+    events = "routed in Redis" if settings.REDIS_URL else "in-memory channel layer"
+    return f"IM-Suite test leg: database={db}, events={events}"
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ def forget_shared_state() -> None:
         cache.clear()  # the process-local cache
         return
     client = redis.Redis.from_url(settings.REDIS_URL)
-    layer_prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    layer_prefix = settings.REDIS_PREFIX
     for pattern in (f"{settings.CACHES['default']['KEY_PREFIX']}:1:*", f"{layer_prefix}:presence:*"):
         keys = list(client.scan_iter(match=pattern))
         if keys:

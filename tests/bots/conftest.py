@@ -4,8 +4,6 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from channels.layers import get_channel_layer
-from channels_redis.core import ChannelLock, RedisChannelLayer
 
 from accounts.models import User
 from accounts.services import bot_create
@@ -22,18 +20,13 @@ def fresh() -> None:
 @pytest.fixture(autouse=True)
 async def tasks_end() -> AsyncIterator[None]:
     """After an async test, whatever its event loop still runs (the loop's hub, consumers) ends, so
-    that nothing of channels-redis outlives the loop: it keeps its receive locks per process, and
-    one left behind in a closed loop would break every later test. Cancelling is repeated because
-    Python 3.11's asyncio.wait_for, which redis-py sends commands with, can swallow a cancellation
-    that lands as a send completes."""
+    that nothing of the test (a hub's blocking stream read among it) outlives its loop. Cancelling
+    is repeated because Python 3.11's asyncio.wait_for, which redis-py sends commands with, can
+    swallow a cancellation that lands as a send completes."""
     yield
     for _ in range(20):
         others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
         if not others:
-            layer = get_channel_layer()
-            if isinstance(layer, RedisChannelLayer):
-                # Its per-channel locks bind to this loop and leak when an acquire is cancelled.
-                layer.receive_clean_locks = ChannelLock()
             return
         for task in others:
             task.cancel()

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
@@ -308,11 +307,6 @@ class Connections:
         return listener
 
     async def close_all(self) -> None:
-        if hasattr(get_channel_layer(), "close_pools"):
-            # channels-redis: a cancel that reaches receive() during its first round trip to Redis
-            # only lands when the 5 s BZPOPMIN ends; a moment's grace spares tests that end right
-            # after connecting those 5 s (it costs speed only, never a result).
-            await asyncio.sleep(0.05)
         await asyncio.gather(*(device.close() for device in self.devices))
         if self.listeners:  # a listener was attached, so the hub has started
             hub = await get_hub()

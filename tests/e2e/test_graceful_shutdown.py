@@ -8,7 +8,7 @@
 - a client that goes on sending through the stop loses nothing: what was acknowledged is stored,
   what was not is resent (same client_msg_id) and stored once;
 - (PostgreSQL) a stop that cannot finish (a send held for ever) still ends the process in its bound;
-- (PG+Redis leg) the process leaves the hub group in Redis, and its users with no connection
+- (PG+Redis leg) the process removes its routes and stream in Redis, and its users with no connection
   elsewhere are announced offline at once, those with one stay online.
 """
 
@@ -25,14 +25,13 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from chats.models import Message, SeqCounter
-from imsuite.hub import hub_peers
+from imsuite import event_routes, redis_nodes
 from imsuite.shutdown import HARD_STOP_EXIT_CODE, HARD_STOP_SECONDS
 from tests.e2e.conftest import (
     WS_TIMEOUT_SECONDS,
@@ -57,7 +56,7 @@ RESTART = {"status": "disconnected", "reason": "server_restart"}
 BURST = 20  # sends received just before the signal
 STREAM_MAX = 400  # sends of the client that keeps sending (it stops at the close)
 
-needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="the hub group in Redis: leg 2")
+needs_redis = pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="routes in Redis: leg 2")
 needs_postgres = pytest.mark.skipif(not os.environ.get("DATABASE_URL"), reason="a PostgreSQL lock: leg 2")
 
 
@@ -295,18 +294,26 @@ async def test_a_client_sending_through_the_stop_loses_nothing_and_doubles_nothi
     await again.close()
 
 
+async def routes(*users: Any) -> dict[int, set[str]]:
+    """Where these users are routed in Redis: user id -> the processes serving them."""
+    routed = await redis_nodes.async_client().hmget(f"{event_routes.tag()}:routes", [u.pk for u in users])
+    return {user.pk: set(value.decode().split()) for user, value in zip(users, routed, strict=True) if value}
+
+
 @needs_redis
-async def test_a_stopped_process_leaves_the_hub_group_and_only_users_gone_with_it_go_offline(daphnes):
-    layer = get_channel_layer()
+async def test_a_stopped_process_removes_its_routes_and_only_users_gone_with_it_go_offline(daphnes):
     first, second = daphnes(), daphnes()
     p = await sync_to_async(people)()
     alice_token, bob_token = str(p["alice_live"].access_token), str(p["bob_token"].access_token)
-    before = set(await hub_peers(layer, None))
     alice = await connected(first.url, alice_token)  # Alice is connected to the first process only
-    (first_hub,) = set(await hub_peers(layer, None)) - before
+    (first_hub,) = (await routes(p["alice"]))[p["alice"].pk]
     bob_on_first = await connected(first.url, bob_token)
     bob_on_second = await connected(second.url, bob_token)  # Bob to both
-    assert first_hub in await hub_peers(layer, None)
+    (second_hub,) = (await routes(p["bob"]))[p["bob"].pk] - {first_hub}
+    assert await routes(p["alice"], p["bob"]) == {
+        p["alice"].pk: {first_hub},
+        p["bob"].pk: {first_hub, second_hub},
+    }
 
     first.terminate()
     await told_to_go(alice)
@@ -316,7 +323,10 @@ async def test_a_stopped_process_leaves_the_hub_group_and_only_users_gone_with_i
         frame = await next_of(bob_on_second, "presence")
     assert frame["payload"]["is_online"] is False
     first.exits_cleanly()
-    assert first_hub not in await hub_peers(layer, None)
+    assert await routes(p["alice"], p["bob"]) == {p["bob"].pk: {second_hub}}  # none to the first
+    client = redis_nodes.async_client()
+    assert await client.zscore(f"{event_routes.tag()}:procs", first_hub) is None
+    assert await client.exists(event_routes.stream_key(first_hub)) == 0
 
     status, body = await rest(second.url, "GET", f"/api/users/{p['alice'].pk}", token=bob_token)
     assert (status, body["is_online"]) == (200, False)
