@@ -203,7 +203,7 @@ async def test_a_changed_in_memory_layer_sends_hub_events_by_group_send(monkeypa
     assert await asyncio.wait_for(layer.receive(mine), 5) == {**message, "taken_by": mine}  # which it skips
     assert await hub_peers(layer, mine) is None
     warning = warned_once(caplog, "hub_peers", "channels")
-    assert "InMemoryChannelLayer.__init__ no longer uses groups" in warning
+    assert "Changed.__init__ no longer uses groups" in warning
 
 
 async def test_a_changed_django_handler_keeps_its_own_middleware_chain(monkeypatch, caplog):
