@@ -37,7 +37,7 @@ CLOSE_UNSUPPORTED = 1003
 CLOSE_TOO_BIG = 1009
 FOREIGN_ORIGIN = "https://evil.example"
 PING_TIME = "2025-10-07T12:00:00Z"
-# Longer than one blocking receive of the channel layer (channels-redis asks Redis for 5 s at a time).
+# Longer than several of a hub's blocking stream reads (1 s each) and a heartbeat (5 s).
 QUIET_SECONDS = 7.0
 FOREIGN_KEY = "a-signing-key-that-is-not-the-servers-one"
 
