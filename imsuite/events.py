@@ -1,8 +1,9 @@
 """Domain events: published after commit to the users they concern.
 
 An event is protocol-neutral; the client and bot adapters each render it in their own protocol.
-The channel layer is only a doorbell: a message the channel layer drops is recovered from the
-database by the adapters (sync), so publishing never blocks or fails a committed change.
+The transport (Redis routes, or the embedded mode's in-memory channel layer) is only a doorbell: a
+lost message change is recovered from the database by the hubs and the adapters (sync), so
+publishing never blocks or fails a committed change.
 """
 
 import json
@@ -22,8 +23,8 @@ from rest_framework.utils.encoders import JSONEncoder
 
 logger = logging.getLogger(__name__)
 
-# Every event travels once to every process's hub (imsuite.hub), which hands it to the local
-# connections of its audience. Message changes carry a seq, by which the hubs order them; so does
+# Every event travels once to each process's hub that serves its audience (imsuite.hub), which
+# hands it to the local connections of that audience. Message changes carry a seq, by which the hubs order them; so does
 # an event kept for bots' resumable stream (bots.stream), which goes to its bots only.
 BOT_EVENT = "bot.event"
 HUB_EVENTS = frozenset(

@@ -1,9 +1,11 @@
 """The per-process hub: every event reaches the connections through it.
 
-Every process (daphne, runbots) runs one hub per event loop. It receives every event of the
-deployment ONCE, through the channel-layer group HUB_GROUP, instead of one copy per recipient
-per connection, and hands each to the local connections of its audience (every connection, for
-a broadcast). A connection therefore needs no channel-layer channel or group of its own.
+Every process (daphne, runbots) runs one hub per event loop and hands each event to the local
+connections of its audience (every connection, for a broadcast), so a connection needs no
+channel-layer channel or group of its own. With Redis the hub is a RoutedHub
+(imsuite.routed_hub), which receives only its users' events, already in seq order. This module's
+Hub is the embedded mode's: it receives every event of the process ONCE, through the in-memory
+channel-layer group HUB_GROUP (tests run several event loops, so several hubs, in one process).
 
 Message changes (message.new, message.edit, message.delete) carry a seq: the hub puts them in
 seq order and its connections render each once per variant, shared through `frames`. Seq order
