@@ -10,7 +10,7 @@ every connection's application at once. So the graceful steps run inside it, bef
    acknowledged), tells a client `disconnect` with reason `server_restart`, and closes with 1001;
    its disconnect releases its presence lease (offline only if it was the user's last connection);
 3. HTTP requests under way finish;
-4. the hub hands the peers what it still has for them and leaves the hub group.
+4. the hub stops and removes its routes (embedded: hands its peers what it has and leaves the group).
 
 Steps 2-3 are bounded by SHUTDOWN_GRACE_SECONDS less HUB_RESERVE_SECONDS, step 4 by the rest; then
 daphne's own kill_all_applications cancels what remains. Should the process still be there
@@ -143,7 +143,7 @@ async def _leave_hub(timeout: float) -> None:
     try:
         await asyncio.wait_for(stop_hub(), timeout)
     except TimeoutError:
-        logger.warning("stopping: the hub did not leave its group in time (its membership expires)")
+        logger.warning("stopping: the hub did not remove its routes in time (they expire with its heartbeat)")
 
 
 def _exit_if_still_running_after(seconds: float) -> None:
