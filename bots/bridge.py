@@ -15,6 +15,7 @@ import websockets
 from imsuite import audit, outbound
 from imsuite.hub import get_hub
 from imsuite.models import AuditEntry
+from imsuite.shutdown import CLOSE_GOING_AWAY
 from imsuite.ws import db, dumps
 
 from . import dialects
@@ -79,6 +80,9 @@ async def _session(endpoint: ReverseEndpoint, opened: asyncio.Event) -> None:
         alive = asyncio.create_task(_alive(endpoint.pk))
         try:
             await _serve(endpoint, dialect, ws)
+        except asyncio.CancelledError:  # the process stops (or the endpoint went): going away
+            await ws.close(CLOSE_GOING_AWAY)
+            raise
         finally:
             alive.cancel()
             try:
