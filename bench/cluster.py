@@ -14,7 +14,7 @@ import time
 import urllib.request
 from typing import Any
 
-from bench import run
+from bench import loadgen, reconnecting, run
 
 QUARTERS = ("imsuite", "imsuite2", "imsuite3", "imsuite4")
 CROSS_EVERY = 20  # one message in 20 of the mixed phase goes to a chat across quarters
@@ -54,8 +54,7 @@ def _quarter_jobs(data: dict, cross: list[list[int]], rate: float, seconds: floa
     jobs = []
     count = len(QUARTERS)
     for q, pairs in enumerate(run.split(data["pairs"], count)):
-        users = [u for a, b, _ in pairs for u in (a, b)]
-        within = [s for i, (_, _, chat) in enumerate(pairs) for s in ((2 * i, chat), (2 * i + 1, chat))]
+        users, within = run.pair_people(pairs)
         # a pair's first person writes across to quarter q+1, its second to quarter q-1's chat
         across = [s for i in range(len(pairs)) for s in ((2 * i, cross[q][i]), (2 * i + 1, cross[q - 1][i]))]
         mixed = []
@@ -138,7 +137,7 @@ def _measure_cluster(data: dict, cross: list[list[int]], rate: float, seconds: f
         sampler.start()
         return settled
 
-    out = run.run_workers(run._loadgen().messaging_worker, jobs, between=between)
+    out = run.run_workers(loadgen.messaging_worker, jobs, between=between)
     settled = out.pop()["between"]  # the seconds each process took to settle before the phases
     sampler.join(timeout=30)
     cpu = {  # phase -> process -> CPU seconds in that phase's window
@@ -246,15 +245,14 @@ def restart_scenario(data: dict, rate: float, procs: dict) -> dict:
     stop = multiprocessing.get_context("spawn").Event()
     jobs = []
     for w, pairs in enumerate(run.split(data["pairs"], len(names))):
+        users, senders = run.pair_people(pairs)
         jobs.append(
             {
                 "worker": w,
                 "bases": bases,
                 "home": w,
-                "users": [u for a, b, _ in pairs for u in (a, b)],
-                "senders": [
-                    s for i, (_, _, chat) in enumerate(pairs) for s in ((2 * i, chat), (2 * i + 1, chat))
-                ],
+                "users": users,
+                "senders": senders,
                 "rate": rate / len(names),
                 "max_seconds": MAX_SENDING_SECONDS,
                 "drain_seconds": RESTART_DRAIN_SECONDS,
@@ -263,8 +261,6 @@ def restart_scenario(data: dict, rate: float, procs: dict) -> dict:
         )
     restarts: list[dict] = []
     thread = threading.Thread(target=_restart_each, args=(procs, names, stop, restarts))
-    from bench import reconnecting
-
     try:
         out = run.run_workers(reconnecting.restart_worker, jobs, between=thread.start)
     finally:
