@@ -110,18 +110,22 @@ class Device:
             self.ready.set()
         elif kind == "error":
             self.counts.errors += 1
-            cmid = (payload.get("details") or {}).get("client_msg_id")
-            if cmid in self.pending:
-                asyncio.get_running_loop().call_later(
-                    RESEND_AFTER_ERROR_SECONDS, lambda: asyncio.ensure_future(self._resend(cmid))
-                )
+            details = payload.get("details") or {}
+            later = asyncio.get_running_loop().call_later
+            if details.get("event") == "sync":  # rate limited: sync again from the largest seq seen
+                sync = json.dumps({"type": "sync", "payload": {"since_seq": self.max_seq}})
+                later(details.get("retry_after", 1), lambda: asyncio.ensure_future(self._send_now(sync)))
+            elif details.get("client_msg_id") in self.pending:
+                frame = self.pending[details["client_msg_id"]]
+                later(RESEND_AFTER_ERROR_SECONDS, lambda: asyncio.ensure_future(self._send_now(frame)))
         elif kind == "disconnect":
             self.counts.told[payload.get("reason")] = self.counts.told.get(payload.get("reason"), 0) + 1
 
-    async def _resend(self, cmid: str) -> None:
-        if cmid in self.pending and self.ready.is_set():
-            with contextlib.suppress(websockets.ConnectionClosed):
-                await self.ws.send(self.pending[cmid])
+    async def _send_now(self, frame: str) -> None:
+        """A frame again after an error; a closed connection drops it (the reconnect's sync and
+        resends stand in for it)."""
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(frame)
 
     def _message(self, message: dict[str, Any], now: int) -> None:
         content = message["content"]
