@@ -1137,7 +1137,7 @@ def main() -> None:
                 "imsuite", two, data, private_rate, seconds, procs, ["imsuite", "imsuite2"]
             )
             _print_result("private", report["imsuite_2_processes"]["private"])
-        if "cluster" in wanted or "restart" in wanted:
+        if "imsuite" in args.only.split(","):  # the references have no cluster and no restart
             _several_processes(report, wanted, data, (cluster_rate, private_rate), seconds, procs)
     finally:
         stop_servers(procs)
