@@ -47,7 +47,7 @@ def received_content(kind: str, text: str) -> str | None:
     return frame.get("content")
 
 
-def _raise_fd_limit() -> None:
+def raise_fd_limit() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -96,7 +96,7 @@ class Tally:
     received: int = 0
 
 
-async def _reader(kind: str, ws: Any, user_id: int, tally: Tally) -> None:
+async def _reader(kind: str, ws: Any, user_id: int, tallies: dict[str, Tally]) -> None:
     with contextlib.suppress(websockets.ConnectionClosed):
         async for text in ws:
             now = time.time_ns()
@@ -106,39 +106,66 @@ async def _reader(kind: str, ws: Any, user_id: int, tally: Tally) -> None:
             _, sender, key, sent_ns = content.split("|")
             if int(sender) == user_id:
                 continue  # the sender's own acknowledgement is not a delivery
-            latency = (now - int(sent_ns)) / 1e6
-            tally.received += 1
-            tally.latencies_ms.append(latency)
-            if latency > tally.per_message_max.get(key, -1.0):
-                tally.per_message_max[key] = latency
-            stretch = int(sent_ns) // TIMELINE_NS
-            if latency > tally.worst_by_send_time.get(stretch, -1.0):
-                tally.worst_by_send_time[stretch] = latency
+            record(tallies[key.split(":", 1)[0]], key, (now - int(sent_ns)) / 1e6, int(sent_ns))
+
+
+def record(tally: Tally, key: str, latency: float, sent_ns: int) -> None:
+    """One delivery of message `key`, sent at `sent_ns`, `latency` ms after it was sent."""
+    tally.received += 1
+    tally.latencies_ms.append(latency)
+    if latency > tally.per_message_max.get(key, -1.0):
+        tally.per_message_max[key] = latency
+    stretch = sent_ns // TIMELINE_NS
+    if latency > tally.worst_by_send_time.get(stretch, -1.0):
+        tally.worst_by_send_time[stretch] = latency
 
 
 def messaging_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
     """Open job["users"], then send job["rate"] messages/s for job["seconds"] from job["senders"]
-    ([user index, chat id] pairs, used round-robin), and count what every connection receives."""
-    _raise_fd_limit()
+    ([user index, chat id] pairs, used round-robin), and count what every connection receives.
+    With job["phases"] (each a dict of name, rate, seconds, senders, drain_seconds), one such
+    stretch after the other on the same connections, timed from "go" so that every worker's
+    phases line up, and a result per phase."""
+    raise_fd_limit()
     results.put(asyncio.run(_messaging(job, ready, go)))
 
 
 async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
     kind, base, users = job["kind"], job["base"], job["users"]
+    phases = job.get("phases") or [{"name": "", **job}]
     sockets = await _open_all(kind, base, users)
-    tally = Tally()
+    tallies = {phase["name"]: Tally() for phase in phases}
     readers = [
-        asyncio.create_task(_reader(kind, ws, u["id"], tally)) for ws, u in zip(sockets, users, strict=True)
+        asyncio.create_task(_reader(kind, ws, u["id"], tallies)) for ws, u in zip(sockets, users, strict=True)
     ]
     ready.put(job["worker"])
     await asyncio.get_running_loop().run_in_executor(None, go.wait)
-    cpu0, start = time.process_time(), time.time()
-    total = int(job["rate"] * job["seconds"])
-    senders = job["senders"]
+    begin, out = time.time(), {}
+    for phase in phases:
+        await asyncio.sleep(max(0.0, begin - time.time()))
+        out[phase["name"]] = await _send_phase(job, phase, sockets, tallies[phase["name"]], begin)
+        begin += phase["seconds"] + phase["drain_seconds"]
+    for ws in sockets:
+        await ws.close()
+    for task in readers:
+        task.cancel()
+    if job.get("phases"):
+        return {"worker": job["worker"], "phases": out}
+    return {"worker": job["worker"], **out[""]}
+
+
+async def _send_phase(
+    job: dict[str, Any], phase: dict[str, Any], sockets: list[Any], tally: Tally, start: float
+) -> dict[str, Any]:
+    """Send open-loop from `start` as `phase` says, listen until its end and its drain."""
+    kind, users = job["kind"], job["users"]
+    cpu0 = time.process_time()
+    rate, senders = phase["rate"], phase["senders"]
+    total = int(rate * phase["seconds"])
     offline_chats, offline_sent = set(job.get("offline_chats", ())), 0
     worst_lag = 0.0
     for i in range(total):
-        due = start + i / job["rate"] if job["rate"] else start
+        due = start + i / rate
         delay = due - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -146,18 +173,12 @@ async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]
             worst_lag = max(worst_lag, -delay)
         user_index, chat_id = senders[i % len(senders)]
         offline_sent += chat_id in offline_chats
-        content = f"b|{users[user_index]['id']}|{job['worker']}-{i}|{time.time_ns()}"
+        content = f"b|{users[user_index]['id']}|{phase['name']}:{job['worker']}-{i}|{time.time_ns()}"
         await sockets[user_index].send(message_frame(kind, chat_id, content))
     sent_seconds = time.time() - start
     # Every worker listens for the whole sending time, whether it sends or not, and then drains.
-    await asyncio.sleep(max(0.0, start + job["seconds"] - time.time()) + job["drain_seconds"])
-    cpu = time.process_time() - cpu0
-    for ws in sockets:
-        await ws.close()
-    for task in readers:
-        task.cancel()
+    await asyncio.sleep(max(0.0, start + phase["seconds"] - time.time()) + phase["drain_seconds"])
     return {
-        "worker": job["worker"],
         "sent": total,
         "offline_sent": offline_sent,
         "sent_seconds": sent_seconds,
@@ -165,7 +186,7 @@ async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]
         "latencies_ms": tally.latencies_ms,
         "per_message_max": tally.per_message_max,
         "worst_by_send_time": tally.worst_by_send_time,
-        "cpu_seconds": cpu,
+        "cpu_seconds": time.process_time() - cpu0,
         "wall_seconds": time.time() - start,
         "worst_send_lag_ms": worst_lag * 1000,
     }
@@ -174,7 +195,7 @@ async def _messaging(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]
 def connections_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
     """Hold job["users"] connected and idle until "go" (the orchestrator measures the server's
     memory meanwhile); with job["burst"], time opening them instead."""
-    _raise_fd_limit()
+    raise_fd_limit()
     results.put(asyncio.run(_connections(job, ready, go)))
 
 
