@@ -115,6 +115,7 @@ class ClientConsumer(FastWebsocketConsumer):
         try:
             db_outage.fail_fast()
             self.session, self.last_sent = await db(self._opened)(claims)
+            self.live_from = self.last_sent  # every change after it reaches this connection live
         except Exception as exc:  # nothing of a connection that never opened may stay behind
             self.hub.detach(claims.user_id, self)
             if not isinstance(exc, DomainError):
@@ -368,10 +369,12 @@ class ClientConsumer(FastWebsocketConsumer):
         since = validate(schemas.SyncInput, payload)["since_seq"]
         origin = self.paging[1] if self.paging is not None and self.paging[0] == since else since
         self.deferred = []  # live message frames wait until the page is out
+        sent_live = self.last_sent  # this connection's changes after live_from up to here are out
         try:
             page = await db(services.sync_page)(actor=self.user, after=since, since=origin)
             for name, data in page:
-                await self._deliver(name, data)
+                if not self.live_from < data["seq"] <= sent_live:  # never the same change twice
+                    await self._deliver(name, data)
             has_more = len(page) == selectors.SYNC_BATCH
             last_seq = page[-1][1]["seq"] if has_more else max(self.last_sent, since)
             self.paging = (last_seq, origin) if has_more else None

@@ -8,7 +8,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import redis
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
 from django.conf import settings
@@ -18,7 +17,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts import services as account_services
 from accounts.models import User
-from imsuite import event_routes
+from imsuite import event_routes, redis_nodes
 from imsuite.settings import env_list
 from tests import fast_flush
 from tests.event_sources import LayerSource, RouteSource
@@ -62,9 +61,7 @@ def fresh_sequence() -> None:
     """The Redis sequencer starts again with each test's database (imsuite.event_routes): a
     test's seqs start from where the emptied (or rolled back) database is, below the last test's."""
     if settings.REDIS_URL:
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        client.delete(*event_routes.sequence_keys())
-        client.close()
+        redis_nodes.sync_client().delete(*event_routes.sequence_keys())
 
 
 @pytest.fixture(autouse=True)

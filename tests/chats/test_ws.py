@@ -1194,6 +1194,22 @@ async def test_a_counter_gone_back_is_repaired_and_connected_clients_get_what_fo
     await b1.nothing()
 
 
+async def test_a_sync_never_repeats_what_the_connection_was_sent_live(ws, pair, alice, bob):
+    """A connection gets every change after connect.last_seq live; a sync from an older seq then
+    replays only what it has not sent (a client reconnecting mid-traffic got them twice)."""
+    before = await call(send_now, actor=alice, chat_id=pair.pk, content="before")
+    a1, b1 = await ws.connect(alice), await ws.connect(bob)
+    live = await post(a1, pair.pk, "live")
+    live_frame = await new_frame(live, bob)
+    assert await b1.frame() == live_frame
+    await b1.send("sync", {"since_seq": 0})
+    assert await b1.frames(2) == [
+        await new_frame(before.pk, bob),
+        {"type": "sync.done", "payload": {"last_seq": live_frame["seq"], "has_more": False}},
+    ]
+    await b1.nothing()
+
+
 @pytest.mark.parametrize("since", ["start", "after-first", "latest"])
 async def test_sync_replays_each_change_once_in_its_latest_state(ws, group, alice, bob, carol, since):
     first = await call(send_now, actor=alice, chat_id=group.pk, content="first")
