@@ -1,10 +1,11 @@
 """Fixed-window rate limits kept in the shared cache (Redis in production), so every process and
-every adapter (REST, WebSocket, bots) counts against the same budget."""
+every adapter (REST, WebSocket, bots) counts against the same budget. On a Redis Cluster the
+counters spread over the nodes like any cache key: a batch's are added slot by slot."""
 
 import logging
 import math
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -12,6 +13,7 @@ from time import monotonic
 from typing import Any
 
 import redis
+import redis.cluster
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
@@ -175,7 +177,11 @@ def _add_uses(counts: dict[str, int], timeout: int) -> dict[str, int]:
     if isinstance(cache, RedisCache) and patches.active("redis_cache_script"):
         client = cache._cache.get_client(write=True)
         keys = [cache.make_and_validate_key(name) for name in counts]
-        totals = _add_uses_script()(keys=keys, args=[timeout, *counts.values()], client=client)
+        slots = _by_slot(client, keys)
+        if len(slots) == 1:
+            totals = _add_uses_script()(keys=keys, args=[timeout, *counts.values()], client=client)
+        else:
+            totals = _add_uses_by_slot(client, slots, list(counts.values()), timeout)
         return dict(zip(counts, totals, strict=True))
     totals = {}
     for name, n in counts.items():
@@ -185,4 +191,33 @@ def _add_uses(counts: dict[str, int], timeout: int) -> dict[str, int]:
         except ValueError:  # evicted between add and incr: start again
             cache.set(name, n, timeout=timeout)
             totals[name] = n
+    return totals
+
+
+def _by_slot(client: Any, keys: list[str]) -> list[list[tuple[int, str]]]:
+    """The keys (with their places) grouped by cluster slot; one group on a single server."""
+    if not isinstance(client, redis.cluster.RedisCluster):
+        return [list(enumerate(keys))]
+    slots: defaultdict[int, list[tuple[int, str]]] = defaultdict(list)
+    for place, key in enumerate(keys):
+        slots[client.keyslot(key)].append((place, key))
+    return list(slots.values())
+
+
+def _add_uses_by_slot(
+    client: Any, slots: list[list[tuple[int, str]]], uses: list[int], timeout: int
+) -> list[int]:
+    """A cluster runs a script only on keys of one slot: one script per slot, all in one pipeline
+    (a round trip per node). EVAL, not EVALSHA: a pipeline cannot load the script into a node that
+    does not know it (restarted, or a replica just promoted)."""
+    pipe = client.pipeline(transaction=False)
+    for group in slots:
+        places = [place for place, _ in group]
+        pipe.execute_command(
+            "EVAL", _ADD_USES_LUA, len(group), *(key for _, key in group), timeout, *(uses[p] for p in places)
+        )
+    totals = [0] * len(uses)
+    for group, group_totals in zip(slots, pipe.execute(), strict=True):
+        for (place, _), total in zip(group, group_totals, strict=True):
+            totals[place] = total
     return totals
