@@ -12,13 +12,12 @@ from functools import cache
 from time import monotonic
 from typing import Any
 
-import redis
 import redis.cluster
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
-from . import patches
+from . import patches, redis_nodes
 from .errors import DomainError, ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ def rate_limit_many(
     cache_keys = {key: f"rate:{bucket}:{key}:{slot}" for key in uses}
     try:
         totals = _add_uses({cache_keys[key]: n for key, n in uses.items()}, window_seconds * 2)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except redis_nodes.UNREACHABLE as exc:
         _cache_unreachable(exc)
         return [None] * len(keys)
     retry_after = max(1, math.ceil((slot + 1) * window_seconds - now))
@@ -102,7 +101,7 @@ def backoff_refusal(counters: Sequence[tuple[Backoff, str]], reason: str) -> Dom
     """RATE_LIMITED (details: retry_after, reason) while any of these counters makes attempts wait."""
     try:
         waits = caches["default"].get_many([backoff.wait(key) for backoff, key in counters])
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except redis_nodes.UNREACHABLE as exc:
         _cache_unreachable(exc)
         return None
     remaining = max(waits.values(), default=0.0) - time.time()
@@ -126,7 +125,7 @@ def backoff_failed(counters: Sequence[tuple[Backoff, str]]) -> None:
                 caches["default"].set(
                     backoff.wait(key), now + delay, timeout=math.ceil(delay) + WAIT_KEPT_EXTRA_SECONDS
                 )
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except redis_nodes.UNREACHABLE as exc:
         _cache_unreachable(exc)
 
 
@@ -135,7 +134,7 @@ def backoff_cleared(counters: Sequence[tuple[Backoff, str]]) -> None:
     names = [name for backoff, key in counters for name in (backoff.counter(key), backoff.wait(key))]
     try:
         caches["default"].delete_many(names)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except redis_nodes.UNREACHABLE as exc:
         _cache_unreachable(exc)
 
 

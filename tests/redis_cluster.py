@@ -4,15 +4,18 @@
 of 127.0.0.1, joins them with `redis-cli --cluster create`, waits until every node says
 cluster_state:ok, and yields their URLs comma-separated, as REDIS_URL lists them. The servers
 keep nothing on disk beyond their node files in a temporary directory, removed at the end. Skips
-(saying why) where redis-server or redis-cli is not installed.
+(saying why) where redis-server or redis-cli is not installed. A test that stops a node makes a
+cluster of its own with running_cluster().
 """
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -65,32 +68,58 @@ def _joined(client: redis.Redis) -> bool:
     return info["cluster_state"] == "ok" and info["cluster_known_nodes"] == str(NODES)
 
 
-@pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[str]:
-    """The URLs of a running three-primary Redis Cluster on loopback, comma-separated."""
+@dataclass
+class RunningCluster:
+    urls: str  # the nodes' URLs, comma-separated (REDIS_URL)
+    servers: list[subprocess.Popen]
+    nodes: list[redis.Redis]  # a plain client per node, for asking a node alone
+    directory: Path  # node files and logs
+
+    def wait_for(self, what: str, condition: Callable[[], bool]) -> None:
+        _wait_for(what, condition, self.directory)
+
+
+@contextlib.contextmanager
+def running_cluster(node_timeout_ms: int = 15_000) -> Iterator[RunningCluster]:
+    """Three primaries joined and serving every slot; stopped and removed on the way out.
+    `node_timeout_ms` is how long the others wait before they call a silent node failed."""
     missing = [tool for tool in ("redis-server", "redis-cli") if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"a real Redis Cluster needs {' and '.join(missing)} on PATH")
     directory = Path(tempfile.mkdtemp(prefix="imsuite-redis-cluster-"))
     ports = [_free_port() for _ in range(NODES)]
     servers = [_start_node(directory, port) for port in ports]
-    clients = [redis.Redis(host="127.0.0.1", port=port, socket_timeout=5) for port in ports]
+    nodes = [redis.Redis(host="127.0.0.1", port=port, socket_timeout=5) for port in ports]
+    urls = ",".join(f"redis://127.0.0.1:{port}" for port in ports)
+    cluster = RunningCluster(urls, servers, nodes, directory)
     try:
-        _wait_for("every node answering", lambda: all(client.ping() for client in clients), directory)
+        cluster.wait_for("every node answering", lambda: all(node.ping() for node in nodes))
         subprocess.run(
-            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports)]
-            + ["--cluster-replicas", "0", "--cluster-yes"],
+            [
+                *("redis-cli", "--cluster", "create", *(f"127.0.0.1:{port}" for port in ports)),
+                *("--cluster-replicas", "0", "--cluster-yes"),
+            ],
             check=True,
             capture_output=True,
             timeout=START_TIMEOUT_SECONDS,
         )
-        _wait_for("cluster_state:ok on every node", lambda: all(map(_joined, clients)), directory)
-        yield ",".join(f"redis://127.0.0.1:{port}" for port in ports)
+        cluster.wait_for("cluster_state:ok on every node", lambda: all(map(_joined, nodes)))
+        for node in nodes:  # only now: a short timeout while they join can fail a node that is busy
+            node.config_set("cluster-node-timeout", node_timeout_ms)
+        yield cluster
     finally:
-        for client in clients:
-            client.close()
+        for node in nodes:
+            node.close()
         for server in servers:
             server.terminate()
         for server in servers:
             server.wait(timeout=START_TIMEOUT_SECONDS)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[str]:
+    """The URLs of a running three-primary Redis Cluster on loopback, comma-separated, for the
+    whole session (tests must not stop its nodes: running_cluster() makes one of their own)."""
+    with running_cluster() as cluster:
+        yield cluster.urls

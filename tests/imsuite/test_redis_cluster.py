@@ -2,6 +2,7 @@
 Redis Cluster (tests.redis_cluster), their keys spread over the nodes. Runs on both legs: the
 settings point the cache and presence at the cluster whatever the leg's own Redis is."""
 
+import math
 import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -18,7 +19,7 @@ from imsuite import health, ratelimit, redis_nodes
 from imsuite.errors import ErrorCode
 from imsuite.ratelimit import Backoff, backoff_cleared, backoff_failed, backoff_refusal, rate_limit_many
 from imsuite.redis_cache import RedisClusterCache
-from tests.redis_cluster import redis_cluster  # noqa: F401  (a fixture)
+from tests.redis_cluster import redis_cluster, running_cluster  # noqa: F401  (a fixture)
 
 PREFIX = "cluster-test"
 NOW = 1_700_000_000.5  # half a second into a 10-second window
@@ -30,16 +31,15 @@ def _forget_clients() -> None:
     ratelimit._add_uses_script.cache_clear()
 
 
-@pytest.fixture
-def cluster(redis_cluster: str, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:  # noqa: F811
-    """This process in cluster mode on the test cluster, emptied; the rate limiter's clock fixed."""
+def _cluster_mode(urls: str, settings: Any, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
+    """This process in cluster mode on the cluster at `urls`, emptied; the rate limiter's clock fixed."""
     settings.REDIS_CLUSTER = True
-    settings.REDIS_URL = redis_cluster
+    settings.REDIS_URL = urls
     settings.REDIS_KEY_PREFIX = PREFIX
     settings.CACHES = {
         "default": {
             "BACKEND": "imsuite.redis_cache.RedisClusterCache",
-            "LOCATION": redis_cluster,
+            "LOCATION": urls,
             "KEY_PREFIX": PREFIX,
         }
     }
@@ -47,10 +47,15 @@ def cluster(redis_cluster: str, settings: Any, monkeypatch: pytest.MonkeyPatch) 
     _forget_clients()
     client = redis_nodes.sync_client()
     client.flushdb()  # every primary's
-    yield SimpleNamespace(
-        client=client, nodes=[redis.Redis.from_url(url) for url in redis_cluster.split(",")]
-    )
-    client.close()
+    return SimpleNamespace(client=client, nodes=[redis.Redis.from_url(url) for url in urls.split(",")])
+
+
+@pytest.fixture
+def cluster(redis_cluster: str, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:  # noqa: F811
+    """This process on the session's cluster."""
+    on = _cluster_mode(redis_cluster, settings, monkeypatch)
+    yield on
+    on.client.close()
     _forget_clients()
 
 
@@ -173,3 +178,49 @@ def test_a_signed_out_session_is_revoked_through_the_cluster_cache(cluster):
     assert (session_revoked("sid-out"), session_revoked("sid-in")) == (True, False)
     assert cache.get("revoked-session:sid-out") == 1  # REVOKED
     assert cache.get("revoked-session:sid-in") == 0  # NOT_REVOKED, for a minute
+
+
+# ---- a node away ------------------------------------------------------------------------------
+
+
+def test_a_node_away_leaves_rate_limits_and_backoff_open_with_one_warning(settings, monkeypatch, caplog):
+    """A primary killed (no replica to take over): the cluster is down, and as while a single
+    Redis restarts, limits are not counted, one warning says so, and nothing fails for a counter."""
+    bucket = f"test-{uuid.uuid4().hex}"
+    backoff = Backoff("cluster-signin", free=0, base_seconds=30, max_seconds=300, window_seconds=600)
+    with running_cluster(node_timeout_ms=500) as running:
+        on = _cluster_mode(running.urls, settings, monkeypatch)
+        try:
+            assert outcomes(rate_limit_many(bucket, [1, 2, 3, 1], 1, 10)) == [None, None, None, refused(1)]
+            killed = running.servers[0]
+            killed.kill()
+            killed.wait()
+            running.wait_for(
+                "the others calling the killed node failed",
+                lambda: all(node.cluster("INFO")["cluster_state"] == "fail" for node in running.nodes[1:]),
+            )
+            # A user whose counter a live node serves: that node answers CLUSTERDOWN (the killed
+            # node's own keys fail to connect, as on a single Redis restarting).
+            user = next(
+                uid
+                for uid in (1, 2, 3)
+                if _serving_port(on, f"rate:{bucket}:{uid}:170000000") != _port(killed)
+            )
+            monkeypatch.setattr(ratelimit, "_warned_at", -math.inf)
+            assert rate_limit_many(bucket, [user, user], 1, 10) == [None, None]
+            assert backoff_refusal([(backoff, "bob")], "password") is None
+        finally:
+            on.client.close()
+            _forget_clients()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "imsuite.ratelimit"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("rate limits are not counted: the cache cannot be reached")
+    assert warnings[0].endswith("The cluster is down)")
+
+
+def _serving_port(on: SimpleNamespace, name: str) -> int:
+    return on.client.get_node_from_key(cache.make_key(name)).port
+
+
+def _port(server: Any) -> int:
+    return int(server.args[server.args.index("--port") + 1])
