@@ -85,7 +85,7 @@ return redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')
 class RedisPresence:
     def __init__(self) -> None:
         self._redis = redis_nodes.sync_client()
-        self._prefix = settings.REDIS_KEY_PREFIX + ":presence:"
+        self._prefix = settings.REDIS_PREFIX + ":presence:"
         self._renew = self._redis.register_script(_RENEW_LUA)
         self._drop = self._redis.register_script(_DROP_LUA)
 

@@ -33,9 +33,9 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 # REDIS_URL names one Redis server, or with REDIS_CLUSTER=true one or more nodes of a Redis Cluster
 # (comma-separated URLs; the client finds the rest): imsuite.redis_nodes.
 REDIS_CLUSTER = env_bool("REDIS_CLUSTER", False)
-# The start of every key IM-Suite keeps in Redis (cache, presence, channel layer), so that several
-# installations can share one Redis.
-REDIS_KEY_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "imsuite")
+# What every key IM-Suite keeps in Redis starts with: deployments (and test runs) sharing a Redis
+# stay apart.
+REDIS_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "imsuite")
 EMBEDDED = not DATABASE_URL and not REDIS_URL
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -206,7 +206,7 @@ if REDIS_URL:
             if REDIS_CLUSTER
             else "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": REDIS_KEY_PREFIX,
+            "KEY_PREFIX": REDIS_PREFIX,
         }
     }
 else:

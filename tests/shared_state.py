@@ -17,7 +17,7 @@ def forget_shared_state() -> None:
     client = redis_nodes.sync_client()
     for pattern in (
         f"{settings.CACHES['default']['KEY_PREFIX']}:1:*",
-        f"{settings.REDIS_KEY_PREFIX}:presence:*",
+        f"{settings.REDIS_PREFIX}:presence:*",
     ):
         keys = list(client.scan_iter(match=pattern))
         if keys:

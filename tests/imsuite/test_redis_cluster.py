@@ -35,7 +35,7 @@ def _cluster_mode(urls: str, settings: Any, monkeypatch: pytest.MonkeyPatch) -> 
     """This process in cluster mode on the cluster at `urls`, emptied; the rate limiter's clock fixed."""
     settings.REDIS_CLUSTER = True
     settings.REDIS_URL = urls
-    settings.REDIS_KEY_PREFIX = PREFIX
+    settings.REDIS_PREFIX = PREFIX
     settings.CACHES = {
         "default": {
             "BACKEND": "imsuite.redis_cache.RedisClusterCache",
