@@ -20,6 +20,7 @@ from imsuite.errors import ErrorCode
 from imsuite.ratelimit import Backoff, backoff_cleared, backoff_failed, backoff_refusal, rate_limit_many
 from imsuite.redis_cache import RedisClusterCache
 from tests.redis_cluster import redis_cluster, running_cluster  # noqa: F401  (a fixture)
+from tests.shared_state import forget_shared_state
 
 PREFIX = "cluster-test"
 NOW = 1_700_000_000.5  # half a second into a 10-second window
@@ -150,6 +151,15 @@ def test_a_batch_counts_on_every_node_its_keys_fall_on(cluster):
     assert cluster.client.ttl(cache.make_key(f"rate:{bucket}:1:170000000")) == 20
 
 
+def test_without_the_script_patch_the_cluster_counts_by_add_and_incr(cluster):
+    bucket = f"test-{uuid.uuid4().hex}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ratelimit.patches, "active", lambda name: name != "redis_cache_script")
+        patch.setattr(ratelimit, "_add_uses_script", lambda: pytest.fail("the script path was taken"))
+        assert outcomes(rate_limit_many(bucket, [1, 2, 3, 1, 1], 2, 10)) == [None] * 4 + [refused(2)]
+    assert cache.get(f"rate:{bucket}:1:170000000") == 3
+
+
 def test_a_single_key_limit_and_the_backoff_on_the_cluster(cluster):
     bucket = f"test-{uuid.uuid4().hex}"
     assert outcomes(rate_limit_many(bucket, ["u"] * 3, 2, 10)) == [None, None, refused(2)]
@@ -167,6 +177,17 @@ def test_a_single_key_limit_and_the_backoff_on_the_cluster(cluster):
     backoff_cleared(counters)
     assert backoff_refusal(counters, "password") is None
     assert held_by_node(cluster, f"{PREFIX}:1:rate:cluster-signin*") == [set(), set(), set()]
+
+
+# ---- the tests' own clean-up ---------------------------------------------------------------------
+
+
+def test_forget_shared_state_empties_the_cluster_of_this_run(cluster):
+    cache.set("typing:1:2", 1, timeout=60)
+    presence.registry().renew_many([(uid, "c") for uid in range(1, 11)])
+    cluster.client.set("another-installation:key", 1)
+    forget_shared_state()
+    assert set().union(*held_by_node(cluster, "*")) == {"another-installation:key"}
 
 
 # ---- session revocation -----------------------------------------------------------------------
