@@ -32,6 +32,13 @@ def _forget_clients() -> None:
     ratelimit._add_uses_script.cache_clear()
 
 
+def _leave(on: SimpleNamespace) -> None:
+    """Close the clients of the cluster: the leg's own are made anew on next use."""
+    for client in (on.client, *on.nodes):
+        client.close()
+    _forget_clients()
+
+
 def _cluster_mode(urls: str, settings: Any, monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     """This process in cluster mode on the cluster at `urls`, emptied; the rate limiter's clock fixed."""
     settings.REDIS_CLUSTER = True
@@ -56,8 +63,7 @@ def cluster(redis_cluster: str, settings: Any, monkeypatch: pytest.MonkeyPatch) 
     """This process on the session's cluster."""
     on = _cluster_mode(redis_cluster, settings, monkeypatch)
     yield on
-    on.client.close()
-    _forget_clients()
+    _leave(on)
 
 
 def held_by_node(cluster: Any, pattern: str) -> list[set[str]]:
@@ -231,8 +237,7 @@ def test_a_node_away_leaves_rate_limits_and_backoff_open_with_one_warning(settin
             assert rate_limit_many(bucket, [user, user], 1, 10) == [None, None]
             assert backoff_refusal([(backoff, "bob")], "password") is None
         finally:
-            on.client.close()
-            _forget_clients()
+            _leave(on)
     warnings = [r.getMessage() for r in caplog.records if r.name == "imsuite.ratelimit"]
     assert len(warnings) == 1
     assert warnings[0].startswith("rate limits are not counted: the cache cannot be reached")
