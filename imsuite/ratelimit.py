@@ -176,11 +176,10 @@ def _add_uses(counts: dict[str, int], timeout: int) -> dict[str, int]:
     if isinstance(cache, RedisCache) and patches.active("redis_cache_script"):
         client = cache._cache.get_client(write=True)
         keys = [cache.make_and_validate_key(name) for name in counts]
-        slots = _by_slot(client, keys)
-        if len(slots) == 1:
-            totals = _add_uses_script()(keys=keys, args=[timeout, *counts.values()], client=client)
-        else:
+        if isinstance(client, redis.cluster.RedisCluster) and len(slots := _by_slot(client, keys)) > 1:
             totals = _add_uses_by_slot(client, slots, list(counts.values()), timeout)
+        else:
+            totals = _add_uses_script()(keys=keys, args=[timeout, *counts.values()], client=client)
         return dict(zip(counts, totals, strict=True))
     totals = {}
     for name, n in counts.items():
@@ -193,10 +192,8 @@ def _add_uses(counts: dict[str, int], timeout: int) -> dict[str, int]:
     return totals
 
 
-def _by_slot(client: Any, keys: list[str]) -> list[list[tuple[int, str]]]:
-    """The keys (with their places) grouped by cluster slot; one group on a single server."""
-    if not isinstance(client, redis.cluster.RedisCluster):
-        return [list(enumerate(keys))]
+def _by_slot(client: redis.cluster.RedisCluster, keys: list[str]) -> list[list[tuple[int, str]]]:
+    """The keys (with their places) grouped by cluster slot."""
     slots: defaultdict[int, list[tuple[int, str]]] = defaultdict(list)
     for place, key in enumerate(keys):
         slots[client.keyslot(key)].append((place, key))
@@ -204,17 +201,15 @@ def _by_slot(client: Any, keys: list[str]) -> list[list[tuple[int, str]]]:
 
 
 def _add_uses_by_slot(
-    client: Any, slots: list[list[tuple[int, str]]], uses: list[int], timeout: int
+    client: redis.cluster.RedisCluster, slots: list[list[tuple[int, str]]], uses: list[int], timeout: int
 ) -> list[int]:
     """A cluster runs a script only on keys of one slot: one script per slot, all in one pipeline
     (a round trip per node). EVAL, not EVALSHA: a pipeline cannot load the script into a node that
     does not know it (restarted, or a replica just promoted)."""
     pipe = client.pipeline(transaction=False)
     for group in slots:
-        places = [place for place, _ in group]
-        pipe.execute_command(
-            "EVAL", _ADD_USES_LUA, len(group), *(key for _, key in group), timeout, *(uses[p] for p in places)
-        )
+        args = [timeout, *(uses[place] for place, _ in group)]
+        pipe.execute_command("EVAL", _ADD_USES_LUA, len(group), *(key for _, key in group), *args)
     totals = [0] * len(uses)
     for group, group_totals in zip(slots, pipe.execute(), strict=True):
         for (place, _), total in zip(group, group_totals, strict=True):
