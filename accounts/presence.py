@@ -1,7 +1,8 @@
 """Who is online: each open connection keeps a lease that it renews; a user is online while any
 lease of theirs is alive. Leases expire by themselves, so a crashed process cannot leave a user
 "online" for ever. Redis holds the leases when REDIS_URL is set (shared by every daphne process);
-the embedded mode keeps them in this process.
+the embedded mode keeps them in this process. On a Redis Cluster each user's leases are one key,
+so the users spread over the nodes and every script stays within one slot.
 """
 
 import threading
@@ -9,8 +10,9 @@ import time
 from collections.abc import Iterable
 from functools import cache
 
-import redis
 from django.conf import settings
+
+from imsuite import redis_nodes
 
 
 def _ttl() -> int:
@@ -81,8 +83,8 @@ return redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')
 
 
 class RedisPresence:
-    def __init__(self, url: str) -> None:
-        self._redis = redis.Redis.from_url(url)
+    def __init__(self) -> None:
+        self._redis = redis_nodes.sync_client()
         self._prefix = settings.REDIS_PREFIX + ":presence:"
         self._renew = self._redis.register_script(_RENEW_LUA)
         self._drop = self._redis.register_script(_DROP_LUA)
@@ -94,9 +96,9 @@ class RedisPresence:
         )
 
     def renew_many(self, leases: Iterable[tuple[int, str]]) -> None:
-        """Extend the leases of live connections in one round trip, recreating those Redis lost (a
-        restart): no XX, because a closed connection's renewal can no longer be on its way when its
-        lease is dropped (imsuite.watchdog orders the two)."""
+        """Extend the leases of live connections in one round trip (one per node of a cluster),
+        recreating those Redis lost (a restart): no XX, because a closed connection's renewal can no
+        longer be on its way when its lease is dropped (imsuite.watchdog orders the two)."""
         expires = time.time() + _ttl()
         pipe = self._redis.pipeline(transaction=False)
         for user_id, connection in leases:
@@ -114,7 +116,7 @@ class RedisPresence:
 
     def online(self, user_ids: Iterable[int]) -> set[int]:
         ids = list(user_ids)
-        pipe = self._redis.pipeline()
+        pipe = self._redis.pipeline(transaction=False)  # no MULTI: the users' keys are in many slots
         now = time.time()
         for uid in ids:
             pipe.zcount(f"{self._prefix}{uid}", now, "+inf")
@@ -124,7 +126,7 @@ class RedisPresence:
 @cache
 def registry() -> MemoryPresence | RedisPresence:
     """The presence store for this process, chosen by the same REDIS_URL as the channel layer."""
-    return RedisPresence(settings.REDIS_URL) if settings.REDIS_URL else MemoryPresence()
+    return RedisPresence() if settings.REDIS_URL else MemoryPresence()
 
 
 def online_user_ids(user_ids: Iterable[int]) -> set[int]:

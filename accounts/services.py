@@ -21,7 +21,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from imsuite import audit, sql
+from imsuite import audit, redis_nodes, sql
 from imsuite.errors import DomainError, ErrorCode, not_found, validation_error
 from imsuite.events import DomainEvent, publish, publish_broadcast, publish_events
 from imsuite.ip_networks import client_key
@@ -138,7 +138,7 @@ def _signin_counters(username: str, address: str) -> list[tuple[Backoff, str]]:
     counters = [(backoff("signin-pair", "SIGNIN_FREE_FAILURES"), pair)]
     try:
         known = shared_cache.get(f"rate:signin-known:{pair}")
-    except (redis.ConnectionError, redis.TimeoutError):  # Redis away: nothing is counted either
+    except redis_nodes.UNREACHABLE:  # Redis away: nothing is counted either
         known = True
     if not known:
         counters.append((backoff("signin-address", "SIGNIN_ADDRESS_FREE_FAILURES"), network))
@@ -167,7 +167,7 @@ def signin_succeeded(*, username: str, address: str) -> None:
     backoff_cleared(counters[:1])
     pair = counters[0][1]
     days = settings.IMSUITE["SIGNIN_KNOWN_ADDRESS_DAYS"]
-    with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):  # as backoff_cleared
+    with contextlib.suppress(*redis_nodes.UNREACHABLE):  # as backoff_cleared
         shared_cache.set(f"rate:signin-known:{pair}", True, timeout=days * 86400)
 
 

@@ -24,8 +24,9 @@ from rest_framework.utils.encoders import JSONEncoder
 logger = logging.getLogger(__name__)
 
 # Every event travels once to each process's hub that serves its audience (imsuite.hub), which
-# hands it to the local connections of that audience. Message changes carry a seq, by which the hubs order them; so does
-# an event kept for bots' resumable stream (bots.stream), which goes to its bots only.
+# hands it to the local connections of that audience. Message changes carry a seq, by which they
+# are ordered; so does an event kept for bots' resumable stream (bots.stream), which goes to its
+# bots only.
 BOT_EVENT = "bot.event"
 HUB_EVENTS = frozenset(
     {"message.new", "message.edit", "message.delete", "message.reaction", "message.preview", BOT_EVENT}

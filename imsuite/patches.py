@@ -431,7 +431,8 @@ def _compiled_rendering() -> None:
 
 @_relies_on("redis_cache_script", "Django")
 def _redis_cache_script() -> None:
-    """imsuite.ratelimit: the rate counters added by one Lua script on the cache's own Redis client."""
+    """imsuite.ratelimit: the rate counters added by one Lua script (one per slot on a Redis Cluster)
+    on the cache's own Redis client; imsuite.redis_cache's client keeps get_client's signature."""
     from django.core.cache.backends.redis import RedisCache, RedisCacheClient
     from django.utils.functional import cached_property
 

@@ -1,22 +1,23 @@
 """Fixed-window rate limits kept in the shared cache (Redis in production), so every process and
-every adapter (REST, WebSocket, bots) counts against the same budget."""
+every adapter (REST, WebSocket, bots) counts against the same budget. On a Redis Cluster the
+counters spread over the nodes like any cache key: a batch's are added slot by slot."""
 
 import logging
 import math
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from time import monotonic
 from typing import Any
 
-import redis
+import redis.cluster
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 
-from . import patches
+from . import patches, redis_nodes
 from .errors import DomainError, ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def rate_limit_many(
     cache_keys = {key: f"rate:{bucket}:{key}:{slot}" for key in uses}
     try:
         totals = _add_uses({cache_keys[key]: n for key, n in uses.items()}, window_seconds * 2)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except redis_nodes.UNREACHABLE as exc:
         _cache_unreachable(exc)
         return [None] * len(keys)
     retry_after = max(1, math.ceil((slot + 1) * window_seconds - now))
@@ -100,7 +101,7 @@ def backoff_refusal(counters: Sequence[tuple[Backoff, str]], reason: str) -> Dom
     """RATE_LIMITED (details: retry_after, reason) while any of these counters makes attempts wait."""
     try:
         waits = caches["default"].get_many([backoff.wait(key) for backoff, key in counters])
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except redis_nodes.UNREACHABLE as exc:
         _cache_unreachable(exc)
         return None
     remaining = max(waits.values(), default=0.0) - time.time()
@@ -124,7 +125,7 @@ def backoff_failed(counters: Sequence[tuple[Backoff, str]]) -> None:
                 caches["default"].set(
                     backoff.wait(key), now + delay, timeout=math.ceil(delay) + WAIT_KEPT_EXTRA_SECONDS
                 )
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except redis_nodes.UNREACHABLE as exc:
         _cache_unreachable(exc)
 
 
@@ -133,7 +134,7 @@ def backoff_cleared(counters: Sequence[tuple[Backoff, str]]) -> None:
     names = [name for backoff, key in counters for name in (backoff.counter(key), backoff.wait(key))]
     try:
         caches["default"].delete_many(names)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except redis_nodes.UNREACHABLE as exc:
         _cache_unreachable(exc)
 
 
@@ -175,7 +176,10 @@ def _add_uses(counts: dict[str, int], timeout: int) -> dict[str, int]:
     if isinstance(cache, RedisCache) and patches.active("redis_cache_script"):
         client = cache._cache.get_client(write=True)
         keys = [cache.make_and_validate_key(name) for name in counts]
-        totals = _add_uses_script()(keys=keys, args=[timeout, *counts.values()], client=client)
+        if isinstance(client, redis.cluster.RedisCluster) and len(slots := _by_slot(client, keys)) > 1:
+            totals = _add_uses_by_slot(client, slots, list(counts.values()), timeout)
+        else:
+            totals = _add_uses_script()(keys=keys, args=[timeout, *counts.values()], client=client)
         return dict(zip(counts, totals, strict=True))
     totals = {}
     for name, n in counts.items():
@@ -185,4 +189,29 @@ def _add_uses(counts: dict[str, int], timeout: int) -> dict[str, int]:
         except ValueError:  # evicted between add and incr: start again
             cache.set(name, n, timeout=timeout)
             totals[name] = n
+    return totals
+
+
+def _by_slot(client: redis.cluster.RedisCluster, keys: list[str]) -> list[list[tuple[int, str]]]:
+    """The keys (with their places) grouped by cluster slot."""
+    slots: defaultdict[int, list[tuple[int, str]]] = defaultdict(list)
+    for place, key in enumerate(keys):
+        slots[client.keyslot(key)].append((place, key))
+    return list(slots.values())
+
+
+def _add_uses_by_slot(
+    client: redis.cluster.RedisCluster, slots: list[list[tuple[int, str]]], uses: list[int], timeout: int
+) -> list[int]:
+    """A cluster runs a script only on keys of one slot: one script per slot, all in one pipeline
+    (a round trip per node). EVAL, not EVALSHA: a pipeline cannot load the script into a node that
+    does not know it (restarted, or a replica just promoted)."""
+    pipe = client.pipeline(transaction=False)
+    for group in slots:
+        args = [timeout, *(uses[place] for place, _ in group)]
+        pipe.execute_command("EVAL", _ADD_USES_LUA, len(group), *(key for _, key in group), *args)
+    totals = [0] * len(uses)
+    for group, group_totals in zip(slots, pipe.execute(), strict=True):
+        for (place, _), total in zip(group, group_totals, strict=True):
+            totals[place] = total
     return totals

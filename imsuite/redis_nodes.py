@@ -21,6 +21,14 @@ from .per_loop import PerLoop
 
 # A blocking read (XREAD BLOCK) waits up to a few seconds; the socket must outlast it.
 SOCKET_TIMEOUT_SECONDS = 15
+# What Redis raises when it cannot answer: a server restarting, or on a cluster a node away (its
+# slots' commands fail to connect, then the others answer CLUSTERDOWN until it is back or replaced).
+# Callers that go on without Redis (rate limits, the sign-in backoff, lease renewals) catch these.
+UNREACHABLE: tuple[type[Exception], ...] = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterDownError,
+)
 
 
 def node_urls() -> list[str]:

@@ -20,9 +20,9 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
-import redis
 from django.conf import settings
 
+from . import redis_nodes
 from .app_hooks import hooks
 from .db_outage import ServiceUnavailable
 from .per_loop import PerLoop
@@ -178,7 +178,7 @@ async def _renew(leases: list[tuple[int, str]]) -> None:
 
     try:
         await db(hooks.connections_renewed)(leases=leases)
-    except (redis.ConnectionError, redis.TimeoutError) as exc:  # Redis restarting: said in one line
+    except redis_nodes.UNREACHABLE as exc:  # Redis restarting (a cluster's node away): said in one line
         logger.warning("could not renew %d presence leases: %s", len(leases), exc)
     except Exception:  # the next round renews them again, well within the lease's life
         logger.exception("could not renew %d presence leases", len(leases))

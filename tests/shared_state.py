@@ -1,10 +1,10 @@
 """State that outlives a test outside the database: presence leases, cache counters in Redis."""
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 
 from accounts import presence
+from imsuite import redis_nodes
 
 
 def forget_shared_state() -> None:
@@ -14,10 +14,11 @@ def forget_shared_state() -> None:
     if not settings.REDIS_URL:
         cache.clear()  # the process-local cache
         return
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    layer_prefix = settings.REDIS_PREFIX
-    for pattern in (f"{settings.CACHES['default']['KEY_PREFIX']}:1:*", f"{layer_prefix}:presence:*"):
+    client = redis_nodes.sync_client()
+    for pattern in (
+        f"{settings.CACHES['default']['KEY_PREFIX']}:1:*",
+        f"{settings.REDIS_PREFIX}:presence:*",
+    ):
         keys = list(client.scan_iter(match=pattern))
         if keys:
             client.delete(*keys)
-    client.close()
