@@ -22,11 +22,10 @@ import logging
 from collections import defaultdict
 from typing import Any, Protocol
 
-import redis
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-from . import patches
+from . import patches, redis_nodes
 from .app_hooks import hooks
 from .db_outage import ServiceUnavailable
 from .events import HUB_GROUP, HUB_MESSAGE_TYPE
@@ -101,7 +100,7 @@ class Hub:
                 raise
             except ServiceUnavailable:  # the database is away (logged once by imsuite.db_outage)
                 await asyncio.sleep(1)
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            except (*redis_nodes.UNREACHABLE, OSError) as exc:
                 if not self.layer_down:  # one line per outage: no traceback a second while Redis restarts
                     logger.warning("hub: the channel layer cannot be reached (%s); listening again", exc)
                     self.layer_down = True

@@ -18,9 +18,7 @@ import logging
 import secrets
 from typing import Any
 
-import redis
-
-from . import event_routes
+from . import event_routes, redis_nodes
 from . import hub as base
 from .app_hooks import hooks
 from .db_outage import ServiceUnavailable
@@ -222,7 +220,7 @@ async def publish(batch: list[dict[str, Any]], hub: RoutedHub | None) -> None:
     """Route a batch; a parked seq gets the publishing process's quick look for its hole."""
     try:
         position = await event_routes.publish(batch)
-    except (redis.ConnectionError, redis.TimeoutError, OSError):
+    except (*redis_nodes.UNREACHABLE, OSError):
         if hub is None:
             raise
         # Redis is away: this process's own connections still hear what it committed (the other

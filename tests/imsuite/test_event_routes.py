@@ -11,14 +11,20 @@ from django.conf import settings
 
 from imsuite import event_routes, redis_nodes
 from imsuite.routed_hub import RoutedHub
+from tests.redis_cluster import redis_cluster  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.skipif(not settings.REDIS_URL, reason="routing lives in Redis (the second leg)")
 
 
-@pytest.fixture(autouse=True)
-def own_keys(settings: Any) -> None:
-    """Keys of this test alone: nothing another test (or process) routed is in the way."""
+@pytest.fixture(autouse=True, params=["server", "cluster"])
+def store(request: pytest.FixtureRequest, settings: Any) -> None:
+    """The routes in the leg's Redis server, then in a real three-node Redis Cluster
+    (tests.redis_cluster); under keys of this test alone, so nothing another test (or process)
+    routed is in the way."""
     settings.REDIS_PREFIX = "routes-" + secrets.token_hex(4)
+    if request.param == "cluster":
+        settings.REDIS_CLUSTER = True
+        settings.REDIS_URL = request.getfixturevalue("redis_cluster")
 
 
 def event(seq: int | None, audience: list[int] | None, name: str = "message.new") -> dict[str, Any]:
