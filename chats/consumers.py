@@ -45,6 +45,9 @@ CLOSE_POLICY = 1008
 CLOSE_UNSUPPORTED = 1003
 CLOSE_TOO_BIG = 1009
 SUBPROTOCOL_PREFIX = "bearer."
+# At a graceful stop, how long a connection waits for the acknowledgements of its last sends to come
+# back from Redis (milliseconds, normally) before it closes; the client resends what it missed.
+ACK_WAIT_SECONDS = 2.0
 
 
 def token_from_scope(scope: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -77,6 +80,13 @@ class ClientConsumer(FastWebsocketConsumer):
     # (where the next page starts, where the sync began) while a paged sync is unfinished: live
     # message frames are not sent meanwhile, the following pages bring them in seq order.
     paging: tuple[int, int] | None = None
+    # At a graceful stop: the seq of this connection's last stored send, whose message.new (its
+    # acknowledgement) may still be on its way back through Redis, and the wait for it.
+    ack_due = 0
+    ack_arrived: asyncio.Future | None = None
+    # Seqs at or below live_from this connection has sent outside a sync (a retried send's answer,
+    # the stored message): a later sync does not send them again.
+    answered_again: set[int] | None = None
 
     async def connect(self) -> None:
         if not origin_allowed(self.scope) or not host_allowed(self.scope):
@@ -193,6 +203,10 @@ class ClientConsumer(FastWebsocketConsumer):
             return
         await asyncio.gather(*self.sending, return_exceptions=True)
         await get_send_queue().delivered()
+        if self.ack_due > self.last_sent:  # published; its way back through Redis takes a moment
+            self.ack_arrived = asyncio.get_running_loop().create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ack_arrived, ACK_WAIT_SECONDS)
 
     # ---- frames from the client ---------------------------------------------------------------
 
@@ -278,8 +292,12 @@ class ClientConsumer(FastWebsocketConsumer):
             if isinstance(result, DomainError):
                 raise result
             message, created = result
+            self.ack_due = max(self.ack_due, message.created_seq)
             if not created:  # a retry: acknowledge it to this connection only
-                await self._deliver("message.new", await db(selectors.message_event_data)(message))
+                data = await db(selectors.message_event_data)(message)
+                if data["seq"] <= self.live_from:
+                    self.answered_again = (self.answered_again or set()) | {data["seq"]}
+                await self._deliver("message.new", data)
         except DomainError as exc:
             await self._send_error(exc, "message.send", payload)
         except Exception:
@@ -373,7 +391,7 @@ class ClientConsumer(FastWebsocketConsumer):
         try:
             page = await db(services.sync_page)(actor=self.user, after=since, since=origin)
             for name, data in page:
-                if not self.live_from < data["seq"] <= sent_live:  # never the same change twice
+                if not self._was_sent(data["seq"], sent_live):
                     await self._deliver(name, data)
             has_more = len(page) == selectors.SYNC_BATCH
             last_seq = page[-1][1]["seq"] if has_more else max(self.last_sent, since)
@@ -446,7 +464,7 @@ class ClientConsumer(FastWebsocketConsumer):
 
     async def _deliver(self, name: str, data: dict[str, Any]) -> None:
         event_type, payload = render_for(name, data, self.user.pk)
-        self.last_sent = max(self.last_sent, data["seq"])
+        self._sent_upto(max(self.last_sent, data["seq"]))
         await self.send(text_data=client_frame(event_type, payload, seq=data["seq"]))
 
     async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, Any]) -> None:
@@ -456,13 +474,25 @@ class ClientConsumer(FastWebsocketConsumer):
         else:
             await self._send_seq(name, data, frames)
 
+    def _was_sent(self, seq: int, sent_live: int) -> bool:
+        """Whether this connection has already sent the change: every one after live_from up to
+        sent_live went out live, and a retried send's answer may have gone out below it."""
+        return self.live_from < seq <= sent_live or (
+            self.answered_again is not None and seq in self.answered_again
+        )
+
+    def _sent_upto(self, seq: int) -> None:
+        self.last_sent = seq
+        if self.ack_arrived is not None and seq >= self.ack_due and not self.ack_arrived.done():
+            self.ack_arrived.set_result(None)  # a stopping connection may close now (drain)
+
     async def _send_seq(self, name: str, data: dict[str, Any], frames: dict[Any, Any]) -> None:
         """Send one message frame unless already sent (by a sync). Each rendering is encoded once
         and shared through `frames` by every local viewer who sees it alike."""
         seq = data["seq"]
         if seq <= self.last_sent or self.paging is not None:
             return
-        self.last_sent = seq
+        self._sent_upto(seq)
         message = data.get("message") or {}
         titles = (data.get("chat") or {}).get("titles") or {}
         variant = (name, message.get("sender_id") == self.user.pk, titles.get(str(self.user.pk)))

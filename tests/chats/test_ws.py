@@ -1210,6 +1210,21 @@ async def test_a_sync_never_repeats_what_the_connection_was_sent_live(ws, pair, 
     await b1.nothing()
 
 
+async def test_a_sync_never_repeats_a_retried_sends_answer(ws, pair, alice):
+    """A send retried on a new connection is answered with the stored message (seq below the
+    connection's connect.last_seq); a sync from an older seq does not send it again."""
+    a1 = await ws.connect(alice)
+    once = await post(a1, pair.pk, "once", client_msg_id="c-1")
+    a2 = await ws.connect(alice)
+    await a2.send("message.send", {"chat_id": pair.pk, "content": "once", "client_msg_id": "c-1"})
+    answer = await new_frame(once, alice)
+    assert await a2.frame() == answer
+    await a2.send("sync", {"since_seq": 0})
+    done = {"type": "sync.done", "payload": {"last_seq": answer["seq"], "has_more": False}}
+    assert await a2.frame() == done
+    await a2.nothing()
+
+
 @pytest.mark.parametrize("since", ["start", "after-first", "latest"])
 async def test_sync_replays_each_change_once_in_its_latest_state(ws, group, alice, bob, carol, since):
     first = await call(send_now, actor=alice, chat_id=group.pk, content="first")
