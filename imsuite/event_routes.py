@@ -262,6 +262,13 @@ def sequence_keys() -> list[str]:
     return [f"{tag()}:pub", f"{tag()}:park", f"{tag()}:parked"]
 
 
+async def start_sequence(published: int) -> None:
+    """Tell a sequencer that knows no position (Redis started empty, or it was restarted) where
+    it is: without one, the first change published would start it, and a lost change just before
+    that one would never be looked for."""
+    await redis_nodes.async_client().set(f"{tag()}:pub", published, nx=True)
+
+
 async def restart_sequence() -> None:
     """Forget the sequencer's position (the database went back: restored, or emptied by tests);
     the next change published starts it again."""

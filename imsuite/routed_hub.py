@@ -98,6 +98,7 @@ class RoutedHub(base.Hub):
             self.position = await db(base._current_seq)()
         elif self.lost_contact:
             await self._catch_up()
+        await event_routes.start_sequence(self.position)
         self.lost_contact = True  # until this listening ends cleanly (never, but for a cancel)
         if self.watcher is None:
             self.watcher = asyncio.ensure_future(self._watch_counter())
@@ -174,7 +175,9 @@ class RoutedHub(base.Hub):
             self.position = max(0, counter - base.RESET_REWIND)  # hand out the newest changes again
             await self._catch_up()
             return await event_routes.position(), counter
-        if before is not None and now == before[0] and now.published >= 0:
+        if now.published < 0:  # Redis lost it, or the database went back: this hub's stands in
+            await event_routes.start_sequence(self.position)
+        elif before is not None and now == before[0]:
             if now.parked:  # a seq was never published: everything parked waits for it
                 await fill_hole(now.published, now.parked - 1)
             elif now.published < min(counter, before[1]):  # the newest changes were never published

@@ -1260,6 +1260,31 @@ async def test_sync_replays_each_change_once_in_its_latest_state(ws, group, alic
     await b1.nothing()
 
 
+@pytest.mark.skipif(not settings.REDIS_URL, reason="the Redis sequencer (imsuite.event_routes)")
+async def test_changes_parked_behind_one_never_published_go_out_in_order(ws, pair, alice, bob, monkeypatch):
+    """The publisher of a change dies between its commit and its publish while the next change is
+    published: that one waits in the sequencer, until the hub reads the missing one from the
+    database (GAP_WAIT_SECONDS after the parking) and both go out, in seq order."""
+    a1, b1 = await ws.connect(alice), await ws.connect(bob)
+    publish, calls = routed_hub.publish, []
+
+    async def first_lost(batch: list, hub: Any) -> None:
+        calls.append(batch)
+        if len(calls) > 1:
+            await publish(batch, hub)
+
+    monkeypatch.setattr(routed_hub, "publish", first_lost)
+    await a1.send("message.send", {"chat_id": pair.pk, "content": "lost", "client_msg_id": "c-1"})
+    while not calls:  # stored and its publish dropped before the next is sent
+        await asyncio.sleep(0.01)
+    await a1.send("message.send", {"chat_id": pair.pk, "content": "parked", "client_msg_id": "c-2"})
+    acknowledged = await a1.frames(2)
+    lost, parked = [await call(lambda c=c: Message.objects.get(content=c).pk) for c in ("lost", "parked")]
+    assert acknowledged == [await new_frame(lost, alice), await new_frame(parked, alice)]
+    assert await b1.frames(2) == [await new_frame(lost, bob), await new_frame(parked, bob)]
+    await b1.nothing()
+
+
 async def test_a_dropped_live_frame_is_recovered(ws, pair, alice, bob, monkeypatch):
     """The channel layer loses this process's copy of a message event (its hub is out of the hub
     group for a moment, and the event is taken to come from another process, so it is not handed
