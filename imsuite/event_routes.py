@@ -17,11 +17,11 @@ Every key carries the hash tag `{prefix}`: a script's keys must share one slot o
 The stream and route keys are derived inside the scripts from that prefix, in the same slot.
 """
 
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.conf import settings
 
 from . import redis_nodes
@@ -215,7 +215,7 @@ def encode(events: list[dict[str, Any]], floor: int = 0) -> list[Any]:
         args += [
             "" if event["seq"] is None else event["seq"],
             "*" if audience is None else ",".join(map(str, audience)),
-            json.dumps(event, separators=(",", ":")),
+            orjson.dumps(event),
         ]
     return args
 
@@ -286,5 +286,5 @@ async def read(
     for _key, entries in answer or ():
         for entry_id, fields in entries:
             after = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            events.extend(json.loads(fields[b"e"]))
+            events.extend(orjson.loads(fields[b"e"]))
     return after, events
