@@ -59,7 +59,7 @@ test-pg: install
 		echo "SKIPPED leg 2: PostgreSQL or Redis is not answering (set TEST_DATABASE_URL / TEST_REDIS_URL)."; \
 	fi
 
-# The load benchmark: IM-Suite on daphne + PostgreSQL + channels-redis against two references.
+# The load benchmark: IM-Suite on daphne + PostgreSQL + Redis against two references.
 # BENCH_ARGS=--quick for a one-minute smoke run. Results: the table below and var/bench.json.
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
