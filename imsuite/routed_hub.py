@@ -164,12 +164,17 @@ class RoutedHub(base.Hub):
         counter); fills a hole the sequencer has been stuck at since then."""
         from imsuite.ws import db
 
+        # The counter is never behind the position the hub had when it asked, unless the database
+        # went back; the position may move past it while the answer is on its way (this hub hands
+        # out changes meanwhile), and taking that for a reset rewound the hub and emptied the
+        # sequencer under load.
+        asked_at = self.position
         now = await event_routes.position()
         counter = await db(base._current_seq)()
-        if counter < self.position:  # a counter alone gone back, below the stored seqs, is raised to them
+        if counter < asked_at:  # a counter alone gone back, below the stored seqs, is raised to them
             counter = await db(base._repaired_seq)()
-        if counter < self.position:  # the stored changes went back with it (restored, or emptied by tests)
-            logger.warning("hub: the seq counter went back from %s to %s", self.position, counter)
+        if counter < asked_at:  # the stored changes went back with it (restored, or emptied by tests)
+            logger.warning("hub: the seq counter went back from %s to %s", asked_at, counter)
             if counter < now.published:
                 await event_routes.restart_sequence()
             self.position = max(0, counter - base.RESET_REWIND)  # hand out the newest changes again

@@ -202,3 +202,23 @@ async def test_a_connection_opening_receives_at_once_and_closing_stops_it(hubs):
     await event_routes.publish([event(None, None, "broadcast")])  # a broadcast still reaches it
     await until(lambda: len(b.taken) == 2)
     assert [(e["event"], e["seq"]) for e in b.taken] == [("message.new", 2), ("broadcast", None)]
+
+
+async def test_a_counter_read_while_the_hub_moves_on_is_no_reset(hubs, monkeypatch, caplog):
+    """The counter is read in a database thread while the hub goes on handing out changes: an
+    answer below where the hub got to meanwhile, but not below where it was when it asked, is
+    stale, not a reset (taken for one, it emptied the sequencer and rewound the hub under load)."""
+    hub = hubs[0]
+    hub.position = 10
+    loop = asyncio.get_running_loop()
+
+    def counter_while_changes_arrive() -> int:
+        asyncio.run_coroutine_threadsafe(hub.take([event(11, [1]), event(12, [1])]), loop).result()
+        return 10  # the counter as it was when asked
+
+    monkeypatch.setattr("imsuite.hub._current_seq", counter_while_changes_arrive)
+    before = await event_routes.position()
+    assert await hub.look_at_sequencer(None) == (before, 10)
+    assert hub.position == 12
+    assert await event_routes.position() == before  # the sequencer was not started again
+    assert "went back" not in caplog.text
