@@ -33,7 +33,10 @@ def write_now(transport: Any, data: bytes) -> None:
     buffers a write and registers the socket with the event loop, sending on its next turn and
     unregistering after: two epoll_ctl calls and a loop callback per frame, an eighth of a
     process's time when a group message goes out to a thousand members. What the socket does not
-    take now (its buffer is full: a slow reader) is buffered as before, behind what was sent."""
+    take now (its buffer is full: a slow reader) is buffered as before, behind what was sent.
+    The socket is written directly, as twisted's writeSomeData would (its two calls and memoryview
+    slice were a seventh of a group delivery's instructions): an error (a full buffer, a lost
+    connection) leaves the frame to transport.write, which lets twisted notice it."""
     if (
         not getattr(transport, "TLS", True)
         and transport.connected
@@ -42,8 +45,11 @@ def write_now(transport: Any, data: bytes) -> None:
         and not transport.dataBuffer
         and not transport._tempDataBuffer
     ):
-        sent = transport.writeSomeData(data)
-        if isinstance(sent, int):  # else the connection is lost: transport.write lets twisted notice
+        try:
+            sent = transport.socket.send(data)
+        except OSError:
+            sent = 0
+        if sent:
             data = data[sent:]
     if data:
         transport.write(data)

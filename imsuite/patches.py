@@ -137,14 +137,15 @@ def attributes(owner: Any, *names: str) -> None:
 
 @_relies_on("send_frames_at_once", "autobahn", "Twisted")
 def _send_frames_at_once() -> None:
-    """imsuite.daphne_tuning: autobahn's sendData replaced; write_now reads twisted's buffers."""
+    """imsuite.daphne_tuning: autobahn's sendData replaced; write_now reads twisted's buffers and
+    sends on the transport's socket."""
     from autobahn.websocket.protocol import WebSocketProtocol
     from twisted.internet import abstract, tcp
 
     method(WebSocketProtocol, "sendData", "self", "data", "sync", "chopsize", positional=True)
     uses(WebSocketProtocol, "sendData", "send_queue", "logOctets", "trafficStats", "transport", "state")
     attributes(WebSocketProtocol, "STATE_OPEN", "STATE_CONNECTING", "STATE_PROXY_CONNECTING")
-    method(tcp.Connection, "writeSomeData", "self", "data", positional=True)
+    uses(tcp.Connection, "writeSomeData", "socket")  # write_now sends on it as this does
     attributes(tcp.Connection, "TLS", "connected", "disconnecting", "_writeDisconnected", "dataBuffer")
     uses(abstract.FileDescriptor, "__init__", "_tempDataBuffer")
     uses(abstract.FileDescriptor, "write", "_tempDataBuffer", "_writeDisconnected")

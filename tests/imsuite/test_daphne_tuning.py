@@ -105,6 +105,15 @@ def test_a_closed_connection_writes_nothing(pair):
     assert read_available(peer) == b""
 
 
+def test_a_frame_the_socket_refuses_is_left_to_twisted(pair):
+    """A lost peer makes the socket's send fail: the frame waits in twisted's buffer, whose next
+    write reports the lost connection, as when twisted's own writeSomeData failed."""
+    connection, peer = pair
+    peer.close()
+    write_now(connection, b"late")
+    assert connection._tempDataBuffer == [b"late"]
+
+
 def websocket_on(connection: tcp.Connection) -> WebSocketServerProtocol:
     """An open autobahn server protocol writing to the connection (the state a handshake leaves)."""
     factory = WebSocketServerFactory()
