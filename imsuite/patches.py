@@ -153,11 +153,19 @@ def _send_frames_at_once() -> None:
 
 @_relies_on("lazy_debug_lines", "autobahn")
 def _lazy_debug_lines() -> None:
-    """imsuite.daphne_tuning: autobahn's module-level pformat made lazy; Timings.__str__ replaced."""
+    """imsuite.daphne_tuning: autobahn's module-level pformat, hltype and hlval made lazy;
+    Timings.__str__ replaced."""
+    from autobahn import util
+    from autobahn.twisted import websocket
     from autobahn.websocket import protocol
 
-    attributes(protocol, "pformat")
+    attributes(protocol, "pformat", "hltype", "hlval")
+    attributes(websocket, "hltype", "hlval")
+    attributes(util, "hltype", "hlval")
     uses(protocol.WebSocketProtocol, "_connectionMade", "pformat")
+    uses(protocol.WebSocketServerProtocol, "_connectionMade", "hltype")
+    uses(protocol.WebSocketServerProtocol, "processHandshake", "hltype", "hlval")
+    uses(websocket.WebSocketAdapterProtocol, "dataReceived", "hltype", "hlval")
     uses(protocol.Timings, "__init__", "_timings")
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from autobahn import util
+from autobahn.twisted import websocket as autobahn_twisted
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket import protocol as autobahn_protocol
 from autobahn.websocket.protocol import Timings
@@ -153,6 +155,11 @@ def test_debug_lines_are_formatted_only_when_written():
     timings = Timings()
     timings.track("open")
     assert str(timings) == pprint.pformat(timings._timings)
+    for module in (autobahn_protocol, autobahn_twisted):  # the coloured names and values of its lines
+        for lazy, own in ((module.hltype, util.hltype), (module.hlval, util.hlval)):
+            deferred = lazy(Timings.track)
+            assert not isinstance(deferred, str)
+            assert str(deferred) == f"{deferred}" == own(Timings.track)
 
 
 async def handle_reply(protocol: WebSocketServerProtocol, message: dict) -> None:
