@@ -133,6 +133,7 @@ class ClientConsumer(FastWebsocketConsumer):
             await self._refuse(exc)
             return
         self.user = self.session.user
+        self.viewer, self.viewer_key = self.user.pk, str(self.user.pk)  # read per delivery
         self.last_activity = time.monotonic()
         payload = {
             "status": "connected",
@@ -468,11 +469,15 @@ class ClientConsumer(FastWebsocketConsumer):
         await self.send(text_data=client_frame(event_type, payload, seq=data["seq"]))
 
     async def hub_deliver(self, name: str, data: dict[str, Any], frames: dict[Any, Any]) -> None:
-        """A message event from this process's hub, which hands them out in seq order."""
+        """A message event from this process's hub, which hands them out in seq order. This runs
+        once per recipient of every message (a thousand times for a group's), so the frame is
+        chosen here without a coroutine of its own (docs/performance.md, step 32)."""
         if self.deferred is not None:
             self.deferred.append((name, data, frames))
-        else:
-            await self._send_seq(name, data, frames)
+            return
+        frame = self._seq_frame(name, data, frames)
+        if frame is not None:
+            await self.send_shared(frame)
 
     def _was_sent(self, seq: int, sent_live: int) -> bool:
         """Whether this connection has already sent the change: every one after live_from up to
@@ -486,21 +491,23 @@ class ClientConsumer(FastWebsocketConsumer):
         if self.ack_arrived is not None and seq >= self.ack_due and not self.ack_arrived.done():
             self.ack_arrived.set_result(None)  # a stopping connection may close now (drain)
 
-    async def _send_seq(self, name: str, data: dict[str, Any], frames: dict[Any, Any]) -> None:
-        """Send one message frame unless already sent (by a sync). Each rendering is encoded once
-        and shared through `frames` by every local viewer who sees it alike."""
+    def _seq_frame(self, name: str, data: dict[str, Any], frames: dict[Any, Any]) -> SharedFrame | None:
+        """The frame of one message event, or None if it was already sent (by a sync). Each
+        rendering is encoded once and shared through `frames` by every local viewer who sees it
+        alike."""
         seq = data["seq"]
         if seq <= self.last_sent or self.paging is not None:
-            return
+            return None
         self._sent_upto(seq)
         message = data.get("message") or {}
         titles = (data.get("chat") or {}).get("titles") or {}
-        variant = (name, message.get("sender_id") == self.user.pk, titles.get(str(self.user.pk)))
+        viewer = self.viewer
+        variant = (name, message.get("sender_id") == viewer, titles.get(self.viewer_key))
         frame = frames.get(variant)
         if frame is None:
-            event_type, payload = render_for(name, data, self.user.pk)
+            event_type, payload = render_for(name, data, viewer)
             frame = frames[variant] = SharedFrame(client_frame(event_type, payload, seq=seq))
-        await self.send_shared(frame)
+        return frame
 
     async def _release(self) -> None:
         """Send the frames held back meanwhile, in order, then stop holding them."""
@@ -509,6 +516,6 @@ class ClientConsumer(FastWebsocketConsumer):
             for name, data, frames in held:
                 if frames is None:
                     await self._notify(name, data)
-                else:
-                    await self._send_seq(name, data, frames)
+                elif (frame := self._seq_frame(name, data, frames)) is not None:
+                    await self.send_shared(frame)
         self.deferred = None

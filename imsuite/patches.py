@@ -137,14 +137,15 @@ def attributes(owner: Any, *names: str) -> None:
 
 @_relies_on("send_frames_at_once", "autobahn", "Twisted")
 def _send_frames_at_once() -> None:
-    """imsuite.daphne_tuning: autobahn's sendData replaced; write_now reads twisted's buffers."""
+    """imsuite.daphne_tuning: autobahn's sendData replaced; write_now reads twisted's buffers and
+    sends on the transport's socket."""
     from autobahn.websocket.protocol import WebSocketProtocol
     from twisted.internet import abstract, tcp
 
     method(WebSocketProtocol, "sendData", "self", "data", "sync", "chopsize", positional=True)
     uses(WebSocketProtocol, "sendData", "send_queue", "logOctets", "trafficStats", "transport", "state")
     attributes(WebSocketProtocol, "STATE_OPEN", "STATE_CONNECTING", "STATE_PROXY_CONNECTING")
-    method(tcp.Connection, "writeSomeData", "self", "data", positional=True)
+    uses(tcp.Connection, "writeSomeData", "socket")  # write_now sends on it as this does
     attributes(tcp.Connection, "TLS", "connected", "disconnecting", "_writeDisconnected", "dataBuffer")
     uses(abstract.FileDescriptor, "__init__", "_tempDataBuffer")
     uses(abstract.FileDescriptor, "write", "_tempDataBuffer", "_writeDisconnected")
@@ -152,11 +153,19 @@ def _send_frames_at_once() -> None:
 
 @_relies_on("lazy_debug_lines", "autobahn")
 def _lazy_debug_lines() -> None:
-    """imsuite.daphne_tuning: autobahn's module-level pformat made lazy; Timings.__str__ replaced."""
+    """imsuite.daphne_tuning: autobahn's module-level pformat, hltype and hlval made lazy;
+    Timings.__str__ replaced."""
+    from autobahn import util
+    from autobahn.twisted import websocket
     from autobahn.websocket import protocol
 
-    attributes(protocol, "pformat")
+    attributes(protocol, "pformat", "hltype", "hlval")
+    attributes(websocket, "hltype", "hlval")
+    attributes(util, "hltype", "hlval")
     uses(protocol.WebSocketProtocol, "_connectionMade", "pformat")
+    uses(protocol.WebSocketServerProtocol, "_connectionMade", "hltype")
+    uses(protocol.WebSocketServerProtocol, "processHandshake", "hltype", "hlval")
+    uses(websocket.WebSocketAdapterProtocol, "dataReceived", "hltype", "hlval")
     uses(protocol.Timings, "__init__", "_timings")
 
 

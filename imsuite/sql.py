@@ -38,6 +38,11 @@ def execute(sql: str, params: list[Any]) -> None:
         cursor.execute(sql, params)
 
 
+def on_postgresql() -> bool:
+    """Whether a statement may use what only PostgreSQL has (a data-modifying WITH)."""
+    return connection.vendor == "postgresql"
+
+
 def placeholders(count: int) -> str:
     """`count` parameter markers for an IN list ("%s, %s, ..."): portable, unlike = ANY(array)."""
     return ", ".join(["%s"] * count)

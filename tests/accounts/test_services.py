@@ -334,3 +334,24 @@ def test_the_first_connection_and_the_last_stamp_last_seen(alice):
     closed = alice.last_seen
     alice.refresh_from_db()
     assert alice.last_seen == closed > opened
+
+
+def test_opening_and_closing_announce_to_the_audience_with_the_stamp(
+    alice, bob, carol, inbox, django_capture_on_commit_callbacks
+):
+    """One statement stamps last_seen and reads the audience on PostgreSQL, two on SQLite: the
+    announcement and the row are the same."""
+    services.friendship_create(user_a=alice, user_b=bob)
+    inbox.listen(bob, carol)
+    for open_, is_online in ((True, True), (False, False)):
+        with django_capture_on_commit_callbacks(execute=True):
+            if open_:
+                services.connection_opened(actor=alice, connection="phone")
+            else:
+                services.connection_closed(actor=alice, connection="phone")
+        stamped = alice.last_seen
+        alice.refresh_from_db()
+        assert alice.last_seen == stamped is not None
+        heard = [event["data"] for event in inbox.drain(bob) if event["event"] == "presence"]
+        assert [(data["user_id"], data["is_online"]) for data in heard] == [(alice.pk, is_online)]
+        assert not [event for event in inbox.drain(carol) if event["event"] == "presence"]

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from autobahn import util
+from autobahn.twisted import websocket as autobahn_twisted
 from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
 from autobahn.websocket import protocol as autobahn_protocol
 from autobahn.websocket.protocol import Timings
@@ -105,6 +107,15 @@ def test_a_closed_connection_writes_nothing(pair):
     assert read_available(peer) == b""
 
 
+def test_a_frame_the_socket_refuses_is_left_to_twisted(pair):
+    """A lost peer makes the socket's send fail: the frame waits in twisted's buffer, whose next
+    write reports the lost connection, as when twisted's own writeSomeData failed."""
+    connection, peer = pair
+    peer.close()
+    write_now(connection, b"late")
+    assert connection._tempDataBuffer == [b"late"]
+
+
 def websocket_on(connection: tcp.Connection) -> WebSocketServerProtocol:
     """An open autobahn server protocol writing to the connection (the state a handshake leaves)."""
     factory = WebSocketServerFactory()
@@ -144,6 +155,11 @@ def test_debug_lines_are_formatted_only_when_written():
     timings = Timings()
     timings.track("open")
     assert str(timings) == pprint.pformat(timings._timings)
+    for module in (autobahn_protocol, autobahn_twisted):  # the coloured names and values of its lines
+        for lazy, own in ((module.hltype, util.hltype), (module.hlval, util.hlval)):
+            deferred = lazy(Timings.track)
+            assert not isinstance(deferred, str)
+            assert str(deferred) == f"{deferred}" == own(Timings.track)
 
 
 async def handle_reply(protocol: WebSocketServerProtocol, message: dict) -> None:
