@@ -33,7 +33,7 @@ ENV = {
     "DATABASE_URL": DATABASE_URL,
     "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/2"),
     "SECRET_KEY": _KEY if _KEY.startswith("bench-") else "bench-" + secrets.token_hex(24),
-    "CHANNEL_LAYER_PREFIX": "bench",
+    "CHANNEL_LAYER_PREFIX": os.environ.get("BENCH_CHANNEL_LAYER_PREFIX", "bench"),
     "JWT_ACCESS_SECONDS": "86400",
     # The benchmark measures throughput; the per-user send limit would cap it at 3 messages/s.
     "RATE_LIMIT_MESSAGES": "1000000",
