@@ -633,7 +633,7 @@ def connections_scenario(
     pid = procs[server].pid
     before = rss_kb(pid)
     measured: dict[str, Any] = {}
-    gc_pauses(server, procs)  # the collector's passes are counted from here
+    frozen_before = gc_pauses(server, procs).get("frozen_objects")  # passes are counted from here
 
     def measure() -> int:
         time.sleep(2)
@@ -675,6 +675,10 @@ def connections_scenario(
         "bursts_seconds": [b["seconds"] for b in bursts],
         "bursts_server_cpu_seconds": [b["server_cpu"] for b in bursts],
         "seconds_to_handle_the_closes": settle_seconds,
+        # What stays frozen once every connection has closed (imsuite.collector freezes what full
+        # passes leave): about what was frozen before they opened, if closed connections leave no cycle.
+        "frozen_objects_before": frozen_before,
+        "frozen_objects_after_the_closes": during_bursts.get("frozen_objects"),
     }
     if kind == "imsuite" and count >= 10_000:  # a smoke run's thousand weigh the process's own memory more
         result["targets"] = verdicts(result, CONNECTION_TARGETS)

@@ -33,7 +33,7 @@ from typing import Any
 
 YOUNG_THRESHOLD = 700
 MIDDLE_THRESHOLD = 10
-FULL_AFTER = 10
+FULL_AFTER = 3
 
 
 def settle() -> None:
