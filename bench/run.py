@@ -657,6 +657,9 @@ def connections_scenario(
         "gc_p99_ms_holding": measured["gc"].get("p99_ms"),
         "gc_max_ms_holding": measured["gc"].get("max_ms"),
         "gc_full_passes_ms_holding": measured["gc"].get("full_passes_ms"),
+        # What a full pass would walk with them held, and what no pass walks (imsuite.collector).
+        "gc_tracked_objects_holding": measured["gc"].get("tracked_objects"),
+        "gc_frozen_objects_holding": measured["gc"].get("frozen_objects"),
         "more_while_holding_opened": measured["more"]["opened"],
         "more_while_holding_seconds": measured["more"]["seconds"],
         "gc_p99_ms_more_while_holding": measured["gc_more"].get("p99_ms"),

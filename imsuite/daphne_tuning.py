@@ -348,7 +348,7 @@ def shed_handshake_state() -> None:
     channel lets go of the upgraded request (its headers, address and body objects); the
     application queue shares one empty deque of putters and one event for join(), and its frames,
     its waiting getter and autobahn's queued writes are kept in lists (ShortDeque) instead of
-    760-byte deques. About 10 KB of the 26 KB an idle connection cost, and 27 of the 103 objects
+    760-byte deques. About 10 KB of the 26 KB an idle connection cost, and 28 of the 103 objects
     the collector tracked (docs/performance.md, steps 31 and 32)."""
     from daphne.http_protocol import WebRequest
     from daphne.ws_protocol import WebSocketProtocol
