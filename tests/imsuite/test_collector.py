@@ -32,18 +32,7 @@ def in_a_generation(thing: object) -> bool:
     return any(tracked is thing for tracked in gc.get_objects())
 
 
-@pytest.fixture
-def only_explicit_passes() -> Iterator[None]:
-    """No automatic pass may freeze between a test's steps."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def test_a_full_pass_collects_the_garbage_and_freezes_what_is_left(only_explicit_passes: None):
+def test_a_full_pass_collects_the_garbage_and_freezes_what_is_left(collector_off: None):
     kept, cycle = Thing(), Thing()
     cycle.itself = cycle
     cycle_gone = weakref.ref(cycle)
@@ -53,7 +42,7 @@ def test_a_full_pass_collects_the_garbage_and_freezes_what_is_left(only_explicit
     assert not in_a_generation(kept)  # frozen: no later pass walks it
 
 
-def test_young_and_middle_passes_freeze_nothing(only_explicit_passes: None):
+def test_young_and_middle_passes_freeze_nothing(collector_off: None):
     thing = Thing()
     frozen = gc.get_freeze_count()
     gc.collect(0)
@@ -62,7 +51,7 @@ def test_young_and_middle_passes_freeze_nothing(only_explicit_passes: None):
     assert in_a_generation(thing)  # promoted to the old generation, where the next full pass finds it
 
 
-def test_a_frozen_object_is_still_freed_by_reference_counting(only_explicit_passes: None):
+def test_a_frozen_object_is_still_freed_by_reference_counting(collector_off: None):
     thing = Thing()
     gc.collect()
     frozen = gc.get_freeze_count()

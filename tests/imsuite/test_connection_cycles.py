@@ -8,7 +8,6 @@ collector's automatic passes off."""
 import asyncio
 import gc
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -61,18 +60,6 @@ def frozen_parts_of_connections() -> list[str]:
         return [type(thing).__qualname__ for thing in gc.get_objects() if is_a_consumer_or_its_scope(thing)]
     finally:
         gc.freeze()
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
 
 
 async def open_and_close(path: str, user_id: int) -> None:
