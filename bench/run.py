@@ -660,7 +660,7 @@ def connections_scenario(
     pid = procs[server].pid
     before = rss_kb(pid)
     measured: dict[str, Any] = {}
-    gc_pauses(server, procs)  # the collector's passes are counted from here
+    frozen_before = gc_pauses(server, procs).get("frozen_objects")  # passes are counted from here
 
     def measure() -> int:
         time.sleep(2)
@@ -684,6 +684,9 @@ def connections_scenario(
         "gc_p99_ms_holding": measured["gc"].get("p99_ms"),
         "gc_max_ms_holding": measured["gc"].get("max_ms"),
         "gc_full_passes_ms_holding": measured["gc"].get("full_passes_ms"),
+        # What a full pass would walk with them held, and what no pass walks (imsuite.collector).
+        "gc_tracked_objects_holding": measured["gc"].get("tracked_objects"),
+        "gc_frozen_objects_holding": measured["gc"].get("frozen_objects"),
         "more_while_holding_opened": measured["more"]["opened"],
         "more_while_holding_seconds": measured["more"]["seconds"],
         "gc_p99_ms_more_while_holding": measured["gc_more"].get("p99_ms"),
@@ -702,6 +705,10 @@ def connections_scenario(
         "bursts_seconds": [b["seconds"] for b in bursts],
         "bursts_server_cpu_seconds": [b["server_cpu"] for b in bursts],
         "seconds_to_handle_the_closes": settle_seconds,
+        # What stays frozen once every connection has closed (imsuite.collector freezes what full
+        # passes leave): about what was frozen before they opened, if closed connections leave no cycle.
+        "frozen_objects_before": frozen_before,
+        "frozen_objects_after_the_closes": during_bursts.get("frozen_objects"),
     }
     targets = {}
     if kind == "imsuite" and count >= 10_000:  # a smoke run's thousand weigh the process's own memory more

@@ -11,7 +11,6 @@ from imsuite.http_handler import SyncChainASGIHandler  # noqa: E402  (needs Djan
 
 django_asgi_app = SyncChainASGIHandler()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs Django set up first)
 from django.conf import settings  # noqa: E402
 from django.core.cache import caches  # noqa: E402
 
@@ -19,6 +18,7 @@ from chats.history_fast import HistoryFastPath  # noqa: E402
 from imsuite.body_limit import BodyLimit  # noqa: E402
 from imsuite.collector import settle as settle_collector  # noqa: E402
 from imsuite.daphne_tuning import tune  # noqa: E402
+from imsuite.flat_routing import PathRouter, TypeRouter  # noqa: E402
 from imsuite.patches import check_all  # noqa: E402
 from imsuite.proxy_headers import TrustedProxyHeaders  # noqa: E402
 from imsuite.routing import websocket_urlpatterns  # noqa: E402
@@ -36,12 +36,13 @@ check_all()  # the internals the other patches rely on: a mismatch is logged now
 # the garbage collector found it.
 caches["default"]  # made now, for its side effect
 
+
 # Proxy headers are read here, from TRUSTED_PROXIES only; daphne runs without --proxy-headers.
 application = TrustedProxyHeaders(
-    ProtocolTypeRouter(
+    TypeRouter(
         {
             "http": BodyLimit(UploadSlots(HistoryFastPath(django_asgi_app))),
-            "websocket": URLRouter(websocket_urlpatterns),
+            "websocket": PathRouter(websocket_urlpatterns),
         }
     ),
     settings.TRUSTED_PROXIES,

@@ -316,6 +316,21 @@ class OpenedRequest(NamedTuple):
 # The queue of waiting putters that every connection's unbounded application queue shares: a put
 # never waits on an unbounded queue, and a deque with maxlen 0 keeps nothing anyway.
 NO_PUTTERS: collections.deque = collections.deque(maxlen=0)
+# The event join() waits on, shared by every connection's application queue: daphne never joins
+# one (nor calls task_done), so the event is only ever set and cleared, never waited on.
+NOBODY_JOINS = asyncio.Event()
+
+
+class ShortDeque(list):
+    """The deque operations asyncio.Queue and autobahn's send queue use (append, popleft, remove,
+    len), on a list: an empty deque allocates a block of 64 slots (760 bytes), an empty list 56.
+    For queues that hold a few items at most: a connection's unread frames (at most max_unread
+    before its reading pauses), the one task waiting for them, autobahn's rare queued writes."""
+
+    __slots__ = ()
+
+    def popleft(self) -> Any:
+        return self.pop(0)
 
 
 def _as_class_attribute(value: Any) -> Any:
@@ -347,8 +362,10 @@ def shed_handshake_state() -> None:
     handshake's state (patches.HANDSHAKE_ONLY, the request down to its path) and its copies of the
     factory's options (configured_class), and its attribute dict is compacted; twisted's HTTP
     channel lets go of the upgraded request (its headers, address and body objects); the
-    application queue shares one empty deque of putters. About 7 KB of the 26 KB an idle
-    connection cost, and 26 of the 103 objects the collector tracked."""
+    application queue shares one empty deque of putters and one event for join(), and its frames,
+    its waiting getter and autobahn's queued writes are kept in lists (ShortDeque) instead of
+    760-byte deques. About 10 KB of the 26 KB an idle connection cost, and 28 of the 103 objects
+    the collector tracked (docs/performance.md, steps 31 and 32)."""
     from daphne.http_protocol import WebRequest
     from daphne.ws_protocol import WebSocketProtocol
 
@@ -364,6 +381,10 @@ def shed_handshake_state() -> None:
         queue = state.get("application_queue")
         if queue is not None and queue.maxsize <= 0 and not queue._putters:
             queue._putters = NO_PUTTERS
+            queue._finished = NOBODY_JOINS
+            queue._queue = ShortDeque(queue._queue)
+            queue._getters = ShortDeque(queue._getters)
+        state["send_queue"] = ShortDeque(state["send_queue"])
         configured = configured_class(self.factory, type(self))
         for name in self.CONFIG_ATTRS:
             if state.get(name, state) is getattr(configured, name):

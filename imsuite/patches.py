@@ -289,8 +289,10 @@ def _shed_handshake_state() -> None:
     create_application wrapped. The handshake's attributes are written by autobahn's handshake and
     read nowhere after the protocol's onOpen; daphne reads only the request's path afterwards; the
     upgraded request stays in its HTTP channel's list; daphne's application queue is an unbounded
-    asyncio.Queue, made before the handshake completes; autobahn copies the factory's options
-    (CONFIG_ATTRS) into each protocol, which reads them as its own attributes."""
+    asyncio.Queue, made before the handshake completes, whose deques are used through append,
+    popleft and remove only, and whose join event is set and cleared by puts and task_done; autobahn
+    copies the factory's options (CONFIG_ATTRS) into each protocol, which reads them as its own
+    attributes, and pops its send queue from the left."""
     import asyncio
 
     from autobahn.websocket.protocol import WebSocketProtocol as Autobahn
@@ -314,6 +316,11 @@ def _shed_handshake_state() -> None:
     attributes(WebSocketServerProtocol, "CONFIG_ATTRS")
     uses(Autobahn, "_connectionMade", "CONFIG_ATTRS", "factory")  # copies each option into the protocol
     uses(asyncio.Queue, "put", "full", "_putters")
+    uses(asyncio.Queue, "put_nowait", "_finished", "_getters")
+    uses(asyncio.Queue, "get", "_getters")
+    uses(asyncio.Queue, "_get", "_queue", "popleft")
+    uses(asyncio.Queue, "_wakeup_next", "popleft")
+    uses(Autobahn, "_send", "send_queue", "popleft")
 
 
 @_relies_on("close_without_cycles", "daphne", "autobahn")

@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import cache, cached_property, partial
+from functools import cache, cached_property, partial, update_wrapper
 from typing import Any
 
 from autobahn.websocket.protocol import PreparedMessage
@@ -138,15 +138,29 @@ class FastWebsocketConsumer(AsyncWebsocketConsumer):
     connect and two at close, and a receive task and a queue for as long as it stayed open."""
 
     _protocol: Any = _UNKNOWN  # the daphne protocol behind base_send, or None elsewhere
+    # No channel-layer channel or groups: class-wide, not a None and an empty list per connection.
+    channel_layer = None
+    groups: tuple[str, ...] = ()
     connection_id: str
     overflowed = False  # closed as a slow consumer
     ended = False  # closed by the server (end): frames still arriving during the close handshake are ignored
+
+    @classmethod
+    def as_asgi(cls, **initkwargs: Any) -> Callable[..., Awaitable[None]]:
+        """Channels' application for a route, except that it returns the new consumer's coroutine
+        instead of awaiting it in a coroutine of its own, which stayed suspended for as long as the
+        connection lasted (256 bytes and one more object for the collector per idle connection)."""
+        awaiting = super().as_asgi(**initkwargs)
+
+        def app(scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
+            return cls(**initkwargs)(scope, receive, send)
+
+        return update_wrapper(app, awaiting)  # its name and consumer_class, as routes read
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Channels' consumer loop, with no channel-layer channel: the client's frames only, each
         dispatched in turn, without a task and a wait per frame."""
         self.scope = scope
-        self.channel_layer = None
         self.connection_id = new_connection_id()
         self.base_send = send
         try:

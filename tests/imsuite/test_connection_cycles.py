@@ -1,12 +1,13 @@
 """A closed connection leaves no reference cycle behind (issue 23): what a client's or a bot's
 connection kept is freed by reference counting as it closes, not by a later pass of the garbage
-collector over everything the process holds. Each test opens and closes one real authenticated
-connection (channels' WebsocketCommunicator on imsuite.asgi.application) with the collector off."""
+collector over everything the process holds. So a connection that a full pass froze while it was
+held (imsuite.collector) leaves nothing frozen once closed. Each test opens and closes one real
+authenticated connection (channels' WebsocketCommunicator on imsuite.asgi.application) with the
+collector's automatic passes off."""
 
 import asyncio
 import gc
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,25 +38,30 @@ async def opened(path: str, user_id: int) -> tuple[WebsocketCommunicator, weakre
     return communicator, weakref.ref(consumer)
 
 
+def is_a_consumer_or_its_scope(thing: Any) -> bool:
+    """By its type, not isinstance: a lazy object among everything the process holds would be
+    evaluated by the look at its __class__."""
+    if issubclass(type(thing), FastWebsocketConsumer):
+        return True
+    return type(thing) is dict and thing.get("type") == "websocket" and "headers" in thing
+
+
 def is_left_of_a_connection(thing: Any) -> bool:
     """A consumer, its task or coroutine, or a WebSocket scope."""
-    if isinstance(thing, FastWebsocketConsumer | asyncio.Task):
-        return True
-    if isinstance(thing, dict):
-        return thing.get("type") == "websocket" and "headers" in thing
-    return type(thing).__name__ == "coroutine"
+    return (
+        is_a_consumer_or_its_scope(thing)
+        or isinstance(thing, asyncio.Task)
+        or type(thing).__name__ == "coroutine"
+    )
 
 
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
+def frozen_parts_of_connections() -> list[str]:
+    """Consumers and scopes among the frozen objects (thawed to be listed, then frozen again)."""
+    gc.unfreeze()
     try:
-        yield
+        return [type(thing).__qualname__ for thing in gc.get_objects() if is_a_consumer_or_its_scope(thing)]
     finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
+        gc.freeze()
 
 
 async def open_and_close(path: str, user_id: int) -> None:
@@ -64,10 +70,13 @@ async def open_and_close(path: str, user_id: int) -> None:
     del warm_up
     gc.collect()
     communicator, consumer = await opened(path, user_id)
+    gc.collect()  # a full pass while it is held: what it keeps is frozen with the rest (imsuite.collector)
+    assert not any(thing is consumer() for thing in gc.get_objects())
     await communicator.disconnect()
     del communicator
     await asyncio.sleep(0)  # the loop lets go of the finished task's last callbacks
-    assert consumer() is None  # freed as it closed, without a collection
+    assert consumer() is None  # freed as it closed, without a collection, frozen as it was
+    assert frozen_parts_of_connections() == []
     gc.set_debug(gc.DEBUG_SAVEALL)
     gc.collect()
     left = [type(thing).__qualname__ for thing in gc.garbage if is_left_of_a_connection(thing)]

@@ -32,7 +32,9 @@ from imsuite.body_limit import MULTIPART_SLACK, largest_body
 from imsuite.daphne_tuning import (
     BODY_CHUNK_BYTES,
     NO_PUTTERS,
+    NOBODY_JOINS,
     OpenedRequest,
+    ShortDeque,
     StreamedBody,
     write_now,
 )
@@ -423,7 +425,9 @@ async def test_an_open_websocket_keeps_nothing_of_its_handshake():
     assert [name for name in HANDSHAKE_ONLY if hasattr(ws, name)] == []
     assert ws.request == OpenedRequest("/ws")
     assert http_protocol._channel.requests == []  # the upgraded request is let go
-    assert ws.application_queue._putters is NO_PUTTERS
+    queue = ws.application_queue
+    assert (queue._putters, queue._finished) == (NO_PUTTERS, NOBODY_JOINS)
+    assert [type(kept) for kept in (queue._queue, queue._getters, ws.send_queue)] == [ShortDeque] * 3
     assert [name for name in ws.CONFIG_ATTRS if name in ws.__dict__] == []  # read from its class
     assert isinstance(ws, WebSocketProtocol)
     assert {name: getattr(ws, name) for name in ws.CONFIG_ATTRS} == {
