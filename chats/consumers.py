@@ -296,9 +296,13 @@ class ClientConsumer(FastWebsocketConsumer):
             self.ack_due = max(self.ack_due, message.created_seq)
             if not created:  # a retry: acknowledge it to this connection only
                 data = await db(selectors.message_event_data)(message)
-                if data["seq"] <= self.live_from:
-                    self.answered_again = (self.answered_again or set()) | {data["seq"]}
-                await self._deliver("message.new", data)
+                # A change after what this connection has sent reaches it live, in seq order: an
+                # answer now would put a seq ahead of changes still on their way (and a client's
+                # cursor past them), so only one already behind the live order is answered here.
+                if data["seq"] <= self.last_sent:
+                    if data["seq"] <= self.live_from:
+                        self.answered_again = (self.answered_again or set()) | {data["seq"]}
+                    await self._deliver("message.new", data)
         except DomainError as exc:
             await self._send_error(exc, "message.send", payload)
         except Exception:

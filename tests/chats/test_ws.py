@@ -1208,6 +1208,32 @@ async def test_a_sync_never_repeats_what_the_connection_was_sent_live(ws, pair, 
     await b1.nothing()
 
 
+async def test_a_retry_is_not_answered_ahead_of_changes_still_on_their_way(ws, pair, alice, bob, monkeypatch):
+    """A send retried while its own message.new, and a change before it, are still on their way
+    to the connection: no answer out of seq order (it dropped the earlier change, whose seq was then
+    below what the connection had sent); both come live, in order, once each."""
+    a1, b1 = await ws.connect(alice), await ws.connect(bob)
+    go, dispatch = asyncio.Event(), hub_module.Hub.dispatch
+
+    async def held(self: Any, *args: Any, **kwargs: Any) -> None:
+        await go.wait()
+        await dispatch(self, *args, **kwargs)
+
+    monkeypatch.setattr(hub_module.Hub, "dispatch", held)
+    await b1.send("message.send", {"chat_id": pair.pk, "content": "zero", "client_msg_id": "b-0"})
+    await a1.send("message.send", {"chat_id": pair.pk, "content": "one", "client_msg_id": "a-1"})
+    for _ in range(500):  # both stored, their events held on their way to the connections
+        if await call(lambda: Message.objects.filter(chat_id=pair.pk).count()) == 2:
+            break
+        await asyncio.sleep(0.01)
+    await a1.send("message.send", {"chat_id": pair.pk, "content": "one", "client_msg_id": "a-1"})
+    await a1.nothing()  # no answer ahead of the changes on their way
+    go.set()
+    zero, one = [await call(lambda c=c: Message.objects.get(content=c).pk) for c in ("zero", "one")]
+    assert await a1.frames(2) == [await new_frame(zero, alice), await new_frame(one, alice)]
+    await a1.nothing()
+
+
 async def test_a_sync_never_repeats_a_retried_sends_answer(ws, pair, alice):
     """A send retried on a new connection is answered with the stored message (seq below the
     connection's connect.last_seq); a sync from an older seq does not send it again."""
