@@ -48,10 +48,11 @@ def is_a_consumer_or_its_scope(thing: Any) -> bool:
 
 
 def is_left_of_a_connection(thing: Any) -> bool:
-    """A consumer, its task or coroutine, or a WebSocket scope."""
+    """A consumer, its task or coroutine, or a WebSocket scope (by type too: a dead weak proxy
+    among everything the process holds raises at any other look)."""
     return (
         is_a_consumer_or_its_scope(thing)
-        or isinstance(thing, asyncio.Task)
+        or issubclass(type(thing), asyncio.Task)
         or type(thing).__name__ == "coroutine"
     )
 
