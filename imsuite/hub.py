@@ -235,14 +235,19 @@ class Hub:
                 logger.exception("hub: could not read seqs %s..%s; trying again", self.position + 1, upto)
             self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
             return
+        await self.dispatch_read(changes, upto)
+        await self._drain()
+        if self.pending and self.gap_timer is None:
+            self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
+
+    async def dispatch_read(self, changes: list[tuple[str, dict[str, Any], list[int]]], upto: int) -> None:
+        """Hand out message changes read from the database up to `upto`, those past the position
+        only, and move the position to `upto`: seqs not found were superseded by later changes."""
         for name, data, audience in changes:
             if data["seq"] > self.position:
                 self.position = data["seq"]
                 await self.dispatch(name, data, audience)
-        self.position = max(self.position, upto)  # seqs not found were superseded by later changes
-        await self._drain()
-        if self.pending and self.gap_timer is None:
-            self.gap_timer = asyncio.get_running_loop().call_later(GAP_WAIT_SECONDS, self._gap_due)
+        self.position = max(self.position, upto)
 
     async def dispatch(
         self, name: str, data: dict[str, Any], audience: list[int] | None, ordered: bool = True

@@ -127,11 +127,7 @@ class RoutedHub(base.Hub):
 
         upto = await db(base._current_seq)()
         if upto > self.position:
-            for name, data, audience in await db(hooks.changes_in_range)(self.position, upto):
-                if data["seq"] > self.position:
-                    self.position = data["seq"]
-                    await self.dispatch(name, data, audience)
-            self.position = max(self.position, upto)
+            await self.dispatch_read(await db(hooks.changes_in_range)(self.position, upto), upto)
 
     async def _watch_counter(self) -> None:
         """Once a second, whether the sequencer is stuck; every HEARTBEAT_SECONDS, the heartbeat
