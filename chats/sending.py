@@ -458,9 +458,10 @@ def _insert_messages(messages: list[Message]) -> None:
             [messages[0].created_at, *([_column(m, name) for m in messages] for name, _ in _INSERTED)],
         )
         ids = dict(cursor.fetchall())
+    alias = connection.alias  # read once: each read of `connection` looks up the thread's connection
     for message in messages:  # as bulk_create leaves them: saved rows of this database
         message.pk = ids[message.seq]
-        message._state.adding, message._state.db = False, connection.alias
+        message._state.adding, message._state.db = False, alias
 
 
 def _column(message: Message, name: str) -> Any:

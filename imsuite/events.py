@@ -16,6 +16,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+import orjson
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -58,23 +59,39 @@ class DomainEvent:
         }
 
 
+def plain(value: Any) -> Any:
+    """The value as JSON would give it back (datetimes as ISO 8601 like REST, tuples as lists,
+    keys as strings): an orjson round trip, with DRF's encoder for what orjson does not know. A
+    json round trip per event was a tenth of a busy server's time; orjson takes half of what
+    walking the value in Python took. What orjson refuses (an integer past 64 bits) is walked."""
+    try:
+        return orjson.loads(orjson.dumps(value, default=_drf_default, option=_ORJSON_PLAIN))
+    except orjson.JSONEncodeError:
+        return _walked(value)
+
+
+_ORJSON_PLAIN = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 _SCALARS = (int, float, type(None))
 
 
-def plain(value: Any) -> Any:
-    """The value as JSON would give it back (datetimes as ISO 8601 like REST, tuples as lists,
-    keys as strings), built directly: a dumps/loads round trip per event was a tenth of a busy
-    server's time."""
+def _drf_default(value: Any) -> Any:
+    if type(value) is datetime:  # the commonest non-JSON value: as DRF's encoder writes it
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return JSONEncoder().default(value)
+
+
+def _walked(value: Any) -> Any:
+    """plain(), built in Python."""
     kind = type(value)
     if kind is str or kind in _SCALARS or kind is bool:
         return value
     if kind is dict:
-        return {_plain_key(k): plain(v) for k, v in value.items()}
+        return {_plain_key(k): _walked(v) for k, v in value.items()}
     if kind is list or kind is tuple:
-        return [plain(item) for item in value]
-    if kind is datetime:  # the commonest non-JSON value: as DRF's encoder writes it
-        text = value.isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
+        return [_walked(item) for item in value]
+    if kind is datetime:
+        return _drf_default(value)
     if isinstance(value, str):  # e.g. a TextChoices member
         return str(value)
     return json.loads(json.dumps(value, cls=JSONEncoder))

@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils.translation import gettext_lazy
 from rest_framework.utils.encoders import JSONEncoder
 
 from accounts.services import friendship_create
 from chats import services
 from chats.models import Chat, Message
 from chats.schemas import MessageSendInput
-from imsuite import ratelimit
+from imsuite import ratelimit, ws
 from imsuite.errors import DomainError, ErrorCode
 from imsuite.events import DomainEvent, collected, plain, publish, publish_events
 from imsuite.ratelimit import rate_limit, rate_limit_many
@@ -144,7 +145,9 @@ def test_a_counter_expires_after_two_windows_from_its_first_use(clock, bucket):
 # ---- plain ----------------------------------------------------------------------------------------
 
 
-def test_plain_gives_what_a_json_round_trip_gives():
+# With an integer past 64 bits, which orjson refuses, plain() walks the value in Python instead.
+@pytest.mark.parametrize("large", [10**15, 10**20], ids=["orjson", "walked"])
+def test_plain_gives_what_a_json_round_trip_gives(large):
     moment = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
     value = {
         "at": moment,
@@ -157,7 +160,7 @@ def test_plain_gives_what_a_json_round_trip_gives():
         "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
         "amount": Decimal("1.5"),
         "pair": (1, "two", (3.5, None, moment)),
-        7: {"ok": True, "no": False, 1.5: [None, 0, 0.0, -3, 10**20], None: "null key", False: "false key"},
+        7: {"ok": True, "no": False, 1.5: [None, 0, 0.0, -3, large], None: "null key", False: "false key"},
         "kind": Message.Type.IMAGE,
         "kinds": [Chat.Type.GROUP, (Message.Type.TEXT, {"nested": Chat.Type.PRIVATE})],
         "deep": [{"when": date(2000, 1, 1), 2: ({"at": moment},)}],
@@ -192,6 +195,43 @@ def test_plain_does_not_change_its_input():
 def test_plain_str_subclass_keys_are_plain_strings():
     value = {Message.Type.TEXT: 1, Chat.Type.GROUP: {Message.Type.FILE: 2}}
     assert plain(value) == json.loads(json.dumps(value, cls=JSONEncoder)) == {"text": 1, "group": {"file": 2}}
+
+
+# ---- frames ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("large", [10**15, 10**20], ids=["orjson", "json"])
+def test_a_frame_is_written_as_json_writes_it(large):
+    """ws.dumps (orjson, json for what orjson refuses) writes what json with Django's encoder
+    wrote: datetimes in UTC as ISO 8601 with Z, times to the millisecond, lazy text, keys as strings."""
+    value = {
+        "at": datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        "elsewhere": datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=8))),
+        "day": date(2024, 2, 29),
+        "clock": time(3, 4, 5, 678901),
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "amount": Decimal("1.50"),
+        "greeting": gettext_lazy("Hello"),
+        "kind": Message.Type.IMAGE,
+        7: [None, True, 0.5, -3, large, (1, "two")],
+        "text": "中文 ünïcode ✓",
+    }
+    assert ws.dumps(value) == (
+        '{"at":"2024-01-02T03:04:05.678901Z","elsewhere":"2024-01-01T19:04:05Z","day":"2024-02-29",'
+        '"clock":"03:04:05.678","id":"12345678-1234-5678-1234-567812345678","amount":"1.50",'
+        f'"greeting":"Hello","kind":"image","7":[null,true,0.5,-3,{large},[1,"two"]],'
+        '"text":"中文 ünïcode ✓"}'
+    )
+
+
+def test_a_frame_keeps_a_lone_surrogate_escaped():
+    """orjson refuses a lone surrogate (not UTF-8); json writes it escaped, as before."""
+    assert ws.dumps({"text": "a\ud800b"}) == '{"text":"a\\ud800b"}'
+
+
+def test_a_frame_refuses_what_json_refuses():
+    with pytest.raises(TypeError):
+        ws.dumps({"set": {1, 2}})
 
 
 # ---- collected ------------------------------------------------------------------------------------
