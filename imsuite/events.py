@@ -78,7 +78,10 @@ def _drf_default(value: Any) -> Any:
     if type(value) is datetime:  # the commonest non-JSON value: as DRF's encoder writes it
         text = value.isoformat()
         return text[:-6] + "Z" if text.endswith("+00:00") else text
-    return JSONEncoder().default(value)
+    return _DRF_ENCODER.default(value)
+
+
+_DRF_ENCODER = JSONEncoder()
 
 
 def _walked(value: Any) -> Any:

@@ -99,10 +99,7 @@ def dumps(value: Any) -> str:
 
 
 _ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
-
-
-def _encode_default(value: Any) -> Any:
-    return _Encoder().default(value)
+_encode_default = _Encoder().default  # one encoder: every message's datetimes come through it
 
 
 def _json_dumps(value: Any) -> str:
