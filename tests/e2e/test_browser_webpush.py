@@ -10,6 +10,7 @@ tested). Embedded leg only, like the other browser tests."""
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ WAIT_SECONDS = UI_TIMEOUT_MS / 1000
 NOTIFICATIONS = """async (registration) => (await registration.getNotifications())
   .map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data}))"""
 IN_WORKER = f"({NOTIFICATIONS})(self.registration)"
+WINDOWS_IN_WORKER = "self.clients.matchAll({type: 'window', includeUncontrolled: true}).then((w) => w.length)"
 IN_PAGE = f"navigator.serviceWorker.getRegistration('/').then({NOTIFICATIONS})"
 
 
@@ -45,19 +47,34 @@ async def registration_id(cdp: CDPSession, scope: str) -> str:
     return await asyncio.wait_for(found, WAIT_SECONDS)
 
 
-async def shown_by_the_worker(context: BrowserContext) -> list[dict[str, Any]]:
-    """The notifications the worker shows, as soon as there is one (bounded)."""
+async def in_any_worker(context: BrowserContext, script: str, done: Callable[[Any], bool]) -> Any:
+    """What `script` gives in the context's service worker, as soon as `done` holds (bounded); the
+    worker may be stopped and started again meanwhile, when a new one is listed."""
     deadline = time.monotonic() + WAIT_SECONDS
+    seen: list[Any] = []
     while time.monotonic() < deadline:
         for worker in context.service_workers:
             try:
-                shown = await worker.evaluate(IN_WORKER)
-            except PlaywrightError:  # that worker stopped; a new one is listed
+                value = await worker.evaluate(script)
+            except PlaywrightError as error:  # that worker stopped; a new one is listed
+                seen.append(str(error).splitlines()[0])
                 continue
-            if shown:
-                return shown
+            if done(value):
+                return value
+            seen.append(value)
         await asyncio.sleep(0.05)
-    pytest.fail(f"no notification within {WAIT_SECONDS} s")
+    pytest.fail(f"not within {WAIT_SECONDS} s: {script}; the worker gave {seen[-3:]}")
+
+
+async def shown_by_the_worker(context: BrowserContext) -> list[dict[str, Any]]:
+    """The notifications the worker shows, as soon as there is one."""
+    return await in_any_worker(context, IN_WORKER, bool)
+
+
+async def no_window_of_the_site(context: BrowserContext) -> None:
+    """Wait until the worker no longer counts a closed page among its windows: a page's close returns
+    before the worker's client list drops it, and a push meanwhile would find it still in front."""
+    await in_any_worker(context, WINDOWS_IN_WORKER, lambda count: count == 0)
 
 
 async def running_worker(page: Page) -> Worker:
@@ -78,6 +95,7 @@ async def test_a_push_with_no_page_open_shows_a_notification(open_page, daphne_u
 
     elsewhere = await context.new_page()  # another tab in front; the site's page closed
     await page.close()
+    await no_window_of_the_site(context)
     cdp = await context.new_cdp_session(elsewhere)
     push = {
         "type": "message",
@@ -119,6 +137,7 @@ async def test_no_notification_while_a_page_of_the_site_is_in_front(open_page, d
 
     await page.context.new_page()
     await page.close()
+    await no_window_of_the_site(page.context)
     await worker.evaluate("(push) => showPush(push)", push)
     assert await worker.evaluate(IN_WORKER) == [
         {"title": "Ben", "body": "New message", "tag": "chat-8", "data": push}
