@@ -1,5 +1,6 @@
 """Changes to how daphne and autobahn run a WebSocket, made once at startup (imsuite.asgi):
 
+- a listening socket queues LISTEN_BACKLOG unaccepted connections, not twisted's 50;
 - frames go out at once (`write_now`) instead of waiting for the event loop's next turn;
 - the protocol's close codes (1008, 1003, 1009, 1013) can be sent;
 - a new connection no longer pretty-prints its 29 options for a debug line that is off;
@@ -23,6 +24,7 @@ import inspect
 import io
 import os
 import pprint
+from collections.abc import Callable
 from typing import IO, Any, NamedTuple
 
 from . import patches
@@ -425,10 +427,32 @@ def close_without_cycles() -> None:
     WebSocketProtocol.connectionLost = connection_lost
 
 
+@patches.installs("listen_backlog")
+def deepen_listen_backlog(backlog: int) -> None:
+    """Twisted listens with room for 50 connections not yet accepted (daphne's -b/-p and -u). When
+    a restarted process's clients come back at once, the kernel drops the handshakes past that, and
+    each such client waits a second (its SYN's retransmission) before it tries again: a burst of
+    1,000 opens saw up to 188 dropped (docs/performance.md). The default becomes `backlog`; an
+    endpoint string's own backlog= (daphne -e) still wins, and the kernel caps it at somaxconn."""
+    from twisted.internet import endpoints
+
+    def deeper(parse: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(parse)
+        def parse_with_backlog(factory: Any, *args: Any, **kwargs: Any) -> Any:
+            kwargs.setdefault("backlog", backlog)
+            return parse(factory, *args, **kwargs)
+
+        return parse_with_backlog
+
+    for kind in ("tcp", "unix"):
+        endpoints._serverParsers[kind] = deeper(endpoints._serverParsers[kind])
+
+
 def tune() -> None:
     """All of the above: call once, before daphne accepts a connection."""
     from django.conf import settings
 
+    deepen_listen_backlog(settings.IMSUITE["LISTEN_BACKLOG"])
     send_frames_at_once()
     format_debug_lines_lazily()
     allow_protocol_close_codes()

@@ -169,6 +169,19 @@ def _lazy_debug_lines() -> None:
     uses(protocol.Timings, "__init__", "_timings")
 
 
+@_relies_on("listen_backlog", "Twisted")
+def _listen_backlog() -> None:
+    """imsuite.daphne_tuning: twisted's endpoint-string parsers for tcp and unix (what daphne's -b/-p
+    and -u become) wrapped to give a default backlog."""
+    from twisted.internet import endpoints
+
+    attributes(endpoints, "_serverParsers")
+    for kind in ("tcp", "unix"):
+        parse = inspect.unwrap(endpoints._serverParsers.get(kind))
+        require(callable(parse), f"no {kind} endpoint parser")
+        require("backlog" in inspect.signature(parse).parameters, f"the {kind} parser takes no backlog")
+
+
 @_relies_on("protocol_close_codes", "daphne", "autobahn")
 def _protocol_close_codes() -> None:
     """imsuite.daphne_tuning: daphne's serverClose replaced, sending autobahn's close frame itself."""

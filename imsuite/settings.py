@@ -291,6 +291,9 @@ IMSUITE = {
     "DB_FAIL_FAST_SECONDS": float(os.environ.get("DB_FAIL_FAST_SECONDS", "1")),
     # Bytes a WebSocket may have waiting to go out before the server closes it as a slow consumer.
     "WS_SEND_BUFFER_MAX_BYTES": int(os.environ.get("WS_SEND_BUFFER_MAX_BYTES", str(4 * 1024 * 1024))),
+    # Connections a listening socket queues before the process accepts them (twisted's own is 50):
+    # a restarted process's clients reconnecting at once are not dropped to a second's retry.
+    "LISTEN_BACKLOG": int(os.environ.get("LISTEN_BACKLOG", "2048")),
     # Frames of one WebSocket being handled (or waiting unread) before the server stops reading it.
     "WS_MAX_IN_FLIGHT": int(os.environ.get("WS_MAX_IN_FLIGHT", "64")),
     # On SIGTERM or SIGINT, how long a process may take to close its connections, let what they

@@ -8,6 +8,9 @@
 - a client that goes on sending through the stop loses nothing: what was acknowledged is stored,
   what was not is resent (same client_msg_id) and stored once;
 - (PostgreSQL) a stop that cannot finish (a send held for ever) still ends the process in its bound;
+- a process that is not accepting for a moment (stopped by SIGSTOP here; busy in a restart's storm
+  of reconnections in life) still has its clients' handshakes completed by the kernel, past
+  twisted's queue of 50 (LISTEN_BACKLOG), and serves each of them once it goes on;
 - (PG+Redis leg) the process removes its routes and stream in Redis, and its users with no connection
   elsewhere are announced offline at once, those with one stay online.
 """
@@ -53,6 +56,8 @@ LONG_GRACE_SECONDS = 60  # for a send held in the database by the test while the
 SHORT_GRACE_SECONDS = 2  # for one held for ever
 CLOSE_GOING_AWAY = 1001
 RESTART = {"status": "disconnected", "reason": "server_restart"}
+STORM = 300  # clients connecting at once to a process that is not accepting
+HANDSHAKE_SECONDS = 0.5  # a handshake the kernel drops is retried only a second later
 BURST = 20  # sends received just before the signal
 STREAM_MAX = 400  # sends of the client that keeps sending (it stops at the close)
 
@@ -190,6 +195,23 @@ async def test_a_stopping_server_tells_each_client_closes_with_1001_refuses_newc
     with pytest.raises(OSError):  # the port is closed before any client is told
         await ws_open(server.url, query=f"token={p['bob_token'].access_token}")
     server.exits_cleanly()
+
+
+def test_a_process_not_accepting_for_a_moment_still_completes_a_storm_of_handshakes(daphnes):
+    server = daphnes()
+    clients: list[socket.socket] = []
+    server.process.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(STORM):  # each within HANDSHAKE_SECONDS, or TimeoutError: it was dropped
+            clients.append(socket.create_connection(("127.0.0.1", server.port), timeout=HANDSHAKE_SECONDS))
+    finally:
+        server.process.send_signal(signal.SIGCONT)
+    for client in clients:
+        client.sendall(b"GET /api/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+    for client in clients:
+        with client:
+            client.settimeout(WS_TIMEOUT_SECONDS)
+            assert client.makefile("rb").readline().split(b" ")[:2] == [b"HTTP/1.0", b"200"]
 
 
 async def two_servers_alice_synced(daphnes: Any) -> tuple[Any, Any, dict[str, Any], str, Any, int]:

@@ -23,6 +23,7 @@ from autobahn.websocket.protocol import Timings
 from daphne.http_protocol import HTTPFactory, WebRequest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from django.conf import settings
 from twisted.internet import address, error, protocol, tcp
 from twisted.internet.testing import StringTransport
 from twisted.python import failure
@@ -74,6 +75,21 @@ def read_available(sock: socket.socket) -> bytes:
         pass
     sock.settimeout(5)
     return b"".join(chunks)
+
+
+@pytest.mark.parametrize(
+    ("description", "backlog"),
+    [
+        ("tcp:port=8080:interface=127.0.0.1", 2048),  # daphne -b 127.0.0.1 -p 8080
+        ("unix:/run/imsuite.sock", 2048),  # daphne -u
+        ("tcp:port=8080:interface=127.0.0.1:backlog=64", 64),  # daphne -e: the operator's own wins
+    ],
+)
+def test_a_listening_socket_queues_listen_backlog_connections_unless_its_endpoint_says(description, backlog):
+    from twisted.internet import endpoints
+
+    assert settings.IMSUITE["LISTEN_BACKLOG"] == 2048
+    assert endpoints.serverFromString(object(), description)._backlog == backlog
 
 
 def test_a_frame_goes_out_at_once_when_nothing_waits(pair):

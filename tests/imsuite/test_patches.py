@@ -85,6 +85,7 @@ def test_every_patch_checks_out_on_the_installed_versions(name, caplog):
 def test_startup_checks_every_patch():
     assert patches.check_all() == dict.fromkeys(patches.PATCHES, True)
     assert set(patches.PATCHES) == {
+        "listen_backlog",
         "send_frames_at_once",
         "lazy_debug_lines",
         "protocol_close_codes",
@@ -351,6 +352,22 @@ def test_a_factory_without_those_options_keeps_its_own_limits(monkeypatch, caplo
     assert WebSocketFactory.setProtocolOptions is set_protocol_options  # daphne's own options stand
     line = warned_once(caplog, "frame_limits", "daphne", "autobahn")
     assert "takes (self, versions, maxFramePayloadSize)" in line
+
+
+def test_a_twisted_whose_parser_takes_no_backlog_keeps_its_own_queue(monkeypatch, caplog):
+    from twisted.internet import endpoints
+
+    from imsuite.daphne_tuning import deepen_listen_backlog
+
+    def parse_tcp(factory, port, interface=""):  # a release that no longer takes one
+        return (int(port), factory), {"interface": interface}
+
+    monkeypatch.setitem(endpoints._serverParsers, "tcp", parse_tcp)
+    deepen_listen_backlog(2048)
+    deepen_listen_backlog(2048)
+    assert endpoints._serverParsers["tcp"] is parse_tcp  # twisted's own parser stands
+    line = warned_once(caplog, "listen_backlog", "Twisted")
+    assert "the tcp parser takes no backlog" in line
 
 
 def test_a_daphne_that_stops_otherwise_keeps_its_own_shutdown(monkeypatch, caplog):
