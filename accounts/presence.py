@@ -5,11 +5,14 @@ the embedded mode keeps them in this process. On a Redis Cluster each user's lea
 so the users spread over the nodes and every script stays within one slot.
 """
 
+import abc
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import cache
+from typing import Any
 
+import redis
 from django.conf import settings
 
 from imsuite import redis_nodes
@@ -23,21 +26,34 @@ def _any_live(leases: dict[str, float], now: float) -> bool:
     return any(expires > now for expires in leases.values())
 
 
-class MemoryPresence:
-    """Leases in this process. `renew` answers whether the user held a live lease before it, `drop`
-    whether one is left (one step each, so that a connection opening or closing asks the store once)."""
+class _Leases(abc.ABC):
+    def renew(self, user_id: int, connection: str) -> bool:
+        """Whether the user held a live lease before this one (renew_each for one)."""
+        return self.renew_each([(user_id, connection)])[0]
+
+    @abc.abstractmethod
+    def renew_each(self, leases: Sequence[tuple[int, str]]) -> list[bool]:
+        """For each lease renewed, in order, whether its user held a live one before it."""
+
+
+class MemoryPresence(_Leases):
+    """Leases in this process. `renew_each` answers for each lease whether its user held a live one
+    before it, `drop` whether one is left (one step each, so that a connection opening or closing
+    asks the store once)."""
 
     def __init__(self) -> None:
         self._leases: dict[int, dict[str, float]] = {}
         self._lock = threading.Lock()
 
-    def renew(self, user_id: int, connection: str) -> bool:
+    def renew_each(self, leases: Sequence[tuple[int, str]]) -> list[bool]:
         now = time.time()
+        answers = []
         with self._lock:
-            leases = self._leases.setdefault(user_id, {})
-            was_online = _any_live(leases, now)
-            leases[connection] = now + _ttl()
-        return was_online
+            for user_id, connection in leases:
+                held = self._leases.setdefault(user_id, {})
+                answers.append(_any_live(held, now))
+                held[connection] = now + _ttl()
+        return answers
 
     def renew_many(self, leases: Iterable[tuple[int, str]]) -> None:
         """Extend the leases of live connections, recreating any that is gone. A closed connection's
@@ -82,18 +98,38 @@ return redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')
 """
 
 
-class RedisPresence:
+class RedisPresence(_Leases):
     def __init__(self) -> None:
         self._redis = redis_nodes.sync_client()
         self._prefix = settings.REDIS_PREFIX + ":presence:"
         self._renew = self._redis.register_script(_RENEW_LUA)
         self._drop = self._redis.register_script(_DROP_LUA)
 
-    def renew(self, user_id: int, connection: str) -> bool:
-        now = time.time()
-        return bool(
-            self._renew(keys=[f"{self._prefix}{user_id}"], args=[now, connection, now + _ttl(), _ttl()])
-        )
+    def renew_each(self, leases: Sequence[tuple[int, str]]) -> list[bool]:
+        """Connections opening together renew their leases in one round trip (one per node of a
+        cluster); a user's second lease in it finds the first, as the scripts run in order. Where
+        Redis no longer knows the script (a node restarted), it is loaded and those are run again."""
+        now, ttl = time.time(), _ttl()
+
+        def run(indexes: list[int]) -> list[Any]:
+            pipe = self._redis.pipeline(transaction=False)
+            for i in indexes:
+                user_id, connection = leases[i]
+                pipe.evalsha(self._renew.sha, 1, f"{self._prefix}{user_id}", now, connection, now + ttl, ttl)
+            return pipe.execute(raise_on_error=False)
+
+        answers = run(list(range(len(leases))))
+        unknown = [
+            i for i, answer in enumerate(answers) if isinstance(answer, redis.exceptions.NoScriptError)
+        ]
+        if unknown:
+            self._redis.script_load(_RENEW_LUA)
+            for i, answer in zip(unknown, run(unknown), strict=True):
+                answers[i] = answer
+        for answer in answers:
+            if isinstance(answer, Exception):
+                raise answer
+        return [bool(answer) for answer in answers]
 
     def renew_many(self, leases: Iterable[tuple[int, str]]) -> None:
         """Extend the leases of live connections in one round trip (one per node of a cluster),

@@ -6,7 +6,7 @@ import logging
 import re
 import secrets
 from collections.abc import Iterable
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import redis
@@ -398,71 +398,112 @@ def bot_authenticate(token: str) -> User | None:
 # ---- presence ------------------------------------------------------------------------------
 
 
-@cache
-def _presence_audience_sql(include_blocked: bool) -> str:
-    """Built on first use: chats.models imports this app's models."""
+@lru_cache(maxsize=128)
+def _presence_audiences_sql(include_blocked: bool, count: int) -> str:
+    """(user, hearer) pairs for `count` users. Built on first use: chats.models imports this app's
+    models."""
     from chats.models import Chat, ChatMember
 
-    member = ChatMember._meta.db_table
+    member, users = ChatMember._meta.db_table, sql.placeholders(count)
     statement = (
-        f"SELECT friend_id FROM {Friendship._meta.db_table} WHERE user_id = %s UNION"  # noqa: S608  (our table names)
-        f" SELECT peer.user_id FROM {member} me JOIN {Chat._meta.db_table} c ON c.id = me.chat_id"
+        f"SELECT user_id, friend_id FROM {Friendship._meta.db_table} WHERE user_id IN ({users}) UNION"  # noqa: S608  (our table names)
+        f" SELECT me.user_id, peer.user_id FROM {member} me JOIN {Chat._meta.db_table} c ON c.id = me.chat_id"
         f" JOIN {member} peer ON peer.chat_id = me.chat_id"
-        f" WHERE me.user_id = %s AND c.type = '{Chat.Type.PRIVATE}' AND peer.user_id <> %s"
+        f" WHERE me.user_id IN ({users}) AND c.type = '{Chat.Type.PRIVATE}' AND peer.user_id <> me.user_id"
     )
     if include_blocked:
         return statement
-    return f"{statement} EXCEPT SELECT blocked_id FROM {Block._meta.db_table} WHERE blocker_id = %s"  # noqa: S608
+    blocks = f"SELECT blocker_id, blocked_id FROM {Block._meta.db_table} WHERE blocker_id IN ({users})"  # noqa: S608
+    return f"{statement} EXCEPT {blocks}"
 
 
 def presence_audience(user_id: int, *, include_blocked: bool = False) -> set[int]:
     """Who hears about a user's presence: their friends and their private-chat peers but those the
-    user blocked (one constant statement: every connection opening and closing asks)."""
-    params = [user_id] * (3 if include_blocked else 4)
-    return {row[0] for row in sql.fetch_all(_presence_audience_sql(include_blocked), params)}
+    user blocked."""
+    return _presence_audiences([user_id], include_blocked=include_blocked)[user_id]
 
 
-_LAST_SEEN_SQL = f"UPDATE {User._meta.db_table} SET last_seen = %s WHERE id = %s"  # noqa: S608
+def _presence_audiences(user_ids: list[int], *, include_blocked: bool = False) -> dict[int, set[int]]:
+    """presence_audience of each user, in one constant statement for all (connections opening and
+    closing together ask together)."""
+    statement = _presence_audiences_sql(include_blocked, len(user_ids))
+    return _by_user(user_ids, sql.fetch_all(statement, user_ids * (2 if include_blocked else 3)))
 
 
-@cache
-def _stamped_audience_sql() -> str:
+def _by_user(user_ids: list[int], pairs: list[tuple[Any, ...]]) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {user_id: set() for user_id in user_ids}
+    for user_id, hearer in pairs:
+        found[user_id].add(hearer)
+    return found
+
+
+@lru_cache(maxsize=128)
+def _last_seen_sql(count: int) -> str:
+    return f"UPDATE {User._meta.db_table} SET last_seen = %s WHERE id IN ({sql.placeholders(count)})"  # noqa: S608
+
+
+@lru_cache(maxsize=128)
+def _stamped_audiences_sql(count: int) -> str:
     """PostgreSQL: the last-seen stamp as a data-modifying WITH (run once, whatever the query
-    reads) in front of the presence audience's statement."""
-    return f"WITH stamped AS ({_LAST_SEEN_SQL}) {_presence_audience_sql(False)}"
+    reads) in front of the presence audiences' statement."""
+    return f"WITH stamped AS ({_last_seen_sql(count)}) {_presence_audiences_sql(False, count)}"
 
 
-def _stamp_and_announce(user: User, is_online: bool) -> None:
-    """Stamp the user's last_seen and announce their presence. Every connection opening and
-    closing does this: on PostgreSQL the stamp rides on the audience's statement, one round trip
-    instead of two (docs/performance.md, step 34)."""
-    user.last_seen = timezone.now()
-    stamp = [sql.moment(user.last_seen), user.pk]
+def _stamp_and_announce(users: list[User], is_online: bool) -> None:
+    """Stamp the users' last_seen and announce their presence. Every connection opening and
+    closing does this: on PostgreSQL the stamp rides on the audiences' statement, one round trip
+    instead of two (docs/performance.md, step 34), for all the users of connections opening together."""
+    if not users:
+        return
+    now = timezone.now()
+    ids = [user.pk for user in users]
     if sql.on_postgresql():
-        audience = {row[0] for row in sql.fetch_all(_stamped_audience_sql(), [*stamp, *[user.pk] * 4])}
+        audiences = _by_user(
+            ids, sql.fetch_all(_stamped_audiences_sql(len(ids)), [sql.moment(now), *ids * 4])
+        )
     else:
-        sql.execute(_LAST_SEEN_SQL, stamp)
-        audience = presence_audience(user.pk)
-    data = {"user_id": user.pk, "is_online": is_online, "last_seen": user.last_seen, "user": user_ref(user)}
-    publish("presence", audience, data)
+        sql.execute(_last_seen_sql(len(ids)), [sql.moment(now), *ids])
+        audiences = _presence_audiences(ids)
+    events = []
+    for user in users:
+        user.last_seen = now
+        data = {"user_id": user.pk, "is_online": is_online, "last_seen": now, "user": user_ref(user)}
+        events.append(DomainEvent(name="presence", audience=frozenset(audiences[user.pk]), data=data))
+    publish_events(events)
 
 
 def connection_opened(*, actor: User, connection: str, call_waiting: bool | None = None) -> None:
-    """A connection of the actor opened; their first one announces them online. `call_waiting`,
-    if the caller has read it: a live call waits for the actor (calls.services.PARTY_WAITING_OF_U).
-    Its writes are one transaction; if they fail, the lease goes too (the connection never opened)."""
+    """A connection of the actor opened (connections_opened for one)."""
+    connections_opened([(actor, connection, call_waiting)])
+
+
+def connections_opened(openings: list[tuple[User, str, bool | None]]) -> None:
+    """Connections opened together, each (actor, connection id, call_waiting); an actor's first one
+    announces them online. `call_waiting`, if the caller has read it: a live call waits for the
+    actor (calls.services.PARTY_WAITING_OF_U). One presence round trip for all of them, and their
+    writes (stamps, resumed calls) are one transaction; if it fails, every one of their leases goes
+    too (none of them opened)."""
     from calls.services import call_party_returned
 
-    was_online = presence.registry().renew(actor.pk, connection)
-    if was_online and call_waiting is False:  # another connection is open and no call waits: nothing to write
+    store = presence.registry()
+    was_online = store.renew_each([(actor.pk, connection) for actor, connection, _ in openings])
+    first: dict[int, User] = {}
+    resumed = []
+    for (actor, connection, waiting), online in zip(openings, was_online, strict=True):
+        if not online:
+            first.setdefault(actor.pk, actor)
+        if waiting is not False:
+            resumed.append((actor, connection, waiting))
+    if not first and not resumed:  # only further connections, and no call waits: nothing to write
         return
     try:
         with transaction.atomic():
-            call_party_returned(user=actor, channel=connection, waiting=call_waiting)
-            if not was_online:
-                _stamp_and_announce(actor, True)
+            for actor, connection, waiting in resumed:
+                call_party_returned(user=actor, channel=connection, waiting=waiting)
+            _stamp_and_announce(list(first.values()), True)
     except Exception:
-        presence.registry().drop(actor.pk, connection)
+        for actor, connection, _ in openings:
+            store.drop(actor.pk, connection)
         raise
 
 
@@ -484,13 +525,13 @@ def connection_closed(*, actor: User, connection: str) -> None:
     if not still_online:
         with transaction.atomic():  # the grace period, last_seen and the announcement, or none of them
             call_party_left(user=actor)
-            _stamp_and_announce(actor, False)
+            _stamp_and_announce([actor], False)
 
 
 def presence_announce(*, actor: User, is_online: bool) -> None:
     """An explicit presence from a client (e.g. the app going to the background)."""
     require_active(actor)
-    _stamp_and_announce(actor, is_online)
+    _stamp_and_announce([actor], is_online)
 
 
 # ---- friends -------------------------------------------------------------------------------

@@ -129,24 +129,40 @@ def refresh_tokens_by_session(user_id: int) -> dict[str, list[OutstandingToken]]
 
 
 def session_revoked(sid: str | None) -> bool:
-    """One cache get when the cache knows the sid; the database otherwise (and the answer cached).
-    "Not revoked" is cached with add, never set: a sign-out written meanwhile is not overwritten."""
-    if not sid:
-        return False
-    key = _revoked_key(sid)
+    """Whether this session is signed out (every request with an access token asks)."""
+    return bool(sid) and sid in revoked_sessions([sid])
+
+
+def revoked_sessions(sids: Iterable[str | None]) -> set[str]:
+    """Which of these sessions are signed out: one cache read for all of them; the database for
+    those the cache does not know (and the answers cached). "Not revoked" is cached with add, never
+    set: a sign-out written meanwhile is not overwritten."""
+    wanted = {sid for sid in sids if sid}
+    if not wanted:
+        return set()
+    keys = {_revoked_key(sid): sid for sid in wanted}
     try:
-        known = cache.get(key)
+        known = cache.get_many(list(keys))
     except Exception as exc:  # the cache is unreachable (Redis restarting): the database answers alone
-        logger.warning("revocation check of session %s: the cache failed (%s); asking the database", sid, exc)
-        known = None
-    if known is not None:
-        return known == REVOKED
-    revoked = RevokedSession.objects.filter(sid=sid, expires_at__gt=timezone.now()).exists()
-    with contextlib.suppress(Exception):  # warming the cache is optional
-        if revoked:
-            cache.set(key, REVOKED, timeout=_token_lifetime())
-        else:
-            cache.add(key, NOT_REVOKED, timeout=NOT_REVOKED_TTL_SECONDS)
+        named = ", ".join(sorted(wanted))
+        logger.warning(
+            "revocation check of session %s: the cache failed (%s); asking the database", named, exc
+        )
+        known = {}
+    revoked = {keys[key] for key, value in known.items() if value == REVOKED}
+    unknown = wanted - {keys[key] for key in known}
+    if unknown:
+        found: set[str] = set()
+        for chunk in _chunks(unknown):
+            stored = RevokedSession.objects.filter(sid__in=chunk, expires_at__gt=timezone.now())
+            found.update(stored.values_list("sid", flat=True))
+        revoked |= found
+        with contextlib.suppress(Exception):  # warming the cache is optional
+            for sid in unknown:
+                if sid in found:
+                    cache.set(_revoked_key(sid), REVOKED, timeout=_token_lifetime())
+                else:
+                    cache.add(_revoked_key(sid), NOT_REVOKED, timeout=NOT_REVOKED_TTL_SECONDS)
     return revoked
 
 
@@ -224,25 +240,49 @@ def read_access_token(raw: str | None) -> AccessClaims:
     )
 
 
-@functools.cache
-def _user_sql(vendor: str, extras: tuple[str, ...]) -> str:
+@functools.lru_cache(maxsize=256)
+def _users_sql(vendor: str, extras: tuple[str, ...], count: int) -> str:
+    """The rows of `count` users with `extras`; `vendor`: the columns are quoted by it."""
     selected = ", ".join([sql.columns(User, "u"), *extras])
-    return f"SELECT {selected} FROM {User._meta.db_table} u WHERE u.id = %s"  # noqa: S608  (our own SQL)
+    where = f"u.id IN ({sql.placeholders(count)})"
+    return f"SELECT {selected} FROM {User._meta.db_table} u WHERE {where}"  # noqa: S608  (our own SQL)
 
 
 def open_session(claims: AccessClaims, *extras: str) -> tuple[Session, tuple[Any, ...]]:
-    """The active user and live session behind checked claims, or AUTHENTICATION_FAILED with a
-    reason: user_inactive, session_revoked. `extras` are SQL expressions over the user's row `u`,
-    whose values come back read in the same statement: every connection opening asks for its
-    last seq and waiting call too, and one round trip costs a third of three."""
-    row = sql.fetch_one(_user_sql(connection.vendor, extras), [claims.user_id])
-    width = len(User._meta.concrete_fields)
-    user = None if row is None else sql.instance(User, row[:width])
-    if user is None or not user.is_active:
-        raise inactive_actor()
-    if session_revoked(claims.sid):
-        raise _auth_failed("session_revoked", "This session has been signed out.")
-    return Session(user=user, sid=claims.sid, expires_at=claims.expires_at), row[width:]
+    """open_sessions for one: the session, or its refusal raised."""
+    [opened] = open_sessions([claims], extras)
+    if isinstance(opened, DomainError):
+        raise opened
+    return opened
+
+
+def open_sessions(
+    claims: Sequence[AccessClaims], extras: tuple[str, ...] = ()
+) -> list[tuple[Session, tuple[Any, ...]] | DomainError]:
+    """For each checked claims, the active user and live session behind them, or
+    AUTHENTICATION_FAILED with a reason: user_inactive, session_revoked. `extras` are SQL
+    expressions over the user's row `u`, whose values come back read in the same statement: every
+    connection opening asks for its last seq and waiting call too. One statement for all the users
+    (per CHECK_CHUNK) and one cache read for all the sessions: connections opening together (a
+    burst of reconnections) share them."""
+    fields = User._meta.concrete_fields
+    width, pk = len(fields), fields.index(User._meta.pk)
+    rows: dict[int, tuple[Any, ...]] = {}
+    for ids in _chunks(each.user_id for each in claims):
+        for row in sql.fetch_all(_users_sql(connection.vendor, extras, len(ids)), ids):
+            rows[row[pk]] = row
+    revoked = revoked_sessions(each.sid for each in claims)
+    opened: list[tuple[Session, tuple[Any, ...]] | DomainError] = []
+    for each in claims:
+        row = rows.get(each.user_id)
+        user = None if row is None else sql.instance(User, row[:width])
+        if user is None or not user.is_active:
+            opened.append(inactive_actor())
+        elif each.sid in revoked:
+            opened.append(_auth_failed("session_revoked", "This session has been signed out."))
+        else:
+            opened.append((Session(user=user, sid=each.sid, expires_at=each.expires_at), row[width:]))
+    return opened
 
 
 class SessionJWTAuthentication(JWTAuthentication):

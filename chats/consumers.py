@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from accounts import services as account_services
-from accounts.sessions import AccessClaims, Session, open_session, read_access_token
+from accounts.sessions import AccessClaims, Session, read_access_token
 from calls import services as call_services
 from imsuite import audit, db_outage, safe_json
 from imsuite.errors import DomainError, ErrorCode
@@ -33,6 +33,7 @@ from imsuite.ws import (
 )
 
 from . import drafts, forwarding, pins, reactions, receipts, schemas, selectors, services
+from .opening import get_opening_queue
 from .realtime import render_for
 from .send_queue import get_send_queue
 from .sending import SendRequest
@@ -123,8 +124,10 @@ class ClientConsumer(FastWebsocketConsumer):
             return
         self.hub.attach(claims.user_id, self)
         try:
-            db_outage.fail_fast()
-            self.session, self.last_sent = await db(self._opened)(claims)
+            opened = await get_opening_queue().submit((claims, self.connection_id))
+            if isinstance(opened, DomainError):
+                raise opened
+            self.session, self.last_sent = opened
             self.live_from = self.last_sent  # every change after it reaches this connection live
         except Exception as exc:  # nothing of a connection that never opened may stay behind
             self.hub.detach(claims.user_id, self)
@@ -145,17 +148,6 @@ class ClientConsumer(FastWebsocketConsumer):
         await self._release()
         self.expires = self.session.expires_at.timestamp()
         self.watch_key = watchdog().watch(self)
-
-    def _opened(self, claims: AccessClaims) -> tuple[Session, int]:
-        """One trip to the database threads: the session, the presence, and the last seq. The last
-        seq and whether a call waits for the user come in one statement with the user's row."""
-        session, (last_seq, call_waiting) = open_session(
-            claims, selectors.LAST_SEQ_OF_U, call_services.PARTY_WAITING_OF_U
-        )
-        account_services.connection_opened(
-            actor=session.user, connection=self.connection_id, call_waiting=bool(call_waiting)
-        )
-        return session, last_seq or 0
 
     async def _refuse(self, exc: DomainError) -> None:
         """The error, then the close: 1013 (try again later) while the database is away, else 1008."""

@@ -41,3 +41,28 @@ def test_on_redis_a_renewal_sweeps_expired_leases_and_sets_the_ttl(settings: Any
     assert 0 < store._redis.ttl(key) <= settings.IMSUITE["PRESENCE_TTL_SECONDS"]
     assert store.drop(7004, "phone") is False
     assert store._redis.exists(key) == 0  # the last lease gone, the set goes with it
+
+
+def test_leases_renewed_together_answer_each_in_order() -> None:
+    """Connections opening together (chats.opening): a user's second lease in the same call finds
+    the first; a user online before the call stays so."""
+    store = presence.registry()
+    assert store.renew(7005, "phone") is False
+    leases = [(7006, "phone"), (7005, "laptop"), (7006, "laptop"), (7007, "phone")]
+    assert store.renew_each(leases) == [False, True, True, False]
+    assert store.renew_each([]) == []
+    assert [store.live(user) for user in (7005, 7006, 7007)] == [
+        {"phone", "laptop"},
+        {"phone", "laptop"},
+        {"phone"},
+    ]
+
+
+def test_on_redis_leases_renewed_together_survive_a_forgotten_script() -> None:
+    """Redis restarted (its scripts gone): the renewal loads the script and answers as before."""
+    store = presence.registry()
+    if not isinstance(store, presence.RedisPresence):
+        pytest.skip("Redis's script cache (the embedded leg keeps leases in-process)")
+    store._redis.script_flush()
+    assert store.renew_each([(7008, "phone"), (7008, "laptop")]) == [False, True]
+    assert store.live(7008) == {"phone", "laptop"}

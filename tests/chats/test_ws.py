@@ -6,7 +6,6 @@ fixtures before the devices connect, or with `call` (sync_to_async) from the tes
 """
 
 import asyncio
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -26,9 +25,8 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from accounts import presence
 from accounts import services as account_services
 from accounts.models import User
-from accounts.sessions import new_refresh_token
-from chats import selectors, services
-from chats.consumers import ClientConsumer
+from accounts.sessions import new_refresh_token, open_sessions
+from chats import opening, selectors, services
 from chats.models import Chat, ChatMember, Message, Role, SeqCounter
 from groups.models import Group, Mute
 from groups.services import group_create
@@ -39,6 +37,7 @@ from imsuite.hub import get_hub
 from tests.shared_state import forget_shared_state
 
 from .ws_helpers import (
+    WAIT,
     Connections,
     Device,
     access_token,
@@ -179,29 +178,79 @@ async def test_each_token_transport_connects(ws, alice, transport):
 
 
 async def test_a_burst_of_connections_is_set_up_a_few_at_a_time(ws, make_user, settings, monkeypatch):
-    """WS_SETUP_CONCURRENCY bounds how many connections are set up at once; the others wait, with
-    their handshake done, and every one of them is connected in the end."""
+    """WS_SETUP_CONCURRENCY bounds how many connections are set up at once (their database work is
+    one batch, chats.opening); the others wait, with their handshake done, and every one of them is
+    connected in the end."""
     settings.IMSUITE = {**settings.IMSUITE, "WS_SETUP_CONCURRENCY": 2}
     users = [await sync_to_async(make_user)() for _ in range(6)]
-    inside, most, lock = 0, 0, threading.Lock()
-    set_up = ClientConsumer._opened
+    batches: list[list[int]] = []
+    opened = account_services.connections_opened
 
-    def counted(self: ClientConsumer, claims: Any) -> Any:
-        nonlocal inside, most
-        with lock:
-            inside += 1
-            most = max(most, inside)
-        try:
-            time.sleep(0.05)  # long enough for the others to arrive if nothing held them back
-            return set_up(self, claims)
-        finally:
-            with lock:
-                inside -= 1
+    def counted(openings: list[Any]) -> None:
+        batches.append([actor.pk for actor, _, _ in openings])
+        time.sleep(0.05)  # long enough for the others to arrive if nothing held them back
+        opened(openings)
 
-    monkeypatch.setattr(ClientConsumer, "_opened", counted)
+    monkeypatch.setattr(account_services, "connections_opened", counted)
     devices = await asyncio.gather(*(ws.connect(user) for user in users))
-    assert most == 2
+    assert max(len(batch) for batch in batches) <= 2
+    assert sorted(pk for batch in batches for pk in batch) == sorted(user.pk for user in users)
     assert [device.user.pk for device in devices] == [user.pk for user in users]
+
+
+async def test_connections_opening_together_share_a_batch_and_each_gets_its_own_answer(
+    ws, make_user, monkeypatch
+):
+    """A storm of connections is set up in at most two batches: the first, then all that arrived
+    while it was in the database. Each connection gets its own connect frame (its user, its last seq) or its
+    own refusal; only those opened hold a lease; a user's two connections in one batch announce
+    them online once."""
+    friend, ann, ben, cid, dot = [await sync_to_async(make_user)() for _ in range(5)]
+    await call(account_services.friendship_create, user_a=friend, user_b=ann)
+    said = await call(
+        send_now, actor=friend, chat_id=await call(private_chat_id, a=friend, b=ann), content="hi"
+    )
+    tokens = [access_token(ann), access_token(ann), access_token(ben)]
+    tokens += [await call(deactivated_user_token, user=cid), await call(signed_out_session_token, user=dot)]
+    listening = await ws.connect(friend)
+    queue, batches = opening.get_opening_queue(), []
+
+    def first_held(claims: list[Any], extras: Any) -> Any:
+        batches.append(sorted(each.user_id for each in claims))
+        deadline = time.monotonic() + WAIT
+        while len(batches) == 1 and len(queue.waiting) < len(tokens) - len(claims):
+            assert time.monotonic() < deadline, "the other connections never arrived"
+            time.sleep(0.01)
+        return open_sessions(claims, extras)
+
+    monkeypatch.setattr(opening, "open_sessions", first_held)
+    opened = await asyncio.gather(*(ws.open(query=f"?token={token}") for token in tokens))
+    devices = [device for device, accepted, _ in opened if accepted]
+    assert len(devices) == len(tokens)
+    answers = [await device.frame() for device in devices]
+    for answer in answers:
+        answer["payload"].pop("server_time" if answer["type"] == "connect" else "message")
+    assert answers == [
+        {"type": "connect", "payload": {"status": "connected", "user_id": ann.pk, "last_seq": said.seq}},
+        {"type": "connect", "payload": {"status": "connected", "user_id": ann.pk, "last_seq": said.seq}},
+        {"type": "connect", "payload": {"status": "connected", "user_id": ben.pk, "last_seq": 0}},
+        error_frame("AUTHENTICATION_FAILED", reason="user_inactive"),
+        error_frame("AUTHENTICATION_FAILED", reason="session_revoked"),
+    ]
+    await devices[3].closed(1008)
+    await devices[4].closed(1008)
+    assert len(batches) <= 2  # the first, and (held until they all came) the rest together
+    assert sorted(pk for batch in batches for pk in batch) == sorted([ann.pk, ann.pk, ben.pk, cid.pk, dot.pk])
+    live = presence.registry().live
+    ann_connections = {devices[0].connection_id, devices[1].connection_id}
+    assert (live(ann.pk), live(ben.pk), live(cid.pk), live(dot.pk)) == (
+        ann_connections,
+        {devices[2].connection_id},
+        set(),
+        set(),
+    )
+    assert await listening.frame() == await presence_frame(ann, True)  # once, for both
+    await listening.nothing()
 
 
 def forged_token(user: User) -> str:
@@ -259,11 +308,11 @@ async def test_a_failure_while_setting_up_leaves_nothing_behind(ws, alice, bob, 
     """The database fails while a connection is set up: the connection ends without a frame, and
     the hub does not keep it."""
 
-    def broken(self: ClientConsumer, claims: Any) -> Any:
+    def broken(openings: list[Any]) -> None:
         raise RuntimeError("the database went away")
 
     with monkeypatch.context() as patched:
-        patched.setattr(ClientConsumer, "_opened", broken)
+        patched.setattr(account_services, "connections_opened", broken)
         device, accepted, _ = await ws.open(query=f"?token={access_token(alice)}")
         assert accepted
         with pytest.raises(RuntimeError, match="the database went away"):

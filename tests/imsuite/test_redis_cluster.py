@@ -132,6 +132,17 @@ def test_many_users_leases_spread_over_the_nodes_in_one_batch(cluster):
     assert store.online(users) == set(users) - {2}
 
 
+def test_connections_opening_together_renew_over_every_node_and_answer_each(cluster):
+    store = presence.registry()
+    store._redis.script_flush()  # a node that restarted knows no script: loaded again
+    users = list(range(41, 81))
+    leases = [(uid, "phone") for uid in users] + [(41, "laptop")]
+    assert store.renew_each(leases) == [False] * len(users) + [True]
+    assert store.live(41) == {"phone", "laptop"}
+    held = held_by_node(cluster, f"{PREFIX}:presence:*")
+    assert all(held), "every node holds some users' leases"
+
+
 # ---- rate limits -----------------------------------------------------------------------------
 
 

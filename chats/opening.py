@@ -1,0 +1,43 @@
+"""Client connections of one event loop set up in batches (imsuite.batches): a storm of
+reconnections (a restarted process's clients, a network coming back) shares its database work.
+For a batch: one statement for the users' rows with each one's last seq and waiting call, one cache
+read for the sessions, one presence round trip, and one transaction for the online stamps and
+announcements; alone, a connection costs what it did before."""
+
+from accounts import services as account_services
+from accounts.sessions import AccessClaims, Session, open_sessions
+from calls import services as call_services
+from imsuite.batches import BatchQueue
+from imsuite.errors import DomainError
+from imsuite.per_loop import PerLoop
+
+from . import selectors
+
+MAX_BATCH = 256
+Opening = tuple[AccessClaims, str]  # checked claims, the connection's id
+Opened = tuple[Session, int]  # the session, the last seq the user can see
+_EXTRAS = (selectors.LAST_SEQ_OF_U, call_services.PARTY_WAITING_OF_U)
+
+
+def open_connections(openings: list[Opening]) -> list[Opened | DomainError]:
+    """Each connection's session and last seq, or the refusal of its claims (user_inactive,
+    session_revoked); the leases and online announcements of those opened."""
+    sessions = open_sessions([claims for claims, _ in openings], _EXTRAS)
+    account_services.connections_opened(
+        [
+            (opened[0].user, connection, bool(opened[1][1]))
+            for (_, connection), opened in zip(openings, sessions, strict=True)
+            if not isinstance(opened, DomainError)
+        ]
+    )
+    return [
+        opened if isinstance(opened, DomainError) else (opened[0], opened[1][0] or 0) for opened in sessions
+    ]
+
+
+_queues: PerLoop[BatchQueue[Opening, Opened]] = PerLoop(lambda _loop: BatchQueue(open_connections, MAX_BATCH))
+
+
+def get_opening_queue() -> BatchQueue[Opening, Opened]:
+    """This event loop's queue of connections being set up."""
+    return _queues.get()
