@@ -8,12 +8,13 @@ so the users spread over the nodes and every script stays within one slot.
 import abc
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
 import redis
 from django.conf import settings
+from redis.commands.core import Script
 
 from imsuite import redis_nodes
 
@@ -31,9 +32,17 @@ class _Leases(abc.ABC):
         """Whether the user held a live lease before this one (renew_each for one)."""
         return self.renew_each([(user_id, connection)])[0]
 
+    def drop(self, user_id: int, connection: str) -> bool:
+        """Whether the user holds a live lease still (drop_each for one)."""
+        return self.drop_each([(user_id, connection)])[0]
+
     @abc.abstractmethod
     def renew_each(self, leases: Sequence[tuple[int, str]]) -> list[bool]:
         """For each lease renewed, in order, whether its user held a live one before it."""
+
+    @abc.abstractmethod
+    def drop_each(self, leases: Sequence[tuple[int, str]]) -> list[bool]:
+        """For each lease dropped, in order, whether its user holds a live one still."""
 
 
 class MemoryPresence(_Leases):
@@ -63,12 +72,15 @@ class MemoryPresence(_Leases):
             for user_id, connection in leases:
                 self._leases.setdefault(user_id, {})[connection] = expires
 
-    def drop(self, user_id: int, connection: str) -> bool:
+    def drop_each(self, leases: Sequence[tuple[int, str]]) -> list[bool]:
         now = time.time()
+        answers = []
         with self._lock:
-            leases = self._leases.get(user_id, {})
-            leases.pop(connection, None)
-            return _any_live(leases, now)
+            for user_id, connection in leases:
+                held = self._leases.get(user_id, {})
+                held.pop(connection, None)
+                answers.append(_any_live(held, now))
+        return answers
 
     def live(self, user_id: int) -> set[str]:
         """The user's connections whose lease lives."""
@@ -107,15 +119,27 @@ class RedisPresence(_Leases):
 
     def renew_each(self, leases: Sequence[tuple[int, str]]) -> list[bool]:
         """Connections opening together renew their leases in one round trip (one per node of a
-        cluster); a user's second lease in it finds the first, as the scripts run in order. Where
-        Redis no longer knows the script (a node restarted), it is loaded and those are run again."""
+        cluster); a user's second lease in it finds the first, as the scripts run in order."""
         now, ttl = time.time(), _ttl()
+        return self._each(self._renew, leases, lambda connection: [now, connection, now + ttl, ttl])
+
+    def drop_each(self, leases: Sequence[tuple[int, str]]) -> list[bool]:
+        """Connections closing together drop their leases in one round trip, as renew_each."""
+        now = time.time()
+        return self._each(self._drop, leases, lambda connection: [now, connection])
+
+    def _each(
+        self, script: Script, leases: Sequence[tuple[int, str]], args: Callable[[str], list[Any]]
+    ) -> list[bool]:
+        """`script` on each lease's user key with args(connection), pipelined, its answers as
+        booleans. Where Redis no longer knows the script (a node restarted), it is loaded and those
+        are run again."""
 
         def run(indexes: list[int]) -> list[Any]:
             pipe = self._redis.pipeline(transaction=False)
             for i in indexes:
                 user_id, connection = leases[i]
-                pipe.evalsha(self._renew.sha, 1, f"{self._prefix}{user_id}", now, connection, now + ttl, ttl)
+                pipe.evalsha(script.sha, 1, f"{self._prefix}{user_id}", *args(connection))
             return pipe.execute(raise_on_error=False)
 
         answers = run(list(range(len(leases))))
@@ -123,7 +147,7 @@ class RedisPresence(_Leases):
             i for i, answer in enumerate(answers) if isinstance(answer, redis.exceptions.NoScriptError)
         ]
         if unknown:
-            self._redis.script_load(_RENEW_LUA)
+            self._redis.script_load(script.script)
             for i, answer in zip(unknown, run(unknown), strict=True):
                 answers[i] = answer
         for answer in answers:
@@ -142,9 +166,6 @@ class RedisPresence(_Leases):
             pipe.zadd(key, {connection: expires})
             pipe.expire(key, _ttl())
         pipe.execute()
-
-    def drop(self, user_id: int, connection: str) -> bool:
-        return bool(self._drop(keys=[f"{self._prefix}{user_id}"], args=[time.time(), connection]))
 
     def live(self, user_id: int) -> set[str]:
         members = self._redis.zrangebyscore(f"{self._prefix}{user_id}", time.time(), "+inf")

@@ -514,18 +514,29 @@ def connections_renewed(*, leases: Iterable[tuple[int, str]]) -> None:
 
 
 def connection_closed(*, actor: User, connection: str) -> None:
-    """A connection closed; when it was the last one the actor is announced offline."""
-    from calls.services import call_party_left
+    """A connection of the actor closed (connections_closed for one)."""
+    connections_closed([(actor, connection)])
+
+
+def connections_closed(closings: list[tuple[User, str]]) -> None:
+    """Connections closed together, each (actor, connection id); an actor's last one announces them
+    offline and starts the grace period of their live calls. One presence round trip for all of
+    them, and their writes (the grace periods, the stamps) are one transaction, or none of them."""
+    from calls.services import call_parties_left
 
     try:
-        still_online = presence.registry().drop(actor.pk, connection)
-    except redis.RedisError as exc:  # the lease expires by itself; whether others are left is unknown
-        logger.warning("could not drop the presence lease of user %s: %s", actor.pk, exc)
+        still_online = presence.registry().drop_each(
+            [(actor.pk, connection) for actor, connection in closings]
+        )
+    except redis.RedisError as exc:  # the leases expire by themselves; whether others are left is unknown
+        users = ", ".join(str(actor.pk) for actor, _ in closings)
+        logger.warning("could not drop the presence lease of user %s: %s", users, exc)
         return
-    if not still_online:
-        with transaction.atomic():  # the grace period, last_seen and the announcement, or none of them
-            call_party_left(user=actor)
-            _stamp_and_announce([actor], False)
+    gone = {actor.pk: actor for (actor, _), online in zip(closings, still_online, strict=True) if not online}
+    if gone:
+        with transaction.atomic():
+            call_parties_left(users=list(gone.values()))
+            _stamp_and_announce(list(gone.values()), False)
 
 
 def presence_announce(*, actor: User, is_online: bool) -> None:

@@ -8,6 +8,7 @@ offer to someone offline or busy --> ended at once (missed | busy)
 
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -271,13 +272,22 @@ def calls_expire(*, now: datetime | None = None) -> int:
 
 
 _LIVE_SQL = ", ".join(f"'{state}'" for state in LIVE)
-_PARTY_LEFT_SQL = (
-    f"UPDATE {Call._meta.db_table} SET"  # noqa: S608  (our table name; values are parameters)
-    " caller_lost_at = CASE WHEN caller_id = %s AND caller_lost_at IS NULL THEN %s ELSE caller_lost_at END,"
-    " callee_lost_at = CASE WHEN callee_id = %s AND callee_lost_at IS NULL THEN %s ELSE callee_lost_at END"
-    f" WHERE state IN ({_LIVE_SQL})"
-    " AND ((caller_id = %s AND caller_lost_at IS NULL) OR (callee_id = %s AND callee_lost_at IS NULL))"
-)
+
+
+@lru_cache(maxsize=128)
+def _parties_left_sql(count: int) -> str:
+    users = sql.placeholders(count)
+    return (
+        f"UPDATE {Call._meta.db_table} SET"  # noqa: S608  (our table name; values are parameters)
+        f" caller_lost_at = CASE WHEN caller_id IN ({users}) AND caller_lost_at IS NULL THEN %s"
+        " ELSE caller_lost_at END,"
+        f" callee_lost_at = CASE WHEN callee_id IN ({users}) AND callee_lost_at IS NULL THEN %s"
+        " ELSE callee_lost_at END"
+        f" WHERE state IN ({_LIVE_SQL}) AND ((caller_id IN ({users}) AND caller_lost_at IS NULL)"
+        f" OR (callee_id IN ({users}) AND callee_lost_at IS NULL))"
+    )
+
+
 # Whether a live call waits for the user of row `u` to come back: every connection opening asks,
 # with its user row (accounts.sessions.open_session).
 PARTY_WAITING_OF_U = (
@@ -289,10 +299,17 @@ _PARTY_WAITING_SQL = f"SELECT {PARTY_WAITING_OF_U} FROM {User._meta.db_table} u 
 
 
 def call_party_left(*, user: User, now: datetime | None = None) -> None:
-    """The user's last connection closed: their live calls start the grace period. Every last
-    connection closing runs this, so it is one constant statement (imsuite.sql)."""
+    """The user's last connection closed (call_parties_left for one)."""
+    call_parties_left(users=[user], now=now)
+
+
+def call_parties_left(*, users: list[User], now: datetime | None = None) -> None:
+    """These users' last connections closed: their live calls start the grace period. Every last
+    connection closing runs this, so it is one constant statement (imsuite.sql), for all the users
+    of connections closing together."""
     lost = sql.moment(now or timezone.now())
-    sql.execute(_PARTY_LEFT_SQL, [user.pk, lost, user.pk, lost, user.pk, user.pk])
+    ids = [user.pk for user in users]
+    sql.execute(_parties_left_sql(len(ids)), [*ids, lost, *ids, lost, *ids, *ids])
 
 
 def call_party_returned(*, user: User, channel: str, waiting: bool | None = None) -> None:

@@ -33,7 +33,7 @@ from imsuite.ws import (
 )
 
 from . import drafts, forwarding, pins, reactions, receipts, schemas, selectors, services
-from .opening import get_opening_queue
+from .connection_queues import get_closing_queue, get_opening_queue
 from .realtime import render_for
 from .send_queue import get_send_queue
 from .sending import SendRequest
@@ -169,8 +169,7 @@ class ClientConsumer(FastWebsocketConsumer):
                 await self._relay_typing(chat_id, False)
         async with setup_gate():
             # With the database away the lease still goes (Redis); the offline announcement is lost.
-            with contextlib.suppress(db_outage.ServiceUnavailable):
-                await db(account_services.connection_closed)(actor=self.user, connection=self.connection_id)
+            await get_closing_queue().submit((self.user, self.connection_id))
 
     # ---- the connection's life ------------------------------------------------------------
 

@@ -24,9 +24,14 @@ R = TypeVar("R")
 
 
 class BatchQueue(Generic[T, R]):
-    def __init__(self, run: Callable[[list[T]], list[R | DomainError]], most: int) -> None:
-        """`run` (in a database thread) gives each request its result or the DomainError that refused it."""
+    def __init__(
+        self, run: Callable[[list[T]], list[R | DomainError]], most: int, *, fail_fast: bool = True
+    ) -> None:
+        """`run` (in a database thread) gives each request its result or the DomainError that refused
+        it. With `fail_fast`, a batch right after one failed for an outage is refused at once
+        (imsuite.db_outage) instead of waiting it out again."""
         self.run, self.most = db(lambda requests: _collecting(run, requests)), most
+        self.fail_fast = fail_fast
         self.waiting: list[tuple[T, asyncio.Future]] = []
         self.flushing: asyncio.Task | None = None
         self.delivering: asyncio.Task | None = None  # the newest batch's events on their way
@@ -54,7 +59,8 @@ class BatchQueue(Generic[T, R]):
             while self.waiting:
                 batch, self.waiting = self.waiting[: self.most], self.waiting[self.most :]
                 try:
-                    db_outage.fail_fast()  # a batch just failed for an outage: do not wait it out again
+                    if self.fail_fast:
+                        db_outage.fail_fast()
                     results, events = await self.run([request for request, _ in batch])
                 except Exception as exc:  # the whole batch failed (e.g. the database is down)
                     results, events = [exc] * len(batch), []

@@ -43,9 +43,9 @@ def test_on_redis_a_renewal_sweeps_expired_leases_and_sets_the_ttl(settings: Any
     assert store._redis.exists(key) == 0  # the last lease gone, the set goes with it
 
 
-def test_leases_renewed_together_answer_each_in_order() -> None:
-    """Connections opening together (chats.opening): a user's second lease in the same call finds
-    the first; a user online before the call stays so."""
+def test_leases_renewed_and_dropped_together_answer_each_in_order() -> None:
+    """Connections opening or closing together (chats.connection_queues): a user's second lease in
+    the same call finds the first; a user online before the call stays so."""
     store = presence.registry()
     assert store.renew(7005, "phone") is False
     leases = [(7006, "phone"), (7005, "laptop"), (7006, "laptop"), (7007, "phone")]
@@ -56,13 +56,18 @@ def test_leases_renewed_together_answer_each_in_order() -> None:
         {"phone", "laptop"},
         {"phone"},
     ]
+    assert store.drop_each([(7006, "phone"), (7005, "phone"), (7006, "laptop")]) == [True, True, False]
+    assert [store.live(user) for user in (7005, 7006)] == [{"laptop"}, set()]
 
 
 def test_on_redis_leases_renewed_together_survive_a_forgotten_script() -> None:
-    """Redis restarted (its scripts gone): the renewal loads the script and answers as before."""
+    """Redis restarted (its scripts gone): a renewal or a drop loads its script and answers as before."""
     store = presence.registry()
     if not isinstance(store, presence.RedisPresence):
         pytest.skip("Redis's script cache (the embedded leg keeps leases in-process)")
     store._redis.script_flush()
     assert store.renew_each([(7008, "phone"), (7008, "laptop")]) == [False, True]
     assert store.live(7008) == {"phone", "laptop"}
+    store._redis.script_flush()
+    assert store.drop_each([(7008, "phone"), (7008, "laptop")]) == [True, False]
+    assert store.live(7008) == set()

@@ -685,3 +685,14 @@ def test_leaving_keeps_an_earlier_loss_and_leaves_ended_calls_alone(place, alice
     act(services.call_party_left, user=alice, now=later)
     assert (row(live).caller_lost_at, row(live).callee_lost_at) == (later, first)
     assert (row(ended).caller_lost_at, row(ended).callee_lost_at) == (None, None)
+
+
+def test_both_parties_leaving_together_are_each_stamped_in_one_statement(place, alice, bob, act):
+    """Connections closing together (chats.connection_queues): call_parties_left marks each user
+    where they are a party, with the one moment, and leaves an earlier stamp alone."""
+    ended, live = place("ended"), place("active")
+    first, later = timezone.now(), timezone.now() + timedelta(seconds=3)
+    act(services.call_party_left, user=bob, now=first)
+    act(services.call_parties_left, users=[alice, bob], now=later)
+    assert (row(live).caller_lost_at, row(live).callee_lost_at) == (later, first)
+    assert (row(ended).caller_lost_at, row(ended).callee_lost_at) == (None, None)

@@ -26,7 +26,7 @@ from accounts import presence
 from accounts import services as account_services
 from accounts.models import User
 from accounts.sessions import new_refresh_token, open_sessions
-from chats import opening, selectors, services
+from chats import connection_queues, selectors, services
 from chats.models import Chat, ChatMember, Message, Role, SeqCounter
 from groups.models import Group, Mute
 from groups.services import group_create
@@ -179,7 +179,7 @@ async def test_each_token_transport_connects(ws, alice, transport):
 
 async def test_a_burst_of_connections_is_set_up_a_few_at_a_time(ws, make_user, settings, monkeypatch):
     """WS_SETUP_CONCURRENCY bounds how many connections are set up at once (their database work is
-    one batch, chats.opening); the others wait, with their handshake done, and every one of them is
+    one batch, chats.connection_queues); the others wait, with their handshake done, and every one of them is
     connected in the end."""
     settings.IMSUITE = {**settings.IMSUITE, "WS_SETUP_CONCURRENCY": 2}
     users = [await sync_to_async(make_user)() for _ in range(6)]
@@ -213,7 +213,7 @@ async def test_connections_opening_together_share_a_batch_and_each_gets_its_own_
     tokens = [access_token(ann), access_token(ann), access_token(ben)]
     tokens += [await call(deactivated_user_token, user=cid), await call(signed_out_session_token, user=dot)]
     listening = await ws.connect(friend)
-    queue, batches = opening.get_opening_queue(), []
+    queue, batches = connection_queues.get_opening_queue(), []
 
     def first_held(claims: list[Any], extras: Any) -> Any:
         batches.append(sorted(each.user_id for each in claims))
@@ -223,7 +223,7 @@ async def test_connections_opening_together_share_a_batch_and_each_gets_its_own_
             time.sleep(0.01)
         return open_sessions(claims, extras)
 
-    monkeypatch.setattr(opening, "open_sessions", first_held)
+    monkeypatch.setattr(connection_queues, "open_sessions", first_held)
     opened = await asyncio.gather(*(ws.open(query=f"?token={token}") for token in tokens))
     devices = [device for device, accepted, _ in opened if accepted]
     assert len(devices) == len(tokens)
@@ -251,6 +251,36 @@ async def test_connections_opening_together_share_a_batch_and_each_gets_its_own_
     )
     assert await listening.frame() == await presence_frame(ann, True)  # once, for both
     await listening.nothing()
+
+
+async def test_connections_closing_together_announce_each_user_offline_once(ws, make_user, monkeypatch):
+    """Connections closing at once share a batch (chats.connection_queues): a user whose two
+    connections both close is announced offline once, with the stamp stored on their row; a user
+    with a connection left stays online, unannounced; every closed lease is gone."""
+    friend, ann, ben = [await sync_to_async(make_user)() for _ in range(3)]
+    for user in (ann, ben):
+        await call(account_services.friendship_create, user_a=friend, user_b=user)
+    listening = await ws.connect(friend)
+    phone, laptop, ben_phone, ben_laptop = [await ws.connect(user) for user in (ann, ann, ben, ben)]
+    queue, batches = connection_queues.get_closing_queue(), []
+    closed = account_services.connections_closed
+
+    def first_held(closings: list[Any]) -> None:
+        batches.append(sorted(actor.pk for actor, _ in closings))
+        deadline = time.monotonic() + WAIT
+        while len(batches) == 1 and len(queue.waiting) < 3 - len(closings):
+            assert time.monotonic() < deadline, "the other closes never arrived"
+            time.sleep(0.01)
+        closed(closings)
+
+    monkeypatch.setattr(account_services, "connections_closed", first_held)
+    await asyncio.gather(phone.close(), laptop.close(), ben_phone.close())
+    assert len(batches) <= 2  # the first, and (held until they all came) the rest together
+    assert sorted(pk for batch in batches for pk in batch) == sorted([ann.pk, ann.pk, ben.pk])
+    assert await listening.frame() == await presence_frame(ann, False)
+    await listening.nothing()
+    live = presence.registry().live
+    assert (live(ann.pk), live(ben.pk)) == (set(), {ben_laptop.connection_id})
 
 
 def forged_token(user: User) -> str:
