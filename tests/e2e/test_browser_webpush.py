@@ -8,12 +8,12 @@ PushManager.subscribe and the subscriptions API are stood in for, the page's own
 tested). Embedded leg only, like the other browser tests."""
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from playwright.async_api import BrowserContext, CDPSession, Page, Route, Worker, expect
 from playwright.async_api import Error as PlaywrightError
 
@@ -29,6 +29,17 @@ WAIT_SECONDS = UI_TIMEOUT_MS / 1000
 NOTIFICATIONS = """async (registration) => (await registration.getNotifications())
   .map((n) => ({title: n.title, body: n.body, tag: n.tag, data: n.data}))"""
 IN_WORKER = f"({NOTIFICATIONS})(self.registration)"
+WORKER_STATE = f"""Promise.all([
+  self.clients.matchAll({{type: 'window', includeUncontrolled: true}})
+    .then((windows) => windows.map((w) => [w.url, w.focused, w.visibilityState])),
+  Notification.permission,
+  ({NOTIFICATIONS})(self.registration),
+])"""
+# A push delivered through DevTools (Chromium has no push service here) is delivered again if no
+# notification shows within a share of the wait: in a long CI run one delivery once showed nothing
+# at all, never in a run of the module alone. The notification's tag makes a second one replace the
+# first, so the exact list below still holds.
+DELIVERIES = 3
 WINDOWS_IN_WORKER = "self.clients.matchAll({type: 'window', includeUncontrolled: true}).then((w) => w.length)"
 IN_PAGE = f"navigator.serviceWorker.getRegistration('/').then({NOTIFICATIONS})"
 
@@ -47,34 +58,39 @@ async def registration_id(cdp: CDPSession, scope: str) -> str:
     return await asyncio.wait_for(found, WAIT_SECONDS)
 
 
-async def in_any_worker(context: BrowserContext, script: str, done: Callable[[Any], bool]) -> Any:
-    """What `script` gives in the context's service worker, as soon as `done` holds (bounded); the
-    worker may be stopped and started again meanwhile, when a new one is listed."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    seen: list[Any] = []
+async def in_any_worker(
+    context: BrowserContext, script: str, done: Callable[[Any], bool], within: float = WAIT_SECONDS
+) -> Any:
+    """What `script` gives in the context's service worker as soon as `done` holds, or None once
+    `within` seconds have passed; the worker may be stopped and started again meanwhile, when a
+    new one is listed."""
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         for worker in context.service_workers:
             try:
                 value = await worker.evaluate(script)
-            except PlaywrightError as error:  # that worker stopped; a new one is listed
-                seen.append(str(error).splitlines()[0])
+            except PlaywrightError:  # that worker stopped; a new one is listed
                 continue
             if done(value):
                 return value
-            seen.append(value)
         await asyncio.sleep(0.05)
-    pytest.fail(f"not within {WAIT_SECONDS} s: {script}; the worker gave {seen[-3:]}")
+    return None
 
 
-async def shown_by_the_worker(context: BrowserContext) -> list[dict[str, Any]]:
-    """The notifications the worker shows, as soon as there is one."""
-    return await in_any_worker(context, IN_WORKER, bool)
+async def worker_state(context: BrowserContext) -> str:
+    """What the workers see, for a failure's message: their windows and the permission."""
+    states = []
+    for worker in context.service_workers:
+        with contextlib.suppress(PlaywrightError):
+            states.append(await worker.evaluate(WORKER_STATE))
+    return f"{len(context.service_workers)} worker(s) listed; (windows, permission, shown): {states}"
 
 
 async def no_window_of_the_site(context: BrowserContext) -> None:
     """Wait until the worker no longer counts a closed page among its windows: a page's close returns
     before the worker's client list drops it, and a push meanwhile would find it still in front."""
-    await in_any_worker(context, WINDOWS_IN_WORKER, lambda count: count == 0)
+    gone = await in_any_worker(context, WINDOWS_IN_WORKER, lambda count: count == 0)
+    assert gone == 0, await worker_state(context)
 
 
 async def running_worker(page: Page) -> Worker:
@@ -108,7 +124,12 @@ async def test_a_push_with_no_page_open_shows_a_notification(open_page, daphne_u
         "mentioned": False,
     }
     delivery = {"origin": daphne_url, "registrationId": await registration_id(cdp, f"{daphne_url}/")}
-    await cdp.send("ServiceWorker.deliverPushMessage", {**delivery, "data": json.dumps(push)})
+    shown = None
+    for _ in range(DELIVERIES):
+        await cdp.send("ServiceWorker.deliverPushMessage", {**delivery, "data": json.dumps(push)})
+        shown = await in_any_worker(context, IN_WORKER, bool, within=WAIT_SECONDS / DELIVERIES)
+        if shown:
+            break
 
     expected = [
         {
@@ -118,7 +139,7 @@ async def test_a_push_with_no_page_open_shows_a_notification(open_page, daphne_u
             "data": push,
         }
     ]
-    assert await shown_by_the_worker(context) == expected
+    assert shown == expected, await worker_state(context)
     reader = await context.new_page()  # and as any page of the site reads them
     await reader.goto(f"{daphne_url}/sw.js")
     assert await reader.evaluate(IN_PAGE) == expected
