@@ -48,8 +48,10 @@ def close_connections(closings: list[Closing]) -> list[None]:
 _openings: PerLoop[BatchQueue[Opening, Opened]] = PerLoop(
     lambda _loop: BatchQueue(open_connections, MAX_BATCH)
 )
+# Closes go to the database even right after an outage (no fail-fast): the leases go in Redis
+# first, and only the offline announcements are lost with the database away.
 _closings: PerLoop[BatchQueue[Closing, None]] = PerLoop(
-    lambda _loop: BatchQueue(close_connections, MAX_BATCH)
+    lambda _loop: BatchQueue(close_connections, MAX_BATCH, fail_fast=False)
 )
 
 

@@ -30,7 +30,7 @@ from chats import connection_queues, selectors, services
 from chats.models import Chat, ChatMember, Message, Role, SeqCounter
 from groups.models import Group, Mute
 from groups.services import group_create
-from imsuite import event_routes, redis_nodes, routed_hub
+from imsuite import db_outage, event_routes, redis_nodes, routed_hub
 from imsuite import hub as hub_module
 from imsuite.events import HUB_GROUP
 from imsuite.hub import get_hub
@@ -281,6 +281,17 @@ async def test_connections_closing_together_announce_each_user_offline_once(ws, 
     await listening.nothing()
     live = presence.registry().live
     assert (live(ann.pk), live(ben.pk)) == (set(), {ben_laptop.connection_id})
+
+
+async def test_a_close_right_after_a_database_failure_still_drops_its_lease(ws, alice, monkeypatch):
+    """Openings and sends are refused at once for a moment after the database failed (the fail-fast
+    window, imsuite.db_outage); a close is not: its lease goes, as it would with the database away."""
+    phone = await ws.connect(alice)
+    connection = phone.connection_id
+    assert presence.registry().live(alice.pk) == {connection}
+    monkeypatch.setattr(db_outage._outage, "fail_fast_until", time.monotonic() + 60)
+    await phone.close()
+    assert presence.registry().live(alice.pk) == set()
 
 
 def forged_token(user: User) -> str:
