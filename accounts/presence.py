@@ -47,8 +47,8 @@ class _Leases(abc.ABC):
 
 class MemoryPresence(_Leases):
     """Leases in this process. `renew_each` answers for each lease whether its user held a live one
-    before it, `drop` whether one is left (one step each, so that a connection opening or closing
-    asks the store once)."""
+    before it, `drop_each` whether one is left (one step each, so that connections opening or
+    closing ask the store once)."""
 
     def __init__(self) -> None:
         self._leases: dict[int, dict[str, float]] = {}

@@ -486,7 +486,8 @@ def connections_opened(openings: list[tuple[User, str, bool | None]]) -> None:
     from calls.services import call_party_returned
 
     store = presence.registry()
-    was_online = store.renew_each([(actor.pk, connection) for actor, connection, _ in openings])
+    leases = [(actor.pk, connection) for actor, connection, _ in openings]
+    was_online = store.renew_each(leases)
     first: dict[int, User] = {}
     resumed = []
     for (actor, connection, waiting), online in zip(openings, was_online, strict=True):
@@ -502,8 +503,7 @@ def connections_opened(openings: list[tuple[User, str, bool | None]]) -> None:
                 call_party_returned(user=actor, channel=connection, waiting=waiting)
             _stamp_and_announce(list(first.values()), True)
     except Exception:
-        for actor, connection, _ in openings:
-            store.drop(actor.pk, connection)
+        store.drop_each(leases)
         raise
 
 
