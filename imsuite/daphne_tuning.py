@@ -437,9 +437,13 @@ def deepen_listen_backlog(backlog: int) -> None:
     from twisted.internet import endpoints
 
     def deeper(parse: Callable[..., Any]) -> Callable[..., Any]:
+        signature = inspect.signature(parse)
+
         @functools.wraps(parse)
         def parse_with_backlog(factory: Any, *args: Any, **kwargs: Any) -> Any:
-            kwargs.setdefault("backlog", backlog)
+            given = signature.bind_partial(factory, *args, **kwargs).arguments  # by name or position
+            if "backlog" not in given:
+                kwargs["backlog"] = backlog
             return parse(factory, *args, **kwargs)
 
         return parse_with_backlog

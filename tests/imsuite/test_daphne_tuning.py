@@ -83,6 +83,8 @@ def read_available(sock: socket.socket) -> bytes:
         ("tcp:port=8080:interface=127.0.0.1", 2048),  # daphne -b 127.0.0.1 -p 8080
         ("unix:/run/imsuite.sock", 2048),  # daphne -u
         ("tcp:port=8080:interface=127.0.0.1:backlog=64", 64),  # daphne -e: the operator's own wins
+        ("tcp:8080:127.0.0.1:64", 64),  # the same, given by position
+        ("unix:/run/imsuite.sock:backlog=32", 32),
     ],
 )
 def test_a_listening_socket_queues_listen_backlog_connections_unless_its_endpoint_says(description, backlog):
