@@ -3,7 +3,7 @@ comes back (forward `?since=<cursor>`, a reverse endpoint's `last_cursor`) is se
 in order, once, within BOT_EVENT_RETENTION_SECONDS (docs/architecture.md, "The bot event stream").
 
 The cursor is the seq of the change, the one counter that already orders every message change by
-commit (chats.sending.take_seqs):
+commit (chats.seq_counter.take_seqs):
 - a message event's cursor is its message change's seq; nothing is written for it (the message
   row is the record), and a replay reads the bot's chats' messages by seq like a client's sync;
 - any other event a bot hears (group, friend and request events) is kept here, after the change
@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from chats import selectors as chat_selectors
-from chats.sending import take_seqs
+from chats.seq_counter import take_seqs
 from imsuite.app_hooks import Change
 from imsuite.events import BOT_EVENT, HUB_EVENTS, DomainEvent, plain
 

@@ -23,7 +23,7 @@ from imsuite.ratelimit import rate_limit_named
 
 from .access import access_message, chat_audience
 from .models import Chat, ChatMember, Message, Reaction
-from .sending import take_seqs
+from .seq_counter import take_seqs
 
 MAX_DISTINCT = 20  # different emoji on one message; a new one past it is refused
 SUMMARY_USERS = 5  # who reacted, per emoji, in the summary; GET .../reactions lists everyone

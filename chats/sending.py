@@ -11,6 +11,7 @@ as if it had come alone, and its result (or error) is its own.
 import operator
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
@@ -20,7 +21,6 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 
 from accounts.access import blocked_refusal, inactive_actor
 from accounts.models import Block, User
@@ -40,9 +40,9 @@ from .mentions import (
     parse_mentions,
     unread_mentions_add,
 )
-from .models import Chat, ChatMember, Message, SeqCounter
+from .message_rows import store_rows
+from .models import Chat, ChatMember, Message
 from .selectors import message_event_data, refs_and_audiences, sender_profile
-from .seq_counter import highest_stored_seq, seq_counter_repair
 
 CONTENT_TYPES = (Message.Type.TEXT, Message.Type.IMAGE, Message.Type.FILE)  # without attachments
 
@@ -283,7 +283,8 @@ class _Batch:
         refs, audiences = refs_and_audiences(kinds)
         mentions = self._mentions(indexes)
         now = timezone.now()
-        with transaction.atomic():
+        files = any(i in self.attachments or self.requests[i].forward_files for i in indexes)
+        with _writing(alone=not mentions and not files):
             self._copy_forward_files(indexes)
             messages = [
                 Message(
@@ -306,11 +307,7 @@ class _Batch:
                 )
                 for i in indexes
             ]
-            _touch_chats(sorted(kinds), now)
-            first = take_seqs(len(messages))  # last: the counter stays locked only until the commit
-            for offset, message in enumerate(messages):
-                message.seq = message.created_seq = first + offset
-            _insert_messages(messages)
+            store_rows(messages, sorted(kinds))
             unread_mentions_add(_mention_counts(messages, audiences, self.blocked))
             for i, message in zip(indexes, messages, strict=True):
                 if i in self.attachments:
@@ -350,6 +347,16 @@ class _Batch:
             if mentions:
                 found[i] = mentions
         return found
+
+
+def _writing(alone: bool) -> AbstractContextManager[Any]:
+    """The transaction around a batch's writes. A batch whose only write is message_rows' one
+    statement needs none on PostgreSQL: autocommitted, it is atomic and costs no BEGIN and COMMIT.
+    Inside a caller's transaction it takes a savepoint all the same, so that a failed batch can be
+    retried message by message."""
+    if alone and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return nullcontext()
+    return transaction.atomic()
 
 
 def _mention_counts(
@@ -428,49 +435,6 @@ def _memberships_sql(users: int, chats: int) -> str:
     )
 
 
-_INSERTED = (
-    ("chat_id", "bigint"),
-    ("sender_id", "bigint"),
-    ("content", "text"),
-    ("message_type", "text"),
-    ("reply_to_id", "bigint"),
-    ("client_msg_id", "text"),
-    ("seq", "bigint"),
-    ("attachments", "jsonb"),
-    ("mentions", "jsonb"),
-    ("forwarded_from", "jsonb"),
-)
-
-
-def _insert_messages(messages: list[Message]) -> None:
-    """Insert a batch's rows and give each its id. On PostgreSQL this is one INSERT of unnest()ed
-    column arrays whose values go as they are: bulk_create prepared every value of every row
-    through its model field, half of a 300-message batch's time (docs/performance.md)."""
-    if connection.vendor != "postgresql":
-        Message.objects.bulk_create(messages)
-        return
-    columns = ", ".join(name for name, _ in _INSERTED)
-    arrays = ", ".join(f"%s::{kind}[]" for _, kind in _INSERTED)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {Message._meta.db_table} ({columns}, created_seq, created_at, is_edited)"  # noqa: S608
-            f" SELECT r.*, r.seq, %s, false FROM unnest({arrays}) AS r({columns}) RETURNING seq, id",
-            [messages[0].created_at, *([_column(m, name) for m in messages] for name, _ in _INSERTED)],
-        )
-        ids = dict(cursor.fetchall())
-    alias = connection.alias  # read once: each read of `connection` looks up the thread's connection
-    for message in messages:  # as bulk_create leaves them: saved rows of this database
-        message.pk = ids[message.seq]
-        message._state.adding, message._state.db = False, alias
-
-
-def _column(message: Message, name: str) -> Any:
-    value = getattr(message, name)
-    return (
-        Jsonb(value) if name in ("attachments", "mentions", "forwarded_from") and value is not None else value
-    )
-
-
 def _messages_by_client_id(keys: list[tuple[int, str]]) -> list[Message]:
     """The messages stored under these (sender, client_msg_id) keys: one index probe per key. On
     PostgreSQL each key is looked up LATERALly, a plan that stays right even when the statistics lag
@@ -521,49 +485,3 @@ def clean_content(content: Any, message_type: str) -> str:
     ):
         raise validation_error("content", "not_url", "An image or file message carries its http(s) URL.")
     return content
-
-
-def _touch_chats(chat_ids: list[int], moment: Any) -> None:
-    """Move the chats' last activity. On PostgreSQL the rows are locked in id order, so two
-    batches touching the same chats cannot deadlock."""
-    if connection.vendor != "postgresql":
-        Chat.objects.filter(pk__in=chat_ids).update(last_message_at=moment)
-        return
-    table = Chat._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET last_message_at = %s WHERE id IN"  # noqa: S608  (our own table name)
-            f" (SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE)",
-            [moment, chat_ids],
-        )
-
-
-_counter_repaired = False  # whether this process has checked the counter (chats.seq_counter)
-
-
-def _counter_repaired_now() -> None:
-    global _counter_repaired
-    _counter_repaired = True
-
-
-def take_seqs(count: int) -> int:
-    """The first of `count` consecutive change numbers. Call it last in the writing transaction:
-    the counter row stays locked until commit, which makes seq order the commit order. A process's
-    first call first raises a counter left below the stored seqs (chats.seq_counter)."""
-    if not _counter_repaired:
-        if seq_counter_repair() is None:
-            _counter_repaired_now()
-        else:  # a repair rolled back with its caller's transaction is made again by the next call
-            transaction.on_commit(_counter_repaired_now)
-    table = SeqCounter._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET value = value + %s WHERE id = 1 RETURNING value",  # noqa: S608
-            [count],
-        )
-        row = cursor.fetchone()
-    if row is not None:
-        return row[0] - count + 1
-    top = highest_stored_seq()
-    SeqCounter.objects.get_or_create(pk=1, defaults={"value": top})  # a fresh (or flushed) database
-    return take_seqs(count)

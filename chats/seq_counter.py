@@ -4,13 +4,13 @@ The counter (chats.models.SeqCounter) can end up below seqs already stored and s
 row restored apart from the messages, a failover to a copy where it lags. New changes would then
 reuse seqs that clients already have, and a client drops a seq at or below the last it got, so
 they would be lost without a sound. seq_counter_repair raises such a counter to the highest stored
-seq: before a process hands out its first seq (chats.sending.take_seqs), when a hub sees the
+seq: before a process hands out its first seq (take_seqs, counter_checked), when a hub sees the
 counter go back (imsuite.hub), and by hand (`manage.py repair_seq`).
 """
 
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, OuterRef, Subquery
 
 from imsuite.app_hooks import hooks
@@ -44,3 +44,45 @@ def seq_counter_repair() -> tuple[int, int] | None:
         SeqCounter.objects.filter(pk=1).update(value=highest)
     logger.warning("the seq counter was %s, below the highest stored seq: raised to %s", counter, highest)
     return counter, highest
+
+
+_counter_repaired = False  # whether this process has checked the counter since it started
+
+
+def _counter_repaired_now() -> None:
+    global _counter_repaired
+    _counter_repaired = True
+
+
+def counter_checked() -> None:
+    """Before a process hands out its first seq: raise a counter left below the stored seqs. A
+    repair rolled back with its caller's transaction is made again by the next call."""
+    if _counter_repaired:
+        return
+    if seq_counter_repair() is None:
+        _counter_repaired_now()
+    else:
+        transaction.on_commit(_counter_repaired_now)
+
+
+def counter_create() -> None:
+    """A fresh (or flushed) database has no counter row: it starts at the highest stored seq."""
+    SeqCounter.objects.get_or_create(pk=1, defaults={"value": highest_stored_seq()})
+
+
+def take_seqs(count: int) -> int:
+    """The first of `count` consecutive change numbers. Call it last in the writing transaction:
+    the counter row stays locked until commit, which makes seq order the commit order. (A send
+    batch takes its seqs inside its insert statement instead: chats.message_rows.)"""
+    counter_checked()
+    table = SeqCounter._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET value = value + %s WHERE id = 1 RETURNING value",  # noqa: S608
+            [count],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        return row[0] - count + 1
+    counter_create()
+    return take_seqs(count)

@@ -32,7 +32,8 @@ from .selectors import (
     notify_data,
     private_key,
 )
-from .sending import SendRequest, clean_caption, clean_content, message_send_many, take_seqs
+from .sending import SendRequest, clean_caption, clean_content, message_send_many
+from .seq_counter import take_seqs
 
 
 def private_chat_ensure(*, user_a: User, user_b: User) -> Chat:
@@ -50,7 +51,7 @@ def private_chat_ensure(*, user_a: User, user_b: User) -> Chat:
 
 
 def next_seq() -> int:
-    """The next change number; see chats.sending.take_seqs."""
+    """The next change number; see chats.seq_counter.take_seqs."""
     return take_seqs(1)
 
 

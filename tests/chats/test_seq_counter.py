@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.services import friendship_create
-from chats import sending, services
+from chats import seq_counter, services
 from chats.models import Chat, Message, SeqCounter
 from chats.seq_counter import highest_stored_seq, seq_counter_repair
 from groups.services import group_create
@@ -59,7 +59,7 @@ def test_a_counter_not_below_is_left_alone(chats):
     SeqCounter.objects.all().delete()  # a missing row is take_seqs's to create, from the stored seqs
     assert seq_counter_repair() is None
     assert not SeqCounter.objects.exists()
-    assert sending.take_seqs(1) == top + 1
+    assert seq_counter.take_seqs(1) == top + 1
 
 
 def test_a_process_repairs_the_counter_before_its_first_seq(
@@ -68,11 +68,11 @@ def test_a_process_repairs_the_counter_before_its_first_seq(
     pair, _ = chats
     top = highest_stored_seq()
     SeqCounter.objects.filter(pk=1).update(value=1)
-    monkeypatch.setattr(sending, "_counter_repaired", False)  # as in a process just started
+    monkeypatch.setattr(seq_counter, "_counter_repaired", False)  # as in a process just started
     with django_capture_on_commit_callbacks(execute=True):
         message, _ = services.message_send(actor=alice, chat_id=pair.pk, content="three")
     assert message.seq == top + 1
-    assert sending._counter_repaired is True  # once committed: later seqs cost nothing more
+    assert seq_counter._counter_repaired is True  # once committed: later seqs cost nothing more
 
 
 def test_the_repair_seq_command_says_what_it_did(chats):
