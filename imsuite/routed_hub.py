@@ -37,6 +37,8 @@ class RoutedHub(base.Hub):
         self.process = secrets.token_hex(6)
         self.registered: set[int] = set()  # users routed here in Redis (or about to be)
         self.adding: set[int] = set()  # users waiting for the next registration
+        # Users whose route() has not returned yet: registered, their connection not attached.
+        self.joining: dict[int, int] = {}  # user id -> connections waiting
         self.added: asyncio.Future | None = None  # that registration's outcome
         self.routes_lock = asyncio.Lock()  # route changes reach Redis in the order they were made
         self.last_entry = "0-0"  # the stream is new: everything in it is for this hub
@@ -54,7 +56,16 @@ class RoutedHub(base.Hub):
             if self.added is None:
                 self.added = asyncio.get_running_loop().create_future()
                 self.registering = asyncio.ensure_future(self._register_added())
-            await asyncio.shield(self.added)
+            # Between the registration's end and this coroutine's next turn other tasks run, the
+            # heartbeat's look for idle users among them: a joining user is not idle.
+            self.joining[user_id] = self.joining.get(user_id, 0) + 1
+            try:
+                await asyncio.shield(self.added)
+            finally:
+                if self.joining[user_id] == 1:
+                    del self.joining[user_id]
+                else:
+                    self.joining[user_id] -= 1
 
     async def _register_added(self) -> None:
         """One script for every user whose first connection opened meanwhile (a reconnect storm)."""
@@ -74,7 +85,11 @@ class RoutedHub(base.Hub):
 
     async def _unregister_idle(self) -> None:
         """Users with no connection left here since the last look stop being routed here."""
-        idle = sorted(user_id for user_id in self.registered if user_id not in self.sinks)
+        idle = sorted(
+            user_id
+            for user_id in self.registered
+            if user_id not in self.sinks and user_id not in self.joining
+        )
         self.registered.difference_update(idle)  # a join meanwhile registers the user again
         async with self.routes_lock:
             known = await event_routes.set_routes(self.process, [], idle)

@@ -204,6 +204,30 @@ async def test_a_connection_opening_receives_at_once_and_closing_stops_it(hubs):
     assert [(e["event"], e["seq"]) for e in b.taken] == [("message.new", 2), ("broadcast", None)]
 
 
+async def test_a_user_routed_but_not_yet_attached_is_not_idle(hubs):
+    """The heartbeat's look for idle users can run after a registration has finished but before the
+    connection that asked for it has attached (its coroutine resumes a loop turn or two later): the
+    user stays routed (in a restart's reconnection storm, such connections heard nothing more)."""
+    _, b = hubs
+    dave = Recorder()
+    joining = asyncio.ensure_future(b.route(4))
+    await asyncio.sleep(0)  # route() has queued user 4 and waits for the registration
+    await b.registering  # registered; route() resumes only after this test's next await
+    assert not joining.done()
+    await b._unregister_idle()
+    routes = await redis_nodes.async_client().hget(f"{event_routes.tag()}:routes", "4")
+    assert routes == b.process.encode()
+    await joining
+    b.attach(4, dave)
+    await event_routes.publish([event(1, [4])])
+    await until(lambda: dave.got)
+    assert dave.got == [("message.new", 1)]
+
+    b.detach(4, dave)
+    await b._unregister_idle()  # with its connection gone, the user is idle
+    assert await redis_nodes.async_client().hget(f"{event_routes.tag()}:routes", "4") is None
+
+
 async def test_a_counter_read_while_the_hub_moves_on_is_no_reset(hubs, monkeypatch, caplog):
     """The counter is read in a database thread while the hub goes on handing out changes: an
     answer below where the hub got to meanwhile, but not below where it was when it asked, is
