@@ -288,7 +288,11 @@ def restart_scenario(data: dict, rate: float, procs: dict) -> dict:
         "messages_per_s": round(total["sent"] / seconds, 1),
         **run._latency_summary(latencies),
         "restarts": restarts,
-        **{key: sum(r[key] for r in out) for key in ("closes", "reconnects", "refused_attempts", "gave_up")},
+        **{
+            key: sum(r[key] for r in out)
+            for key in ("closes", "reconnects", "refused_attempts", "gave_up", "silent_servers")
+        },
+        "stuck": [device for r in out for device in r["stuck"]],
         **{key: sum(r[key] for r in out) for key in ("sent_after_sync", "errors")},
         "told": _merged(r["told"] for r in out),
         "reconnected_to": _merged(r["reconnected_to"] for r in out),

@@ -23,6 +23,7 @@ from bench.loadgen import Tally, message_frame, raise_fd_limit, record
 
 JITTER_SECONDS = (0.2, 2.0)  # docs/protocol.md: reconnect after a fraction of a second to two
 CONNECT_ATTEMPTS = 40  # per reconnection, over all servers (bounded)
+FIRST_FRAME_SECONDS = 10.0  # a connection that says nothing (no connect, no disconnect) is given up
 RESEND_AFTER_ERROR_SECONDS = 0.5
 
 
@@ -37,18 +38,42 @@ class Device:
         self.pending: dict[str, str] = {}  # client_msg_id -> the frame, until acknowledged
         self.seen: dict[int, int] = {}  # message id -> the connection (1, 2, ...) it first came on
         self.connection = 1
+        self.state, self.since = "starting", time.monotonic()  # where it is, for a run that hangs
+
+    def _now(self, state: str) -> None:
+        self.state, self.since = state, time.monotonic()
+
+    def stuck(self) -> dict[str, Any]:
+        """What a device that still waits at the end of the drain is doing, and since when."""
+        return {
+            "user": self.user["id"],
+            "state": self.state,
+            "seconds": round(time.monotonic() - self.since, 1),
+            "connections": self.connection,
+            "max_seq": self.max_seq,
+            "pending": len(self.pending),
+        }
 
     async def start(self) -> None:
         """The first connection: a new client starts from the server's newest seq (no sync)."""
         self.ws, self.max_seq = await self._connect(self.bases[self.home])
         self.ready.set()
+        self._now("ready")
 
     async def _connect(self, base: str) -> tuple[Any, int]:
-        """An open connection to `base` and its `connect` frame's last_seq."""
+        """An open connection to `base` and its `connect` frame's last_seq. A server that sends no
+        first frame within FIRST_FRAME_SECONDS is given up, as a real client would (counted)."""
+        self._now(f"opening {base}")
         ws = await websockets.connect(
             f"{base}/ws?token={self.user['token']}", compression=None, ping_interval=None, open_timeout=30
         )
-        first = json.loads(await ws.recv())
+        self._now(f"awaiting the connect frame of {base}")
+        try:
+            first = json.loads(await asyncio.wait_for(ws.recv(), FIRST_FRAME_SECONDS))
+        except TimeoutError:
+            self.counts.silent_servers += 1
+            await ws.close()
+            raise ConnectionRefusedError(f"no first frame from {base}") from None
         if first.get("type") != "connect":  # a stopping process answers disconnect and 1001
             await ws.close()
             raise ConnectionRefusedError(f"no connect frame: {first.get('type')}")
@@ -71,6 +96,7 @@ class Device:
             self.ready.clear()
             if stop.is_set():
                 return
+            self._now("waiting to reconnect")
             self.counts.closes += 1
             await self._reconnect(stop)
 
@@ -90,8 +116,10 @@ class Device:
             self.connection += 1
             self.counts.moved_to[base] = self.counts.moved_to.get(base, 0) + 1
             await self.ws.send(json.dumps({"type": "sync", "payload": {"since_seq": self.max_seq}}))
+            self._now(f"syncing with {base}")
             return
         self.counts.gave_up += 1
+        self._now("gave up")
 
     async def _handle(self, frame: dict[str, Any], now: int) -> None:
         kind, payload = frame.get("type"), frame.get("payload") or {}
@@ -108,6 +136,7 @@ class Device:
             for pending in list(self.pending.values()):
                 await self.ws.send(pending)
             self.ready.set()
+            self._now("ready")
         elif kind == "error":
             self.counts.errors += 1
             details = payload.get("details") or {}
@@ -157,7 +186,7 @@ class Counts:
         self.received: set[str] = set()
         self.duplicates_on_one_connection = self.duplicates_across_reconnects = 0
         self.stored_twice = self.errors = self.sent_after_sync = 0
-        self.closes = self.reconnects = self.refused = self.gave_up = 0
+        self.closes = self.reconnects = self.refused = self.gave_up = self.silent_servers = 0
         self.told: dict[str, int] = {}
         self.moved_to: dict[str, int] = {}
 
@@ -197,6 +226,7 @@ async def _restarts(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
     deadline = time.time() + job["drain_seconds"]
     while time.time() < deadline and (any(d.pending for d in devices) or not counts.acked <= counts.received):
         await asyncio.sleep(0.1)
+    stuck = [d.stuck() for d in devices if d.pending or d.state != "ready"]
     stop.set()
     for device in devices:
         await device.ws.close()
@@ -219,6 +249,8 @@ async def _restarts(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
         "reconnects": counts.reconnects,
         "refused_attempts": counts.refused,
         "gave_up": counts.gave_up,
+        "silent_servers": counts.silent_servers,
+        "stuck": stuck[:10],
         "sent_after_sync": counts.sent_after_sync,
         "errors": counts.errors,
         "told": counts.told,
