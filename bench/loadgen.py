@@ -8,6 +8,7 @@ sender's id and the send time, so any worker can measure any delivery on the mac
 
 import asyncio
 import contextlib
+import gc
 import http.client
 import json
 import random
@@ -109,6 +110,21 @@ async def _reader(kind: str, ws: Any, user_id: int, tallies: dict[str, Tally]) -
             record(tallies[key.split(":", 1)[0]], key, (now - int(sent_ns)) / 1e6, int(sent_ns))
 
 
+class CollectorPauses:
+    """The generator's own garbage-collector pauses (a gc callback): while one runs, no frame is
+    read, so a long one would show as the server's latency."""
+
+    def __init__(self) -> None:
+        self.began = 0.0
+        self.worst = 0.0
+
+    def __call__(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self.began = time.perf_counter()
+        else:
+            self.worst = max(self.worst, time.perf_counter() - self.began)
+
+
 def record(tally: Tally, key: str, latency: float, sent_ns: int) -> None:
     """One delivery of message `key`, sent at `sent_ns`, `latency` ms after it was sent."""
     tally.received += 1
@@ -164,6 +180,8 @@ async def _send_phase(
     total = int(rate * phase["seconds"])
     offline_chats, offline_sent = set(job.get("offline_chats", ())), 0
     worst_lag = 0.0
+    pauses = CollectorPauses()
+    gc.callbacks.append(pauses)
     for i in range(total):
         due = start + i / rate
         delay = due - time.time()
@@ -178,6 +196,7 @@ async def _send_phase(
     sent_seconds = time.time() - start
     # Every worker listens for the whole sending time, whether it sends or not, and then drains.
     await asyncio.sleep(max(0.0, start + phase["seconds"] - time.time()) + phase["drain_seconds"])
+    gc.callbacks.remove(pauses)
     return {
         "sent": total,
         "offline_sent": offline_sent,
@@ -189,6 +208,7 @@ async def _send_phase(
         "cpu_seconds": time.process_time() - cpu0,
         "wall_seconds": time.time() - start,
         "worst_send_lag_ms": worst_lag * 1000,
+        "generator_gc_max_ms": pauses.worst * 1000,
     }
 
 

@@ -453,6 +453,7 @@ def _messaging_summary(
         "generator_cpu_cores": round(sum(r["cpu_seconds"] for r in out) / wall, 2),
         "server_cpu_cores": round(cpu_used / wall, 2),
         "worst_send_lag_ms": round(max(r["worst_send_lag_ms"] for r in out), 1),
+        "generator_gc_max_ms": round(max(r["generator_gc_max_ms"] for r in out), 1),
         # the worst latency of the messages sent in each quarter of a second, in order
         "worst_ms_by_send_time": [round(worst_by_time[k], 1) for k in sorted(worst_by_time)],
         **({"offline_sent": offline} if offline else {}),
