@@ -12,6 +12,8 @@ from typing import Any
 from django.db import connection
 from psycopg.types.json import Jsonb
 
+from imsuite import sql
+
 from .models import Chat, Message, SeqCounter
 from .seq_counter import counter_checked, counter_create, take_seqs
 
@@ -35,7 +37,7 @@ def store_rows(messages: list[Message], chat_ids: list[int]) -> None:
     their seqs, and insert them, giving each its seq and id. The chats' rows are locked first, in
     id order, so that two batches cannot deadlock; the counter last, so that it stays locked only
     until the commit, which makes seq order the commit order."""
-    if connection.vendor != "postgresql":
+    if not sql.on_postgresql():
         Chat.objects.filter(pk__in=chat_ids).update(last_message_at=messages[0].created_at)
         first = take_seqs(len(messages))
         for offset, message in enumerate(messages):

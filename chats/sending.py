@@ -354,7 +354,7 @@ def _writing(alone: bool) -> AbstractContextManager[Any]:
     statement needs none on PostgreSQL: autocommitted, it is atomic and costs no BEGIN and COMMIT.
     Inside a caller's transaction it takes a savepoint all the same, so that a failed batch can be
     retried message by message."""
-    if alone and connection.vendor == "postgresql" and not connection.in_atomic_block:
+    if alone and sql.on_postgresql() and not connection.in_atomic_block:
         return nullcontext()
     return transaction.atomic()
 
