@@ -163,13 +163,6 @@ def rows() -> list[tuple]:
 
 
 @pytest.fixture
-def pair(alice, bob) -> Chat:
-    """Alice and Bob are friends; their private chat."""
-    friendship_create(user_a=alice, user_b=bob)
-    return Chat.objects.get(type=Chat.Type.PRIVATE, members__user=bob)
-
-
-@pytest.fixture
 def group(alice, bob, carol) -> Group:
     """Alice owns "Team" with Bob and Carol as members."""
     for friend in (bob, carol):

@@ -89,12 +89,6 @@ def fresh_cache() -> None:
 
 
 @pytest.fixture
-def pair(alice: User, bob: User) -> Chat:
-    friendship_create(user_a=alice, user_b=bob)
-    return Chat.objects.get(type=Chat.Type.PRIVATE, members__user=bob)
-
-
-@pytest.fixture
 def history(pair: Chat, alice: User, bob: User) -> list[int]:
     """Seven messages: Bob's and Alice's with client ids, one edited, one deleted."""
     ids = []

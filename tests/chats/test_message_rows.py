@@ -10,8 +10,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import User
-from accounts.services import friendship_create
 from chats import sending, seq_counter
 from chats.models import Chat, Message, SeqCounter
 from chats.sending import SendRequest, message_send_many
@@ -20,13 +18,6 @@ from chats.seq_counter import highest_stored_seq
 from .test_sending import counter, rows, stored
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fresh_state")]
-
-
-@pytest.fixture
-def pair(alice: User, bob: User) -> Chat:
-    friendship_create(user_a=alice, user_b=bob)
-    low, high = sorted((alice.pk, bob.pk))
-    return Chat.objects.get(private_key=f"{low}:{high}")
 
 
 def test_a_plain_batch_is_stored_by_one_statement_and_numbered_from_the_counter(

@@ -46,14 +46,6 @@ def dave(make_user) -> User:
 
 
 @pytest.fixture
-def pair(alice: User, bob: User) -> Chat:
-    """Alice and Bob are friends; their private chat."""
-    friendship_create(user_a=alice, user_b=bob)
-    low, high = sorted((alice.pk, bob.pk))
-    return Chat.objects.get(private_key=f"{low}:{high}")
-
-
-@pytest.fixture
 def group(pair: Chat, alice: User, bob: User, carol: User) -> Group:
     """Alice (friends with Bob and Carol) owns "Team" with both of them."""
     friendship_create(user_a=alice, user_b=carol)

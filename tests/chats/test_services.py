@@ -65,13 +65,6 @@ def message_event(row: Message, chat: dict) -> dict:
 
 
 @pytest.fixture
-def pair(alice, bob) -> Chat:
-    """Alice and Bob are friends; their private chat."""
-    friendship_create(user_a=alice, user_b=bob)
-    return Chat.objects.get(type=Chat.Type.PRIVATE)
-
-
-@pytest.fixture
 def group(alice, bob, carol) -> Group:
     """Alice owns a group with Bob and Carol as members."""
     for friend in (bob, carol):

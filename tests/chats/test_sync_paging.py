@@ -13,7 +13,7 @@ from .ws_helpers import Connections, edit_frame, error_frame, new_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-fresh, ws, pair = test_ws.fresh, test_ws.ws, test_ws.pair  # the fixtures of the protocol's tests
+fresh, ws = test_ws.fresh, test_ws.ws  # the fixtures of the protocol's tests (pair: tests/chats/conftest.py)
 
 
 @pytest.fixture

@@ -90,13 +90,6 @@ def people(alice: User, bob: User, carol: User, dave: User) -> dict[str, User]:
 
 
 @pytest.fixture
-def pair(alice: User, bob: User) -> Chat:
-    """Alice and Bob are friends; their private chat."""
-    account_services.friendship_create(user_a=alice, user_b=bob)
-    return Chat.objects.get(pk=private_chat_id(alice, bob))
-
-
-@pytest.fixture
 def group(alice: User, bob: User, carol: User) -> Group:
     """Alice (friends with Bob and with Carol, so two private chats too) owns "Team" with both."""
     for friend in (bob, carol):

@@ -9,7 +9,7 @@ from chats.models import Chat
 from imsuite import db_outage
 from tests.outage import FAIL_FAST_SECONDS, database_failed, hub_cannot_start, outage  # noqa: F401  (fixtures)
 
-from .test_ws import fresh, message_count, pair, post, ws  # noqa: F401  (fixtures and helpers of the /ws tests)
+from .test_ws import fresh, message_count, post, ws  # noqa: F401  (fixtures and helpers of the /ws tests)
 from .ws_helpers import access_token, error_frame
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("outage")]
@@ -46,7 +46,7 @@ async def test_a_process_whose_hub_cannot_start_tells_new_connections_to_come_ba
 
 async def test_a_send_is_refused_at_once_then_goes_through_when_the_database_is_back(
     ws,  # noqa: F811
-    pair: Chat,  # noqa: F811
+    pair: Chat,
     alice,
     bob,
     outage: db_outage._Outage,  # noqa: F811
