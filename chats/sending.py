@@ -121,6 +121,8 @@ class _Batch:
                 self.results[i] = validation_error(
                     "client_msg_id", "format", "client_msg_id is a string of 1 to 64 characters."
                 )
+            elif cmid is not None and "\x00" in cmid:
+                self.results[i] = _null_characters("client_msg_id")
 
     def load_memberships(self) -> None:
         live = self.live()
@@ -462,6 +464,12 @@ def check_attachment_ids(attachment_ids: list[int]) -> None:
         raise validation_error("attachment_ids", "duplicate", "Each file is attached once.")
 
 
+def _null_characters(field: str) -> DomainError:
+    """A NUL character, which PostgreSQL's text cannot hold: refused on both databases alike, with
+    DRF's reason for the same refusal in REST bodies."""
+    return validation_error(field, "null_characters_not_allowed", "Null characters are not allowed.")
+
+
 def clean_caption(content: Any) -> str:
     """A caption beside files (when sent and when edited): may be empty, otherwise as a text
     message's content."""
@@ -480,6 +488,8 @@ def clean_content(content: Any, message_type: str) -> str:
         raise validation_error("content", "empty", "A message cannot be empty.")
     if len(content) > limit:
         raise validation_error("content", "too_long", f"A message is at most {limit} characters.")
+    if "\x00" in content:
+        raise _null_characters("content")
     if message_type in (Message.Type.IMAGE, Message.Type.FILE) and not content.startswith(
         ("https://", "http://")
     ):

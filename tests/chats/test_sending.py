@@ -113,6 +113,29 @@ def new_event(message_id: int, chat: dict, sender_profile: dict) -> dict:
 # ---- message_send_many ----------------------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)  # PostgreSQL refuses a NUL when the statement runs, not at commit
+def test_a_null_character_is_refused_alone_and_the_rest_of_the_batch_is_stored(alice: User, pair: Chat) -> None:
+    """PostgreSQL's text cannot hold a NUL: a content or client_msg_id with one is refused on both
+    databases, and its neighbours in the batch are stored as if it had not come."""
+    results = message_send_many(
+        [
+            SendRequest(alice, pair.pk, "a\x00b", client_msg_id="nul-1"),
+            SendRequest(alice, pair.pk, "fine", client_msg_id="nul\x00"),
+            SendRequest(alice, pair.pk, "fine too", client_msg_id="nul-3"),
+        ]
+    )
+    assert error_of(results[0]) == (
+        ErrorCode.VALIDATION_ERROR,
+        {"field": "content", "reason": "null_characters_not_allowed"},
+    )
+    assert error_of(results[1]) == (
+        ErrorCode.VALIDATION_ERROR,
+        {"field": "client_msg_id", "reason": "null_characters_not_allowed"},
+    )
+    assert rows() == [(pair.pk, alice.pk, "fine too", "text", None, "nul-3")]
+    assert stored(results[2]).seq == counter()
+
+
 def test_mixed_batch_answers_each_request_in_order_and_stores_only_the_valid(
     pair, group, alice, bob, carol, dave, django_capture_on_commit_callbacks
 ):
