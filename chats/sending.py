@@ -121,8 +121,8 @@ class _Batch:
                 self.results[i] = validation_error(
                     "client_msg_id", "format", "client_msg_id is a string of 1 to 64 characters."
                 )
-            elif cmid is not None and "\x00" in cmid:
-                self.results[i] = _null_characters("client_msg_id")
+            elif cmid is not None and (refusal := unstorable("client_msg_id", cmid)) is not None:
+                self.results[i] = refusal
 
     def load_memberships(self) -> None:
         live = self.live()
@@ -464,10 +464,21 @@ def check_attachment_ids(attachment_ids: list[int]) -> None:
         raise validation_error("attachment_ids", "duplicate", "Each file is attached once.")
 
 
-def _null_characters(field: str) -> DomainError:
-    """A NUL character, which PostgreSQL's text cannot hold: refused on both databases alike, with
-    DRF's reason for the same refusal in REST bodies."""
-    return validation_error(field, "null_characters_not_allowed", "Null characters are not allowed.")
+def unstorable(field: str, text: str) -> DomainError | None:
+    """The refusal of a text no database can store, with DRF's reasons for the same refusals in
+    REST bodies: a NUL character (PostgreSQL's text cannot hold one) or a lone surrogate (not
+    UTF-8). The WebSocket and REST schemas refuse both already; bots and other callers of the
+    service came this far, and failed their whole send batch."""
+    if "\x00" in text:
+        return validation_error(field, "null_characters_not_allowed", "Null characters are not allowed.")
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return validation_error(
+                field, "surrogate_characters_not_allowed", "Surrogate characters are not allowed."
+            )
+    return None
 
 
 def clean_caption(content: Any) -> str:
@@ -488,8 +499,8 @@ def clean_content(content: Any, message_type: str) -> str:
         raise validation_error("content", "empty", "A message cannot be empty.")
     if len(content) > limit:
         raise validation_error("content", "too_long", f"A message is at most {limit} characters.")
-    if "\x00" in content:
-        raise _null_characters("content")
+    if (refusal := unstorable("content", content)) is not None:
+        raise refusal
     if message_type in (Message.Type.IMAGE, Message.Type.FILE) and not content.startswith(
         ("https://", "http://")
     ):

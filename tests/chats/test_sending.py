@@ -114,13 +114,16 @@ def new_event(message_id: int, chat: dict, sender_profile: dict) -> dict:
 
 
 @pytest.mark.django_db(transaction=True)  # PostgreSQL refuses a NUL when the statement runs, not at commit
-def test_a_null_character_is_refused_alone_and_the_rest_of_the_batch_is_stored(alice: User, pair: Chat) -> None:
-    """PostgreSQL's text cannot hold a NUL: a content or client_msg_id with one is refused on both
-    databases, and its neighbours in the batch are stored as if it had not come."""
+def test_unstorable_text_is_refused_alone_and_the_rest_of_the_batch_is_stored(alice: User, pair: Chat) -> None:
+    """PostgreSQL's text cannot hold a NUL, and no database a lone surrogate (not UTF-8): a content
+    or client_msg_id with one is refused on both databases, and its neighbours in the batch are
+    stored as if it had not come."""
     results = message_send_many(
         [
             SendRequest(alice, pair.pk, "a\x00b", client_msg_id="nul-1"),
             SendRequest(alice, pair.pk, "fine", client_msg_id="nul\x00"),
+            SendRequest(alice, pair.pk, "a\ud800b", client_msg_id="sur-1"),
+            SendRequest(alice, pair.pk, "fine", client_msg_id="sur\udfff"),
             SendRequest(alice, pair.pk, "fine too", client_msg_id="nul-3"),
         ]
     )
@@ -132,8 +135,16 @@ def test_a_null_character_is_refused_alone_and_the_rest_of_the_batch_is_stored(a
         ErrorCode.VALIDATION_ERROR,
         {"field": "client_msg_id", "reason": "null_characters_not_allowed"},
     )
+    assert error_of(results[2]) == (
+        ErrorCode.VALIDATION_ERROR,
+        {"field": "content", "reason": "surrogate_characters_not_allowed"},
+    )
+    assert error_of(results[3]) == (
+        ErrorCode.VALIDATION_ERROR,
+        {"field": "client_msg_id", "reason": "surrogate_characters_not_allowed"},
+    )
     assert rows() == [(pair.pk, alice.pk, "fine too", "text", None, "nul-3")]
-    assert stored(results[2]).seq == counter()
+    assert stored(results[4]).seq == counter()
 
 
 def test_mixed_batch_answers_each_request_in_order_and_stores_only_the_valid(
