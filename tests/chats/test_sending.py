@@ -114,7 +114,9 @@ def new_event(message_id: int, chat: dict, sender_profile: dict) -> dict:
 
 
 @pytest.mark.django_db(transaction=True)  # PostgreSQL refuses a NUL when the statement runs, not at commit
-def test_unstorable_text_is_refused_alone_and_the_rest_of_the_batch_is_stored(alice: User, pair: Chat) -> None:
+def test_unstorable_text_is_refused_alone_and_the_rest_of_the_batch_is_stored(
+    alice: User, pair: Chat
+) -> None:
     """PostgreSQL's text cannot hold a NUL, and no database a lone surrogate (not UTF-8): a content
     or client_msg_id with one is refused on both databases, and its neighbours in the batch are
     stored as if it had not come."""
