@@ -40,7 +40,7 @@ from .mentions import (
     parse_mentions,
     unread_mentions_add,
 )
-from .message_rows import store_rows
+from .message_rows import new_message, store_rows
 from .models import Chat, ChatMember, Message
 from .selectors import message_event_data, refs_and_audiences, sender_profile
 
@@ -289,9 +289,9 @@ class _Batch:
         with _writing(alone=not mentions and not files):
             self._copy_forward_files(indexes)
             messages = [
-                Message(
+                new_message(
+                    self.requests[i].actor,
                     chat_id=self.members[i].chat_id,
-                    sender=self.requests[i].actor,
                     content=self.contents[i],
                     message_type=(
                         files_type(self.attachments[i])

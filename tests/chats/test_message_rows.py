@@ -8,9 +8,13 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from chats import sending, seq_counter
+from chats import message_rows, sending, seq_counter
 from chats.models import Chat, Message, SeqCounter
 from chats.sending import SendRequest, message_send_many
 from chats.seq_counter import highest_stored_seq
@@ -101,3 +105,37 @@ def test_a_lagging_counter_is_raised_before_the_processes_first_seq(
     assert stored(results[0]).seq == top + 1
     assert seq_counter._counter_repaired is True  # committed at once: later batches skip the check
     assert f"the seq counter was {top - 1}, below the highest stored seq: raised to {top}" in caplog.text
+
+
+def test_new_message_is_what_message_init_makes(alice, pair):
+    """new_message fills the instance's __dict__ instead of running Model.__init__: the same column
+    values, defaults included, an unsaved state, and the sender cached (no query to read it)."""
+    moment = timezone.now()
+    values = {
+        "chat_id": pair.pk,
+        "content": "hi",
+        "message_type": "text",
+        "attachments": [{"id": 1}],
+        "reply_to_id": None,
+        "client_msg_id": "c-1",
+        "created_at": moment,
+        "mentions": [alice.pk],
+        "forwarded_from": None,
+    }
+    made, expected = message_rows.new_message(alice, **values), Message(sender=alice, **values)
+    names = [field.attname for field in Message._meta.concrete_fields]
+    assert [getattr(made, name) for name in names] == [getattr(expected, name) for name in names]
+    assert (made._state.adding, made._state.db) == (True, None)
+    with CaptureQueriesContext(connection) as queries:
+        assert made.sender is alice
+    assert len(queries) == 0
+    assert made.pk is None and made.seq == 0 and made.is_edited is False and made.reactions is None
+
+
+def test_message_has_nothing_that_new_message_would_skip():
+    """What Model.__init__ does and new_message does not: signals to receivers of pre_init and
+    post_init, and descriptors that do more than keep a column's value (a file, a generic key)."""
+    assert not pre_init.has_listeners(Message)
+    assert not post_init.has_listeners(Message)
+    plain = (DeferredAttribute, ForeignKeyDeferredAttribute)
+    assert all(type(Message.__dict__[field.attname]) in plain for field in Message._meta.concrete_fields)

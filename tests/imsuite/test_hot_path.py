@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
@@ -154,6 +155,8 @@ def test_plain_gives_what_a_json_round_trip_gives(large):
         "on the second": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
         "elsewhere": datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=8))),
         "naive": datetime(2024, 1, 2, 3, 4, 5),
+        "london in winter": datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=ZoneInfo("Europe/London")),
+        "london in summer": datetime(2024, 7, 2, 3, 4, 5, tzinfo=ZoneInfo("Europe/London")),
         "day": date(2024, 2, 29),
         "clock": time(3, 4, 5, 6),
         "lasted": timedelta(seconds=90),
