@@ -19,7 +19,7 @@ The stream and route keys are derived inside the scripts from that prefix, in th
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from django.conf import settings
@@ -206,23 +206,33 @@ def _scripts(client: Any) -> dict[str, Any]:
     return scripts
 
 
-def encode(events: list[dict[str, Any]], floor: int = 0) -> list[Any]:
+class Routed(NamedTuple):
+    """A hub event as a route carries it: its seq (None: not a message change), its audience (None:
+    everyone) and its JSON, which the stream holds as it is."""
+
+    seq: int | None
+    audience: list[int] | None
+    json: bytes
+
+
+def routed(event: dict[str, Any]) -> Routed:
+    """A hub event (event, data, seq, audience, plain JSON types) as a route carries it."""
+    return Routed(event["seq"], event["audience"], orjson.dumps(event))
+
+
+def encode(events: list[Routed], floor: int = 0) -> list[Any]:
     """The publish script's arguments after its first four: the floor, then each event's seq,
     audience and JSON payload (events with a seq in seq order, as a fill needs them)."""
     args: list[Any] = [floor]
-    for event in events:
-        audience = event["audience"]
-        args += [
-            "" if event["seq"] is None else event["seq"],
-            "*" if audience is None else ",".join(map(str, audience)),
-            orjson.dumps(event),
-        ]
+    for seq, audience, payload in events:
+        to = "*" if audience is None else ",".join(map(str, audience))
+        args += ["" if seq is None else seq, to, payload]
     return args
 
 
-async def publish(events: list[dict[str, Any]], floor: int = 0) -> Position:
-    """Route a batch (hub events: event, data, seq, audience). With `floor`, every seq up to it is
-    accounted for (a fill: those not among the events were superseded)."""
+async def publish(events: list[Routed], floor: int = 0) -> Position:
+    """Route a batch. With `floor`, every seq up to it is accounted for (a fill: those not among the
+    events were superseded)."""
     now = time.time()
     head = [tag(), now, now - PROCESS_EXPIRY_SECONDS, STREAM_MAXLEN]
     client = redis_nodes.async_client()

@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import transaction
 from rest_framework.utils.encoders import JSONEncoder
 
+from .event_routes import Routed
+
 logger = logging.getLogger(__name__)
 
 # Every event travels once to each process's hub that serves its audience (imsuite.hub), which
@@ -48,12 +50,24 @@ class DomainEvent:
 
     @cached_property
     def hub_event(self) -> dict[str, Any]:
-        """The event as the hubs take it, made once (in the committing thread: _committed). Plain
-        JSON types (datetimes as ISO 8601, like REST), as the routes' JSON carries them and both
-        legs must hand out the same data. Message changes carry their seq; the rest None."""
+        """The event as the hubs take it: plain JSON types (datetimes as ISO 8601, like REST), as
+        the routes' JSON carries them and both legs must hand out the same data. Embedded, made
+        once in the committing thread (_committed)."""
+        return plain(self._hub_form)
+
+    @cached_property
+    def routed(self) -> Routed:
+        """The event as a route carries it (with Redis), encoded once in the committing thread
+        (_committed): the JSON that plain() made, which the route sends as it is, rather than a
+        plain copy of the data encoded again on the event loop (docs/performance.md, step 40)."""
+        return Routed(self._hub_form["seq"], self._hub_form["audience"], plain_json(self._hub_form))
+
+    @property
+    def _hub_form(self) -> dict[str, Any]:
+        """Message changes carry their seq; the rest None."""
         return {
             "event": self.name,
-            "data": plain(self.data),
+            "data": self.data,
             "seq": self.data["seq"] if self.name in HUB_EVENTS else None,
             "audience": None if self.everyone else sorted(self.audience),
         }
@@ -68,6 +82,14 @@ def plain(value: Any) -> Any:
         return orjson.loads(orjson.dumps(value, default=_drf_default, option=_ORJSON_PLAIN))
     except orjson.JSONEncodeError:
         return _walked(value)
+
+
+def plain_json(value: Any) -> bytes:
+    """The JSON of plain(value)."""
+    try:
+        return orjson.dumps(value, default=_drf_default, option=_ORJSON_PLAIN)
+    except orjson.JSONEncodeError:
+        return json.dumps(_walked(value), separators=(",", ":")).encode()
 
 
 # orjson writes datetimes as DRF's encoder does (ISO 8601, a zero offset as Z) without a call back
@@ -147,7 +169,7 @@ def _committed(events: Sequence[DomainEvent]) -> None:
     for event in events:
         # Made here, in the committing thread (a database thread for the sends), rather than on
         # the event loop, where plain() was a tenth of its time (docs/performance.md).
-        event.hub_event  # noqa: B018
+        event.routed if settings.REDIS_URL else event.hub_event  # noqa: B018
     collector = _collector.get()
     if collector is not None:
         collector.extend(events)
@@ -183,11 +205,12 @@ async def _send_all(events: Sequence[DomainEvent]) -> None:
     from .hub import running_hub, send_to_peers
     from .routed_hub import RoutedHub, publish
 
-    batch = [event.hub_event for event in events]
     hub = running_hub()
     if settings.REDIS_URL:  # routed to the processes of the audience, this one's included
-        await publish(batch, hub if isinstance(hub, RoutedHub) else None)
-    elif hub is not None:  # this process's own hub need not wait for the layer
+        await publish(events, hub if isinstance(hub, RoutedHub) else None)
+        return
+    batch = [event.hub_event for event in events]
+    if hub is not None:  # this process's own hub need not wait for the layer
         await hub.take(batch)
         hub.publish(batch)  # to the process's other hubs (other event loops), in the background
     else:

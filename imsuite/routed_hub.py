@@ -16,13 +16,14 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
 from . import event_routes, redis_nodes
 from . import hub as base
 from .app_hooks import hooks
 from .db_outage import ServiceUnavailable
-from .events import plain
+from .events import DomainEvent, plain
 
 logger = logging.getLogger(__name__)
 
@@ -223,28 +224,31 @@ async def fill_hole(after: int, upto: int) -> None:
 
     changes = await db(hooks.changes_in_range)(after, upto)
     events = [
-        {
-            "event": name,
-            "data": plain(data),
-            "seq": data["seq"],
-            "audience": None if audience is None else sorted(audience),
-        }
+        event_routes.routed(
+            {
+                "event": name,
+                "data": plain(data),
+                "seq": data["seq"],
+                "audience": None if audience is None else sorted(audience),
+            }
+        )
         for name, data, audience in changes
     ]
     logger.warning("hub: seqs %s..%s were not published; read from the database", after + 1, upto)
     await event_routes.publish(events, floor=upto)
 
 
-async def publish(batch: list[dict[str, Any]], hub: RoutedHub | None) -> None:
-    """Route a batch; a parked seq gets the publishing process's quick look for its hole."""
+async def publish(events: Sequence[DomainEvent], hub: RoutedHub | None) -> None:
+    """Route committed events, as their committing thread encoded them (DomainEvent.routed); a
+    parked seq gets the publishing process's quick look for its hole."""
     try:
-        position = await event_routes.publish(batch)
+        position = await event_routes.publish([event.routed for event in events])
     except (*redis_nodes.UNREACHABLE, OSError):
         if hub is None:
             raise
         # Redis is away: this process's own connections still hear what it committed (the other
         # processes read the message changes from the database once Redis is back: _catch_up).
-        await hub.take(batch)
+        await hub.take([event.hub_event for event in events])
         return
     if position.parked and hub is not None and (hub.hole_check is None or hub.hole_check.done()):
         hub.hole_check = asyncio.ensure_future(hub.check_parked_soon(position.parked))

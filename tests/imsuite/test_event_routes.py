@@ -27,8 +27,12 @@ def store(request: pytest.FixtureRequest, settings: Any) -> None:
         settings.REDIS_URL = request.getfixturevalue("redis_cluster")
 
 
-def event(seq: int | None, audience: list[int] | None, name: str = "message.new") -> dict[str, Any]:
+def hub_event(seq: int | None, audience: list[int] | None, name: str = "message.new") -> dict[str, Any]:
     return {"event": name, "data": {"seq": seq}, "seq": seq, "audience": audience}
+
+
+def event(seq: int | None, audience: list[int] | None, name: str = "message.new") -> event_routes.Routed:
+    return event_routes.routed(hub_event(seq, audience, name))
 
 
 async def stream(process: str) -> list[tuple[str | None, int | None]]:
@@ -237,7 +241,7 @@ async def test_a_counter_read_while_the_hub_moves_on_is_no_reset(hubs, monkeypat
     loop = asyncio.get_running_loop()
 
     def counter_while_changes_arrive() -> int:
-        asyncio.run_coroutine_threadsafe(hub.take([event(11, [1]), event(12, [1])]), loop).result()
+        asyncio.run_coroutine_threadsafe(hub.take([hub_event(11, [1]), hub_event(12, [1])]), loop).result()
         return 10  # the counter as it was when asked
 
     monkeypatch.setattr("imsuite.hub._current_seq", counter_while_changes_arrive)
