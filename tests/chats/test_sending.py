@@ -129,22 +129,11 @@ def test_unstorable_text_is_refused_alone_and_the_rest_of_the_batch_is_stored(
             SendRequest(alice, pair.pk, "fine too", client_msg_id="nul-3"),
         ]
     )
-    assert error_of(results[0]) == (
-        ErrorCode.VALIDATION_ERROR,
-        {"field": "content", "reason": "null_characters_not_allowed"},
-    )
-    assert error_of(results[1]) == (
-        ErrorCode.VALIDATION_ERROR,
-        {"field": "client_msg_id", "reason": "null_characters_not_allowed"},
-    )
-    assert error_of(results[2]) == (
-        ErrorCode.VALIDATION_ERROR,
-        {"field": "content", "reason": "surrogate_characters_not_allowed"},
-    )
-    assert error_of(results[3]) == (
-        ErrorCode.VALIDATION_ERROR,
-        {"field": "client_msg_id", "reason": "surrogate_characters_not_allowed"},
-    )
+    assert [error_of(result) for result in results[:4]] == [
+        (ErrorCode.VALIDATION_ERROR, {"field": field, "reason": f"{kind}_characters_not_allowed"})
+        for kind in ("null", "surrogate")
+        for field in ("content", "client_msg_id")
+    ]
     assert rows() == [(pair.pk, alice.pk, "fine too", "text", None, "nul-3")]
     assert stored(results[4]).seq == counter()
 
