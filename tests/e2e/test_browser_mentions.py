@@ -51,7 +51,8 @@ async def test_autocomplete_inserts_the_username_and_the_mention_is_highlighted(
     await expect(options).to_have_count(1)
     await expect(options.first).to_contain_text("张三")
     await composer.press("Backspace")
-    await composer.press_sequentially("be")
+    # "ben-": the usernames end in random hex, which holds "be" now and then (Cat's did, once in CI)
+    await composer.press_sequentially("ben-")
     await expect(options).to_have_count(1)
     await composer.press("Enter")  # picks; does not send
     await expect(ann_page.get_by_test_id("mention-list")).to_be_hidden()
