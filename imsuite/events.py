@@ -60,7 +60,8 @@ class DomainEvent:
         """The event as a route carries it (with Redis), encoded once in the committing thread
         (_committed): the JSON that plain() made, which the route sends as it is, rather than a
         plain copy of the data encoded again on the event loop (docs/performance.md, step 40)."""
-        return Routed(self._hub_form["seq"], self._hub_form["audience"], plain_json(self._hub_form))
+        form = self._hub_form
+        return Routed(form["seq"], form["audience"], plain_json(form))
 
     @property
     def _hub_form(self) -> dict[str, Any]:
