@@ -215,11 +215,6 @@ class Routed(NamedTuple):
     json: bytes
 
 
-def routed(event: dict[str, Any]) -> Routed:
-    """A hub event (event, data, seq, audience, plain JSON types) as a route carries it."""
-    return Routed(event["seq"], event["audience"], orjson.dumps(event))
-
-
 def encode(events: list[Routed], floor: int = 0) -> list[Any]:
     """The publish script's arguments after its first four: the floor, then each event's seq,
     audience and JSON payload (events with a seq in seq order, as a fill needs them)."""

@@ -23,7 +23,7 @@ from . import event_routes, redis_nodes
 from . import hub as base
 from .app_hooks import hooks
 from .db_outage import ServiceUnavailable
-from .events import DomainEvent, plain
+from .events import DomainEvent
 
 logger = logging.getLogger(__name__)
 
@@ -224,14 +224,7 @@ async def fill_hole(after: int, upto: int) -> None:
 
     changes = await db(hooks.changes_in_range)(after, upto)
     events = [
-        event_routes.routed(
-            {
-                "event": name,
-                "data": plain(data),
-                "seq": data["seq"],
-                "audience": None if audience is None else sorted(audience),
-            }
-        )
+        DomainEvent(name, frozenset(audience or ()), data, everyone=audience is None).routed
         for name, data, audience in changes
     ]
     logger.warning("hub: seqs %s..%s were not published; read from the database", after + 1, upto)
