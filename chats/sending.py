@@ -467,8 +467,8 @@ def check_attachment_ids(attachment_ids: list[int]) -> None:
 def unstorable(field: str, text: str) -> DomainError | None:
     """The refusal of a text no database can store, with DRF's reasons for the same refusals in
     REST bodies: a NUL character (PostgreSQL's text cannot hold one) or a lone surrogate (not
-    UTF-8). The WebSocket and REST schemas refuse both already; bots and other callers of the
-    service came this far, and failed their whole send batch."""
+    UTF-8). The WebSocket, REST and bot schemas refuse both already; a caller that skips them came
+    this far, and failed its whole send batch."""
     if "\x00" in text:
         return validation_error(field, "null_characters_not_allowed", "Null characters are not allowed.")
     if not text.isascii():
