@@ -249,6 +249,9 @@ def _restart_in_turn(procs: dict, names: tuple[str, ...], log: list[dict]) -> No
         time.sleep(GAP_SECONDS)
 
 
+GENERATOR_LAGS = ("worst_send_lag_ms", "generator_loop_lag_max_ms")  # a starved worker, not the server
+
+
 def restart_scenario(data: dict, rate: float, procs: dict) -> dict:
     names = ("imsuite", "imsuite2")
     bases = [f"ws://127.0.0.1:{run.PORTS[name]}" for name in names]
@@ -296,6 +299,7 @@ def restart_scenario(data: dict, rate: float, procs: dict) -> dict:
         **{key: sum(r[key] for r in out) for key in ("sent_after_sync", "errors")},
         "told": _merged(r["told"] for r in out),
         "reconnected_to": _merged(r["reconnected_to"] for r in out),
+        **{key: round(max(r[key] for r in out), 1) for key in GENERATOR_LAGS},
     }
     worst = run._worst_across(out, "worst_by_send_time")
     result["worst_ms_by_send_time"] = [round(worst[k], 1) for k in sorted(worst)]

@@ -24,6 +24,8 @@ from bench.loadgen import Tally, message_frame, raise_fd_limit, record
 JITTER_SECONDS = (0.2, 2.0)  # docs/protocol.md: reconnect after a fraction of a second to two
 CONNECT_ATTEMPTS = 40  # per reconnection, over all servers (bounded)
 FIRST_FRAME_SECONDS = 10.0  # a connection that says nothing (no connect, no disconnect) is given up
+CLOSE_SECONDS = 2.0  # the closing handshake with a server being given up, before dropping it
+LOOP_TICK_SECONDS = 0.1  # how often the worker checks that its own event loop is not starved
 RESEND_AFTER_ERROR_SECONDS = 0.5
 
 
@@ -65,18 +67,22 @@ class Device:
         first frame within FIRST_FRAME_SECONDS is given up, as a real client would (counted)."""
         self._now(f"opening {base}")
         ws = await websockets.connect(
-            f"{base}/ws?token={self.user['token']}", compression=None, ping_interval=None, open_timeout=30
+            f"{base}/ws?token={self.user['token']}",
+            compression=None,
+            ping_interval=None,
+            open_timeout=30,
+            close_timeout=CLOSE_SECONDS,
         )
         self._now(f"awaiting the connect frame of {base}")
         try:
             first = json.loads(await asyncio.wait_for(ws.recv(), FIRST_FRAME_SECONDS))
         except TimeoutError:
             self.counts.silent_servers += 1
-            await ws.close()
-            raise ConnectionRefusedError(f"no first frame from {base}") from None
+            first = {"type": None}
         if first.get("type") != "connect":  # a stopping process answers disconnect and 1001
+            self._now(f"closing the connection to {base}, which sent {first.get('type')}")
             await ws.close()
-            raise ConnectionRefusedError(f"no connect frame: {first.get('type')}")
+            raise ConnectionRefusedError(f"no connect frame from {base}: {first.get('type')}")
         return ws, first["payload"]["last_seq"]
 
     async def send(self, chat_id: int, content: str) -> None:
@@ -189,6 +195,17 @@ class Counts:
         self.closes = self.reconnects = self.refused = self.gave_up = self.silent_servers = 0
         self.told: dict[str, int] = {}
         self.moved_to: dict[str, int] = {}
+        self.worst_send_lag = self.worst_loop_lag = 0.0
+
+
+async def _watch_loop(counts: Counts) -> None:
+    """Keep the worker's worst event-loop lag: a starved generator reads nothing and gives no
+    device up on time, which would look like the servers' slowness (the JSON tells them apart)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + LOOP_TICK_SECONDS
+        await asyncio.sleep(LOOP_TICK_SECONDS)
+        counts.worst_loop_lag = max(counts.worst_loop_lag, loop.time() - due)
 
 
 def restart_worker(job: dict[str, Any], ready: Any, go: Any, results: Any) -> None:
@@ -206,6 +223,7 @@ async def _restarts(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
     await asyncio.gather(*(device.start() for device in devices))
     stop = asyncio.Event()
     readers = [asyncio.create_task(device.run(stop)) for device in devices]
+    readers.append(asyncio.create_task(_watch_loop(counts)))
     ready.put(job["worker"])
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, go.wait)
@@ -217,6 +235,8 @@ async def _restarts(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
         delay = start + i / rate - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        else:
+            counts.worst_send_lag = max(counts.worst_send_lag, -delay)
         index, chat_id = senders[i % len(senders)]
         await devices[index].send(
             chat_id, f"b|{job['users'][index]['id']}|{job['worker']}-{i}|{time.time_ns()}"
@@ -255,4 +275,6 @@ async def _restarts(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
         "errors": counts.errors,
         "told": counts.told,
         "reconnected_to": counts.moved_to,
+        "worst_send_lag_ms": counts.worst_send_lag * 1000,
+        "generator_loop_lag_max_ms": counts.worst_loop_lag * 1000,
     }
