@@ -296,6 +296,7 @@ def restart_scenario(data: dict, rate: float, procs: dict) -> dict:
             for key in ("closes", "reconnects", "refused_attempts", "gave_up", "silent_servers")
         },
         "stuck": [device for r in out for device in r["stuck"]],
+        "devices_failed": [failure for r in out for failure in r["devices_failed"]],
         **{key: sum(r[key] for r in out) for key in ("sent_after_sync", "errors")},
         "told": _merged(r["told"] for r in out),
         "reconnected_to": _merged(r["reconnected_to"] for r in out),

@@ -121,8 +121,11 @@ class Device:
             self.counts.reconnects += 1
             self.connection += 1
             self.counts.moved_to[base] = self.counts.moved_to.get(base, 0) + 1
-            await self.ws.send(json.dumps({"type": "sync", "payload": {"since_seq": self.max_seq}}))
             self._now(f"syncing with {base}")
+            # The process may be stopping already: its disconnect and close can come with the connect
+            # frame. Then run() finds the connection closed and reconnects again.
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await self.ws.send(json.dumps({"type": "sync", "payload": {"since_seq": self.max_seq}}))
             return
         self.counts.gave_up += 1
         self._now("gave up")
@@ -247,6 +250,7 @@ async def _restarts(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
     while time.time() < deadline and (any(d.pending for d in devices) or not counts.acked <= counts.received):
         await asyncio.sleep(0.1)
     stuck = [d.stuck() for d in devices if d.pending or d.state != "ready"]
+    failed = [repr(task.exception()) for task in readers if task.done() and task.exception()]
     stop.set()
     for device in devices:
         await device.ws.close()
@@ -271,6 +275,7 @@ async def _restarts(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
         "gave_up": counts.gave_up,
         "silent_servers": counts.silent_servers,
         "stuck": stuck[:10],
+        "devices_failed": failed[:10],  # a device whose reader ended with an error (none expected)
         "sent_after_sync": counts.sent_after_sync,
         "errors": counts.errors,
         "told": counts.told,
