@@ -103,6 +103,24 @@ def fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's test database, whose other sessions are ended before it is dropped. A
+    database thread whose call finished after its test had ended could not give its pooled
+    connection back: the test's database blocker refused the clean-up's check
+    (close_old_connections asks for autocommit, which asks for a connection). Those sessions
+    otherwise keep PostgreSQL from dropping the test database ("being accessed by other users")."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     events = "routed in Redis" if settings.REDIS_URL else "in-memory channel layer"
