@@ -125,6 +125,16 @@ class CollectorPauses:
             self.worst = max(self.worst, time.perf_counter() - self.began)
 
 
+async def keep_pace(due: float) -> float:
+    """Wait until `due` (time.time()) for an open-loop send; how late it is already, in seconds
+    (0 on time): a late generator sends at once, and reports its worst lag."""
+    delay = due - time.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+        return 0.0
+    return -delay
+
+
 def record(tally: Tally, key: str, latency: float, sent_ns: int) -> None:
     """One delivery of message `key`, sent at `sent_ns`, `latency` ms after it was sent."""
     tally.received += 1
@@ -183,12 +193,7 @@ async def _send_phase(
     pauses = CollectorPauses()
     gc.callbacks.append(pauses)
     for i in range(total):
-        due = start + i / rate
-        delay = due - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        else:
-            worst_lag = max(worst_lag, -delay)
+        worst_lag = max(worst_lag, await keep_pace(start + i / rate))
         user_index, chat_id = senders[i % len(senders)]
         offline_sent += chat_id in offline_chats
         content = f"b|{users[user_index]['id']}|{phase['name']}:{job['worker']}-{i}|{time.time_ns()}"

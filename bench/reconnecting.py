@@ -19,7 +19,7 @@ from typing import Any
 
 import websockets
 
-from bench.loadgen import Tally, message_frame, raise_fd_limit, record
+from bench.loadgen import Tally, keep_pace, message_frame, raise_fd_limit, record
 
 JITTER_SECONDS = (0.2, 2.0)  # docs/protocol.md: reconnect after a fraction of a second to two
 CONNECT_ATTEMPTS = 40  # per reconnection, over all servers (bounded)
@@ -235,11 +235,7 @@ async def _restarts(job: dict[str, Any], ready: Any, go: Any) -> dict[str, Any]:
     for i in range(int(rate * job["max_seconds"])):
         if i % 50 == 0 and job["stop"].is_set():
             break
-        delay = start + i / rate - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        else:
-            counts.worst_send_lag = max(counts.worst_send_lag, -delay)
+        counts.worst_send_lag = max(counts.worst_send_lag, await keep_pace(start + i / rate))
         index, chat_id = senders[i % len(senders)]
         await devices[index].send(
             chat_id, f"b|{job['users'][index]['id']}|{job['worker']}-{i}|{time.time_ns()}"

@@ -11,6 +11,7 @@ import pytest
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -111,8 +112,6 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
     (close_old_connections asks for autocommit, which asks for a connection). Those sessions
     otherwise keep PostgreSQL from dropping the test database ("being accessed by other users")."""
     yield
-    from django.db import connection
-
     if connection.vendor == "postgresql":
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(
